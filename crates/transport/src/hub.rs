@@ -1,0 +1,172 @@
+//! The coordinator side: one zenoh session that talks to every engine of a run.
+
+use std::collections::HashMap;
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use neuroloop_core::wire::{self, Message};
+use zenoh::pubsub::Publisher;
+use zenoh::qos::CongestionControl;
+use zenoh::sample::SampleKind;
+use zenoh::Wait;
+
+use crate::{keys, zenoh_config, zerr, TransportError};
+
+/// Something that happened on the coordinator's session.
+#[derive(Debug)]
+pub enum HubEvent {
+    /// A message from engine `engine` (index in the hub's engine list), still encoded.
+    Message {
+        /// Engine index.
+        engine: usize,
+        /// The message bytes.
+        bytes: Vec<u8>,
+    },
+    /// An engine's liveliness token appeared.
+    Joined {
+        /// Engine index.
+        engine: usize,
+    },
+    /// An engine's liveliness token disappeared (process died or disconnected).
+    Left {
+        /// Engine index.
+        engine: usize,
+    },
+    /// A message or token under the run's keys from a name that is not an engine of the run.
+    Stray {
+        /// The key expression.
+        key: String,
+    },
+}
+
+/// The coordinator's connection to every engine of a run.
+pub struct Hub {
+    run_id: String,
+    names: Vec<String>,
+    publishers: Vec<Publisher<'static>>,
+    rx: Receiver<HubEvent>,
+    buf: Vec<u8>,
+    // Kept alive for the run's duration; dropped (undeclared) with the hub.
+    _token: zenoh::liveliness::LivelinessToken,
+    _messages: zenoh::pubsub::Subscriber<()>,
+    _liveliness: zenoh::pubsub::Subscriber<()>,
+    session: zenoh::Session,
+}
+
+impl Hub {
+    /// Opens the coordinator's session for `run_id`, listening on `listen` and connecting to `connect`,
+    /// ready to talk to the engines `names` (an engine's index is its position in `names`).
+    pub fn open(run_id: &str, names: &[String], listen: &[String], connect: &[String]) -> Result<Hub, TransportError> {
+        if !keys::valid_run_id(run_id) {
+            return Err(TransportError::Setting(format!("run id {run_id:?} must match [A-Za-z0-9_-]+")));
+        }
+        let session = zenoh::open(zenoh_config(listen, connect)?).wait().map_err(zerr("open session"))?;
+        let index: HashMap<String, usize> = names.iter().enumerate().map(|(i, n)| (n.clone(), i)).collect();
+        let (tx, rx) = channel();
+
+        let (run, idx, tx1) = (run_id.to_string(), index.clone(), tx.clone());
+        let messages = session
+            .declare_subscriber(keys::from_engines(run_id))
+            .callback(move |s| {
+                let key = s.key_expr().as_str();
+                let ev = match keys::engine_of(&run, key).and_then(|n| idx.get(n)) {
+                    Some(&engine) => HubEvent::Message { engine, bytes: s.payload().to_bytes().into_owned() },
+                    None => HubEvent::Stray { key: key.to_string() },
+                };
+                let _ = tx1.send(ev);
+            })
+            .wait()
+            .map_err(zerr("declare subscriber"))?;
+
+        let (run, idx, tx2) = (run_id.to_string(), index, tx);
+        let liveliness = session
+            .liveliness()
+            .declare_subscriber(keys::engine_tokens(run_id))
+            .history(true)
+            .callback(move |s| {
+                let key = s.key_expr().as_str();
+                let ev = match (keys::engine_of(&run, key).and_then(|n| idx.get(n)), s.kind()) {
+                    (Some(&engine), SampleKind::Put) => HubEvent::Joined { engine },
+                    (Some(&engine), SampleKind::Delete) => HubEvent::Left { engine },
+                    (None, _) => HubEvent::Stray { key: key.to_string() },
+                };
+                let _ = tx2.send(ev);
+            })
+            .wait()
+            .map_err(zerr("declare liveliness subscriber"))?;
+
+        let mut publishers = Vec::with_capacity(names.len());
+        for n in names {
+            publishers.push(
+                session
+                    .declare_publisher(keys::to_engine(run_id, n))
+                    .congestion_control(CongestionControl::Block)
+                    .express(true)
+                    .wait()
+                    .map_err(zerr(format!("declare publisher for engine {n}")))?,
+            );
+        }
+        let token = session
+            .liveliness()
+            .declare_token(keys::coordinator_token(run_id))
+            .wait()
+            .map_err(zerr("declare liveliness token"))?;
+        Ok(Hub {
+            run_id: run_id.to_string(),
+            names: names.to_vec(),
+            publishers,
+            rx,
+            buf: Vec::with_capacity(256),
+            _token: token,
+            _messages: messages,
+            _liveliness: liveliness,
+            session,
+        })
+    }
+
+    /// The run id.
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
+    /// The engine names, in index order.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Whether engine `engine`'s subscriber is connected (a message sent now would reach it).
+    pub fn is_listening(&self, engine: usize) -> Result<bool, TransportError> {
+        Ok(self.publishers[engine].matching_status().wait().map_err(zerr("matching status"))?.matching())
+    }
+
+    /// Sends a message to engine `engine`.
+    pub fn send(&mut self, engine: usize, msg: &Message) -> Result<(), TransportError> {
+        wire::encode_into(msg, &mut self.buf);
+        self.publishers[engine].put(self.buf.as_slice()).wait().map_err(zerr(format!("send to {}", self.names[engine])))
+    }
+
+    /// Sends already encoded bytes to engine `engine`.
+    pub fn send_bytes(&self, engine: usize, bytes: &[u8]) -> Result<(), TransportError> {
+        self.publishers[engine].put(bytes).wait().map_err(zerr(format!("send to {}", self.names[engine])))
+    }
+
+    /// The next event, waiting at most `timeout`; `None` on time-out.
+    pub fn recv_timeout(&self, timeout: Duration) -> Option<HubEvent> {
+        match self.rx.recv_timeout(timeout) {
+            Ok(ev) => Some(ev),
+            Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => None,
+        }
+    }
+
+    /// The next event, waiting until `deadline`.
+    pub fn recv_until(&self, deadline: Instant) -> Option<HubEvent> {
+        self.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+    }
+
+    /// Closes the session (engines see the coordinator's token disappear).
+    pub fn close(self) -> Result<(), TransportError> {
+        let Hub { session, publishers, _token, _messages, _liveliness, .. } = self;
+        drop((publishers, _token, _messages, _liveliness));
+        session.close().wait().map_err(zerr("close session"))
+    }
+}
