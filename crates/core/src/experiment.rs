@@ -3,15 +3,53 @@
 //! An experiment file (TOML) names the engines, their sync steps and configurations, the links between
 //! their ports (with optional transfer functions), the duration, the seed and what to record. Reading one
 //! has two stages (habit 9 of the style guide): the file is deserialized strictly (unknown keys refused)
-//! into `ExperimentSpec`, then [`resolve`]d into an [`Experiment`] with every cross-field check done and
+//! into an [`ExperimentSpec`], then resolved into an [`Experiment`] with every cross-field check done and
 //! times converted to base steps, or into a [`ConfigError`] listing every problem with its file, line and
 //! key path.
+//!
+//! - [`parse`] reads and resolves text (no port checks);
+//! - [`load`] / [`load_str`] also gather every engine's ports (built-ins through a [`PortCatalog`],
+//!   others from their declarations) and [`check_ports`] the links and record entries;
+//! - `--set key.path=value` overrides are applied to the TOML document before it is deserialized.
+//!
+//! ```
+//! use neuroloop_core::experiment::parse;
+//!
+//! let text = r#"
+//! [run]
+//! duration_ms = 10.0
+//!
+//! [engines.plant]
+//! kind = "spring"
+//! step_ms = 2.0
+//! "#;
+//! let exp = parse(text, None, &["run.seed=7".to_string()]).unwrap();
+//! assert_eq!(exp.seed, 7);
+//! assert_eq!(exp.engines[0].period, 2);
+//!
+//! let err = parse("[run]\nduration_ms = -1.0\n", None, &[]).unwrap_err();
+//! assert!(err.to_string().contains("<experiment>:2:1: run.duration_ms:"));
+//! ```
 
-use std::path::PathBuf;
+mod check;
+mod paths;
+mod resolve;
+mod spec;
+#[cfg(test)]
+mod tests;
 
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::engine::InitContext;
 use crate::port::PortSpec;
 use crate::time::Step;
 use crate::transfer::TransferSpec;
+
+pub use spec::{
+    ChannelSection, EngineSection, ExperimentSpec, LinkSection, PortSection, RecordSection, RunSection,
+    ZenohSection,
+};
 
 /// A reference to one port: `engine.port`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -77,6 +115,145 @@ pub struct ZenohSpec {
     pub listen: Option<String>,
     /// Endpoints (e.g. a router) the coordinator and engines also connect to.
     pub connect: Vec<String>,
+}
+
+
+/// One thing wrong with an experiment file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// Key path of the offending entry, e.g. `links[2].to` or `engines.plant.step_ms` (empty for a
+    /// syntax error that cannot be placed in a key, or a malformed override: `--set <text>`).
+    pub path: String,
+    /// 1-based line in the original file text, when known.
+    pub line: Option<usize>,
+    /// 1-based column (in characters) in the original file text, when known.
+    pub column: Option<usize>,
+    /// What is wrong, naming the offending value.
+    pub message: String,
+}
+
+impl Problem {
+    /// A problem at `path` with no position yet.
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Problem { path: path.into(), line: None, column: None, message: message.into() }
+    }
+}
+
+impl std::fmt::Display for Problem {
+    /// `LINE:COL: PATH: MESSAGE`, leaving out the parts that are unknown or empty.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let (Some(l), Some(c)) = (self.line, self.column) {
+            write!(f, "{l}:{c}: ")?;
+        } else if let Some(l) = self.line {
+            write!(f, "{l}: ")?;
+        }
+        if !self.path.is_empty() {
+            write!(f, "{}: ", self.path)?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// Why an experiment file cannot be used: every problem found, with its file.
+///
+/// Displayed as one line per problem: `FILE:LINE:COL: PATH: MESSAGE` (the position is left out when
+/// unknown, the path when empty).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError {
+    /// The file's path as given (or `<experiment>` for text without a file).
+    pub file: String,
+    /// The problems, in file order where their lines are known.
+    pub problems: Vec<Problem>,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, p) in self.problems.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            if p.line.is_some() {
+                write!(f, "{}:{p}", self.file)?;
+            } else {
+                write!(f, "{}: {p}", self.file)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What the experiment reader needs to know about built-in engines. The binary implements it for the
+/// engines it contains.
+pub trait PortCatalog {
+    /// Whether `kind` names a built-in engine.
+    fn is_builtin(&self, kind: &str) -> bool;
+    /// The ports the built-in engine `kind` declares for the given initialization context, or an error
+    /// text (typically a configuration error).
+    fn builtin_ports(&self, kind: &str, ctx: &InitContext) -> Result<Vec<PortSpec>, String>;
+    /// Names of all built-in engines (for messages).
+    fn builtin_names(&self) -> Vec<String>;
+}
+
+/// Parses and resolves an experiment (no port checks). `source` is used for the file name in errors,
+/// for the default `run.name` (its stem) and for resolving executable paths (against its folder).
+/// `overrides` are `key.path=value` texts applied before deserializing.
+pub fn parse(text: &str, source: Option<&Path>, overrides: &[String]) -> Result<Experiment, ConfigError> {
+    let read = resolve::read(text, source, overrides)?;
+    if read.problems.is_empty() {
+        Ok(read.exp)
+    } else {
+        Err(read.error(read.problems.clone()))
+    }
+}
+
+/// Reads the file at `path`, parses it, gathers every engine's ports (built-ins through `catalog`,
+/// others from their declared ports) and checks links and record entries; reports all problems together.
+pub fn load(path: &Path, overrides: &[String], catalog: &dyn PortCatalog) -> Result<Experiment, ConfigError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => load_str(&text, Some(path), overrides, catalog),
+        Err(e) => Err(ConfigError {
+            file: path.display().to_string(),
+            problems: vec![Problem::new("", format!("cannot read the experiment file: {e}"))],
+        }),
+    }
+}
+
+/// [`load`] for text already in memory (`source`, when given, plays the role of the file's path).
+pub fn load_str(
+    text: &str,
+    source: Option<&Path>,
+    overrides: &[String],
+    catalog: &dyn PortCatalog,
+) -> Result<Experiment, ConfigError> {
+    let read = resolve::read(text, source, overrides)?;
+    let mut problems = read.problems.clone();
+    let (ports, port_problems) = resolve::gather_ports(&read.exp, catalog);
+    problems.extend(port_problems);
+    problems.extend(check::check_port_level(&read.exp, &ports, &read.origins));
+    if problems.is_empty() {
+        Ok(read.exp)
+    } else {
+        Err(read.error(problems))
+    }
+}
+
+/// Checks links and record entries against known ports: engines and ports exist, links go from an
+/// output to an input of a matching type, shape and unit (through the transfer function if any), each
+/// input has at most one link, record entries are distinct output ports. Engines missing from `ports`
+/// (executables without declared ports) are skipped. The problems carry key paths but no lines; fill
+/// them with [`locate`] on [`Experiment::text`].
+pub fn check_ports(exp: &Experiment, ports: &BTreeMap<String, Vec<PortSpec>>) -> Vec<Problem> {
+    let origins = check::Origins::identity(exp);
+    let mut problems = check::check_refs(exp, &origins);
+    problems.extend(check::check_port_level(exp, ports, &origins));
+    problems
+}
+
+/// Line and column (1-based) of the key at `path` (e.g. `engines.plant.step_ms`, `links[2].to`) in
+/// `text`, if the text parses and the key is there. An element of an array of tables is found at its
+/// `[[header]]`.
+pub fn locate(text: &str, path: &str) -> Option<(usize, usize)> {
+    paths::Locator::new(text).locate(path, true)
 }
 
 /// A validated experiment, ready to run.

@@ -31,7 +31,7 @@
 
 pub mod engine;
 pub mod experiment;
-// pub mod lockstep;
+pub mod lockstep;
 pub mod payload;
 pub mod port;
 pub mod seed;

@@ -101,13 +101,13 @@ impl Lockstep {
     /// Whether `engine` starts a step at `t`.
     pub fn is_due(&self, engine: usize, t: Step) -> bool {
         let p = u64::from(self.periods[engine]);
-        t.0 % p == 0 && t.0 + p <= self.duration.0
+        t.0.is_multiple_of(p) && t.0 + p <= self.duration.0
     }
 
     /// Whether `engine` finishes a step at `t` (`t > 0`).
     pub fn ends_at(&self, engine: usize, t: Step) -> bool {
         let p = u64::from(self.periods[engine]);
-        t.0 > 0 && t.0 % p == 0 && t.0 <= self.duration.0
+        t.0 > 0 && t.0.is_multiple_of(p) && t.0 <= self.duration.0
     }
 
     /// The engine's period in base steps.

@@ -1,1 +1,295 @@
-fn main() {}
+//! `neuroloop`: the command line. Glue only: experiment files come from `neuroloop_core::experiment`,
+//! the run loop is [`coordinator`], engines are served by `neuroloop_transport::serve`.
+//!
+//! Exit codes: 0 success, 1 a run failed, 2 an experiment file or the command line is wrong,
+//! 130 interrupted.
+
+mod bench;
+mod catalog;
+mod coordinator;
+mod processes;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use neuroloop_core::experiment;
+
+/// Closed-loop neurorobotics: run experiments of engines in lockstep simulated time over zenoh.
+#[derive(Parser, Debug)]
+#[command(name = "neuroloop", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run an experiment file: start its engines, step them in lockstep, record, summarize.
+    Run {
+        /// The experiment file (TOML).
+        file: PathBuf,
+        /// Override a key of the file, e.g. `--set engines.brain.seed=3` (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+        /// Pace simulated time to the wall clock (overrides run.realtime).
+        #[arg(long)]
+        realtime: bool,
+        /// Write the run into exactly this folder (default: run.output_dir/<name>-<time>-<id>).
+        #[arg(long, value_name = "DIR")]
+        output: Option<PathBuf>,
+        /// Use this run id (zenoh key namespace) instead of a random one.
+        #[arg(long)]
+        run_id: Option<String>,
+        /// No progress bar and no summary.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Check an experiment file and report every problem with its line and key.
+    Validate {
+        /// The experiment file (TOML).
+        file: PathBuf,
+        /// Override a key of the file (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+    },
+    /// Serve one built-in engine as a process of a run (what `run` starts for each built-in engine; use
+    /// it to start an engine by hand for an experiment that marks it `external = true`).
+    Engine {
+        /// Built-in engine kind (see `neuroloop engines`).
+        kind: String,
+        /// Run id (default: $NEUROLOOP_RUN_ID).
+        #[arg(long)]
+        run_id: Option<String>,
+        /// Engine name in the experiment (default: $NEUROLOOP_ENGINE).
+        #[arg(long)]
+        name: Option<String>,
+        /// Coordinator endpoint (default: $NEUROLOOP_CONNECT).
+        #[arg(long)]
+        connect: Option<String>,
+    },
+    /// List the built-in engines and their ports (with default configuration).
+    Engines,
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        which: bench::Which,
+    },
+    /// The raw zenoh echo peer of `bench coupling` (internal).
+    #[command(hide = true)]
+    BenchPong {
+        #[arg(long)]
+        run_id: String,
+        #[arg(long)]
+        connect: String,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run { file, overrides, realtime, output, run_id, quiet } => {
+            cmd_run(&file, &overrides, realtime, output, run_id, quiet)
+        }
+        Command::Validate { file, overrides } => match experiment::load(&file, &overrides, &catalog::Builtins) {
+            Ok(exp) => {
+                println!(
+                    "{}: ok ({} engines, {} links, {} recorded ports, {} ms in steps of {} ms)",
+                    file.display(),
+                    exp.engines.len(),
+                    exp.links.len(),
+                    exp.record.len(),
+                    exp.duration.to_ms(exp.base_step_ms),
+                    exp.base_step_ms
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Engine { kind, run_id, name, connect } => cmd_engine(&kind, run_id, name, connect),
+        Command::Engines => cmd_engines(),
+        Command::Bench { which } => match bench::run(which) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::BenchPong { run_id, connect } => match bench::pong(&run_id, &connect) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+/// Sets `flag` on Ctrl-C or SIGTERM (tokio's signal handling, on a small background runtime).
+fn watch_signals(flag: Arc<AtomicBool>) {
+    std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build() else { return };
+        rt.block_on(async move {
+            let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return,
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            flag.store(true, Ordering::SeqCst);
+        });
+    });
+}
+
+fn cmd_run(
+    file: &std::path::Path,
+    overrides: &[String],
+    realtime: bool,
+    output: Option<PathBuf>,
+    run_id: Option<String>,
+    quiet: bool,
+) -> ExitCode {
+    let exp = match experiment::load(file, overrides, &catalog::Builtins) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(id) = &run_id {
+        if !neuroloop_transport::keys::valid_run_id(id) {
+            eprintln!("error: --run-id {id:?} must match [A-Za-z0-9_-]+");
+            return ExitCode::from(2);
+        }
+    }
+    let interrupt = Arc::new(AtomicBool::new(false));
+    watch_signals(interrupt.clone());
+    let opts = coordinator::RunOptions {
+        run_dir: output,
+        run_id,
+        progress: !quiet,
+        interrupt,
+        realtime: realtime.then_some(true),
+        ..Default::default()
+    };
+    let (report, error) = coordinator::run(&exp, &opts);
+    if !quiet {
+        print_summary(&exp, &report);
+    }
+    if let Some(dir) = &report.run_dir {
+        eprintln!("run folder: {}", dir.display());
+    }
+    match error {
+        None => ExitCode::SUCCESS,
+        Some(coordinator::RunError::Interrupted) => {
+            eprintln!("interrupted at {} ms; recordings are finalized", report.sim_ms);
+            ExitCode::from(130)
+        }
+        Some(e @ coordinator::RunError::Ports(_)) => {
+            eprintln!("{e}");
+            ExitCode::from(2)
+        }
+        Some(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_summary(exp: &experiment::Experiment, r: &coordinator::RunReport) {
+    println!(
+        "{}: {} ms simulated in {:.3} s wall ({:.2}x real time), {} base steps of {} ms",
+        exp.name, r.sim_ms, r.wall_s, r.realtime_factor, r.steps, exp.base_step_ms
+    );
+    println!("coupling overhead per step: p50 {:.1} us, p99 {:.1} us", r.overhead_p50_us, r.overhead_p99_us);
+    if r.late_steps > 0 {
+        println!("real-time pacing: {} steps started late", r.late_steps);
+    }
+    println!("{:<16} {:>8} {:>8} {:>12} {:>12} {:>12}", "engine", "step ms", "steps", "compute s", "p50 us", "p99 us");
+    for e in &r.engines {
+        println!(
+            "{:<16} {:>8} {:>8} {:>12.4} {:>12.1} {:>12.1}",
+            e.name,
+            e.period_steps as f64 * exp.base_step_ms,
+            e.steps,
+            e.compute_s,
+            e.compute_p50_us,
+            e.compute_p99_us
+        );
+    }
+    if !r.recordings.is_empty() {
+        println!("recorded: {}", r.recordings.join(", "));
+    }
+}
+
+fn cmd_engine(kind: &str, run_id: Option<String>, name: Option<String>, connect: Option<String>) -> ExitCode {
+    let Some(construct) = neuroloop_engines::builtin(kind) else {
+        eprintln!("error: no built-in engine {kind:?} (built-in: {})", neuroloop_engines::BUILTIN_NAMES.join(", "));
+        return ExitCode::from(2);
+    };
+    let env = |k: &str| std::env::var(k).ok();
+    let args = neuroloop_transport::EngineArgs {
+        run_id: run_id.or_else(|| env("NEUROLOOP_RUN_ID")).unwrap_or_default(),
+        name: name.or_else(|| env("NEUROLOOP_ENGINE")).unwrap_or_default(),
+        connect: connect
+            .or_else(|| env("NEUROLOOP_CONNECT"))
+            .unwrap_or_default()
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect(),
+        join_timeout: std::time::Duration::from_secs(60),
+    };
+    // Ctrl-C in a terminal: the coordinator stops the run; the engine follows its Shutdown.
+    match neuroloop_transport::serve(&args, construct) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("engine {}: {e}", args.name);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn cmd_engines() -> ExitCode {
+    for kind in neuroloop_engines::BUILTIN_NAMES {
+        let ctx = neuroloop_core::engine::InitContext {
+            name: kind.to_string(),
+            config: serde_json::json!(if *kind == "fault" { serde_json::json!({"mode": "none"}) } else { serde_json::json!({}) }),
+            seed: 0,
+            base_step_ms: 1.0,
+            period: 1,
+        };
+        let construct = neuroloop_engines::builtin(kind).expect("listed");
+        match construct(&ctx) {
+            Ok(e) => {
+                println!("{kind}");
+                for p in e.ports() {
+                    let d = if p.direction == neuroloop_core::port::Direction::Input { "in " } else { "out" };
+                    let detail = match &p.kind {
+                        neuroloop_core::port::PortKind::Analog { channels } => {
+                            let c: Vec<String> = channels.iter().map(|c| format!("{} [{}]", c.name, c.unit)).collect();
+                            format!("analog: {}", c.join(", "))
+                        }
+                        k => k.describe(),
+                    };
+                    println!("  {d} {:<12} {detail}", p.name);
+                }
+            }
+            Err(e) => println!("{kind}: {e}"),
+        }
+    }
+    ExitCode::SUCCESS
+}

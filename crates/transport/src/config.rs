@@ -13,7 +13,6 @@ pub fn zenoh_config(listen: &[String], connect: &[String]) -> Result<zenoh::Conf
     };
     set(&mut c, "mode", "\"peer\"".into())?;
     set(&mut c, "scouting/multicast/enabled", "false".into())?;
-    set(&mut c, "scouting/gossip/enabled", "false".into())?;
     set(&mut c, "listen/endpoints", json_list(listen))?;
     set(&mut c, "connect/endpoints", json_list(connect))?;
     set(&mut c, "transport/unicast/lowlatency", "true".into())?;

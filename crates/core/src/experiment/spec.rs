@@ -1,0 +1,168 @@
+//! The strict serde form of an experiment file: exactly what the TOML says, nothing checked across
+//! fields yet. Every table refuses unknown keys.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::port::{Direction, PortType};
+use crate::transfer::TransferSpec;
+
+/// A whole experiment file as written.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentSpec {
+    /// The `[run]` table.
+    pub run: RunSection,
+    /// The optional `[zenoh]` table.
+    #[serde(default)]
+    pub zenoh: Option<ZenohSection>,
+    /// The `[engines.NAME]` tables, by name.
+    #[serde(default)]
+    pub engines: BTreeMap<String, EngineSection>,
+    /// The `[[links]]` tables, in file order.
+    #[serde(default)]
+    pub links: Vec<LinkSection>,
+    /// The optional `[record]` table.
+    #[serde(default)]
+    pub record: Option<RecordSection>,
+}
+
+/// The `[run]` table.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSection {
+    /// Experiment name (default: the file stem, or `"experiment"`).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Length of the run in ms (> 0, a whole multiple of `base_step_ms`).
+    pub duration_ms: f64,
+    /// Length of the base step in ms (default 1, > 0).
+    #[serde(default = "default_base_step_ms")]
+    pub base_step_ms: f64,
+    /// Run seed (default 0).
+    #[serde(default)]
+    pub seed: u64,
+    /// Pace simulated time to the wall clock (default false).
+    #[serde(default)]
+    pub realtime: bool,
+    /// Wall-clock ms after which a step counts as hung (default 10000, > 0).
+    #[serde(default = "default_step_timeout_ms")]
+    pub step_timeout_ms: u64,
+    /// Wall-clock ms to wait for engines to join (default 20000, > 0).
+    #[serde(default = "default_join_timeout_ms")]
+    pub join_timeout_ms: u64,
+    /// Folder under which run folders are created (default `"runs"`; relative paths stay relative).
+    #[serde(default = "default_output_dir")]
+    pub output_dir: String,
+}
+
+/// The `[zenoh]` table.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZenohSection {
+    /// Endpoint the coordinator listens on.
+    #[serde(default)]
+    pub listen: Option<String>,
+    /// Endpoints to connect to as well.
+    #[serde(default)]
+    pub connect: Vec<String>,
+}
+
+/// One `[engines.NAME]` table.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineSection {
+    /// A built-in engine name, or a path to an executable if it contains `/`.
+    pub kind: String,
+    /// Sync step in ms (> 0, a whole multiple of `run.base_step_ms`).
+    pub step_ms: f64,
+    /// Engine seed (default: derived from the run seed and the engine name).
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// Started by the user; the coordinator waits for it (default false).
+    #[serde(default)]
+    pub external: bool,
+    /// Extra command-line arguments for an executable.
+    #[serde(default)]
+    pub args: Option<Vec<String>>,
+    /// Engine configuration, passed to the engine as JSON.
+    #[serde(default)]
+    pub config: Option<toml::Table>,
+    /// Port declarations (for executables and external engines).
+    #[serde(default)]
+    pub ports: Option<Vec<PortSection>>,
+}
+
+/// One `[[engines.NAME.ports]]` declaration.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortSection {
+    /// Port name (`[A-Za-z0-9_]+`).
+    pub name: String,
+    /// `"input"` or `"output"`.
+    pub direction: Direction,
+    /// `"spikes"`, `"analog"`, `"events"` or `"scalar"`.
+    #[serde(rename = "type")]
+    pub port_type: PortType,
+    /// Population size (spikes only).
+    #[serde(default)]
+    pub size: Option<u32>,
+    /// Channels (analog only).
+    #[serde(default)]
+    pub channels: Option<Vec<ChannelSection>>,
+    /// Sensor width (events only).
+    #[serde(default)]
+    pub width: Option<u16>,
+    /// Sensor height (events only).
+    #[serde(default)]
+    pub height: Option<u16>,
+    /// Unit (scalar only; default `"1"`).
+    #[serde(default)]
+    pub unit: Option<String>,
+}
+
+/// One channel of an analog port declaration.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelSection {
+    /// Channel name.
+    pub name: String,
+    /// Channel unit (`"1"` for dimensionless).
+    pub unit: String,
+}
+
+/// One `[[links]]` table.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkSection {
+    /// Producing output port, `"engine.port"`.
+    pub from: String,
+    /// Consuming input port, `"engine.port"`.
+    pub to: String,
+    /// Optional transfer function.
+    #[serde(default)]
+    pub transfer: Option<TransferSpec>,
+}
+
+/// The `[record]` table.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordSection {
+    /// Output ports to record, `"engine.port"`.
+    #[serde(default)]
+    pub ports: Vec<String>,
+}
+
+fn default_base_step_ms() -> f64 {
+    1.0
+}
+fn default_step_timeout_ms() -> u64 {
+    10_000
+}
+fn default_join_timeout_ms() -> u64 {
+    20_000
+}
+fn default_output_dir() -> String {
+    "runs".into()
+}

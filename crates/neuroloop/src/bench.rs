@@ -1,0 +1,169 @@
+//! `neuroloop bench`: benchmarks that print ratios against a peer measured in the same invocation.
+//!
+//! `bench coupling` measures the lockstep overhead per step with 1 and with 4 no-op engine processes
+//! (exchanging 8-channel analog vectors and 4-spike batches along a ring of links), beside a raw
+//! two-process zenoh ping-pong with the same session configuration: the floor any lockstep over zenoh
+//! pays once per step.
+
+use std::sync::mpsc::channel;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use zenoh::qos::CongestionControl;
+use zenoh::Wait;
+
+use crate::coordinator::{self, percentiles_us, RunOptions};
+
+/// Which benchmark.
+#[derive(clap::Subcommand, Debug)]
+pub enum Which {
+    /// Lockstep overhead per step vs a raw zenoh round trip.
+    Coupling {
+        /// Steps (and ping-pong round trips) per measurement.
+        #[arg(long, default_value_t = 20000)]
+        steps: u64,
+        /// Engine counts to measure.
+        #[arg(long, value_delimiter = ',', default_value = "1,4")]
+        engines: Vec<usize>,
+    },
+}
+
+/// Runs a benchmark and prints its table.
+pub fn run(which: Which) -> anyhow::Result<()> {
+    match which {
+        Which::Coupling { steps, engines } => coupling(steps, &engines),
+    }
+}
+
+fn coupling(steps: u64, counts: &[usize]) -> anyhow::Result<()> {
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!("neuroloop bench coupling: {steps} steps per measurement, {cores} cores, loopback TCP, zenoh peer mode");
+    let (rtt50, rtt99) = ping_pong(steps).context("raw zenoh ping-pong")?;
+    println!("{:<40} {:>10} {:>10} {:>14}", "measurement", "p50 us", "p99 us", "p50 / raw RTT");
+    println!("{:<40} {:>10.1} {:>10.1} {:>14}", "raw zenoh round trip (2 processes)", rtt50, rtt99, "1.00");
+    for &n in counts {
+        let (p50, p99) = lockstep(n, steps).with_context(|| format!("lockstep with {n} engines"))?;
+        let label = format!("lockstep overhead per step, {n} engine{}", if n == 1 { "" } else { "s" });
+        println!("{:<40} {:>10.1} {:>10.1} {:>14.2}", label, p50, p99, p50 / rtt50);
+    }
+    Ok(())
+}
+
+/// A ring of `n` no-op engines (for one engine, a loop onto itself), run for `steps` base steps of
+/// 1 ms as fast as possible, without recording. Returns the coupling overhead per step (p50, p99) in us.
+fn lockstep(n: usize, steps: u64) -> anyhow::Result<(f64, f64)> {
+    let mut text = format!("[run]\nname = \"bench\"\nduration_ms = {steps}\nstep_timeout_ms = 30000\n");
+    for i in 0..n {
+        text.push_str(&format!("[engines.noop{i}]\nkind = \"noop\"\nstep_ms = 1\n"));
+    }
+    for i in 0..n {
+        let j = (i + 1) % n;
+        text.push_str(&format!("[[links]]\nfrom = \"noop{i}.analog_out\"\nto = \"noop{j}.analog_in\"\n"));
+        text.push_str(&format!("[[links]]\nfrom = \"noop{i}.spikes_out\"\nto = \"noop{j}.spikes_in\"\n"));
+    }
+    let exp = neuroloop_core::experiment::load_str(&text, None, &[], &crate::catalog::Builtins)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let opts = RunOptions { no_recording: true, keep_step_times: true, ..Default::default() };
+    let (report, error) = coordinator::run(&exp, &opts);
+    if let Some(e) = error {
+        bail!("{e}");
+    }
+    // Leave out the first 5% (start-up transients), as the ping-pong leaves out its warm-up.
+    let skip = report.overhead_ns.len() / 20;
+    Ok(percentiles_us(&report.overhead_ns[skip..]))
+}
+
+fn ping_key(run: &str) -> String {
+    format!("neuroloop/{run}/bench/ping")
+}
+
+fn pong_key(run: &str) -> String {
+    format!("neuroloop/{run}/bench/pong")
+}
+
+/// Round trips to a `bench-pong` process: (p50, p99) in us.
+fn ping_pong(rounds: u64) -> anyhow::Result<(f64, f64)> {
+    let run = coordinator::new_run_id();
+    let listen = neuroloop_transport::free_tcp_endpoint()?;
+    let session = zenoh::open(neuroloop_transport::zenoh_config(std::slice::from_ref(&listen), &[])?)
+        .wait()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (tx, rx) = channel::<Vec<u8>>();
+    let _sub = session
+        .declare_subscriber(pong_key(&run))
+        .callback(move |s| {
+            let _ = tx.send(s.payload().to_bytes().into_owned());
+        })
+        .wait()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let publisher = session
+        .declare_publisher(ping_key(&run))
+        .congestion_control(CongestionControl::Block)
+        .express(true)
+        .wait()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let exe = std::env::current_exe()?;
+    let mut child = std::process::Command::new(exe)
+        .args(["bench-pong", "--run-id", &run, "--connect", &listen])
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .context("starting bench-pong")?;
+    let result = (|| {
+        // Warm up until the echo answers (its routes may take a moment to settle).
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let payload = vec![0u8; 64];
+        let mut answered = 0;
+        while answered < 1000 {
+            publisher.put(payload.as_slice()).wait().map_err(|e| anyhow::anyhow!("{e}"))?;
+            if rx.recv_timeout(Duration::from_millis(100)).is_ok() {
+                answered += 1;
+            }
+            if Instant::now() > deadline {
+                bail!("the echo process did not answer within 20 s");
+            }
+        }
+        while rx.try_recv().is_ok() {}
+        let mut rtt = Vec::with_capacity(rounds as usize);
+        for _ in 0..rounds {
+            let t = Instant::now();
+            publisher.put(payload.as_slice()).wait().map_err(|e| anyhow::anyhow!("{e}"))?;
+            rx.recv_timeout(Duration::from_secs(5)).context("echo lost")?;
+            rtt.push(t.elapsed().as_nanos() as u64);
+        }
+        Ok(percentiles_us(&rtt))
+    })();
+    let _ = child.kill();
+    let _ = child.wait();
+    result
+}
+
+/// The echo side of the ping-pong: answers every ping with the same bytes until its parent is gone.
+pub fn pong(run: &str, connect: &str) -> anyhow::Result<()> {
+    let session = zenoh::open(neuroloop_transport::zenoh_config(&[], &[connect.to_string()])?)
+        .wait()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let publisher = session
+        .declare_publisher(pong_key(run))
+        .congestion_control(CongestionControl::Block)
+        .express(true)
+        .wait()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (tx, rx) = channel::<Vec<u8>>();
+    let _sub = session
+        .declare_subscriber(ping_key(run))
+        .callback(move |s| {
+            let _ = tx.send(s.payload().to_bytes().into_owned());
+        })
+        .wait()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    // SAFETY: getppid has no preconditions.
+    let parent = unsafe { libc::getppid() };
+    loop {
+        match rx.recv_timeout(Duration::from_secs(1)) {
+            Ok(bytes) => publisher.put(bytes).wait().map_err(|e| anyhow::anyhow!("{e}"))?,
+            // SAFETY: getppid has no preconditions.
+            Err(_) if unsafe { libc::getppid() } != parent => return Ok(()),
+            Err(_) => {}
+        }
+    }
+}
