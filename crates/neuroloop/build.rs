@@ -1,6 +1,8 @@
 //! Records the git commit the binary was built from, for run manifests.
 fn main() {
-    let out = std::process::Command::new("git").args(["rev-parse", "HEAD"]).output();
+    let out = std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .output();
     if let Ok(out) = out {
         if out.status.success() {
             let commit = String::from_utf8_lossy(&out.stdout).trim().to_string();

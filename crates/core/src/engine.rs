@@ -70,7 +70,11 @@ impl InitContext {
     /// Deserializes the `config` table into the engine's own configuration type. Unknown keys are refused
     /// if `T` uses `#[serde(deny_unknown_fields)]`; the error names the key.
     pub fn config<T: serde::de::DeserializeOwned>(&self) -> Result<T, EngineError> {
-        let value = if self.config.is_null() { serde_json::json!({}) } else { self.config.clone() };
+        let value = if self.config.is_null() {
+            serde_json::json!({})
+        } else {
+            self.config.clone()
+        };
         serde_json::from_value(value)
             .map_err(|e| EngineError::Config(format!("engines.{}.config: {e}", self.name)))
     }
@@ -131,7 +135,12 @@ pub trait Engine: Send {
     fn initial_outputs(&mut self, _outputs: &mut Outputs) {}
 
     /// Advances from `ctx.step` to `ctx.end()`.
-    fn step(&mut self, ctx: &StepContext, inputs: &Inputs, outputs: &mut Outputs) -> Result<(), EngineError>;
+    fn step(
+        &mut self,
+        ctx: &StepContext,
+        inputs: &Inputs,
+        outputs: &mut Outputs,
+    ) -> Result<(), EngineError>;
 
     /// Goes back to the state at t = 0 (same seed, same parameters). The default refuses.
     fn reset(&mut self) -> Result<(), EngineError> {
@@ -162,7 +171,10 @@ impl Inputs {
         Inputs {
             slots: ports.iter().map(|p| Payload::empty_for(&p.kind)).collect(),
             stamps: vec![None; ports.len()],
-            is_input: ports.iter().map(|p| p.direction == Direction::Input).collect(),
+            is_input: ports
+                .iter()
+                .map(|p| p.direction == Direction::Input)
+                .collect(),
         }
     }
 
@@ -179,12 +191,23 @@ impl Inputs {
 
     /// Stores the data for one input port. Returns an error text if `port` is not an input of the
     /// payload's type.
-    pub fn set(&mut self, port: usize, payload: Payload, stamp: Option<Step>) -> Result<(), String> {
+    pub fn set(
+        &mut self,
+        port: usize,
+        payload: Payload,
+        stamp: Option<Step>,
+    ) -> Result<(), String> {
         match self.slots.get(port) {
             None => return Err(format!("port index {port} does not exist")),
-            Some(_) if !self.is_input[port] => return Err(format!("port index {port} is not an input")),
+            Some(_) if !self.is_input[port] => {
+                return Err(format!("port index {port} is not an input"))
+            }
             Some(s) if s.port_type() != payload.port_type() => {
-                return Err(format!("port {port} is {}, got {}", s.port_type(), payload.port_type()))
+                return Err(format!(
+                    "port {port} is {}, got {}",
+                    s.port_type(),
+                    payload.port_type()
+                ))
             }
             _ => {}
         }
@@ -330,7 +353,11 @@ impl Outputs {
     pub fn entries(&self, stamp: Step) -> Vec<DataEntry> {
         self.outputs
             .iter()
-            .map(|&i| DataEntry { port: i, stamp, payload: self.slots[usize::from(i)].clone() })
+            .map(|&i| DataEntry {
+                port: i,
+                stamp,
+                payload: self.slots[usize::from(i)].clone(),
+            })
             .collect()
     }
 }

@@ -47,8 +47,8 @@ use crate::time::Step;
 use crate::transfer::TransferSpec;
 
 pub use spec::{
-    ChannelSection, EngineSection, ExperimentSpec, LinkSection, PortSection, RecordSection, RunSection,
-    ZenohSection,
+    ChannelSection, EngineSection, ExperimentSpec, LinkSection, PortSection, RecordSection,
+    RunSection, ZenohSection,
 };
 
 /// A reference to one port: `engine.port`.
@@ -117,7 +117,6 @@ pub struct ZenohSpec {
     pub connect: Vec<String>,
 }
 
-
 /// One thing wrong with an experiment file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Problem {
@@ -135,7 +134,12 @@ pub struct Problem {
 impl Problem {
     /// A problem at `path` with no position yet.
     pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
-        Problem { path: path.into(), line: None, column: None, message: message.into() }
+        Problem {
+            path: path.into(),
+            line: None,
+            column: None,
+            message: message.into(),
+        }
     }
 }
 
@@ -197,7 +201,11 @@ pub trait PortCatalog {
 /// Parses and resolves an experiment (no port checks). `source` is used for the file name in errors,
 /// for the default `run.name` (its stem) and for resolving executable paths (against its folder).
 /// `overrides` are `key.path=value` texts applied before deserializing.
-pub fn parse(text: &str, source: Option<&Path>, overrides: &[String]) -> Result<Experiment, ConfigError> {
+pub fn parse(
+    text: &str,
+    source: Option<&Path>,
+    overrides: &[String],
+) -> Result<Experiment, ConfigError> {
     let read = resolve::read(text, source, overrides)?;
     if read.problems.is_empty() {
         Ok(read.exp)
@@ -208,12 +216,19 @@ pub fn parse(text: &str, source: Option<&Path>, overrides: &[String]) -> Result<
 
 /// Reads the file at `path`, parses it, gathers every engine's ports (built-ins through `catalog`,
 /// others from their declared ports) and checks links and record entries; reports all problems together.
-pub fn load(path: &Path, overrides: &[String], catalog: &dyn PortCatalog) -> Result<Experiment, ConfigError> {
+pub fn load(
+    path: &Path,
+    overrides: &[String],
+    catalog: &dyn PortCatalog,
+) -> Result<Experiment, ConfigError> {
     match std::fs::read_to_string(path) {
         Ok(text) => load_str(&text, Some(path), overrides, catalog),
         Err(e) => Err(ConfigError {
             file: path.display().to_string(),
-            problems: vec![Problem::new("", format!("cannot read the experiment file: {e}"))],
+            problems: vec![Problem::new(
+                "",
+                format!("cannot read the experiment file: {e}"),
+            )],
         }),
     }
 }

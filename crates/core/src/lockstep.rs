@@ -81,11 +81,26 @@ impl Lockstep {
             .map(|(i, def)| {
                 links_from[def.from_engine].push(i);
                 links_into[def.to_engine].push(i);
-                let transformed = def.transfer.as_ref().map(|t| Payload::empty_for(t.output_kind()));
-                LinkState { buffer: Payload::empty_for(&def.from_kind), stamp: Step(0), transformed, def }
+                let transformed = def
+                    .transfer
+                    .as_ref()
+                    .map(|t| Payload::empty_for(t.output_kind()));
+                LinkState {
+                    buffer: Payload::empty_for(&def.from_kind),
+                    stamp: Step(0),
+                    transformed,
+                    def,
+                }
             })
             .collect();
-        Lockstep { periods, duration, base_step_ms, links, links_from, links_into }
+        Lockstep {
+            periods,
+            duration,
+            base_step_ms,
+            links,
+            links_from,
+            links_into,
+        }
     }
 
     /// Number of engines.
@@ -125,7 +140,9 @@ impl Lockstep {
     pub fn push_outputs(&mut self, engine: usize, end: Step, outputs: &[DataEntry]) {
         for &li in &self.links_from[engine] {
             let link = &mut self.links[li];
-            let Some(entry) = outputs.iter().find(|e| e.port == link.def.from_port) else { continue };
+            let Some(entry) = outputs.iter().find(|e| e.port == link.def.from_port) else {
+                continue;
+            };
             match (&mut link.buffer, &entry.payload) {
                 (Payload::Spikes(buf), Payload::Spikes(b)) => buf.extend_from(b),
                 (Payload::Events(buf), Payload::Events(b)) => buf.extend_from(b),
@@ -167,7 +184,11 @@ impl Lockstep {
                     _ => {}
                 }
             }
-            out.push(DataEntry { port: link.def.to_port, stamp, payload });
+            out.push(DataEntry {
+                port: link.def.to_port,
+                stamp,
+                payload,
+            });
         }
     }
 
@@ -206,7 +227,14 @@ mod tests {
             Step(9),
             1.0,
             vec![
-                LinkDef { from_engine: 0, from_port: 0, to_engine: 1, to_port: 0, from_kind: analog.clone(), transfer: None },
+                LinkDef {
+                    from_engine: 0,
+                    from_port: 0,
+                    to_engine: 1,
+                    to_port: 0,
+                    from_kind: analog.clone(),
+                    transfer: None,
+                },
                 LinkDef {
                     from_engine: 0,
                     from_port: 1,
@@ -215,7 +243,14 @@ mod tests {
                     from_kind: PortKind::Spikes { size: 10 },
                     transfer: None,
                 },
-                LinkDef { from_engine: 1, from_port: 2, to_engine: 0, to_port: 2, from_kind: analog, transfer: None },
+                LinkDef {
+                    from_engine: 1,
+                    from_port: 2,
+                    to_engine: 0,
+                    to_port: 2,
+                    from_kind: analog,
+                    transfer: None,
+                },
             ],
         )
     }
@@ -236,9 +271,24 @@ mod tests {
         let mut l = two_rates();
         let mut got = Vec::new();
         // t = 0: initial outputs.
-        l.push_outputs(0, Step(0), &[DataEntry { port: 0, stamp: Step(0), payload: Payload::Analog(vec![0.5]) }]);
+        l.push_outputs(
+            0,
+            Step(0),
+            &[DataEntry {
+                port: 0,
+                stamp: Step(0),
+                payload: Payload::Analog(vec![0.5]),
+            }],
+        );
         l.take_inputs(1, Step(0), &mut got);
-        assert_eq!(got[0], DataEntry { port: 0, stamp: Step(0), payload: Payload::Analog(vec![0.5]) });
+        assert_eq!(
+            got[0],
+            DataEntry {
+                port: 0,
+                stamp: Step(0),
+                payload: Payload::Analog(vec![0.5])
+            }
+        );
         assert_eq!(got[1].payload, spikes(&[]));
         // Engine 0 steps [0,1), [1,2), [2,3), each making one spike and a new value.
         for t in 1..=3u64 {
@@ -246,15 +296,32 @@ mod tests {
                 0,
                 Step(t),
                 &[
-                    DataEntry { port: 0, stamp: Step(t), payload: Payload::Analog(vec![t as f64]) },
-                    DataEntry { port: 1, stamp: Step(t), payload: spikes(&[t as f64 - 0.5]) },
+                    DataEntry {
+                        port: 0,
+                        stamp: Step(t),
+                        payload: Payload::Analog(vec![t as f64]),
+                    },
+                    DataEntry {
+                        port: 1,
+                        stamp: Step(t),
+                        payload: spikes(&[t as f64 - 0.5]),
+                    },
                 ],
             );
         }
         got.clear();
         l.take_inputs(1, Step(3), &mut got);
-        assert_eq!(got[0], DataEntry { port: 0, stamp: Step(3), payload: Payload::Analog(vec![3.0]) });
-        let Payload::Spikes(b) = &got[1].payload else { panic!() };
+        assert_eq!(
+            got[0],
+            DataEntry {
+                port: 0,
+                stamp: Step(3),
+                payload: Payload::Analog(vec![3.0])
+            }
+        );
+        let Payload::Spikes(b) = &got[1].payload else {
+            panic!()
+        };
         assert_eq!(b.time_ms, vec![0.5, 1.5, 2.5]);
         // Delivered once: nothing new -> empty batch, held value unchanged.
         got.clear();
@@ -268,19 +335,49 @@ mod tests {
         let mut l = two_rates();
         let mut got = Vec::new();
         l.take_inputs(0, Step(0), &mut got);
-        assert_eq!(got[0], DataEntry { port: 2, stamp: Step(0), payload: Payload::Analog(vec![0.0]) });
-        l.push_outputs(1, Step(3), &[DataEntry { port: 2, stamp: Step(3), payload: Payload::Analog(vec![7.0]) }]);
+        assert_eq!(
+            got[0],
+            DataEntry {
+                port: 2,
+                stamp: Step(0),
+                payload: Payload::Analog(vec![0.0])
+            }
+        );
+        l.push_outputs(
+            1,
+            Step(3),
+            &[DataEntry {
+                port: 2,
+                stamp: Step(3),
+                payload: Payload::Analog(vec![7.0]),
+            }],
+        );
         for t in 3..6 {
             got.clear();
             l.take_inputs(0, Step(t), &mut got);
-            assert_eq!(got[0], DataEntry { port: 2, stamp: Step(3), payload: Payload::Analog(vec![7.0]) });
+            assert_eq!(
+                got[0],
+                DataEntry {
+                    port: 2,
+                    stamp: Step(3),
+                    payload: Payload::Analog(vec![7.0])
+                }
+            );
         }
     }
 
     #[test]
     fn reset_empties_links() {
         let mut l = two_rates();
-        l.push_outputs(0, Step(1), &[DataEntry { port: 1, stamp: Step(1), payload: spikes(&[0.5]) }]);
+        l.push_outputs(
+            0,
+            Step(1),
+            &[DataEntry {
+                port: 1,
+                stamp: Step(1),
+                payload: spikes(&[0.5]),
+            }],
+        );
         l.reset();
         let mut got = Vec::new();
         l.take_inputs(1, Step(0), &mut got);

@@ -135,7 +135,9 @@ impl Payload {
                     return Err("spike batch has unequal neuron and time arrays".into());
                 }
                 if let Some(n) = b.neuron.iter().find(|&&n| n >= *size) {
-                    return Err(format!("neuron index {n} is outside the population of {size}"));
+                    return Err(format!(
+                        "neuron index {n} is outside the population of {size}"
+                    ));
                 }
                 if b.time_ms.iter().any(|t| !t.is_finite()) {
                     return Err("spike time is not finite".into());
@@ -144,7 +146,11 @@ impl Payload {
             }
             (Payload::Analog(v), PortKind::Analog { channels }) => {
                 if v.len() != channels.len() {
-                    Err(format!("analog vector has {} values, the port declares {}", v.len(), channels.len()))
+                    Err(format!(
+                        "analog vector has {} values, the port declares {}",
+                        v.len(),
+                        channels.len()
+                    ))
                 } else {
                     Ok(())
                 }
@@ -166,7 +172,11 @@ impl Payload {
                 Ok(())
             }
             (Payload::Scalar(_), PortKind::Scalar { .. }) => Ok(()),
-            (p, k) => Err(format!("payload is {}, the port is {}", p.port_type(), k.port_type())),
+            (p, k) => Err(format!(
+                "payload is {}, the port is {}",
+                p.port_type(),
+                k.port_type()
+            )),
         }
     }
 }

@@ -134,7 +134,10 @@ impl PortKind {
         PortKind::Analog {
             channels: channels
                 .iter()
-                .map(|(n, u)| Channel { name: (*n).into(), unit: (*u).into() })
+                .map(|(n, u)| Channel {
+                    name: (*n).into(),
+                    unit: (*u).into(),
+                })
                 .collect(),
         }
     }
@@ -164,12 +167,20 @@ pub struct PortSpec {
 impl PortSpec {
     /// An input port.
     pub fn input(name: &str, kind: PortKind) -> Self {
-        PortSpec { name: name.into(), direction: Direction::Input, kind }
+        PortSpec {
+            name: name.into(),
+            direction: Direction::Input,
+            kind,
+        }
     }
 
     /// An output port.
     pub fn output(name: &str, kind: PortKind) -> Self {
-        PortSpec { name: name.into(), direction: Direction::Output, kind }
+        PortSpec {
+            name: name.into(),
+            direction: Direction::Output,
+            kind,
+        }
     }
 }
 

@@ -5,7 +5,9 @@
 use serde::{Deserialize, Serialize};
 
 /// A point in simulated time, counted in base steps since t = 0.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct Step(pub u64);
 
 impl Step {

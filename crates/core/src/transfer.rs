@@ -106,7 +106,10 @@ impl PerChannel {
             PerChannel::All(x) => vec![*x; n],
             PerChannel::Each(v) if v.len() == n => v.clone(),
             PerChannel::Each(v) => {
-                return Err(format!("{kind}: `{what}` has {} values, the input has {n} channels", v.len()))
+                return Err(format!(
+                    "{kind}: `{what}` has {} values, the input has {n} channels",
+                    v.len()
+                ))
             }
         };
         if v.iter().any(|x| !x.is_finite()) {
@@ -234,16 +237,23 @@ fn check_filter(kind: &str, filter: &RateFilter) -> Result<(), String> {
     if value.is_finite() && value > 0.0 {
         Ok(())
     } else {
-        Err(format!("{kind}: `{name}` must be positive and finite, got {value}"))
+        Err(format!(
+            "{kind}: `{name}` must be positive and finite, got {value}"
+        ))
     }
 }
 
 /// The population size of a spikes input, or the error for another input.
 fn spikes_input(kind: &str, input: &PortKind) -> Result<usize, String> {
     match input {
-        PortKind::Spikes { size: 0 } => Err(format!("{kind} needs a population of at least one neuron")),
+        PortKind::Spikes { size: 0 } => {
+            Err(format!("{kind} needs a population of at least one neuron"))
+        }
         PortKind::Spikes { size } => Ok(*size as usize),
-        other => Err(format!("{kind} needs a spikes input, got {}", other.describe())),
+        other => Err(format!(
+            "{kind} needs a spikes input, got {}",
+            other.describe()
+        )),
     }
 }
 
@@ -252,12 +262,18 @@ fn value_input(kind: &str, input: &PortKind) -> Result<usize, String> {
     match input {
         PortKind::Analog { channels } => Ok(channels.len()),
         PortKind::Scalar { .. } => Ok(1),
-        other => Err(format!("{kind} needs an analog or scalar input, got {}", other.describe())),
+        other => Err(format!(
+            "{kind} needs an analog or scalar input, got {}",
+            other.describe()
+        )),
     }
 }
 
 /// The preferred directions of a population-vector transfer, flattened row by row, and their dimension.
-fn preferred_directions(preferred: Option<&[Vec<f64>]>, n: usize) -> Result<(Vec<f64>, usize), String> {
+fn preferred_directions(
+    preferred: Option<&[Vec<f64>]>,
+    n: usize,
+) -> Result<(Vec<f64>, usize), String> {
     let Some(rows) = preferred else {
         let dirs = (0..n)
             .flat_map(|i| {
@@ -275,7 +291,9 @@ fn preferred_directions(preferred: Option<&[Vec<f64>]>, n: usize) -> Result<(Vec
     }
     let dim = rows.first().map_or(0, Vec::len);
     if dim == 0 {
-        return Err("population_vector: preferred directions must have at least one component".into());
+        return Err(
+            "population_vector: preferred directions must have at least one component".into(),
+        );
     }
     if let Some(i) = rows.iter().position(|r| r.len() != dim) {
         return Err(format!(
@@ -327,26 +345,37 @@ impl TransferSpec {
             TransferSpec::SpikeRate { filter, per } => {
                 let n = spikes_input(kind, input)?;
                 check_filter(kind, filter)?;
-                let hz = |name: String| Channel { name, unit: "Hz".into() };
+                let hz = |name: String| Channel {
+                    name,
+                    unit: "Hz".into(),
+                };
                 let channels = match per {
                     RatePer::Neuron => (0..n).map(|i| hz(format!("n{i}"))).collect(),
                     RatePer::Population => vec![hz("rate".into())],
                 };
                 Ok(PortKind::Analog { channels })
             }
-            TransferSpec::Poisson { scale_hz, neurons_per_channel, resolution_ms } => {
+            TransferSpec::Poisson {
+                scale_hz,
+                neurons_per_channel,
+                resolution_ms,
+            } => {
                 let c = value_input(kind, input)?;
                 if c == 0 {
                     return Err("poisson needs at least one input channel".into());
                 }
                 if !scale_hz.is_finite() {
-                    return Err(format!("poisson: `scale_hz` must be finite, got {scale_hz}"));
+                    return Err(format!(
+                        "poisson: `scale_hz` must be finite, got {scale_hz}"
+                    ));
                 }
                 if *neurons_per_channel == 0 {
                     return Err("poisson: `neurons_per_channel` must be at least 1".into());
                 }
                 if !(resolution_ms.is_finite() && *resolution_ms > 0.0) {
-                    return Err(format!("poisson: `resolution_ms` must be positive and finite, got {resolution_ms}"));
+                    return Err(format!(
+                        "poisson: `resolution_ms` must be positive and finite, got {resolution_ms}"
+                    ));
                 }
                 let size = u32::try_from(c)
                     .ok()
@@ -356,7 +385,13 @@ impl TransferSpec {
                     })?;
                 Ok(PortKind::Spikes { size })
             }
-            TransferSpec::Linear { gain, offset, min, max, unit } => {
+            TransferSpec::Linear {
+                gain,
+                offset,
+                min,
+                max,
+                unit,
+            } => {
                 let c = value_input(kind, input)?;
                 gain.expand(c, "gain", kind)?;
                 offset.expand(c, "offset", kind)?;
@@ -369,7 +404,9 @@ impl TransferSpec {
                     }
                 }
                 Ok(match input {
-                    PortKind::Scalar { unit: u } => PortKind::Scalar { unit: unit.clone().unwrap_or_else(|| u.clone()) },
+                    PortKind::Scalar { unit: u } => PortKind::Scalar {
+                        unit: unit.clone().unwrap_or_else(|| u.clone()),
+                    },
                     PortKind::Analog { channels } => PortKind::Analog {
                         channels: channels
                             .iter()
@@ -387,13 +424,22 @@ impl TransferSpec {
                 check_filter(kind, filter)?;
                 let (_, dim) = preferred_directions(preferred.as_deref(), n)?;
                 Ok(PortKind::Analog {
-                    channels: (0..dim).map(|i| Channel { name: component_name(i), unit: "1".into() }).collect(),
+                    channels: (0..dim)
+                        .map(|i| Channel {
+                            name: component_name(i),
+                            unit: "1".into(),
+                        })
+                        .collect(),
                 })
             }
-            TransferSpec::Threshold { threshold, channel, .. } => {
+            TransferSpec::Threshold {
+                threshold, channel, ..
+            } => {
                 let c = value_input(kind, input)?;
                 if !threshold.is_finite() {
-                    return Err(format!("threshold: `threshold` must be finite, got {threshold}"));
+                    return Err(format!(
+                        "threshold: `threshold` must be finite, got {threshold}"
+                    ));
                 }
                 if input.port_type() == PortType::Analog && *channel >= c {
                     return Err(format!(
@@ -478,13 +524,27 @@ impl Transfer {
         let state = match spec {
             TransferSpec::SpikeRate { filter, per } => {
                 let n = spikes_input(spec.kind_name(), input)?;
-                State::SpikeRate { est: RateEstimator::new(filter, n), per: *per, rates: vec![0.0; n] }
+                State::SpikeRate {
+                    est: RateEstimator::new(filter, n),
+                    per: *per,
+                    rates: vec![0.0; n],
+                }
             }
-            TransferSpec::Poisson { scale_hz, neurons_per_channel, resolution_ms } => State::Poisson {
+            TransferSpec::Poisson {
+                scale_hz,
+                neurons_per_channel,
+                resolution_ms,
+            } => State::Poisson {
                 generator: PoissonGen::new(seed, *scale_hz, *neurons_per_channel, *resolution_ms),
                 channels: value_input(spec.kind_name(), input)?,
             },
-            TransferSpec::Linear { gain, offset, min, max, .. } => {
+            TransferSpec::Linear {
+                gain,
+                offset,
+                min,
+                max,
+                ..
+            } => {
                 let c = value_input(spec.kind_name(), input)?;
                 State::Linear {
                     gain: gain.expand(c, "gain", spec.kind_name())?,
@@ -496,16 +556,34 @@ impl Transfer {
             TransferSpec::PopulationVector { filter, preferred } => {
                 let n = spikes_input(spec.kind_name(), input)?;
                 let (dirs, dim) = preferred_directions(preferred.as_deref(), n)?;
-                State::PopulationVector { est: RateEstimator::new(filter, n), rates: vec![0.0; n], dirs, dim }
+                State::PopulationVector {
+                    est: RateEstimator::new(filter, n),
+                    rates: vec![0.0; n],
+                    dirs,
+                    dim,
+                }
             }
-            TransferSpec::Threshold { threshold, channel, direction } => State::Threshold {
+            TransferSpec::Threshold {
+                threshold,
+                channel,
+                direction,
+            } => State::Threshold {
                 threshold: *threshold,
-                channel: if input.port_type() == PortType::Scalar { 0 } else { *channel },
+                channel: if input.port_type() == PortType::Scalar {
+                    0
+                } else {
+                    *channel
+                },
                 direction: *direction,
                 prev: None,
             },
         };
-        Ok(Transfer { spec: spec.clone(), input: input.clone(), output, state })
+        Ok(Transfer {
+            spec: spec.clone(),
+            input: input.clone(),
+            output,
+            state,
+        })
     }
 
     /// The spec this transfer was made from.
@@ -539,7 +617,9 @@ impl Transfer {
         }
         match &mut self.state {
             State::SpikeRate { est, per, rates } => {
-                let Payload::Spikes(batch) = input else { return };
+                let Payload::Spikes(batch) = input else {
+                    return;
+                };
                 est.update(batch, t_start_ms, rates);
                 match per {
                     RatePer::Neuron => analog_out(out, rates.len()).copy_from_slice(rates),
@@ -549,7 +629,10 @@ impl Transfer {
                     }
                 }
             }
-            State::Poisson { generator, channels } => {
+            State::Poisson {
+                generator,
+                channels,
+            } => {
                 let x: &[f64] = match input {
                     Payload::Analog(v) if v.len() == *channels => v,
                     Payload::Scalar(v) => std::slice::from_ref(v),
@@ -562,7 +645,12 @@ impl Transfer {
                     generator.generate(x, t_start_ms, t_end_ms, batch);
                 }
             }
-            State::Linear { gain, offset, min, max } => {
+            State::Linear {
+                gain,
+                offset,
+                min,
+                max,
+            } => {
                 let clip = |y: f64| {
                     if y < *min {
                         *min
@@ -583,8 +671,15 @@ impl Transfer {
                     _ => {}
                 }
             }
-            State::PopulationVector { est, rates, dirs, dim } => {
-                let Payload::Spikes(batch) = input else { return };
+            State::PopulationVector {
+                est,
+                rates,
+                dirs,
+                dim,
+            } => {
+                let Payload::Spikes(batch) = input else {
+                    return;
+                };
                 est.update(batch, t_start_ms, rates);
                 let v = analog_out(out, *dim);
                 v.fill(0.0);
@@ -598,7 +693,12 @@ impl Transfer {
                     v.iter_mut().for_each(|vk| *vk /= total);
                 }
             }
-            State::Threshold { threshold, channel, direction, prev } => {
+            State::Threshold {
+                threshold,
+                channel,
+                direction,
+                prev,
+            } => {
                 let now = match input {
                     Payload::Scalar(x) => *x,
                     Payload::Analog(v) => match v.get(*channel) {

@@ -139,7 +139,9 @@ pub enum WireError {
         got: [u8; 2],
     },
     /// Another protocol version.
-    #[error("protocol version {got} is not supported (this build speaks version {PROTOCOL_VERSION})")]
+    #[error(
+        "protocol version {got} is not supported (this build speaks version {PROTOCOL_VERSION})"
+    )]
     Version {
         /// The version in the header.
         got: u8,
@@ -195,7 +197,12 @@ pub fn encode_into(msg: &Message, buf: &mut Vec<u8>) {
             put_str(buf, engine);
             buf.extend_from_slice(&pid.to_le_bytes());
         }
-        Message::Init { base_step_ms, period, seed, config_json } => {
+        Message::Init {
+            base_step_ms,
+            period,
+            seed,
+            config_json,
+        } => {
             buf.extend_from_slice(&base_step_ms.to_le_bytes());
             buf.extend_from_slice(&period.to_le_bytes());
             buf.extend_from_slice(&seed.to_le_bytes());
@@ -208,11 +215,17 @@ pub fn encode_into(msg: &Message, buf: &mut Vec<u8>) {
             }
             put_entries(buf, outputs);
         }
-        Message::Step { n_steps, inputs, .. } => {
+        Message::Step {
+            n_steps, inputs, ..
+        } => {
             buf.extend_from_slice(&n_steps.to_le_bytes());
             put_entries(buf, inputs);
         }
-        Message::StepDone { compute_ns, outputs, .. } => {
+        Message::StepDone {
+            compute_ns,
+            outputs,
+            ..
+        } => {
             buf.extend_from_slice(&compute_ns.to_le_bytes());
             put_entries(buf, outputs);
         }
@@ -227,7 +240,9 @@ pub fn decode(bytes: &[u8]) -> Result<Message, WireError> {
         return Err(WireError::TooShort { len: bytes.len() });
     }
     if bytes[0..2] != MAGIC {
-        return Err(WireError::BadMagic { got: [bytes[0], bytes[1]] });
+        return Err(WireError::BadMagic {
+            got: [bytes[0], bytes[1]],
+        });
     }
     if bytes[2] != PROTOCOL_VERSION {
         return Err(WireError::Version { got: bytes[2] });
@@ -236,7 +251,10 @@ pub fn decode(bytes: &[u8]) -> Result<Message, WireError> {
     let mut r = Reader { bytes, at: 4 };
     let step = Step(r.u64("step")?);
     let msg = match kind {
-        1 => Message::Hello { engine: r.string("engine name")?, pid: r.u32("pid")? },
+        1 => Message::Hello {
+            engine: r.string("engine name")?,
+            pid: r.u32("pid")?,
+        },
         2 => Message::Init {
             base_step_ms: r.f64("base_step_ms")?,
             period: r.u32("period")?,
@@ -249,14 +267,27 @@ pub fn decode(bytes: &[u8]) -> Result<Message, WireError> {
             for _ in 0..n {
                 ports.push(r.port()?);
             }
-            Message::Ready { ports, outputs: r.entries()? }
+            Message::Ready {
+                ports,
+                outputs: r.entries()?,
+            }
         }
-        4 => Message::Step { step, n_steps: r.u32("n_steps")?, inputs: r.entries()? },
-        5 => Message::StepDone { step, compute_ns: r.u64("compute_ns")?, outputs: r.entries()? },
+        4 => Message::Step {
+            step,
+            n_steps: r.u32("n_steps")?,
+            inputs: r.entries()?,
+        },
+        5 => Message::StepDone {
+            step,
+            compute_ns: r.u64("compute_ns")?,
+            outputs: r.entries()?,
+        },
         6 => Message::Reset,
         7 => Message::Shutdown,
         8 => Message::Bye,
-        9 => Message::Error { message: r.string("error message")? },
+        9 => Message::Error {
+            message: r.string("error message")?,
+        },
         other => return Err(WireError::UnknownKind(other)),
     };
     if r.at != bytes.len() {
@@ -351,7 +382,11 @@ impl<'a> Reader<'a> {
     fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], WireError> {
         let left = self.bytes.len() - self.at;
         if left < n {
-            return Err(WireError::Truncated { at: self.at, what, needed: n - left });
+            return Err(WireError::Truncated {
+                at: self.at,
+                what,
+                needed: n - left,
+            });
         }
         let s = &self.bytes[self.at..self.at + n];
         self.at += n;
@@ -415,26 +450,50 @@ impl<'a> Reader<'a> {
             0 => Direction::Input,
             1 => Direction::Output,
             d => {
-                return Err(WireError::Invalid { at, what: "port direction", detail: format!("{d} (expected 0 or 1)") })
+                return Err(WireError::Invalid {
+                    at,
+                    what: "port direction",
+                    detail: format!("{d} (expected 0 or 1)"),
+                })
             }
         };
         let at = self.at;
         let tag = self.u8("port type")?;
         let kind = match PortType::from_tag(tag) {
-            Some(PortType::Spikes) => PortKind::Spikes { size: self.u32("population size")? },
+            Some(PortType::Spikes) => PortKind::Spikes {
+                size: self.u32("population size")?,
+            },
             Some(PortType::Analog) => {
                 let n = self.count(8, "channel count")?;
                 let mut channels = Vec::with_capacity(n);
                 for _ in 0..n {
-                    channels.push(Channel { name: self.string("channel name")?, unit: self.string("channel unit")? });
+                    channels.push(Channel {
+                        name: self.string("channel name")?,
+                        unit: self.string("channel unit")?,
+                    });
                 }
                 PortKind::Analog { channels }
             }
-            Some(PortType::Events) => PortKind::Events { width: self.u16("sensor width")?, height: self.u16("sensor height")? },
-            Some(PortType::Scalar) => PortKind::Scalar { unit: self.string("scalar unit")? },
-            None => return Err(WireError::Invalid { at, what: "port type", detail: format!("unknown tag {tag}") }),
+            Some(PortType::Events) => PortKind::Events {
+                width: self.u16("sensor width")?,
+                height: self.u16("sensor height")?,
+            },
+            Some(PortType::Scalar) => PortKind::Scalar {
+                unit: self.string("scalar unit")?,
+            },
+            None => {
+                return Err(WireError::Invalid {
+                    at,
+                    what: "port type",
+                    detail: format!("unknown tag {tag}"),
+                })
+            }
         };
-        Ok(PortSpec { name, direction, kind })
+        Ok(PortSpec {
+            name,
+            direction,
+            kind,
+        })
     }
 
     fn entries(&mut self) -> Result<Vec<DataEntry>, WireError> {
@@ -454,7 +513,10 @@ impl<'a> Reader<'a> {
         let payload = match PortType::from_tag(tag) {
             Some(PortType::Spikes) => {
                 let n = self.count(12, "spike count")?;
-                let mut b = SpikeBatch { neuron: Vec::with_capacity(n), time_ms: Vec::with_capacity(n) };
+                let mut b = SpikeBatch {
+                    neuron: Vec::with_capacity(n),
+                    time_ms: Vec::with_capacity(n),
+                };
                 for _ in 0..n {
                     b.neuron.push(self.u32("neuron index")?);
                 }
@@ -505,9 +567,19 @@ impl<'a> Reader<'a> {
                 Payload::Events(b)
             }
             Some(PortType::Scalar) => Payload::Scalar(self.f64("scalar value")?),
-            None => return Err(WireError::Invalid { at, what: "entry type", detail: format!("unknown tag {tag}") }),
+            None => {
+                return Err(WireError::Invalid {
+                    at,
+                    what: "entry type",
+                    detail: format!("unknown tag {tag}"),
+                })
+            }
         };
-        Ok(DataEntry { port, stamp, payload })
+        Ok(DataEntry {
+            port,
+            stamp,
+            payload,
+        })
     }
 }
 
@@ -523,37 +595,73 @@ mod tests {
         events.push(1, 2, 0.5, true);
         events.push(3, 4, 0.75, false);
         vec![
-            Message::Hello { engine: "brain".into(), pid: 42 },
-            Message::Init { base_step_ms: 0.5, period: 2, seed: 99, config_json: "{\"a\":1}".into() },
+            Message::Hello {
+                engine: "brain".into(),
+                pid: 42,
+            },
+            Message::Init {
+                base_step_ms: 0.5,
+                period: 2,
+                seed: 99,
+                config_json: "{\"a\":1}".into(),
+            },
             Message::Ready {
                 ports: vec![
                     PortSpec::input("drive", PortKind::analog(&[("x", "m"), ("v", "m/s")])),
                     PortSpec::output("spikes", PortKind::Spikes { size: 10 }),
-                    PortSpec::output("dvs", PortKind::Events { width: 32, height: 24 }),
+                    PortSpec::output(
+                        "dvs",
+                        PortKind::Events {
+                            width: 32,
+                            height: 24,
+                        },
+                    ),
                     PortSpec::input("reward", PortKind::Scalar { unit: "1".into() }),
                 ],
-                outputs: vec![DataEntry { port: 1, stamp: Step(0), payload: Payload::Spikes(SpikeBatch::default()) }],
+                outputs: vec![DataEntry {
+                    port: 1,
+                    stamp: Step(0),
+                    payload: Payload::Spikes(SpikeBatch::default()),
+                }],
             },
             Message::Step {
                 step: Step(17),
                 n_steps: 3,
                 inputs: vec![
-                    DataEntry { port: 0, stamp: Step(16), payload: Payload::Analog(vec![1.0, -2.5]) },
-                    DataEntry { port: 3, stamp: Step(15), payload: Payload::Scalar(0.25) },
+                    DataEntry {
+                        port: 0,
+                        stamp: Step(16),
+                        payload: Payload::Analog(vec![1.0, -2.5]),
+                    },
+                    DataEntry {
+                        port: 3,
+                        stamp: Step(15),
+                        payload: Payload::Scalar(0.25),
+                    },
                 ],
             },
             Message::StepDone {
                 step: Step(17),
                 compute_ns: 12345,
                 outputs: vec![
-                    DataEntry { port: 1, stamp: Step(20), payload: Payload::Spikes(spikes) },
-                    DataEntry { port: 2, stamp: Step(20), payload: Payload::Events(events) },
+                    DataEntry {
+                        port: 1,
+                        stamp: Step(20),
+                        payload: Payload::Spikes(spikes),
+                    },
+                    DataEntry {
+                        port: 2,
+                        stamp: Step(20),
+                        payload: Payload::Events(events),
+                    },
                 ],
             },
             Message::Reset,
             Message::Shutdown,
             Message::Bye,
-            Message::Error { message: "boom".into() },
+            Message::Error {
+                message: "boom".into(),
+            },
         ]
     }
 
@@ -566,7 +674,11 @@ mod tests {
 
     #[test]
     fn header_layout_is_as_documented() {
-        let b = encode(&Message::Step { step: Step(0x0102), n_steps: 1, inputs: vec![] });
+        let b = encode(&Message::Step {
+            step: Step(0x0102),
+            n_steps: 1,
+            inputs: vec![],
+        });
         assert_eq!(&b[0..4], &[b'N', b'L', 1, 4]);
         assert_eq!(&b[4..12], &0x0102u64.to_le_bytes());
         assert_eq!(&b[12..16], &1u32.to_le_bytes());
@@ -602,20 +714,39 @@ mod tests {
     #[test]
     fn specific_errors() {
         assert_eq!(decode(b"NL"), Err(WireError::TooShort { len: 2 }));
-        assert!(matches!(decode(b"XX\x01\x04\0\0\0\0\0\0\0\0"), Err(WireError::BadMagic { .. })));
-        assert_eq!(decode(b"NL\x02\x04\0\0\0\0\0\0\0\0"), Err(WireError::Version { got: 2 }));
-        assert_eq!(decode(b"NL\x01\x63\0\0\0\0\0\0\0\0"), Err(WireError::UnknownKind(0x63)));
+        assert!(matches!(
+            decode(b"XX\x01\x04\0\0\0\0\0\0\0\0"),
+            Err(WireError::BadMagic { .. })
+        ));
+        assert_eq!(
+            decode(b"NL\x02\x04\0\0\0\0\0\0\0\0"),
+            Err(WireError::Version { got: 2 })
+        );
+        assert_eq!(
+            decode(b"NL\x01\x63\0\0\0\0\0\0\0\0"),
+            Err(WireError::UnknownKind(0x63))
+        );
         let mut b = encode(&Message::Bye);
         b.push(0);
         assert_eq!(decode(&b), Err(WireError::Trailing(1)));
         // A huge spike count with no data behind it is refused before allocating.
-        let mut b = encode(&Message::StepDone { step: Step(0), compute_ns: 0, outputs: vec![] });
+        let mut b = encode(&Message::StepDone {
+            step: Step(0),
+            compute_ns: 0,
+            outputs: vec![],
+        });
         b.truncate(b.len() - 2);
         b.extend_from_slice(&1u16.to_le_bytes());
         b.extend_from_slice(&0u16.to_le_bytes());
         b.push(1);
         b.extend_from_slice(&0u64.to_le_bytes());
         b.extend_from_slice(&u32::MAX.to_le_bytes());
-        assert!(matches!(decode(&b), Err(WireError::Invalid { what: "spike count", .. })));
+        assert!(matches!(
+            decode(&b),
+            Err(WireError::Invalid {
+                what: "spike count",
+                ..
+            })
+        ));
     }
 }

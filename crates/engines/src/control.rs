@@ -18,7 +18,11 @@ pub struct PControllerConfig {
 
 impl Default for PControllerConfig {
     fn default() -> Self {
-        PControllerConfig { target_m: 0.0, gain_n_per_m: 5.0, max_force_n: 10.0 }
+        PControllerConfig {
+            target_m: 0.0,
+            gain_n_per_m: 5.0,
+            max_force_n: 10.0,
+        }
     }
 }
 
@@ -44,9 +48,15 @@ impl Engine for PController {
         ]
     }
 
-    fn step(&mut self, _ctx: &StepContext, inputs: &Inputs, outputs: &mut Outputs) -> Result<(), EngineError> {
+    fn step(
+        &mut self,
+        _ctx: &StepContext,
+        inputs: &Inputs,
+        outputs: &mut Outputs,
+    ) -> Result<(), EngineError> {
         let x = inputs.analog(0)[0];
-        let f = (self.cfg.gain_n_per_m * (self.cfg.target_m - x)).clamp(-self.cfg.max_force_n, self.cfg.max_force_n);
+        let f = (self.cfg.gain_n_per_m * (self.cfg.target_m - x))
+            .clamp(-self.cfg.max_force_n, self.cfg.max_force_n);
         outputs.analog_mut(1)[0] = f;
         Ok(())
     }

@@ -28,8 +28,15 @@ pub mod spikes;
 pub mod testing;
 
 /// Names of the built-in engines.
-pub const BUILTIN_NAMES: &[&str] =
-    &["spring", "p_controller", "poisson_source", "rate_decoder", "probe", "noop", "fault"];
+pub const BUILTIN_NAMES: &[&str] = &[
+    "spring",
+    "p_controller",
+    "poisson_source",
+    "rate_decoder",
+    "probe",
+    "noop",
+    "fault",
+];
 
 /// The constructor of the built-in engine `kind`.
 pub fn builtin(kind: &str) -> Option<EngineConstructor> {
@@ -46,10 +53,18 @@ pub fn builtin(kind: &str) -> Option<EngineConstructor> {
 }
 
 /// Checks a configuration value and names the key if it is wrong.
-pub(crate) fn require(ok: bool, ctx: &InitContext, key: &str, why: &str) -> Result<(), EngineError> {
+pub(crate) fn require(
+    ok: bool,
+    ctx: &InitContext,
+    key: &str,
+    why: &str,
+) -> Result<(), EngineError> {
     if ok {
         Ok(())
     } else {
-        Err(EngineError::Config(format!("engines.{}.config.{key}: {why}", ctx.name)))
+        Err(EngineError::Config(format!(
+            "engines.{}.config.{key}: {why}",
+            ctx.name
+        )))
     }
 }

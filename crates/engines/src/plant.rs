@@ -58,8 +58,18 @@ impl Spring {
     pub fn new(ctx: &InitContext) -> Result<Self, EngineError> {
         let cfg: SpringConfig = ctx.config()?;
         require(cfg.mass_kg > 0.0, ctx, "mass_kg", "must be > 0")?;
-        require(cfg.stiffness_n_per_m >= 0.0, ctx, "stiffness_n_per_m", "must be >= 0")?;
-        require(cfg.damping_n_s_per_m >= 0.0, ctx, "damping_n_s_per_m", "must be >= 0")?;
+        require(
+            cfg.stiffness_n_per_m >= 0.0,
+            ctx,
+            "stiffness_n_per_m",
+            "must be >= 0",
+        )?;
+        require(
+            cfg.damping_n_s_per_m >= 0.0,
+            ctx,
+            "damping_n_s_per_m",
+            "must be >= 0",
+        )?;
         let sub = neuroloop_core::time::steps_in(ctx.base_step_ms, cfg.internal_step_ms);
         require(
             cfg.internal_step_ms > 0.0 && sub.is_some_and(|s| s > 0),
@@ -67,7 +77,12 @@ impl Spring {
             "internal_step_ms",
             "must be > 0 and divide the base step",
         )?;
-        Ok(Spring { x_m: cfg.x0_m, v_m_per_s: cfg.v0_m_per_s, substeps_per_base: sub.unwrap_or(1) as u32, cfg })
+        Ok(Spring {
+            x_m: cfg.x0_m,
+            v_m_per_s: cfg.v0_m_per_s,
+            substeps_per_base: sub.unwrap_or(1) as u32,
+            cfg,
+        })
     }
 }
 
@@ -85,17 +100,30 @@ impl Engine for Spring {
         outputs.analog_mut(VELOCITY)[0] = self.v_m_per_s;
     }
 
-    fn step(&mut self, ctx: &StepContext, inputs: &Inputs, outputs: &mut Outputs) -> Result<(), EngineError> {
+    fn step(
+        &mut self,
+        ctx: &StepContext,
+        inputs: &Inputs,
+        outputs: &mut Outputs,
+    ) -> Result<(), EngineError> {
         let f = inputs.analog(FORCE)[0];
         let h = self.cfg.internal_step_ms * 1e-3;
-        let (m, k, c, rest) = (self.cfg.mass_kg, self.cfg.stiffness_n_per_m, self.cfg.damping_n_s_per_m, self.cfg.rest_m);
+        let (m, k, c, rest) = (
+            self.cfg.mass_kg,
+            self.cfg.stiffness_n_per_m,
+            self.cfg.damping_n_s_per_m,
+            self.cfg.rest_m,
+        );
         for _ in 0..self.substeps_per_base * ctx.n_steps {
             let a = (-k * (self.x_m - rest) - c * self.v_m_per_s + f) / m;
             self.v_m_per_s += h * a;
             self.x_m += h * self.v_m_per_s;
         }
         if !(self.x_m.is_finite() && self.v_m_per_s.is_finite()) {
-            return Err(EngineError::Model(format!("spring state is not finite at {} ms", ctx.end_ms())));
+            return Err(EngineError::Model(format!(
+                "spring state is not finite at {} ms",
+                ctx.end_ms()
+            )));
         }
         outputs.analog_mut(POSITION)[0] = self.x_m;
         outputs.analog_mut(VELOCITY)[0] = self.v_m_per_s;
@@ -130,7 +158,11 @@ mod tests {
         let mut outputs = Outputs::for_ports(&ports);
         let omega = (10.0f64 / 0.1).sqrt();
         for t in 0..1000u64 {
-            let c = StepContext { step: Step(t), n_steps: 1, base_step_ms: 1.0 };
+            let c = StepContext {
+                step: Step(t),
+                n_steps: 1,
+                base_step_ms: 1.0,
+            };
             s.step(&c, &inputs, &mut outputs).unwrap();
             let exact = 0.05 * (omega * (t + 1) as f64 * 1e-3).cos();
             assert!((outputs.analog(POSITION)[0] - exact).abs() < 1e-4, "t={t}");
@@ -148,7 +180,10 @@ mod tests {
         };
         let e = Spring::new(&ctx).err().unwrap().to_string();
         assert!(e.contains("engines.plant.config.mass_kg"), "{e}");
-        let ctx = InitContext { config: serde_json::json!({ "mass": 1.0 }), ..ctx };
+        let ctx = InitContext {
+            config: serde_json::json!({ "mass": 1.0 }),
+            ..ctx
+        };
         let e = Spring::new(&ctx).err().unwrap().to_string();
         assert!(e.contains("unknown field `mass`"), "{e}");
     }

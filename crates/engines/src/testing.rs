@@ -34,7 +34,10 @@ impl Probe {
     pub fn new(ctx: &InitContext) -> Result<Self, EngineError> {
         let cfg: ProbeConfig = ctx.config()?;
         require(cfg.size > 0, ctx, "size", "must be > 0")?;
-        Ok(Probe { size: cfg.size, total_spikes: 0 })
+        Ok(Probe {
+            size: cfg.size,
+            total_spikes: 0,
+        })
     }
 }
 
@@ -45,14 +48,24 @@ impl Engine for Probe {
             PortSpec::input("spikes", PortKind::Spikes { size: self.size }),
             PortSpec::output(
                 "seen",
-                PortKind::analog(&[("value", "1"), ("value_stamp_ms", "ms"), ("spikes_now", "1"), ("spikes_total", "1")]),
+                PortKind::analog(&[
+                    ("value", "1"),
+                    ("value_stamp_ms", "ms"),
+                    ("spikes_now", "1"),
+                    ("spikes_total", "1"),
+                ]),
             ),
             PortSpec::output("spikes", PortKind::Spikes { size: self.size }),
             PortSpec::output("time", PortKind::analog(&[("t_end", "ms")])),
         ]
     }
 
-    fn step(&mut self, ctx: &StepContext, inputs: &Inputs, outputs: &mut Outputs) -> Result<(), EngineError> {
+    fn step(
+        &mut self,
+        ctx: &StepContext,
+        inputs: &Inputs,
+        outputs: &mut Outputs,
+    ) -> Result<(), EngineError> {
         let n = inputs.spikes(1).len() as u64;
         self.total_spikes += n;
         let stamp = inputs.stamp(0).map_or(-1.0, |s| s.to_ms(ctx.base_step_ms));
@@ -61,7 +74,9 @@ impl Engine for Probe {
         seen[1] = stamp;
         seen[2] = n as f64;
         seen[3] = self.total_spikes as f64;
-        outputs.spikes_mut(3).push((ctx.step.0 % u64::from(self.size)) as u32, ctx.t_ms());
+        outputs
+            .spikes_mut(3)
+            .push((ctx.step.0 % u64::from(self.size)) as u32, ctx.t_ms());
         outputs.analog_mut(4)[0] = ctx.end_ms();
         Ok(())
     }
@@ -86,7 +101,11 @@ pub struct NoopConfig {
 
 impl Default for NoopConfig {
     fn default() -> Self {
-        NoopConfig { channels: 8, size: 100, spikes_per_step: 4 }
+        NoopConfig {
+            channels: 8,
+            size: 100,
+            spikes_per_step: 4,
+        }
     }
 }
 
@@ -110,13 +129,28 @@ impl Engine for Noop {
         let channels: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "1")).collect();
         vec![
             PortSpec::input("analog_in", PortKind::analog(&channels)),
-            PortSpec::input("spikes_in", PortKind::Spikes { size: self.cfg.size }),
+            PortSpec::input(
+                "spikes_in",
+                PortKind::Spikes {
+                    size: self.cfg.size,
+                },
+            ),
             PortSpec::output("analog_out", PortKind::analog(&channels)),
-            PortSpec::output("spikes_out", PortKind::Spikes { size: self.cfg.size }),
+            PortSpec::output(
+                "spikes_out",
+                PortKind::Spikes {
+                    size: self.cfg.size,
+                },
+            ),
         ]
     }
 
-    fn step(&mut self, ctx: &StepContext, _inputs: &Inputs, outputs: &mut Outputs) -> Result<(), EngineError> {
+    fn step(
+        &mut self,
+        ctx: &StepContext,
+        _inputs: &Inputs,
+        outputs: &mut Outputs,
+    ) -> Result<(), EngineError> {
         for v in outputs.analog_mut(2) {
             *v = ctx.step.0 as f64;
         }
@@ -174,10 +208,18 @@ impl Fault {
 
 impl Engine for Fault {
     fn ports(&self) -> Vec<PortSpec> {
-        vec![PortSpec::output("value", PortKind::analog(&[("value", "1")]))]
+        vec![PortSpec::output(
+            "value",
+            PortKind::analog(&[("value", "1")]),
+        )]
     }
 
-    fn step(&mut self, ctx: &StepContext, _inputs: &Inputs, outputs: &mut Outputs) -> Result<(), EngineError> {
+    fn step(
+        &mut self,
+        ctx: &StepContext,
+        _inputs: &Inputs,
+        outputs: &mut Outputs,
+    ) -> Result<(), EngineError> {
         outputs.analog_mut(0)[0] = ctx.t_ms();
         if ctx.t_ms() < self.cfg.at_ms {
             return Ok(());
@@ -193,7 +235,10 @@ impl Engine for Fault {
                     std::thread::sleep(std::time::Duration::from_secs(3600));
                 }
             }
-            FaultMode::Error => Err(EngineError::Model(format!("failing on purpose at {} ms", ctx.t_ms()))),
+            FaultMode::Error => Err(EngineError::Model(format!(
+                "failing on purpose at {} ms",
+                ctx.t_ms()
+            ))),
             FaultMode::Exit => {
                 eprintln!("fault engine: exiting with status 3 at {} ms", ctx.t_ms());
                 std::process::exit(3);

@@ -39,12 +39,28 @@ fn coupling(steps: u64, counts: &[usize]) -> anyhow::Result<()> {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!("neuroloop bench coupling: {steps} steps per measurement, {cores} cores, loopback TCP, zenoh peer mode");
     let (rtt50, rtt99) = ping_pong(steps).context("raw zenoh ping-pong")?;
-    println!("{:<40} {:>10} {:>10} {:>14}", "measurement", "p50 us", "p99 us", "p50 / raw RTT");
-    println!("{:<40} {:>10.1} {:>10.1} {:>14}", "raw zenoh round trip (2 processes)", rtt50, rtt99, "1.00");
+    println!(
+        "{:<40} {:>10} {:>10} {:>14}",
+        "measurement", "p50 us", "p99 us", "p50 / raw RTT"
+    );
+    println!(
+        "{:<40} {:>10.1} {:>10.1} {:>14}",
+        "raw zenoh round trip (2 processes)", rtt50, rtt99, "1.00"
+    );
     for &n in counts {
-        let (p50, p99) = lockstep(n, steps).with_context(|| format!("lockstep with {n} engines"))?;
-        let label = format!("lockstep overhead per step, {n} engine{}", if n == 1 { "" } else { "s" });
-        println!("{:<40} {:>10.1} {:>10.1} {:>14.2}", label, p50, p99, p50 / rtt50);
+        let (p50, p99) =
+            lockstep(n, steps).with_context(|| format!("lockstep with {n} engines"))?;
+        let label = format!(
+            "lockstep overhead per step, {n} engine{}",
+            if n == 1 { "" } else { "s" }
+        );
+        println!(
+            "{:<40} {:>10.1} {:>10.1} {:>14.2}",
+            label,
+            p50,
+            p99,
+            p50 / rtt50
+        );
     }
     Ok(())
 }
@@ -52,18 +68,29 @@ fn coupling(steps: u64, counts: &[usize]) -> anyhow::Result<()> {
 /// A ring of `n` no-op engines (for one engine, a loop onto itself), run for `steps` base steps of
 /// 1 ms as fast as possible, without recording. Returns the coupling overhead per step (p50, p99) in us.
 fn lockstep(n: usize, steps: u64) -> anyhow::Result<(f64, f64)> {
-    let mut text = format!("[run]\nname = \"bench\"\nduration_ms = {steps}\nstep_timeout_ms = 30000\n");
+    let mut text =
+        format!("[run]\nname = \"bench\"\nduration_ms = {steps}\nstep_timeout_ms = 30000\n");
     for i in 0..n {
-        text.push_str(&format!("[engines.noop{i}]\nkind = \"noop\"\nstep_ms = 1\n"));
+        text.push_str(&format!(
+            "[engines.noop{i}]\nkind = \"noop\"\nstep_ms = 1\n"
+        ));
     }
     for i in 0..n {
         let j = (i + 1) % n;
-        text.push_str(&format!("[[links]]\nfrom = \"noop{i}.analog_out\"\nto = \"noop{j}.analog_in\"\n"));
-        text.push_str(&format!("[[links]]\nfrom = \"noop{i}.spikes_out\"\nto = \"noop{j}.spikes_in\"\n"));
+        text.push_str(&format!(
+            "[[links]]\nfrom = \"noop{i}.analog_out\"\nto = \"noop{j}.analog_in\"\n"
+        ));
+        text.push_str(&format!(
+            "[[links]]\nfrom = \"noop{i}.spikes_out\"\nto = \"noop{j}.spikes_in\"\n"
+        ));
     }
     let exp = neuroloop_core::experiment::load_str(&text, None, &[], &crate::catalog::Builtins)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let opts = RunOptions { no_recording: true, keep_step_times: true, ..Default::default() };
+    let opts = RunOptions {
+        no_recording: true,
+        keep_step_times: true,
+        ..Default::default()
+    };
     let (report, error) = coordinator::run(&exp, &opts);
     if let Some(e) = error {
         bail!("{e}");
@@ -85,9 +112,12 @@ fn pong_key(run: &str) -> String {
 fn ping_pong(rounds: u64) -> anyhow::Result<(f64, f64)> {
     let run = coordinator::new_run_id();
     let listen = neuroloop_transport::free_tcp_endpoint()?;
-    let session = zenoh::open(neuroloop_transport::zenoh_config(std::slice::from_ref(&listen), &[])?)
-        .wait()
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let session = zenoh::open(neuroloop_transport::zenoh_config(
+        std::slice::from_ref(&listen),
+        &[],
+    )?)
+    .wait()
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     let (tx, rx) = channel::<Vec<u8>>();
     let _sub = session
         .declare_subscriber(pong_key(&run))
@@ -114,7 +144,10 @@ fn ping_pong(rounds: u64) -> anyhow::Result<(f64, f64)> {
         let payload = vec![0u8; 64];
         let mut answered = 0;
         while answered < 1000 {
-            publisher.put(payload.as_slice()).wait().map_err(|e| anyhow::anyhow!("{e}"))?;
+            publisher
+                .put(payload.as_slice())
+                .wait()
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             if rx.recv_timeout(Duration::from_millis(100)).is_ok() {
                 answered += 1;
             }
@@ -126,8 +159,12 @@ fn ping_pong(rounds: u64) -> anyhow::Result<(f64, f64)> {
         let mut rtt = Vec::with_capacity(rounds as usize);
         for _ in 0..rounds {
             let t = Instant::now();
-            publisher.put(payload.as_slice()).wait().map_err(|e| anyhow::anyhow!("{e}"))?;
-            rx.recv_timeout(Duration::from_secs(5)).context("echo lost")?;
+            publisher
+                .put(payload.as_slice())
+                .wait()
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            rx.recv_timeout(Duration::from_secs(5))
+                .context("echo lost")?;
             rtt.push(t.elapsed().as_nanos() as u64);
         }
         Ok(percentiles_us(&rtt))
@@ -139,9 +176,12 @@ fn ping_pong(rounds: u64) -> anyhow::Result<(f64, f64)> {
 
 /// The echo side of the ping-pong: answers every ping with the same bytes until its parent is gone.
 pub fn pong(run: &str, connect: &str) -> anyhow::Result<()> {
-    let session = zenoh::open(neuroloop_transport::zenoh_config(&[], &[connect.to_string()])?)
-        .wait()
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let session = zenoh::open(neuroloop_transport::zenoh_config(
+        &[],
+        &[connect.to_string()],
+    )?)
+    .wait()
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     let publisher = session
         .declare_publisher(pong_key(run))
         .congestion_control(CongestionControl::Block)
@@ -160,7 +200,10 @@ pub fn pong(run: &str, connect: &str) -> anyhow::Result<()> {
     let parent = unsafe { libc::getppid() };
     loop {
         match rx.recv_timeout(Duration::from_secs(1)) {
-            Ok(bytes) => publisher.put(bytes).wait().map_err(|e| anyhow::anyhow!("{e}"))?,
+            Ok(bytes) => publisher
+                .put(bytes)
+                .wait()
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
             // SAFETY: getppid has no preconditions.
             Err(_) if unsafe { libc::getppid() } != parent => return Ok(()),
             Err(_) => {}

@@ -13,12 +13,16 @@ impl PortCatalog for Builtins {
     }
 
     fn builtin_ports(&self, kind: &str, ctx: &InitContext) -> Result<Vec<PortSpec>, String> {
-        let construct = neuroloop_engines::builtin(kind).ok_or_else(|| format!("unknown built-in engine {kind:?}"))?;
+        let construct = neuroloop_engines::builtin(kind)
+            .ok_or_else(|| format!("unknown built-in engine {kind:?}"))?;
         let engine = construct(ctx).map_err(|e| e.to_string())?;
         Ok(engine.ports())
     }
 
     fn builtin_names(&self) -> Vec<String> {
-        neuroloop_engines::BUILTIN_NAMES.iter().map(|s| s.to_string()).collect()
+        neuroloop_engines::BUILTIN_NAMES
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
     }
 }

@@ -113,19 +113,37 @@ pub enum RunError {
 /// if any, is returned with the report of what was done.
 pub fn run(exp: &Experiment, opts: &RunOptions) -> (RunReport, Option<RunError>) {
     let run_id = opts.run_id.clone().unwrap_or_else(new_run_id);
-    let mut report = RunReport { run_id: run_id.clone(), ..RunReport::default() };
+    let mut report = RunReport {
+        run_id: run_id.clone(),
+        ..RunReport::default()
+    };
     let started_utc = neuroloop_record::utc_now_rfc3339();
     let run_dir = if opts.no_recording {
         None
     } else {
         Some(opts.run_dir.clone().unwrap_or_else(|| {
-            let stamp: String = started_utc.chars().filter(|c| c.is_ascii_digit()).take(14).collect();
-            exp.output_dir.join(format!("{}-{}-{}", exp.name, stamp, &run_id[run_id.len().saturating_sub(6)..]))
+            let stamp: String = started_utc
+                .chars()
+                .filter(|c| c.is_ascii_digit())
+                .take(14)
+                .collect();
+            exp.output_dir.join(format!(
+                "{}-{}-{}",
+                exp.name,
+                stamp,
+                &run_id[run_id.len().saturating_sub(6)..]
+            ))
         }))
     };
     if let Some(dir) = &run_dir {
         if let Err(e) = std::fs::create_dir_all(dir) {
-            return (report, Some(RunError::Setup(format!("cannot create run folder {}: {e}", dir.display()))));
+            return (
+                report,
+                Some(RunError::Setup(format!(
+                    "cannot create run folder {}: {e}",
+                    dir.display()
+                ))),
+            );
         }
     }
     report.run_dir = run_dir.clone();
@@ -144,7 +162,11 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> (RunReport, Option<RunError>)
     c.fill_report(&mut report, opts.keep_step_times);
     if let Some(rec) = c.recorder.take() {
         let (files, err) = rec.finish_all();
-        report.recordings = files.iter().filter_map(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()).collect();
+        report.recordings = files
+            .iter()
+            .filter_map(|p| p.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .collect();
         if let Some(err) = err {
             tracing::error!("finishing the recordings failed: {err}");
         }
@@ -158,7 +180,9 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> (RunReport, Option<RunError>)
 pub fn new_run_id() -> String {
     use std::sync::atomic::AtomicU64;
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
     let x = neuroloop_core::seed::splitmix64(
         nanos ^ (u64::from(std::process::id()) << 32) ^ COUNTER.fetch_add(1, Ordering::Relaxed),
     );
@@ -201,14 +225,27 @@ struct Coordinator<'a> {
 type StartError = (RunError, Vec<EngineProcess>);
 
 impl<'a> Coordinator<'a> {
-    fn start(exp: &'a Experiment, opts: &RunOptions, run_id: &str, run_dir: Option<&PathBuf>) -> Result<Self, StartError> {
+    fn start(
+        exp: &'a Experiment,
+        opts: &RunOptions,
+        run_id: &str,
+        run_dir: Option<&PathBuf>,
+    ) -> Result<Self, StartError> {
         let names: Vec<String> = exp.engines.iter().map(|e| e.name.clone()).collect();
         let listen = match &exp.zenoh.listen {
             Some(l) => l.clone(),
             None => free_tcp_endpoint().map_err(|e| (e.into(), vec![]))?,
         };
-        let hub = Hub::open(run_id, &names, std::slice::from_ref(&listen), &exp.zenoh.connect).map_err(|e| (e.into(), vec![]))?;
-        let connect = listen.replace("0.0.0.0", "127.0.0.1").replace("[::]", "[::1]");
+        let hub = Hub::open(
+            run_id,
+            &names,
+            std::slice::from_ref(&listen),
+            &exp.zenoh.connect,
+        )
+        .map_err(|e| (e.into(), vec![]))?;
+        let connect = listen
+            .replace("0.0.0.0", "127.0.0.1")
+            .replace("[::]", "[::1]");
         let mut engines = Vec::with_capacity(exp.engines.len());
         for spec in &exp.engines {
             let (kind, process) = match (&spec.kind, spec.external) {
@@ -217,8 +254,14 @@ impl<'a> Coordinator<'a> {
                 (kind, false) => {
                     let (program, mut args, kind) = match kind {
                         EngineKind::Builtin(k) => {
-                            let exe = std::env::current_exe()
-                                .map_err(|e| (RunError::Setup(format!("cannot find the neuroloop binary: {e}")), vec![]))?;
+                            let exe = std::env::current_exe().map_err(|e| {
+                                (
+                                    RunError::Setup(format!(
+                                        "cannot find the neuroloop binary: {e}"
+                                    )),
+                                    vec![],
+                                )
+                            })?;
                             (exe, vec!["engine".to_string(), k.clone()], k.clone())
                         }
                         EngineKind::Executable(p) => (p.clone(), vec![], p.display().to_string()),
@@ -229,14 +272,21 @@ impl<'a> Coordinator<'a> {
                         ("NEUROLOOP_ENGINE", spec.name.clone()),
                         ("NEUROLOOP_CONNECT", connect.clone()),
                     ];
-                    let p = EngineProcess::spawn(&spec.name, &program, &args, &env).map_err(|e| {
-                        let err = RunError::Setup(format!(
-                            "cannot start engine '{}' ({}): {e}",
-                            spec.name,
-                            program.display()
-                        ));
-                        (err, engines.iter_mut().filter_map(|s: &mut EngineState| s.process.take()).collect::<Vec<_>>())
-                    })?;
+                    let p =
+                        EngineProcess::spawn(&spec.name, &program, &args, &env).map_err(|e| {
+                            let err = RunError::Setup(format!(
+                                "cannot start engine '{}' ({}): {e}",
+                                spec.name,
+                                program.display()
+                            ));
+                            (
+                                err,
+                                engines
+                                    .iter_mut()
+                                    .filter_map(|s: &mut EngineState| s.process.take())
+                                    .collect::<Vec<_>>(),
+                            )
+                        })?;
                     (kind, Some(p))
                 }
             };
@@ -280,7 +330,11 @@ impl<'a> Coordinator<'a> {
             Ok(()) => Ok(c),
             Err(e) => {
                 c.stop();
-                let procs = c.engines.iter_mut().filter_map(|s| s.process.take()).collect();
+                let procs = c
+                    .engines
+                    .iter_mut()
+                    .filter_map(|s| s.process.take())
+                    .collect();
                 Err((e, procs))
             }
         }
@@ -291,18 +345,32 @@ impl<'a> Coordinator<'a> {
         let deadline = Instant::now() + Duration::from_millis(self.exp.join_timeout_ms);
         // Hello from everyone.
         while let Some(missing) = self.engines.iter().position(|e| !e.joined) {
-            match self.hub.recv_until(deadline.min(Instant::now() + Duration::from_millis(50))) {
+            match self
+                .hub
+                .recv_until(deadline.min(Instant::now() + Duration::from_millis(50)))
+            {
                 Some(HubEvent::Message { engine, bytes }) => match self.decode(engine, &bytes)? {
                     Message::Hello { engine: name, .. } if name == self.engines[engine].name => {
                         self.engines[engine].joined = true;
                     }
                     Message::Hello { engine: name, .. } => {
-                        return Err(self.engine_error(engine, format!("said Hello as engine '{name}'")));
+                        return Err(
+                            self.engine_error(engine, format!("said Hello as engine '{name}'"))
+                        );
                     }
-                    Message::Error { message } => return Err(self.engine_error(engine, format!("failed: {message}"))),
-                    other => return Err(self.engine_error(engine, format!("sent {} before Hello", other.kind_name()))),
+                    Message::Error { message } => {
+                        return Err(self.engine_error(engine, format!("failed: {message}")))
+                    }
+                    other => {
+                        return Err(self.engine_error(
+                            engine,
+                            format!("sent {} before Hello", other.kind_name()),
+                        ))
+                    }
                 },
-                Some(HubEvent::Stray { key }) => tracing::warn!("ignoring a message on {key}: no such engine in this run"),
+                Some(HubEvent::Stray { key }) => {
+                    tracing::warn!("ignoring a message on {key}: no such engine in this run")
+                }
                 Some(_) => {}
                 None => {
                     self.check_alive()?;
@@ -315,7 +383,10 @@ impl<'a> Coordinator<'a> {
                         };
                         return Err(self.engine_error(
                             missing,
-                            format!("did not join within {} ms (run.join_timeout_ms; {how})", self.exp.join_timeout_ms),
+                            format!(
+                                "did not join within {} ms (run.join_timeout_ms; {how})",
+                                self.exp.join_timeout_ms
+                            ),
                         ));
                     }
                 }
@@ -336,7 +407,10 @@ impl<'a> Coordinator<'a> {
         // Ready from everyone.
         let mut initial: Vec<Option<Vec<DataEntry>>> = vec![None; self.engines.len()];
         while initial.iter().any(Option::is_none) {
-            match self.hub.recv_until(deadline.min(Instant::now() + Duration::from_millis(50))) {
+            match self
+                .hub
+                .recv_until(deadline.min(Instant::now() + Duration::from_millis(50)))
+            {
                 Some(HubEvent::Message { engine, bytes }) => match self.decode(engine, &bytes)? {
                     Message::Ready { ports, outputs } => {
                         self.engines[engine].ports = ports;
@@ -344,17 +418,29 @@ impl<'a> Coordinator<'a> {
                         initial[engine] = Some(outputs);
                     }
                     Message::Error { message } => {
-                        return Err(self.engine_error(engine, format!("failed to initialize: {message}")))
+                        return Err(
+                            self.engine_error(engine, format!("failed to initialize: {message}"))
+                        )
                     }
-                    other => return Err(self.engine_error(engine, format!("sent {} instead of Ready", other.kind_name()))),
+                    other => {
+                        return Err(self.engine_error(
+                            engine,
+                            format!("sent {} instead of Ready", other.kind_name()),
+                        ))
+                    }
                 },
-                Some(HubEvent::Left { engine }) => return Err(self.lost(engine, "while initializing")),
+                Some(HubEvent::Left { engine }) => {
+                    return Err(self.lost(engine, "while initializing"))
+                }
                 Some(_) => {}
                 None => {
                     self.check_alive()?;
                     if Instant::now() >= deadline {
                         let i = initial.iter().position(Option::is_none).unwrap_or(0);
-                        return Err(self.engine_error(i, format!("did not answer Init within {} ms", self.exp.join_timeout_ms)));
+                        return Err(self.engine_error(
+                            i,
+                            format!("did not answer Init within {} ms", self.exp.join_timeout_ms),
+                        ));
                     }
                 }
             }
@@ -380,9 +466,13 @@ impl<'a> Coordinator<'a> {
         // of one connection in order, so this is normally true at once; it is checked all the same.
         while !self.hub.is_listening(engine)? {
             if Instant::now() >= deadline {
-                return Err(self.engine_error(engine, "said Hello but its subscriber never appeared".into()));
+                return Err(self.engine_error(
+                    engine,
+                    "said Hello but its subscriber never appeared".into(),
+                ));
             }
-            if let Some(HubEvent::Left { engine }) = self.hub.recv_timeout(Duration::from_millis(1)) {
+            if let Some(HubEvent::Left { engine }) = self.hub.recv_timeout(Duration::from_millis(1))
+            {
                 return Err(self.lost(engine, "while joining"));
             }
         }
@@ -412,7 +502,11 @@ impl<'a> Coordinator<'a> {
         if problems.is_empty() {
             return Ok(());
         }
-        let file = self.exp.source.as_ref().map_or("<experiment>".into(), |p| p.display().to_string());
+        let file = self
+            .exp
+            .source
+            .as_ref()
+            .map_or("<experiment>".into(), |p| p.display().to_string());
         for p in &mut problems {
             if p.line.is_none() {
                 if let Some((l, c)) = neuroloop_core::experiment::locate(&self.exp.text, &p.path) {
@@ -425,7 +519,11 @@ impl<'a> Coordinator<'a> {
     }
 
     fn port_index(&self, engine: usize, port: &str) -> Option<u16> {
-        self.engines[engine].ports.iter().position(|p| p.name == port).map(|i| i as u16)
+        self.engines[engine]
+            .ports
+            .iter()
+            .position(|p| p.name == port)
+            .map(|i| i as u16)
     }
 
     fn engine_index(&self, name: &str) -> Option<usize> {
@@ -440,28 +538,51 @@ impl<'a> Coordinator<'a> {
                 Some((e, self.port_index(e, &r.port)?))
             };
             let (Some((fe, fp)), Some((te, tp))) = (find(&link.from), find(&link.to)) else {
-                return Err(RunError::Setup(format!("links[{i}]: {} -> {} does not resolve", link.from, link.to)));
+                return Err(RunError::Setup(format!(
+                    "links[{i}]: {} -> {} does not resolve",
+                    link.from, link.to
+                )));
             };
             let from_kind = self.engines[fe].ports[usize::from(fp)].kind.clone();
             let transfer = match &link.transfer {
                 Some(spec) => {
-                    let seed = neuroloop_core::seed::derive_seed(self.exp.seed, &format!("links[{i}]"));
-                    Some(Transfer::new(spec, &from_kind, seed).map_err(|e| RunError::Setup(format!("links[{i}].transfer: {e}")))?)
+                    let seed =
+                        neuroloop_core::seed::derive_seed(self.exp.seed, &format!("links[{i}]"));
+                    Some(
+                        Transfer::new(spec, &from_kind, seed)
+                            .map_err(|e| RunError::Setup(format!("links[{i}].transfer: {e}")))?,
+                    )
                 }
                 None => None,
             };
-            defs.push(LinkDef { from_engine: fe, from_port: fp, to_engine: te, to_port: tp, from_kind, transfer });
+            defs.push(LinkDef {
+                from_engine: fe,
+                from_port: fp,
+                to_engine: te,
+                to_port: tp,
+                from_kind,
+                transfer,
+            });
         }
         let periods = self.exp.engines.iter().map(|e| e.period).collect();
-        self.lockstep = Some(Lockstep::new(periods, self.exp.duration, self.exp.base_step_ms, defs));
+        self.lockstep = Some(Lockstep::new(
+            periods,
+            self.exp.duration,
+            self.exp.base_step_ms,
+            defs,
+        ));
         Ok(())
     }
 
     fn create_recorder(&mut self, dir: &PathBuf) -> Result<(), RunError> {
         let mut rec = Recorder::new(dir);
         for r in &self.exp.record {
-            let Some(e) = self.engine_index(&r.engine) else { continue };
-            let Some(p) = self.port_index(e, &r.port) else { continue };
+            let Some(e) = self.engine_index(&r.engine) else {
+                continue;
+            };
+            let Some(p) = self.port_index(e, &r.port) else {
+                continue;
+            };
             let kind = self.engines[e].ports[usize::from(p)].kind.clone();
             let idx = rec
                 .create(&r.engine, &r.port, &kind)
@@ -473,12 +594,15 @@ impl<'a> Coordinator<'a> {
     }
 
     fn record(&mut self, engine: usize, end: Step, outputs: &[DataEntry]) -> Result<(), RunError> {
-        let Some(rec) = self.recorder.as_mut() else { return Ok(()) };
+        let Some(rec) = self.recorder.as_mut() else {
+            return Ok(());
+        };
         let t_ms = end.to_ms(self.exp.base_step_ms);
         for &(port, idx) in &self.engines[engine].recorded {
             if let Some(entry) = outputs.iter().find(|d| d.port == port) {
-                rec.push(idx, end, t_ms, &entry.payload)
-                    .map_err(|e| RunError::Setup(format!("recording {}: {e}", self.engines[engine].name)))?;
+                rec.push(idx, end, t_ms, &entry.payload).map_err(|e| {
+                    RunError::Setup(format!("recording {}: {e}", self.engines[engine].name))
+                })?;
             }
         }
         Ok(())
@@ -486,7 +610,10 @@ impl<'a> Coordinator<'a> {
 
     /// The stepping loop over base-step boundaries.
     fn run_loop(&mut self, opts: &RunOptions) -> Result<(), RunError> {
-        let mut lockstep = self.lockstep.take().ok_or_else(|| RunError::Setup("no lockstep".into()))?;
+        let mut lockstep = self
+            .lockstep
+            .take()
+            .ok_or_else(|| RunError::Setup("no lockstep".into()))?;
         let result = self.step_all(&mut lockstep, opts);
         self.lockstep = Some(lockstep);
         result
@@ -548,7 +675,11 @@ impl<'a> Coordinator<'a> {
                 }
                 inputs.clear();
                 lockstep.take_inputs(e, now_step, &mut inputs);
-                let msg = Message::Step { step: now_step, n_steps: lockstep.period(e), inputs: std::mem::take(&mut inputs) };
+                let msg = Message::Step {
+                    step: now_step,
+                    n_steps: lockstep.period(e),
+                    inputs: std::mem::take(&mut inputs),
+                };
                 wire::encode_into(&msg, &mut buf);
                 if let Message::Step { inputs: i, .. } = msg {
                     inputs = i;
@@ -561,7 +692,8 @@ impl<'a> Coordinator<'a> {
                 if now.duration_since(last_ui) > Duration::from_millis(200) {
                     last_ui = now;
                     if let Some(rec) = self.recorder.as_mut() {
-                        rec.flush_if_due(now).map_err(|e| RunError::Setup(format!("recording: {e}")))?;
+                        rec.flush_if_due(now)
+                            .map_err(|e| RunError::Setup(format!("recording: {e}")))?;
                     }
                     if let Some(pb) = &progress {
                         let sim_s = t as f64 * base * 1e-3;
@@ -583,10 +715,17 @@ impl<'a> Coordinator<'a> {
     /// malformed message or Ctrl-C.
     fn wait_for(&mut self, missing: impl Fn(&Self, usize) -> bool) -> Result<(), RunError> {
         loop {
-            let Some(first) = (0..self.engines.len()).find(|&e| missing(self, e)) else { return Ok(()) };
-            let sent = self.engines[first].busy.map_or_else(Instant::now, |(_, at)| at);
+            let Some(first) = (0..self.engines.len()).find(|&e| missing(self, e)) else {
+                return Ok(());
+            };
+            let sent = self.engines[first]
+                .busy
+                .map_or_else(Instant::now, |(_, at)| at);
             let deadline = sent + self.step_timeout;
-            match self.hub.recv_until(deadline.min(Instant::now() + Duration::from_millis(50))) {
+            match self
+                .hub
+                .recv_until(deadline.min(Instant::now() + Duration::from_millis(50)))
+            {
                 Some(ev) => self.handle(ev)?,
                 None => {
                     self.check_alive()?;
@@ -594,7 +733,9 @@ impl<'a> Coordinator<'a> {
                         return Err(RunError::Interrupted);
                     }
                     if Instant::now() >= deadline {
-                        let at = self.engines[first].busy.map_or(0.0, |(s, _)| s.to_ms(self.exp.base_step_ms));
+                        let at = self.engines[first]
+                            .busy
+                            .map_or(0.0, |(s, _)| s.to_ms(self.exp.base_step_ms));
                         let err = self.engine_error(
                             first,
                             format!(
@@ -615,11 +756,17 @@ impl<'a> Coordinator<'a> {
     fn handle(&mut self, ev: HubEvent) -> Result<(), RunError> {
         match ev {
             HubEvent::Message { engine, bytes } => match self.decode(engine, &bytes)? {
-                Message::StepDone { step, compute_ns, outputs } => {
+                Message::StepDone {
+                    step,
+                    compute_ns,
+                    outputs,
+                } => {
                     match self.engines[engine].busy {
                         Some((s, _)) if s == step => {}
                         other => {
-                            let expected = other.map_or("no step".into(), |(s, _)| format!("the step starting at {}", s.0));
+                            let expected = other.map_or("no step".into(), |(s, _)| {
+                                format!("the step starting at {}", s.0)
+                            });
                             return Err(self.engine_error(
                                 engine,
                                 format!("sent StepDone for the step starting at {} while {expected} was running", step.0),
@@ -632,8 +779,13 @@ impl<'a> Coordinator<'a> {
                     st.done = Some((step, outputs, compute_ns));
                     Ok(())
                 }
-                Message::Error { message } => Err(self.engine_error(engine, format!("failed: {message}"))),
-                other => Err(self.engine_error(engine, format!("sent an unexpected {} message", other.kind_name()))),
+                Message::Error { message } => {
+                    Err(self.engine_error(engine, format!("failed: {message}")))
+                }
+                other => Err(self.engine_error(
+                    engine,
+                    format!("sent an unexpected {} message", other.kind_name()),
+                )),
             },
             HubEvent::Left { engine } => Err(self.lost(engine, "during the run")),
             HubEvent::Joined { .. } => Ok(()),
@@ -646,7 +798,10 @@ impl<'a> Coordinator<'a> {
 
     fn decode(&self, engine: usize, bytes: &[u8]) -> Result<Message, RunError> {
         wire::decode(bytes).map_err(|e| {
-            self.engine_error(engine, format!("sent a malformed message ({} bytes): {e}", bytes.len()))
+            self.engine_error(
+                engine,
+                format!("sent a malformed message ({} bytes): {e}", bytes.len()),
+            )
         })
     }
 
@@ -654,13 +809,23 @@ impl<'a> Coordinator<'a> {
         let ports = &self.engines[engine].ports;
         for d in outputs {
             let Some(p) = ports.get(usize::from(d.port)) else {
-                return Err(self.engine_error(engine, format!("sent data for port index {}, which it does not have", d.port)));
+                return Err(self.engine_error(
+                    engine,
+                    format!(
+                        "sent data for port index {}, which it does not have",
+                        d.port
+                    ),
+                ));
             };
             if p.direction != Direction::Output {
-                return Err(self.engine_error(engine, format!("sent data for its input port '{}'", p.name)));
+                return Err(
+                    self.engine_error(engine, format!("sent data for its input port '{}'", p.name))
+                );
             }
             if let Err(why) = d.payload.check_against(&p.kind) {
-                return Err(self.engine_error(engine, format!("sent bad data on port '{}': {why}", p.name)));
+                return Err(
+                    self.engine_error(engine, format!("sent bad data on port '{}': {why}", p.name))
+                );
             }
         }
         Ok(())
@@ -674,7 +839,10 @@ impl<'a> Coordinator<'a> {
         for i in 0..self.engines.len() {
             let exited = self.engines[i].process.as_mut().and_then(|p| p.exited());
             if let Some(status) = exited {
-                return Err(self.engine_error(i, format!("exited unexpectedly ({})", describe_exit(status))));
+                return Err(self.engine_error(
+                    i,
+                    format!("exited unexpectedly ({})", describe_exit(status)),
+                ));
             }
         }
         Ok(())
@@ -682,7 +850,10 @@ impl<'a> Coordinator<'a> {
 
     /// An engine's liveliness token went away: report its exit status if it is our process.
     fn lost(&mut self, engine: usize, when: &str) -> RunError {
-        let status = self.engines[engine].process.as_mut().and_then(|p| p.wait_for_exit(Duration::from_secs(1)));
+        let status = self.engines[engine]
+            .process
+            .as_mut()
+            .and_then(|p| p.wait_for_exit(Duration::from_secs(1)));
         let what = match status {
             Some(s) => format!("crashed {when} ({})", describe_exit(s)),
             None => format!("disconnected {when}"),
@@ -697,7 +868,10 @@ impl<'a> Coordinator<'a> {
             message.push_str(&format!(", pid {}", p.pid()));
         }
         message.push_str(&format!(") {what}"));
-        message.push_str(&format!(" [simulated time reached: {} ms]", self.reached.to_ms(self.exp.base_step_ms)));
+        message.push_str(&format!(
+            " [simulated time reached: {} ms]",
+            self.reached.to_ms(self.exp.base_step_ms)
+        ));
         if let Some(p) = &e.process {
             let tail = p.stderr_tail();
             if !tail.is_empty() {
@@ -708,14 +882,20 @@ impl<'a> Coordinator<'a> {
                 }
             }
         }
-        RunError::Engine { engine: e.name.clone(), message }
+        RunError::Engine {
+            engine: e.name.clone(),
+            message,
+        }
     }
 
     /// Shuts every engine down: `Shutdown`, a short wait for `Bye` or exit, then SIGKILL.
     fn stop(&mut self) {
         for i in 0..self.engines.len() {
             let joined = self.engines[i].joined;
-            let alive = self.engines[i].process.as_mut().map_or(joined, |p| p.exited().is_none());
+            let alive = self.engines[i]
+                .process
+                .as_mut()
+                .map_or(joined, |p| p.exited().is_none());
             if alive && joined {
                 let _ = self.hub.send(i, &Message::Shutdown);
             }
@@ -729,7 +909,9 @@ impl<'a> Coordinator<'a> {
             if !waiting {
                 break;
             }
-            if let Some(HubEvent::Message { engine, bytes }) = self.hub.recv_timeout(Duration::from_millis(10)) {
+            if let Some(HubEvent::Message { engine, bytes }) =
+                self.hub.recv_timeout(Duration::from_millis(10))
+            {
                 if let Ok(Message::Bye) = wire::decode(&bytes) {
                     self.engines[engine].said_bye = true;
                 }
@@ -738,7 +920,10 @@ impl<'a> Coordinator<'a> {
         for e in &mut self.engines {
             if let Some(p) = e.process.as_mut() {
                 if p.exited().is_none() {
-                    tracing::warn!("engine '{}' did not stop within 2 s of Shutdown: killing it", e.name);
+                    tracing::warn!(
+                        "engine '{}' did not stop within 2 s of Shutdown: killing it",
+                        e.name
+                    );
                 }
                 p.kill();
             }
@@ -749,7 +934,11 @@ impl<'a> Coordinator<'a> {
         r.steps = self.reached.0;
         r.sim_ms = self.reached.to_ms(self.exp.base_step_ms);
         r.wall_s = self.wall_s;
-        r.realtime_factor = if self.wall_s > 0.0 { r.sim_ms * 1e-3 / self.wall_s } else { f64::NAN };
+        r.realtime_factor = if self.wall_s > 0.0 {
+            r.sim_ms * 1e-3 / self.wall_s
+        } else {
+            f64::NAN
+        };
         let (p50, p99) = percentiles_us(&self.overhead_ns);
         r.overhead_p50_us = p50;
         r.overhead_p99_us = p99;
@@ -785,7 +974,11 @@ fn describe_ports(ports: &[PortSpec]) -> String {
     let v: Vec<String> = ports
         .iter()
         .map(|p| {
-            let d = if p.direction == Direction::Input { "input" } else { "output" };
+            let d = if p.direction == Direction::Input {
+                "input"
+            } else {
+                "output"
+            };
             format!("{} ({d} {})", p.name, p.kind.describe())
         })
         .collect();
@@ -815,14 +1008,26 @@ fn make_progress(enabled: bool, duration: Step) -> Option<indicatif::ProgressBar
     Some(pb)
 }
 
-fn write_manifest(exp: &Experiment, r: &RunReport, dir: Option<&PathBuf>, started_utc: &str, error: Option<&RunError>) {
+fn write_manifest(
+    exp: &Experiment,
+    r: &RunReport,
+    dir: Option<&PathBuf>,
+    started_utc: &str,
+    error: Option<&RunError>,
+) {
     let Some(dir) = dir else { return };
     let mut versions = BTreeMap::new();
-    versions.insert("neuroloop".to_string(), env!("CARGO_PKG_VERSION").to_string());
+    versions.insert(
+        "neuroloop".to_string(),
+        env!("CARGO_PKG_VERSION").to_string(),
+    );
     versions.insert("zenoh".to_string(), "1.10".to_string());
     versions.insert("protocol".to_string(), wire::PROTOCOL_VERSION.to_string());
     let m = Manifest {
-        experiment_file: exp.source.as_ref().map_or_else(String::new, |p| p.display().to_string()),
+        experiment_file: exp
+            .source
+            .as_ref()
+            .map_or_else(String::new, |p| p.display().to_string()),
         experiment_text: exp.text.clone(),
         overrides: exp.overrides.clone(),
         seed: exp.seed,

@@ -90,34 +90,47 @@ enum Command {
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
     match cli.command {
-        Command::Run { file, overrides, realtime, output, run_id, quiet } => {
-            cmd_run(&file, &overrides, realtime, output, run_id, quiet)
+        Command::Run {
+            file,
+            overrides,
+            realtime,
+            output,
+            run_id,
+            quiet,
+        } => cmd_run(&file, &overrides, realtime, output, run_id, quiet),
+        Command::Validate { file, overrides } => {
+            match experiment::load(&file, &overrides, &catalog::Builtins) {
+                Ok(exp) => {
+                    println!(
+                        "{}: ok ({} engines, {} links, {} recorded ports, {} ms in steps of {} ms)",
+                        file.display(),
+                        exp.engines.len(),
+                        exp.links.len(),
+                        exp.record.len(),
+                        exp.duration.to_ms(exp.base_step_ms),
+                        exp.base_step_ms
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    ExitCode::from(2)
+                }
+            }
         }
-        Command::Validate { file, overrides } => match experiment::load(&file, &overrides, &catalog::Builtins) {
-            Ok(exp) => {
-                println!(
-                    "{}: ok ({} engines, {} links, {} recorded ports, {} ms in steps of {} ms)",
-                    file.display(),
-                    exp.engines.len(),
-                    exp.links.len(),
-                    exp.record.len(),
-                    exp.duration.to_ms(exp.base_step_ms),
-                    exp.base_step_ms
-                );
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("{e}");
-                ExitCode::from(2)
-            }
-        },
-        Command::Engine { kind, run_id, name, connect } => cmd_engine(&kind, run_id, name, connect),
+        Command::Engine {
+            kind,
+            run_id,
+            name,
+            connect,
+        } => cmd_engine(&kind, run_id, name, connect),
         Command::Engines => cmd_engines(),
         Command::Bench { which } => match bench::run(which) {
             Ok(()) => ExitCode::SUCCESS,
@@ -139,12 +152,19 @@ fn main() -> ExitCode {
 /// Sets `flag` on Ctrl-C or SIGTERM (tokio's signal handling, on a small background runtime).
 fn watch_signals(flag: Arc<AtomicBool>) {
     std::thread::spawn(move || {
-        let Ok(rt) = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build() else { return };
+        let Ok(rt) = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
         rt.block_on(async move {
-            let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => return,
-            };
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(s) => s,
+                    Err(_) => return,
+                };
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {}
                 _ = term.recv() => {}
@@ -195,7 +215,10 @@ fn cmd_run(
     match error {
         None => ExitCode::SUCCESS,
         Some(coordinator::RunError::Interrupted) => {
-            eprintln!("interrupted at {} ms; recordings are finalized", report.sim_ms);
+            eprintln!(
+                "interrupted at {} ms; recordings are finalized",
+                report.sim_ms
+            );
             ExitCode::from(130)
         }
         Some(e @ coordinator::RunError::Ports(_)) => {
@@ -214,11 +237,17 @@ fn print_summary(exp: &experiment::Experiment, r: &coordinator::RunReport) {
         "{}: {} ms simulated in {:.3} s wall ({:.2}x real time), {} base steps of {} ms",
         exp.name, r.sim_ms, r.wall_s, r.realtime_factor, r.steps, exp.base_step_ms
     );
-    println!("coupling overhead per step: p50 {:.1} us, p99 {:.1} us", r.overhead_p50_us, r.overhead_p99_us);
+    println!(
+        "coupling overhead per step: p50 {:.1} us, p99 {:.1} us",
+        r.overhead_p50_us, r.overhead_p99_us
+    );
     if r.late_steps > 0 {
         println!("real-time pacing: {} steps started late", r.late_steps);
     }
-    println!("{:<16} {:>8} {:>8} {:>12} {:>12} {:>12}", "engine", "step ms", "steps", "compute s", "p50 us", "p99 us");
+    println!(
+        "{:<16} {:>8} {:>8} {:>12} {:>12} {:>12}",
+        "engine", "step ms", "steps", "compute s", "p50 us", "p99 us"
+    );
     for e in &r.engines {
         println!(
             "{:<16} {:>8} {:>8} {:>12.4} {:>12.1} {:>12.1}",
@@ -235,14 +264,24 @@ fn print_summary(exp: &experiment::Experiment, r: &coordinator::RunReport) {
     }
 }
 
-fn cmd_engine(kind: &str, run_id: Option<String>, name: Option<String>, connect: Option<String>) -> ExitCode {
+fn cmd_engine(
+    kind: &str,
+    run_id: Option<String>,
+    name: Option<String>,
+    connect: Option<String>,
+) -> ExitCode {
     let Some(construct) = neuroloop_engines::builtin(kind) else {
-        eprintln!("error: no built-in engine {kind:?} (built-in: {})", neuroloop_engines::BUILTIN_NAMES.join(", "));
+        eprintln!(
+            "error: no built-in engine {kind:?} (built-in: {})",
+            neuroloop_engines::BUILTIN_NAMES.join(", ")
+        );
         return ExitCode::from(2);
     };
     let env = |k: &str| std::env::var(k).ok();
     let args = neuroloop_transport::EngineArgs {
-        run_id: run_id.or_else(|| env("NEUROLOOP_RUN_ID")).unwrap_or_default(),
+        run_id: run_id
+            .or_else(|| env("NEUROLOOP_RUN_ID"))
+            .unwrap_or_default(),
         name: name.or_else(|| env("NEUROLOOP_ENGINE")).unwrap_or_default(),
         connect: connect
             .or_else(|| env("NEUROLOOP_CONNECT"))
@@ -267,7 +306,11 @@ fn cmd_engines() -> ExitCode {
     for kind in neuroloop_engines::BUILTIN_NAMES {
         let ctx = neuroloop_core::engine::InitContext {
             name: kind.to_string(),
-            config: serde_json::json!(if *kind == "fault" { serde_json::json!({"mode": "none"}) } else { serde_json::json!({}) }),
+            config: serde_json::json!(if *kind == "fault" {
+                serde_json::json!({"mode": "none"})
+            } else {
+                serde_json::json!({})
+            }),
             seed: 0,
             base_step_ms: 1.0,
             period: 1,
@@ -277,10 +320,17 @@ fn cmd_engines() -> ExitCode {
             Ok(e) => {
                 println!("{kind}");
                 for p in e.ports() {
-                    let d = if p.direction == neuroloop_core::port::Direction::Input { "in " } else { "out" };
+                    let d = if p.direction == neuroloop_core::port::Direction::Input {
+                        "in "
+                    } else {
+                        "out"
+                    };
                     let detail = match &p.kind {
                         neuroloop_core::port::PortKind::Analog { channels } => {
-                            let c: Vec<String> = channels.iter().map(|c| format!("{} [{}]", c.name, c.unit)).collect();
+                            let c: Vec<String> = channels
+                                .iter()
+                                .map(|c| format!("{} [{}]", c.name, c.unit))
+                                .collect();
                             format!("analog: {}", c.join(", "))
                         }
                         k => k.describe(),

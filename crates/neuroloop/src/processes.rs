@@ -21,9 +21,18 @@ impl EngineProcess {
     /// Starts `program args...` as engine `name` of the run: in its own process group (so a Ctrl-C in
     /// the terminal reaches only the coordinator, which then stops everything in order), killed by the
     /// kernel if the coordinator dies, stdout discarded, stderr captured line by line.
-    pub fn spawn(name: &str, program: &std::path::Path, args: &[String], env: &[(&str, String)]) -> std::io::Result<Self> {
+    pub fn spawn(
+        name: &str,
+        program: &std::path::Path,
+        args: &[String],
+        env: &[(&str, String)],
+    ) -> std::io::Result<Self> {
         let mut cmd = Command::new(program);
-        cmd.args(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).process_group(0);
+        cmd.args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .process_group(0);
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -40,18 +49,24 @@ impl EngineProcess {
         let tail = Arc::new(Mutex::new(VecDeque::with_capacity(STDERR_LINES)));
         if let Some(stderr) = child.stderr.take() {
             let (tail, name) = (tail.clone(), name.to_string());
-            std::thread::Builder::new().name(format!("stderr-{name}")).spawn(move || {
-                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                    tracing::debug!(engine = %name, "{line}");
-                    let mut t = tail.lock().unwrap_or_else(|p| p.into_inner());
-                    if t.len() == STDERR_LINES {
-                        t.pop_front();
+            std::thread::Builder::new()
+                .name(format!("stderr-{name}"))
+                .spawn(move || {
+                    for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                        tracing::debug!(engine = %name, "{line}");
+                        let mut t = tail.lock().unwrap_or_else(|p| p.into_inner());
+                        if t.len() == STDERR_LINES {
+                            t.pop_front();
+                        }
+                        t.push_back(line);
                     }
-                    t.push_back(line);
-                }
-            })?;
+                })?;
         }
-        Ok(EngineProcess { child, stderr_tail: tail, status: None })
+        Ok(EngineProcess {
+            child,
+            stderr_tail: tail,
+            status: None,
+        })
     }
 
     /// The operating-system process id.
@@ -93,7 +108,12 @@ impl EngineProcess {
     /// The last lines the engine wrote to stderr (waits briefly for the reader to catch up).
     pub fn stderr_tail(&self) -> Vec<String> {
         std::thread::sleep(Duration::from_millis(20));
-        self.stderr_tail.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect()
+        self.stderr_tail
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .cloned()
+            .collect()
     }
 }
 

@@ -5,7 +5,10 @@ use crate::TransportError;
 /// A zenoh configuration for a neuroloop peer: peer mode, no multicast or gossip scouting (nothing leaves
 /// the endpoints given), the low-latency transport with QoS off (measured to halve the round trip on
 /// loopback), listening on `listen` and connecting to `connect`.
-pub fn zenoh_config(listen: &[String], connect: &[String]) -> Result<zenoh::Config, TransportError> {
+pub fn zenoh_config(
+    listen: &[String],
+    connect: &[String],
+) -> Result<zenoh::Config, TransportError> {
     let mut c = zenoh::Config::default();
     let set = |c: &mut zenoh::Config, key: &str, value: String| {
         c.insert_json5(key, &value)
@@ -21,7 +24,10 @@ pub fn zenoh_config(listen: &[String], connect: &[String]) -> Result<zenoh::Conf
 }
 
 fn json_list(items: &[String]) -> String {
-    let quoted: Vec<String> = items.iter().map(|s| serde_json::Value::String(s.clone()).to_string()).collect();
+    let quoted: Vec<String> = items
+        .iter()
+        .map(|s| serde_json::Value::String(s.clone()).to_string())
+        .collect();
     format!("[{}]", quoted.join(","))
 }
 
@@ -29,6 +35,9 @@ fn json_list(items: &[String]) -> String {
 pub fn free_tcp_endpoint() -> Result<String, TransportError> {
     let l = std::net::TcpListener::bind("127.0.0.1:0")
         .map_err(|e| TransportError::Setting(format!("cannot find a free loopback port: {e}")))?;
-    let port = l.local_addr().map_err(|e| TransportError::Setting(e.to_string()))?.port();
+    let port = l
+        .local_addr()
+        .map_err(|e| TransportError::Setting(e.to_string()))?
+        .port();
     Ok(format!("tcp/127.0.0.1:{port}"))
 }

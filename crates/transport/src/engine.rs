@@ -30,12 +30,18 @@ impl EngineArgs {
     /// which `neuroloop run` sets for the engines it starts.
     pub fn from_env() -> Result<Self, TransportError> {
         let get = |k: &str| {
-            std::env::var(k).map_err(|_| TransportError::Setting(format!("environment variable {k} is not set")))
+            std::env::var(k).map_err(|_| {
+                TransportError::Setting(format!("environment variable {k} is not set"))
+            })
         };
         let args = EngineArgs {
             run_id: get("NEUROLOOP_RUN_ID")?,
             name: get("NEUROLOOP_ENGINE")?,
-            connect: get("NEUROLOOP_CONNECT")?.split(',').filter(|s| !s.is_empty()).map(String::from).collect(),
+            connect: get("NEUROLOOP_CONNECT")?
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect(),
             join_timeout: Duration::from_secs(60),
         };
         args.check()?;
@@ -45,10 +51,16 @@ impl EngineArgs {
     /// Checks the run id and name can be used in key expressions.
     pub fn check(&self) -> Result<(), TransportError> {
         if !keys::valid_run_id(&self.run_id) {
-            return Err(TransportError::Setting(format!("run id {:?} must match [A-Za-z0-9_-]+", self.run_id)));
+            return Err(TransportError::Setting(format!(
+                "run id {:?} must match [A-Za-z0-9_-]+",
+                self.run_id
+            )));
         }
         if !neuroloop_core::port::valid_name(&self.name) {
-            return Err(TransportError::Setting(format!("engine name {:?} must match [A-Za-z0-9_]+", self.name)));
+            return Err(TransportError::Setting(format!(
+                "engine name {:?} must match [A-Za-z0-9_]+",
+                self.name
+            )));
         }
         Ok(())
     }
@@ -105,34 +117,54 @@ pub fn serve(args: &EngineArgs, construct: EngineConstructor) -> Result<(), Tran
         .wait()
         .map_err(zerr("matching listener"))?;
     let deadline = Instant::now() + args.join_timeout;
-    let mut matched = publisher.matching_status().wait().map_err(zerr("matching status"))?.matching();
+    let mut matched = publisher
+        .matching_status()
+        .wait()
+        .map_err(zerr("matching status"))?
+        .matching();
     while !matched {
         let left = deadline.saturating_duration_since(Instant::now());
         match mrx.recv_timeout(left) {
             Ok(m) => matched = m,
             Err(_) => {
                 return Err(TransportError::Timeout {
-                    what: format!("the coordinator of run {} at {:?}", args.run_id, args.connect),
+                    what: format!(
+                        "the coordinator of run {} at {:?}",
+                        args.run_id, args.connect
+                    ),
                     ms: args.join_timeout.as_millis() as u64,
                 })
             }
         }
     }
 
-    let send = |msg: &Message| publisher.put(wire::encode(msg)).wait().map_err(zerr("publish"));
-    send(&Message::Hello { engine: args.name.clone(), pid: std::process::id() })?;
+    let send = |msg: &Message| {
+        publisher
+            .put(wire::encode(msg))
+            .wait()
+            .map_err(zerr("publish"))
+    };
+    send(&Message::Hello {
+        engine: args.name.clone(),
+        pid: std::process::id(),
+    })?;
 
     let recv = |timeout: Duration| -> Result<Message, TransportError> {
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err(TransportError::Timeout { what: "a message from the coordinator".into(), ms: timeout.as_millis() as u64 });
+                return Err(TransportError::Timeout {
+                    what: "a message from the coordinator".into(),
+                    ms: timeout.as_millis() as u64,
+                });
             }
             match rx.recv_timeout(left.min(Duration::from_millis(500))) {
                 Ok(bytes) => {
-                    return wire::decode(&bytes)
-                        .map_err(|error| TransportError::Malformed { from: "the coordinator".into(), error })
+                    return wire::decode(&bytes).map_err(|error| TransportError::Malformed {
+                        from: "the coordinator".into(),
+                        error,
+                    })
                 }
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
                     if !coordinator_alive.load(Ordering::SeqCst) {
@@ -147,23 +179,47 @@ pub fn serve(args: &EngineArgs, construct: EngineConstructor) -> Result<(), Tran
     };
 
     let fail = |e: TransportError| -> TransportError {
-        let _ = send(&Message::Error { message: e.to_string() });
+        let _ = send(&Message::Error {
+            message: e.to_string(),
+        });
         e
     };
 
     let (base_step_ms, period, seed, config_json) = match recv(args.join_timeout)? {
-        Message::Init { base_step_ms, period, seed, config_json } => (base_step_ms, period, seed, config_json),
-        other => return Err(fail(TransportError::Protocol(format!("expected Init, got {}", other.kind_name())))),
+        Message::Init {
+            base_step_ms,
+            period,
+            seed,
+            config_json,
+        } => (base_step_ms, period, seed, config_json),
+        other => {
+            return Err(fail(TransportError::Protocol(format!(
+                "expected Init, got {}",
+                other.kind_name()
+            ))))
+        }
     };
-    let config = serde_json::from_str(&config_json)
-        .map_err(|e| fail(TransportError::Protocol(format!("Init carries invalid config JSON: {e}"))))?;
-    let ctx = InitContext { name: args.name.clone(), config, seed, base_step_ms, period };
+    let config = serde_json::from_str(&config_json).map_err(|e| {
+        fail(TransportError::Protocol(format!(
+            "Init carries invalid config JSON: {e}"
+        )))
+    })?;
+    let ctx = InitContext {
+        name: args.name.clone(),
+        config,
+        seed,
+        base_step_ms,
+        period,
+    };
     let mut engine = construct(&ctx).map_err(|e| fail(e.into()))?;
     let ports = engine.ports();
     let mut inputs = Inputs::for_ports(&ports);
     let mut outputs = Outputs::for_ports(&ports);
     engine.initial_outputs(&mut outputs);
-    send(&Message::Ready { ports: ports.clone(), outputs: outputs.entries(neuroloop_core::time::Step(0)) })?;
+    send(&Message::Ready {
+        ports: ports.clone(),
+        outputs: outputs.entries(neuroloop_core::time::Step(0)),
+    })?;
 
     let mut buf = Vec::with_capacity(256);
     // The engine waits as long as it takes between steps: the coordinator owns time-outs. It only
@@ -171,41 +227,69 @@ pub fn serve(args: &EngineArgs, construct: EngineConstructor) -> Result<(), Tran
     let forever = Duration::from_secs(u64::MAX / 4);
     loop {
         match recv(forever)? {
-            Message::Step { step, n_steps, inputs: entries } => {
+            Message::Step {
+                step,
+                n_steps,
+                inputs: entries,
+            } => {
                 let started = Instant::now();
                 inputs.begin_step();
-                for DataEntry { port, stamp, payload } in entries {
+                for DataEntry {
+                    port,
+                    stamp,
+                    payload,
+                } in entries
+                {
                     let port = usize::from(port);
                     if let Some(spec) = ports.get(port) {
                         if let Err(why) = payload.check_against(&spec.kind) {
-                            return Err(fail(TransportError::Protocol(format!("input {}: {why}", spec.name))));
+                            return Err(fail(TransportError::Protocol(format!(
+                                "input {}: {why}",
+                                spec.name
+                            ))));
                         }
                     }
-                    inputs
-                        .set(port, payload, Some(stamp))
-                        .map_err(|why| fail(TransportError::Protocol(format!("Step input: {why}"))))?;
+                    inputs.set(port, payload, Some(stamp)).map_err(|why| {
+                        fail(TransportError::Protocol(format!("Step input: {why}")))
+                    })?;
                 }
                 outputs.begin_step();
-                let ctx = StepContext { step, n_steps, base_step_ms };
-                engine.step(&ctx, &inputs, &mut outputs).map_err(|e| fail(e.into()))?;
+                let ctx = StepContext {
+                    step,
+                    n_steps,
+                    base_step_ms,
+                };
+                engine
+                    .step(&ctx, &inputs, &mut outputs)
+                    .map_err(|e| fail(e.into()))?;
                 let compute_ns = started.elapsed().as_nanos() as u64;
                 // Encode straight from the output slots, without building a Message.
                 buf.clear();
-                let head = wire::encode(&Message::StepDone { step, compute_ns, outputs: Vec::new() });
+                let head = wire::encode(&Message::StepDone {
+                    step,
+                    compute_ns,
+                    outputs: Vec::new(),
+                });
                 buf.extend_from_slice(&head[..head.len() - 2]);
                 let outs = outputs.output_ports();
                 buf.extend_from_slice(&(outs.len() as u16).to_le_bytes());
                 for &i in outs {
                     wire::put_entry(&mut buf, i, ctx.end(), outputs.get(usize::from(i)));
                 }
-                publisher.put(buf.as_slice()).wait().map_err(zerr("publish"))?;
+                publisher
+                    .put(buf.as_slice())
+                    .wait()
+                    .map_err(zerr("publish"))?;
             }
             Message::Reset => {
                 engine.reset().map_err(|e| fail(e.into()))?;
                 inputs = Inputs::for_ports(&ports);
                 outputs = Outputs::for_ports(&ports);
                 engine.initial_outputs(&mut outputs);
-                send(&Message::Ready { ports: ports.clone(), outputs: outputs.entries(neuroloop_core::time::Step(0)) })?;
+                send(&Message::Ready {
+                    ports: ports.clone(),
+                    outputs: outputs.entries(neuroloop_core::time::Step(0)),
+                })?;
             }
             Message::Shutdown => {
                 engine.shutdown();
@@ -213,10 +297,15 @@ pub fn serve(args: &EngineArgs, construct: EngineConstructor) -> Result<(), Tran
                 return Ok(());
             }
             Message::Error { message } => {
-                return Err(TransportError::Protocol(format!("the coordinator reported: {message}")))
+                return Err(TransportError::Protocol(format!(
+                    "the coordinator reported: {message}"
+                )))
             }
             other => {
-                return Err(fail(TransportError::Protocol(format!("unexpected {} from the coordinator", other.kind_name()))))
+                return Err(fail(TransportError::Protocol(format!(
+                    "unexpected {} from the coordinator",
+                    other.kind_name()
+                ))))
             }
         }
     }

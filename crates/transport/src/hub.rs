@@ -56,12 +56,25 @@ pub struct Hub {
 impl Hub {
     /// Opens the coordinator's session for `run_id`, listening on `listen` and connecting to `connect`,
     /// ready to talk to the engines `names` (an engine's index is its position in `names`).
-    pub fn open(run_id: &str, names: &[String], listen: &[String], connect: &[String]) -> Result<Hub, TransportError> {
+    pub fn open(
+        run_id: &str,
+        names: &[String],
+        listen: &[String],
+        connect: &[String],
+    ) -> Result<Hub, TransportError> {
         if !keys::valid_run_id(run_id) {
-            return Err(TransportError::Setting(format!("run id {run_id:?} must match [A-Za-z0-9_-]+")));
+            return Err(TransportError::Setting(format!(
+                "run id {run_id:?} must match [A-Za-z0-9_-]+"
+            )));
         }
-        let session = zenoh::open(zenoh_config(listen, connect)?).wait().map_err(zerr("open session"))?;
-        let index: HashMap<String, usize> = names.iter().enumerate().map(|(i, n)| (n.clone(), i)).collect();
+        let session = zenoh::open(zenoh_config(listen, connect)?)
+            .wait()
+            .map_err(zerr("open session"))?;
+        let index: HashMap<String, usize> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), i))
+            .collect();
         let (tx, rx) = channel();
 
         let (run, idx, tx1) = (run_id.to_string(), index.clone(), tx.clone());
@@ -70,8 +83,13 @@ impl Hub {
             .callback(move |s| {
                 let key = s.key_expr().as_str();
                 let ev = match keys::engine_of(&run, key).and_then(|n| idx.get(n)) {
-                    Some(&engine) => HubEvent::Message { engine, bytes: s.payload().to_bytes().into_owned() },
-                    None => HubEvent::Stray { key: key.to_string() },
+                    Some(&engine) => HubEvent::Message {
+                        engine,
+                        bytes: s.payload().to_bytes().into_owned(),
+                    },
+                    None => HubEvent::Stray {
+                        key: key.to_string(),
+                    },
                 };
                 let _ = tx1.send(ev);
             })
@@ -85,10 +103,15 @@ impl Hub {
             .history(true)
             .callback(move |s| {
                 let key = s.key_expr().as_str();
-                let ev = match (keys::engine_of(&run, key).and_then(|n| idx.get(n)), s.kind()) {
+                let ev = match (
+                    keys::engine_of(&run, key).and_then(|n| idx.get(n)),
+                    s.kind(),
+                ) {
                     (Some(&engine), SampleKind::Put) => HubEvent::Joined { engine },
                     (Some(&engine), SampleKind::Delete) => HubEvent::Left { engine },
-                    (None, _) => HubEvent::Stray { key: key.to_string() },
+                    (None, _) => HubEvent::Stray {
+                        key: key.to_string(),
+                    },
                 };
                 let _ = tx2.send(ev);
             })
@@ -136,18 +159,28 @@ impl Hub {
 
     /// Whether engine `engine`'s subscriber is connected (a message sent now would reach it).
     pub fn is_listening(&self, engine: usize) -> Result<bool, TransportError> {
-        Ok(self.publishers[engine].matching_status().wait().map_err(zerr("matching status"))?.matching())
+        Ok(self.publishers[engine]
+            .matching_status()
+            .wait()
+            .map_err(zerr("matching status"))?
+            .matching())
     }
 
     /// Sends a message to engine `engine`.
     pub fn send(&mut self, engine: usize, msg: &Message) -> Result<(), TransportError> {
         wire::encode_into(msg, &mut self.buf);
-        self.publishers[engine].put(self.buf.as_slice()).wait().map_err(zerr(format!("send to {}", self.names[engine])))
+        self.publishers[engine]
+            .put(self.buf.as_slice())
+            .wait()
+            .map_err(zerr(format!("send to {}", self.names[engine])))
     }
 
     /// Sends already encoded bytes to engine `engine`.
     pub fn send_bytes(&self, engine: usize, bytes: &[u8]) -> Result<(), TransportError> {
-        self.publishers[engine].put(bytes).wait().map_err(zerr(format!("send to {}", self.names[engine])))
+        self.publishers[engine]
+            .put(bytes)
+            .wait()
+            .map_err(zerr(format!("send to {}", self.names[engine])))
     }
 
     /// The next event, waiting at most `timeout`; `None` on time-out.
@@ -165,7 +198,14 @@ impl Hub {
 
     /// Closes the session (engines see the coordinator's token disappear).
     pub fn close(self) -> Result<(), TransportError> {
-        let Hub { session, publishers, _token, _messages, _liveliness, .. } = self;
+        let Hub {
+            session,
+            publishers,
+            _token,
+            _messages,
+            _liveliness,
+            ..
+        } = self;
         drop((publishers, _token, _messages, _liveliness));
         session.close().wait().map_err(zerr("close session"))
     }

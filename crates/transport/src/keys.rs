@@ -37,13 +37,19 @@ pub fn from_engines(run_id: &str) -> String {
 
 /// The engine name in a key of this run (`neuroloop/<run>/engine/<name>[/...]`).
 pub fn engine_of<'a>(run_id: &str, key: &'a str) -> Option<&'a str> {
-    let rest = key.strip_prefix("neuroloop/")?.strip_prefix(run_id)?.strip_prefix("/engine/")?;
+    let rest = key
+        .strip_prefix("neuroloop/")?
+        .strip_prefix(run_id)?
+        .strip_prefix("/engine/")?;
     Some(rest.split('/').next().unwrap_or(rest))
 }
 
 /// Checks that a run id can be used in key expressions (`[A-Za-z0-9_-]+`).
 pub fn valid_run_id(run_id: &str) -> bool {
-    !run_id.is_empty() && run_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    !run_id.is_empty()
+        && run_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 #[cfg(test)]

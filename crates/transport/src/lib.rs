@@ -95,5 +95,8 @@ pub enum TransportError {
 
 pub(crate) fn zerr(what: impl Into<String>) -> impl FnOnce(zenoh::Error) -> TransportError {
     let what = what.into();
-    move |e| TransportError::Zenoh { what, detail: e.to_string() }
+    move |e| TransportError::Zenoh {
+        what,
+        detail: e.to_string(),
+    }
 }

@@ -16,20 +16,34 @@ pub(crate) struct Origins {
 impl Origins {
     /// Identity mapping for an experiment taken as is.
     pub(crate) fn identity(exp: &Experiment) -> Self {
-        Origins { link_index: (0..exp.links.len()).collect(), record_index: (0..exp.record.len()).collect() }
+        Origins {
+            link_index: (0..exp.links.len()).collect(),
+            record_index: (0..exp.record.len()).collect(),
+        }
     }
 
     fn link(&self, i: usize, end: &str) -> String {
-        format!("links[{}].{end}", self.link_index.get(i).copied().unwrap_or(i))
+        format!(
+            "links[{}].{end}",
+            self.link_index.get(i).copied().unwrap_or(i)
+        )
     }
 
     fn record(&self, i: usize) -> String {
-        format!("record.ports[{}]", self.record_index.get(i).copied().unwrap_or(i))
+        format!(
+            "record.ports[{}]",
+            self.record_index.get(i).copied().unwrap_or(i)
+        )
     }
 }
 
 fn problem(path: String, message: String) -> Problem {
-    Problem { path, line: None, column: None, message }
+    Problem {
+        path,
+        line: None,
+        column: None,
+        message,
+    }
 }
 
 /// Checks that need no ports: every engine named exists, every input has at most one link, no port is
@@ -41,7 +55,11 @@ pub(crate) fn check_refs(exp: &Experiment, origins: &Origins) -> Vec<Problem> {
         (!names.contains(&r.engine.as_str())).then(|| {
             problem(
                 path.to_string(),
-                format!("engine \"{}\" in {path} does not exist (engines: {})", r.engine, names.join(", ")),
+                format!(
+                    "engine \"{}\" in {path} does not exist (engines: {})",
+                    r.engine,
+                    names.join(", ")
+                ),
             )
         })
     };
@@ -71,9 +89,10 @@ pub(crate) fn check_refs(exp: &Experiment, origins: &Origins) -> Vec<Problem> {
         let path = origins.record(i);
         problems.extend(engine_missing(r, &path));
         match first_record.get(r) {
-            Some(&first) => {
-                problems.push(problem(path, format!("{r} is recorded twice (also {})", origins.record(first))))
-            }
+            Some(&first) => problems.push(problem(
+                path,
+                format!("{r} is recorded twice (also {})", origins.record(first)),
+            )),
             None => {
                 first_record.insert(r, i);
             }
@@ -113,7 +132,11 @@ pub(crate) fn check_port_level(
                     "port \"{}\" does not exist on engine \"{}\" (its ports: {})",
                     r.port,
                     r.engine,
-                    if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
                 ),
             ));
         }
@@ -130,7 +153,10 @@ pub(crate) fn check_port_level(
                 directions_ok = false;
                 problems.push(problem(
                     from_path.clone(),
-                    format!("{} is an input port, a link must start at an output", link.from),
+                    format!(
+                        "{} is an input port, a link must start at an output",
+                        link.from
+                    ),
                 ));
             }
         }
@@ -143,20 +169,29 @@ pub(crate) fn check_port_level(
                 ));
             }
         }
-        let (Some(f), Some(t)) = (from, to) else { continue };
+        let (Some(f), Some(t)) = (from, to) else {
+            continue;
+        };
         if !directions_ok {
             continue;
         }
         match &link.transfer {
             None => {
-                if let Err(m) = compare_kinds(&link.from.to_string(), &f.kind, &link.to, &t.kind, true) {
+                if let Err(m) =
+                    compare_kinds(&link.from.to_string(), &f.kind, &link.to, &t.kind, true)
+                {
                     problems.push(problem(to_path, m));
                 }
             }
             Some(transfer) => match transfer.output_kind(&f.kind) {
                 Err(m) => problems.push(problem(
                     origins.link(i, "transfer"),
-                    format!("transfer {} cannot take {} ({}): {m}", transfer.kind_name(), link.from, f.kind.describe()),
+                    format!(
+                        "transfer {} cannot take {} ({}): {m}",
+                        transfer.kind_name(),
+                        link.from,
+                        f.kind.describe()
+                    ),
                 )),
                 Ok(out) => {
                     let what = format!("{} after transfer {}", link.from, transfer.kind_name());
@@ -171,7 +206,10 @@ pub(crate) fn check_port_level(
         let path = origins.record(i);
         if let Some(p) = find(r, &path, &mut problems) {
             if p.direction != Direction::Output {
-                problems.push(problem(path, format!("{r} is an input port; only output ports can be recorded")));
+                problems.push(problem(
+                    path,
+                    format!("{r} is an input port; only output ports can be recorded"),
+                ));
             }
         }
     }
@@ -180,14 +218,39 @@ pub(crate) fn check_port_level(
 
 /// Whether data of kind `from` can be delivered to a port of kind `to`. Units are compared when
 /// `strict_units`, otherwise only where `from` names one (non-empty).
-fn compare_kinds(from_name: &str, from: &PortKind, to_ref: &PortRef, to: &PortKind, strict_units: bool) -> Result<(), String> {
-    let unit_hint = |a: &str, b: &str| format!("unit mismatch: {a} -> {b} (add a transfer function, e.g. linear with unit = \"{b}\")");
-    let mismatch = |what: &str| format!("{what}: {from_name} is {}, {to_ref} is {}", from.describe(), to.describe());
+fn compare_kinds(
+    from_name: &str,
+    from: &PortKind,
+    to_ref: &PortRef,
+    to: &PortKind,
+    strict_units: bool,
+) -> Result<(), String> {
+    let unit_hint = |a: &str, b: &str| {
+        format!(
+            "unit mismatch: {a} -> {b} (add a transfer function, e.g. linear with unit = \"{b}\")"
+        )
+    };
+    let mismatch = |what: &str| {
+        format!(
+            "{what}: {from_name} is {}, {to_ref} is {}",
+            from.describe(),
+            to.describe()
+        )
+    };
     match (from, to) {
-        (PortKind::Spikes { size: a }, PortKind::Spikes { size: b }) if a != b => Err(mismatch("size mismatch")),
-        (PortKind::Events { width: wa, height: ha }, PortKind::Events { width: wb, height: hb }) if (wa, ha) != (wb, hb) => {
-            Err(mismatch("sensor size mismatch"))
+        (PortKind::Spikes { size: a }, PortKind::Spikes { size: b }) if a != b => {
+            Err(mismatch("size mismatch"))
         }
+        (
+            PortKind::Events {
+                width: wa,
+                height: ha,
+            },
+            PortKind::Events {
+                width: wb,
+                height: hb,
+            },
+        ) if (wa, ha) != (wb, hb) => Err(mismatch("sensor size mismatch")),
         (PortKind::Scalar { unit: a }, PortKind::Scalar { unit: b }) => {
             if a != b && (strict_units || !a.is_empty()) {
                 Err(format!("{}; {from_name} -> {to_ref}", unit_hint(a, b)))

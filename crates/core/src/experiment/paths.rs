@@ -16,7 +16,11 @@ pub(crate) enum Seg {
 
 /// Prints a key for a path: bare when it is a valid bare TOML key, quoted otherwise.
 pub(crate) fn fmt_key(key: &str) -> String {
-    if !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+    if !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
         key.to_string()
     } else {
         let mut s = String::from("\"");
@@ -85,7 +89,11 @@ pub(crate) fn parse_path(path: &str) -> Option<Vec<Seg>> {
                 while i < chars.len() && !matches!(chars[i], '.' | '[' | ']' | '"') {
                     i += 1;
                 }
-                let key: String = chars[start..i].iter().collect::<String>().trim().to_string();
+                let key: String = chars[start..i]
+                    .iter()
+                    .collect::<String>()
+                    .trim()
+                    .to_string();
                 if key.is_empty() {
                     return None;
                 }
@@ -146,8 +154,12 @@ fn find(doc: &Document<&str>, segs: &[Seg]) -> (Option<Range<usize>>, bool) {
     let mut best = None;
     for seg in segs {
         let next = match (seg, node) {
-            (Seg::Key(k), Node::Table(t)) => t.get_key_value(k).map(|(key, item)| (key.span(), node_of_item(item))),
-            (Seg::Key(k), Node::Inline(t)) => t.get_key_value(k).map(|(key, item)| (key.span(), node_of_item(item))),
+            (Seg::Key(k), Node::Table(t)) => t
+                .get_key_value(k)
+                .map(|(key, item)| (key.span(), node_of_item(item))),
+            (Seg::Key(k), Node::Inline(t)) => t
+                .get_key_value(k)
+                .map(|(key, item)| (key.span(), node_of_item(item))),
             (Seg::Index(i), Node::Tables(a)) => a.get(*i).map(|t| (t.span(), Node::Table(t))),
             (Seg::Index(i), Node::Array(a)) => a.get(*i).map(|v| (v.span(), node_of_value(v))),
             _ => None,
@@ -185,7 +197,10 @@ pub(crate) struct Locator<'a> {
 impl<'a> Locator<'a> {
     /// A locator for `text` (which may fail to parse; then nothing is found).
     pub(crate) fn new(text: &'a str) -> Self {
-        Locator { text, doc: Document::parse(text).ok() }
+        Locator {
+            text,
+            doc: Document::parse(text).ok(),
+        }
     }
 
     /// Line and column of the key at `path`; `exact` requires the whole path to exist, otherwise the
@@ -206,7 +221,8 @@ impl<'a> Locator<'a> {
         let mut best: Option<(usize, String)> = None;
         let mut visit = |path: &str, span: Option<Range<usize>>| {
             if let Some(s) = span {
-                let contains = s.start <= offset && (offset < s.end || (s.start == s.end && offset == s.start));
+                let contains = s.start <= offset
+                    && (offset < s.end || (s.start == s.end && offset == s.start));
                 if contains && best.as_ref().is_none_or(|(len, _)| s.end - s.start <= *len) {
                     best = Some((s.end - s.start, path.to_string()));
                 }
@@ -268,7 +284,9 @@ pub(crate) fn apply_override(doc: &mut DocumentMut, text: &str) -> Result<Vec<Se
         return Err("the key of an override must not be empty".into());
     }
     let Some(segs) = parse_path(key) else {
-        return Err(format!("\"{key}\" is not a key path like engines.plant.seed or links[0].to"));
+        return Err(format!(
+            "\"{key}\" is not a key path like engines.plant.seed or links[0].to"
+        ));
     };
     let raw = value.trim();
     let mut value = match raw.parse::<Value>() {
@@ -309,7 +327,9 @@ fn set_in_item(item: &mut Item, segs: &[Seg], value: Value, prefix: &str) -> Res
             let path = format!("{prefix}[{i}]");
             match a.get_mut(*i) {
                 None => Err(format!("{prefix} has {len} element(s), there is no [{i}]")),
-                Some(_) if segs.len() == 1 => Err(format!("cannot replace the table {path} by a value")),
+                Some(_) if segs.len() == 1 => {
+                    Err(format!("cannot replace the table {path} by a value"))
+                }
                 Some(t) => set_in_table(t, &segs[1..], value, &path),
             }
         }
@@ -317,7 +337,12 @@ fn set_in_item(item: &mut Item, segs: &[Seg], value: Value, prefix: &str) -> Res
     }
 }
 
-fn set_in_value(target: &mut Value, segs: &[Seg], value: Value, prefix: &str) -> Result<(), String> {
+fn set_in_value(
+    target: &mut Value,
+    segs: &[Seg],
+    value: Value,
+    prefix: &str,
+) -> Result<(), String> {
     let Some((seg, rest)) = segs.split_first() else {
         *target = value;
         return Ok(());

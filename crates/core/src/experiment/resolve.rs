@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 use super::check::{check_refs, Origins};
 use super::paths::{apply_override, fmt_path, join, line_col, Locator};
 use super::spec::{EngineSection, ExperimentSpec, PortSection};
-use super::{ConfigError, EngineKind, EngineSpec, Experiment, LinkSpec, PortCatalog, PortRef, Problem, ZenohSpec};
+use super::{
+    ConfigError, EngineKind, EngineSpec, Experiment, LinkSpec, PortCatalog, PortRef, Problem,
+    ZenohSpec,
+};
 use crate::engine::InitContext;
 use crate::port::{valid_name, Channel, PortKind, PortSpec, PortType};
 use crate::seed::derive_seed;
@@ -36,7 +39,12 @@ fn file_name(source: Option<&Path>) -> String {
 
 /// Fills in lines and columns (in the original `text`), notes overridden values, sorts by position and
 /// removes duplicates.
-fn finish(text: &str, source: Option<&Path>, overrides: &[(String, String)], problems: Vec<Problem>) -> ConfigError {
+fn finish(
+    text: &str,
+    source: Option<&Path>,
+    overrides: &[(String, String)],
+    problems: Vec<Problem>,
+) -> ConfigError {
     let locator = Locator::new(text);
     let mut out: Vec<Problem> = Vec::new();
     for mut p in problems {
@@ -54,14 +62,20 @@ fn finish(text: &str, source: Option<&Path>, overrides: &[(String, String)], pro
         }
     }
     out.sort_by_key(|p| (p.line.is_none(), p.line, p.column));
-    ConfigError { file: file_name(source), problems: out }
+    ConfigError {
+        file: file_name(source),
+        problems: out,
+    }
 }
 
 /// Whether `path` is `key` or inside it.
 fn under(path: &str, key: &str) -> bool {
     !key.is_empty()
         && path.starts_with(key)
-        && matches!(path[key.len()..].chars().next(), None | Some('.') | Some('['))
+        && matches!(
+            path[key.len()..].chars().next(),
+            None | Some('.') | Some('[')
+        )
 }
 
 /// Deserializes `text` with `overrides` applied; a failure is a finished [`ConfigError`].
@@ -70,9 +84,14 @@ fn deserialize(
     source: Option<&Path>,
     overrides: &[String],
 ) -> Result<(ExperimentSpec, Vec<(String, String)>), ConfigError> {
-    let fail = |problems: Vec<Problem>| ConfigError { file: file_name(source), problems };
+    let fail = |problems: Vec<Problem>| ConfigError {
+        file: file_name(source),
+        problems,
+    };
     if overrides.is_empty() {
-        return toml::from_str(text).map(|spec| (spec, Vec::new())).map_err(|e| fail(vec![de_problem(text, text, &e)]));
+        return toml::from_str(text)
+            .map(|spec| (spec, Vec::new()))
+            .map_err(|e| fail(vec![de_problem(text, text, &e)]));
     }
     let mut doc = match text.parse::<toml_edit::DocumentMut>() {
         Ok(doc) => doc,
@@ -137,7 +156,11 @@ fn de_problem(parsed: &str, original: &str, e: &toml::de::Error) -> Problem {
 
 /// Reads `text`: overrides, deserialization (failures end here), then resolution with every
 /// cross-field problem collected.
-pub(crate) fn read<'a>(text: &str, source: Option<&'a Path>, overrides: &[String]) -> Result<Read<'a>, ConfigError> {
+pub(crate) fn read<'a>(
+    text: &str,
+    source: Option<&'a Path>,
+    overrides: &[String],
+) -> Result<Read<'a>, ConfigError> {
     let (spec, applied) = deserialize(text, source, overrides)?;
     let mut problems = Vec::new();
     let mut bad = |path: String, message: String| problems.push(Problem::new(path, message));
@@ -146,27 +169,40 @@ pub(crate) fn read<'a>(text: &str, source: Option<&'a Path>, overrides: &[String
     let run = &spec.run;
     let name = match &run.name {
         Some(n) if n.trim().is_empty() => {
-            bad("run.name".into(), "run.name = \"\" must not be empty".into());
+            bad(
+                "run.name".into(),
+                "run.name = \"\" must not be empty".into(),
+            );
             "experiment".to_string()
         }
         Some(n) if n.contains(['/', '\\']) => {
-            bad("run.name".into(), format!("run.name = \"{n}\" must not contain / or \\"));
+            bad(
+                "run.name".into(),
+                format!("run.name = \"{n}\" must not contain / or \\"),
+            );
             n.clone()
         }
         Some(n) => n.clone(),
-        None => source
-            .and_then(|p| p.file_stem())
-            .map_or_else(|| "experiment".to_string(), |s| s.to_string_lossy().into_owned()),
+        None => source.and_then(|p| p.file_stem()).map_or_else(
+            || "experiment".to_string(),
+            |s| s.to_string_lossy().into_owned(),
+        ),
     };
     let base = run.base_step_ms;
     let base_ok = base.is_finite() && base > 0.0;
     if !base_ok {
-        bad("run.base_step_ms".into(), format!("base_step_ms = {base} must be a positive number of ms"));
+        bad(
+            "run.base_step_ms".into(),
+            format!("base_step_ms = {base} must be a positive number of ms"),
+        );
     }
     let mut duration = Step(1);
     let d = run.duration_ms;
     if !(d.is_finite() && d > 0.0) {
-        bad("run.duration_ms".into(), format!("duration_ms = {d} must be a positive number of ms"));
+        bad(
+            "run.duration_ms".into(),
+            format!("duration_ms = {d} must be a positive number of ms"),
+        );
     } else if base_ok {
         match steps_in(d, base) {
             Some(n) if n >= 1 => duration = Step(n),
@@ -177,20 +213,30 @@ pub(crate) fn read<'a>(text: &str, source: Option<&'a Path>, overrides: &[String
         }
     }
     if run.step_timeout_ms == 0 {
-        bad("run.step_timeout_ms".into(), "step_timeout_ms = 0 must be > 0".into());
+        bad(
+            "run.step_timeout_ms".into(),
+            "step_timeout_ms = 0 must be > 0".into(),
+        );
     }
     if run.join_timeout_ms == 0 {
-        bad("run.join_timeout_ms".into(), "join_timeout_ms = 0 must be > 0".into());
+        bad(
+            "run.join_timeout_ms".into(),
+            "join_timeout_ms = 0 must be > 0".into(),
+        );
     }
 
     // [engines.*]
     if spec.engines.is_empty() {
-        bad("engines".into(), "the experiment has no engines: add at least one [engines.NAME] table".into());
+        bad(
+            "engines".into(),
+            "the experiment has no engines: add at least one [engines.NAME] table".into(),
+        );
     }
     let folder = source.and_then(Path::parent);
     let mut engines = Vec::new();
     for (ename, e) in &spec.engines {
-        let (engine, engine_problems) = resolve_engine(ename, e, run.seed, base_ok.then_some(base), folder);
+        let (engine, engine_problems) =
+            resolve_engine(ename, e, run.seed, base_ok.then_some(base), folder);
         problems.extend(engine_problems);
         engines.push(engine);
     }
@@ -198,12 +244,19 @@ pub(crate) fn read<'a>(text: &str, source: Option<&'a Path>, overrides: &[String
 
     // [[links]] and [record]
     let mut links = Vec::new();
-    let mut origins = Origins { link_index: Vec::new(), record_index: Vec::new() };
+    let mut origins = Origins {
+        link_index: Vec::new(),
+        record_index: Vec::new(),
+    };
     for (i, l) in spec.links.iter().enumerate() {
         let from = parse_ref(&l.from).map_err(|m| bad(format!("links[{i}].from"), m));
         let to = parse_ref(&l.to).map_err(|m| bad(format!("links[{i}].to"), m));
         if let (Ok(from), Ok(to)) = (from, to) {
-            links.push(LinkSpec { from, to, transfer: l.transfer.clone() });
+            links.push(LinkSpec {
+                from,
+                to,
+                transfer: l.transfer.clone(),
+            });
             origins.link_index.push(i);
         }
     }
@@ -221,7 +274,10 @@ pub(crate) fn read<'a>(text: &str, source: Option<&'a Path>, overrides: &[String
     let zenoh = spec
         .zenoh
         .as_ref()
-        .map(|z| ZenohSpec { listen: z.listen.clone(), connect: z.connect.clone() })
+        .map(|z| ZenohSpec {
+            listen: z.listen.clone(),
+            connect: z.connect.clone(),
+        })
         .unwrap_or_default();
     let exp = Experiment {
         source: source.map(Path::to_path_buf),
@@ -241,13 +297,22 @@ pub(crate) fn read<'a>(text: &str, source: Option<&'a Path>, overrides: &[String
         record,
     };
     problems.extend(check_refs(&exp, &origins));
-    Ok(Read { exp, origins, problems, source, overrides: applied })
+    Ok(Read {
+        exp,
+        origins,
+        problems,
+        source,
+        overrides: applied,
+    })
 }
 
 /// Parses `engine.port`.
 fn parse_ref(text: &str) -> Result<PortRef, String> {
     match text.split_once('.') {
-        Some((e, p)) if valid_name(e) && valid_name(p) => Ok(PortRef { engine: e.into(), port: p.into() }),
+        Some((e, p)) if valid_name(e) && valid_name(p) => Ok(PortRef {
+            engine: e.into(),
+            port: p.into(),
+        }),
         _ => Err(format!(
             "\"{text}\" is not of the form \"engine.port\" (names made of letters, digits and _)"
         )),
@@ -266,46 +331,92 @@ fn resolve_engine(
     let path = join("engines", name);
     let mut problems = Vec::new();
     let mut bad = |key: &str, message: String| {
-        problems.push(Problem::new(if key.is_empty() { path.clone() } else { join(&path, key) }, message))
+        problems.push(Problem::new(
+            if key.is_empty() {
+                path.clone()
+            } else {
+                join(&path, key)
+            },
+            message,
+        ))
     };
     if !valid_name(name) {
-        bad("", format!("engine name \"{name}\" is not allowed: use only letters, digits and _"));
+        bad(
+            "",
+            format!("engine name \"{name}\" is not allowed: use only letters, digits and _"),
+        );
     }
     let mut period = 1;
     let s = e.step_ms;
     if !(s.is_finite() && s > 0.0) {
-        bad("step_ms", format!("step_ms = {s} must be a positive number of ms"));
+        bad(
+            "step_ms",
+            format!("step_ms = {s} must be a positive number of ms"),
+        );
     } else if let Some(base) = base {
         match steps_in(s, base).map(u32::try_from) {
             Some(Ok(n)) if n >= 1 => period = n,
-            Some(Ok(_)) => bad("step_ms", format!("step_ms = {s} is shorter than run.base_step_ms = {base}")),
-            Some(Err(_)) => bad("step_ms", format!("step_ms = {s} is too many base steps of {base} ms")),
-            None => bad("step_ms", format!("step_ms = {s} is not a whole multiple of run.base_step_ms = {base}")),
+            Some(Ok(_)) => bad(
+                "step_ms",
+                format!("step_ms = {s} is shorter than run.base_step_ms = {base}"),
+            ),
+            Some(Err(_)) => bad(
+                "step_ms",
+                format!("step_ms = {s} is too many base steps of {base} ms"),
+            ),
+            None => bad(
+                "step_ms",
+                format!("step_ms = {s} is not a whole multiple of run.base_step_ms = {base}"),
+            ),
         }
     }
     let kind = if e.kind.contains('/') {
-        let given = Path::new(&e.kind);
+        // Drop `.` components so that messages and paths read cleanly.
+        let given: PathBuf = Path::new(&e.kind)
+            .components()
+            .filter(|c| !matches!(c, std::path::Component::CurDir))
+            .collect();
         let resolved = match folder {
-            Some(f) if given.is_relative() => f.join(given),
-            _ => given.to_path_buf(),
+            Some(f) if given.is_relative() => f.join(&given),
+            _ => given,
         };
         if !e.external {
             if !resolved.exists() {
                 bad(
                     "kind",
-                    format!("executable \"{}\" not found (looked for {})", e.kind, resolved.display()),
+                    format!(
+                        "executable \"{}\" not found (looked for {})",
+                        e.kind,
+                        resolved.display()
+                    ),
                 );
             } else if !resolved.is_file() {
-                bad("kind", format!("executable \"{}\" is not a file ({})", e.kind, resolved.display()));
+                bad(
+                    "kind",
+                    format!(
+                        "executable \"{}\" is not a file ({})",
+                        e.kind,
+                        resolved.display()
+                    ),
+                );
             }
         }
         EngineKind::Executable(resolved)
     } else {
         if e.kind.trim().is_empty() {
-            bad("kind", "kind = \"\": name a built-in engine or an executable's path".into());
+            bad(
+                "kind",
+                "kind = \"\": name a built-in engine or an executable's path".into(),
+            );
         }
         if e.args.as_ref().is_some_and(|a| !a.is_empty()) {
-            bad("args", format!("args are only passed to executables, and kind = \"{}\" is a built-in engine", e.kind));
+            bad(
+                "args",
+                format!(
+                    "args are only passed to executables, and kind = \"{}\" is a built-in engine",
+                    e.kind
+                ),
+            );
         }
         if e.ports.is_some() {
             bad(
@@ -354,9 +465,16 @@ fn resolve_engine(
 /// Turns a port declaration into a [`PortSpec`], checking that the fields fit its type.
 fn declared_port(p: &PortSection, path: &str, problems: &mut Vec<Problem>) -> Option<PortSpec> {
     let start = problems.len();
-    let mut bad = |key: &str, message: String| problems.push(Problem::new(format!("{path}.{key}"), message));
+    let mut bad =
+        |key: &str, message: String| problems.push(Problem::new(format!("{path}.{key}"), message));
     if !valid_name(&p.name) {
-        bad("name", format!("port name \"{}\" is not allowed: use only letters, digits and _", p.name));
+        bad(
+            "name",
+            format!(
+                "port name \"{}\" is not allowed: use only letters, digits and _",
+                p.name
+            ),
+        );
     }
     let t = p.port_type;
     let fields: [(&str, bool, bool); 5] = [
@@ -368,18 +486,27 @@ fn declared_port(p: &PortSection, path: &str, problems: &mut Vec<Problem>) -> Op
     ];
     for (key, present, belongs) in fields {
         if present && !belongs {
-            bad(key, format!("{key} does not apply to a port of type = \"{t}\""));
+            bad(
+                key,
+                format!("{key} does not apply to a port of type = \"{t}\""),
+            );
         }
     }
     let kind = match t {
         PortType::Spikes => match p.size {
             Some(size) if size > 0 => Some(PortKind::Spikes { size }),
             Some(_) => {
-                bad("size", "size = 0: a spike port needs at least one neuron".into());
+                bad(
+                    "size",
+                    "size = 0: a spike port needs at least one neuron".into(),
+                );
                 None
             }
             None => {
-                bad("size", "a spikes port needs size = NUMBER_OF_NEURONS".into());
+                bad(
+                    "size",
+                    "a spikes port needs size = NUMBER_OF_NEURONS".into(),
+                );
                 None
             }
         },
@@ -387,36 +514,65 @@ fn declared_port(p: &PortSection, path: &str, problems: &mut Vec<Problem>) -> Op
             Some(ch) if !ch.is_empty() => {
                 for (i, c) in ch.iter().enumerate() {
                     if c.unit.trim().is_empty() {
-                        bad(&format!("channels[{i}].unit"), format!("channel \"{}\" needs a unit (\"1\" if none)", c.name));
+                        bad(
+                            &format!("channels[{i}].unit"),
+                            format!("channel \"{}\" needs a unit (\"1\" if none)", c.name),
+                        );
                     }
                 }
                 Some(PortKind::Analog {
-                    channels: ch.iter().map(|c| Channel { name: c.name.clone(), unit: c.unit.clone() }).collect(),
+                    channels: ch
+                        .iter()
+                        .map(|c| Channel {
+                            name: c.name.clone(),
+                            unit: c.unit.clone(),
+                        })
+                        .collect(),
                 })
             }
             _ => {
-                bad("channels", "an analog port needs channels = [{ name = \"...\", unit = \"...\" }, ...]".into());
+                bad(
+                    "channels",
+                    "an analog port needs channels = [{ name = \"...\", unit = \"...\" }, ...]"
+                        .into(),
+                );
                 None
             }
         },
         PortType::Events => match (p.width, p.height) {
-            (Some(w), Some(h)) if w > 0 && h > 0 => Some(PortKind::Events { width: w, height: h }),
+            (Some(w), Some(h)) if w > 0 && h > 0 => Some(PortKind::Events {
+                width: w,
+                height: h,
+            }),
             _ => {
-                bad("width", "an events port needs width and height (both > 0)".into());
+                bad(
+                    "width",
+                    "an events port needs width and height (both > 0)".into(),
+                );
                 None
             }
         },
-        PortType::Scalar => Some(PortKind::Scalar { unit: p.unit.clone().unwrap_or_else(|| "1".into()) }),
+        PortType::Scalar => Some(PortKind::Scalar {
+            unit: p.unit.clone().unwrap_or_else(|| "1".into()),
+        }),
     };
     if problems.len() > start {
         return None;
     }
-    kind.map(|kind| PortSpec { name: p.name.clone(), direction: p.direction, kind })
+    kind.map(|kind| PortSpec {
+        name: p.name.clone(),
+        direction: p.direction,
+        kind,
+    })
 }
 
 /// Converts a TOML table to JSON (datetimes become strings; NaN and infinities are problems).
 fn table_to_json(t: &toml::Table, path: &str, problems: &mut Vec<Problem>) -> serde_json::Value {
-    serde_json::Value::Object(t.iter().map(|(k, v)| (k.clone(), to_json(v, &join(path, k), problems))).collect())
+    serde_json::Value::Object(
+        t.iter()
+            .map(|(k, v)| (k.clone(), to_json(v, &join(path, k), problems)))
+            .collect(),
+    )
 }
 
 fn to_json(v: &toml::Value, path: &str, problems: &mut Vec<Problem>) -> serde_json::Value {
@@ -424,22 +580,33 @@ fn to_json(v: &toml::Value, path: &str, problems: &mut Vec<Problem>) -> serde_js
     match v {
         toml::Value::String(s) => J::String(s.clone()),
         toml::Value::Integer(i) => J::from(*i),
-        toml::Value::Float(f) => serde_json::Number::from_f64(*f).map(J::Number).unwrap_or_else(|| {
-            problems.push(Problem::new(path, format!("{f} cannot be passed to an engine (JSON has no such number)")));
-            J::Null
-        }),
+        toml::Value::Float(f) => serde_json::Number::from_f64(*f)
+            .map(J::Number)
+            .unwrap_or_else(|| {
+                problems.push(Problem::new(
+                    path,
+                    format!("{f} cannot be passed to an engine (JSON has no such number)"),
+                ));
+                J::Null
+            }),
         toml::Value::Boolean(b) => J::Bool(*b),
         toml::Value::Datetime(d) => J::String(d.to_string()),
-        toml::Value::Array(a) => {
-            J::Array(a.iter().enumerate().map(|(i, x)| to_json(x, &format!("{path}[{i}]"), problems)).collect())
-        }
+        toml::Value::Array(a) => J::Array(
+            a.iter()
+                .enumerate()
+                .map(|(i, x)| to_json(x, &format!("{path}[{i}]"), problems))
+                .collect(),
+        ),
         toml::Value::Table(t) => table_to_json(t, path, problems),
     }
 }
 
 /// Every engine's ports: built-ins through the catalog, executables from their declarations (absent
 /// when undeclared). Unknown built-ins and configuration errors are problems.
-pub(crate) fn gather_ports(exp: &Experiment, catalog: &dyn PortCatalog) -> (BTreeMap<String, Vec<PortSpec>>, Vec<Problem>) {
+pub(crate) fn gather_ports(
+    exp: &Experiment,
+    catalog: &dyn PortCatalog,
+) -> (BTreeMap<String, Vec<PortSpec>>, Vec<Problem>) {
     let mut ports = BTreeMap::new();
     let mut problems = Vec::new();
     for e in &exp.engines {
@@ -482,4 +649,3 @@ pub(crate) fn gather_ports(exp: &Experiment, catalog: &dyn PortCatalog) -> (BTre
     }
     (ports, problems)
 }
-

@@ -26,7 +26,10 @@ impl PortCatalog for Catalog {
             "poisson_source" => {
                 let size = match ctx.config.get("size") {
                     None => 10,
-                    Some(v) => v.as_u64().and_then(|s| u32::try_from(s).ok()).ok_or("size must be a whole number")?,
+                    Some(v) => v
+                        .as_u64()
+                        .and_then(|s| u32::try_from(s).ok())
+                        .ok_or("size must be a whole number")?,
                 };
                 Ok(vec![PortSpec::output("spikes", PortKind::Spikes { size })])
             }
@@ -34,7 +37,11 @@ impl PortCatalog for Catalog {
         }
     }
     fn builtin_names(&self) -> Vec<String> {
-        vec!["spring".into(), "p_controller".into(), "poisson_source".into()]
+        vec![
+            "spring".into(),
+            "p_controller".into(),
+            "poisson_source".into(),
+        ]
     }
 }
 
@@ -95,8 +102,14 @@ fn good_file_resolves() {
     assert_eq!(exp.engines[0].period, 2);
     assert_eq!(exp.engines[0].seed, 3);
     assert_eq!(exp.engines[1].seed, crate::seed::derive_seed(42, "plant"));
-    assert_eq!(exp.engines[1].config["stiffness_n_per_m"], serde_json::json!(20.0));
-    assert_eq!(exp.engines[1].config["when"], serde_json::json!("1979-05-27"));
+    assert_eq!(
+        exp.engines[1].config["stiffness_n_per_m"],
+        serde_json::json!(20.0)
+    );
+    assert_eq!(
+        exp.engines[1].config["when"],
+        serde_json::json!("1979-05-27")
+    );
     assert_eq!(exp.engines[0].config, serde_json::json!({}));
     assert_eq!(exp.links.len(), 2);
     assert!(exp.links[1].transfer.is_some());
@@ -118,7 +131,15 @@ fn defaults_and_name_from_file_stem() {
 
 #[test]
 fn overrides_change_values_and_keep_lines() {
-    let exp = load_text(GOOD, &["run.seed=7", "engines.plant.config.gain=2.5", "run.name=foo bar"]).unwrap();
+    let exp = load_text(
+        GOOD,
+        &[
+            "run.seed=7",
+            "engines.plant.config.gain=2.5",
+            "run.name=foo bar",
+        ],
+    )
+    .unwrap();
     assert_eq!(exp.seed, 7);
     assert_eq!(exp.name, "foo bar");
     assert_eq!(exp.engines[1].seed, crate::seed::derive_seed(7, "plant"));
@@ -126,14 +147,24 @@ fn overrides_change_values_and_keep_lines() {
     assert_eq!(exp.engines[1].config["gain"], serde_json::json!(2.5));
     assert_eq!(exp.text, GOOD, "the text is the original one");
     // New tables and array elements.
-    let exp = load_text(GOOD, &["zenoh.connect=[\"tcp/1.2.3.4:7447\"]", "links[1].transfer.gain=3"]).unwrap();
+    let exp = load_text(
+        GOOD,
+        &[
+            "zenoh.connect=[\"tcp/1.2.3.4:7447\"]",
+            "links[1].transfer.gain=3",
+        ],
+    )
+    .unwrap();
     assert_eq!(exp.zenoh.connect, ["tcp/1.2.3.4:7447"]);
     // A bad value set by override is reported at the original key's line.
     let e = load_text(GOOD, &["engines.controller.step_ms=2.5"]).unwrap_err();
     let (path, line, msg) = first(&e);
     assert_eq!(path, "engines.controller.step_ms");
     assert_eq!(line, Some(13));
-    assert!(msg.contains("--set engines.controller.step_ms=2.5"), "{msg}");
+    assert!(
+        msg.contains("--set engines.controller.step_ms=2.5"),
+        "{msg}"
+    );
     let e = load_text(GOOD, &["run.seed=abc"]).unwrap_err();
     assert_eq!(first(&e).0, "run.seed");
     assert_eq!(first(&e).1, Some(4));
@@ -141,7 +172,13 @@ fn overrides_change_values_and_keep_lines() {
 
 #[test]
 fn malformed_overrides() {
-    for o in ["run.seed", "=3", "run..seed=1", "links[9].to=x", "run.seed.x=1"] {
+    for o in [
+        "run.seed",
+        "=3",
+        "run..seed=1",
+        "links[9].to=x",
+        "run.seed.x=1",
+    ] {
         let e = load_text(GOOD, &[o]).unwrap_err();
         assert_eq!(e.problems[0].path, format!("--set {o}"), "{e}");
     }
@@ -151,7 +188,11 @@ fn malformed_overrides() {
 fn paths_parse_and_locate() {
     assert_eq!(
         parse_path("links[2].to"),
-        Some(vec![Seg::Key("links".into()), Seg::Index(2), Seg::Key("to".into())])
+        Some(vec![
+            Seg::Key("links".into()),
+            Seg::Index(2),
+            Seg::Key("to".into())
+        ])
     );
     assert_eq!(parse_path("engines.\"a b\".kind").map(|s| s.len()), Some(3));
     assert_eq!(parse_path(""), None);
@@ -177,7 +218,8 @@ fn syntax_error_has_position() {
 
 #[test]
 fn serde_errors_have_paths() {
-    let e = err("[run]\nduration_ms = 3\n[engines.a]\nkind = \"spring\"\nstep_ms = 1\ncolour = 1\n");
+    let e =
+        err("[run]\nduration_ms = 3\n[engines.a]\nkind = \"spring\"\nstep_ms = 1\ncolour = 1\n");
     assert_eq!(first(&e).0, "engines.a.colour", "{e}");
     assert_eq!(first(&e).1, Some(6));
     let e = err("[run]\nduration_ms = 3\n[engines.a]\nkind = \"spring\"\nstep_ms = \"fast\"\n");
@@ -227,75 +269,156 @@ ports = ["plant.position", "plant.position", "nodot"]
         assert!(s.contains(want), "missing {want:?} in\n{s}");
     }
     let lines: Vec<usize> = e.problems.iter().filter_map(|p| p.line).collect();
-    assert!(lines.windows(2).all(|w| w[0] <= w[1]), "sorted by line: {lines:?}");
+    assert!(
+        lines.windows(2).all(|w| w[0] <= w[1]),
+        "sorted by line: {lines:?}"
+    );
 }
 
 fn ports() -> BTreeMap<String, Vec<PortSpec>> {
     let mut m = BTreeMap::new();
-    m.insert("plant".to_string(), Catalog.builtin_ports("spring", &ctx()).unwrap());
-    m.insert("controller".to_string(), Catalog.builtin_ports("p_controller", &ctx()).unwrap());
-    m.insert("src".to_string(), vec![PortSpec::output("spikes", PortKind::Spikes { size: 10 })]);
+    m.insert(
+        "plant".to_string(),
+        Catalog.builtin_ports("spring", &ctx()).unwrap(),
+    );
+    m.insert(
+        "controller".to_string(),
+        Catalog.builtin_ports("p_controller", &ctx()).unwrap(),
+    );
+    m.insert(
+        "src".to_string(),
+        vec![PortSpec::output("spikes", PortKind::Spikes { size: 10 })],
+    );
     m
 }
 
 fn ctx() -> InitContext {
-    InitContext { name: "x".into(), config: serde_json::json!({}), seed: 0, base_step_ms: 1.0, period: 1 }
+    InitContext {
+        name: "x".into(),
+        config: serde_json::json!({}),
+        seed: 0,
+        base_step_ms: 1.0,
+        period: 1,
+    }
 }
 
 fn link(from: &str, to: &str, transfer: Option<&str>) -> LinkSpec {
     let r = |s: &str| {
         let (e, p) = s.split_once('.').unwrap();
-        PortRef { engine: e.into(), port: p.into() }
+        PortRef {
+            engine: e.into(),
+            port: p.into(),
+        }
     };
-    LinkSpec { from: r(from), to: r(to), transfer: transfer.map(|t| toml::from_str(t).unwrap()) }
+    LinkSpec {
+        from: r(from),
+        to: r(to),
+        transfer: transfer.map(|t| toml::from_str(t).unwrap()),
+    }
 }
 
 fn with_links(links: Vec<LinkSpec>) -> Experiment {
     let mut exp = load_text(GOOD, &[]).unwrap();
     exp.links = links;
     exp.record.clear();
-    exp.engines.push(EngineSpec { name: "src".into(), ..exp.engines[0].clone() });
+    exp.engines.push(EngineSpec {
+        name: "src".into(),
+        ..exp.engines[0].clone()
+    });
     exp
 }
 
 #[test]
 fn check_ports_cases() {
     let msgs = |links: Vec<LinkSpec>| -> Vec<String> {
-        check_ports(&with_links(links), &ports()).iter().map(|p| format!("{}: {}", p.path, p.message)).collect()
+        check_ports(&with_links(links), &ports())
+            .iter()
+            .map(|p| format!("{}: {}", p.path, p.message))
+            .collect()
     };
     assert!(msgs(vec![link("plant.position", "controller.position", None)]).is_empty());
-    let m = msgs(vec![link("controller.force", "plant.force", Some("kind = \"linear\"\nunit = \"N\""))]);
+    let m = msgs(vec![link(
+        "controller.force",
+        "plant.force",
+        Some("kind = \"linear\"\nunit = \"N\""),
+    )]);
     assert!(m.is_empty(), "{m:?}");
     let m = msgs(vec![link("plant.position", "plant.force", None)]);
     assert!(m[0].starts_with("links[0].to: unit mismatch: m -> N (add a transfer function, e.g. linear with unit = \"N\")"), "{m:?}");
-    let m = msgs(vec![link("plant.position", "plant.force", Some("kind = \"linear\"\ngain = 2.0"))]);
+    let m = msgs(vec![link(
+        "plant.position",
+        "plant.force",
+        Some("kind = \"linear\"\ngain = 2.0"),
+    )]);
     assert!(m[0].contains("unit mismatch: m -> N"), "{m:?}");
     let m = msgs(vec![link("src.spikes", "controller.position", None)]);
     assert_eq!(m, ["links[0].to: type mismatch: src.spikes is spikes(10), controller.position is analog[1]"]);
-    let m = msgs(vec![link("src.spikes", "controller.position", Some("kind = \"spike_rate\"\nfilter = \"window\"\nwindow_ms = 10.0\nper = \"population\""))]);
-    assert!(m[0].starts_with("links[0].transfer: unit mismatch: Hz -> m"), "{m:?}");
-    let m = msgs(vec![link("src.spikes", "controller.position", Some("kind = \"spike_rate\"\nfilter = \"window\"\nwindow_ms = 10.0"))]);
-    assert!(m[0].starts_with("links[0].transfer: length mismatch"), "{m:?}");
-    let m = msgs(vec![link("plant.position", "controller.position", Some("kind = \"spike_rate\"\nfilter = \"window\"\nwindow_ms = 10.0"))]);
-    assert!(m[0].starts_with("links[0].transfer: transfer spike_rate cannot take plant.position (analog[1])"), "{m:?}");
+    let m = msgs(vec![link(
+        "src.spikes",
+        "controller.position",
+        Some("kind = \"spike_rate\"\nfilter = \"window\"\nwindow_ms = 10.0\nper = \"population\""),
+    )]);
+    assert!(
+        m[0].starts_with("links[0].transfer: unit mismatch: Hz -> m"),
+        "{m:?}"
+    );
+    let m = msgs(vec![link(
+        "src.spikes",
+        "controller.position",
+        Some("kind = \"spike_rate\"\nfilter = \"window\"\nwindow_ms = 10.0"),
+    )]);
+    assert!(
+        m[0].starts_with("links[0].transfer: length mismatch"),
+        "{m:?}"
+    );
+    let m = msgs(vec![link(
+        "plant.position",
+        "controller.position",
+        Some("kind = \"spike_rate\"\nfilter = \"window\"\nwindow_ms = 10.0"),
+    )]);
+    assert!(
+        m[0].starts_with(
+            "links[0].transfer: transfer spike_rate cannot take plant.position (analog[1])"
+        ),
+        "{m:?}"
+    );
     let m = msgs(vec![link("plant.pos", "controller.position", None)]);
     assert_eq!(m, ["links[0].from: port \"pos\" does not exist on engine \"plant\" (its ports: force (input analog[1]), position (output analog[1]))"]);
     let m = msgs(vec![link("plant.position", "controller.force", None)]);
-    assert_eq!(m, ["links[0].to: controller.force is an output port, a link must end at an input"]);
+    assert_eq!(
+        m,
+        ["links[0].to: controller.force is an output port, a link must end at an input"]
+    );
     let m = msgs(vec![
         link("plant.position", "controller.position", None),
         link("plant.position", "controller.position", None),
     ]);
-    assert_eq!(m, ["links[1].to: input port controller.position has two links (links[0] and links[1])"]);
+    assert_eq!(
+        m,
+        ["links[1].to: input port controller.position has two links (links[0] and links[1])"]
+    );
     // Engines with unknown ports are skipped.
     let mut p = ports();
     p.remove("plant");
-    assert!(check_ports(&with_links(vec![link("plant.nothing", "controller.position", None)]), &p).is_empty());
+    assert!(check_ports(
+        &with_links(vec![link("plant.nothing", "controller.position", None)]),
+        &p
+    )
+    .is_empty());
     // Record entries.
     let mut exp = with_links(vec![]);
-    exp.record = vec![link("plant.force", "plant.nothing", None).from, link("plant.force", "plant.nothing", None).to];
-    let m: Vec<String> = check_ports(&exp, &ports()).iter().map(|p| p.to_string()).collect();
-    assert_eq!(m[0], "record.ports[0]: plant.force is an input port; only output ports can be recorded");
+    exp.record = vec![
+        link("plant.force", "plant.nothing", None).from,
+        link("plant.force", "plant.nothing", None).to,
+    ];
+    let m: Vec<String> = check_ports(&exp, &ports())
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    assert_eq!(
+        m[0],
+        "record.ports[0]: plant.force is an input port; only output ports can be recorded"
+    );
     assert!(m[1].starts_with("record.ports[1]: port \"nothing\" does not exist"));
 }
 
@@ -344,31 +467,51 @@ to = "brain.rate"
     let e = load(&file, &[], &Catalog).unwrap_err();
     let s = e.to_string();
     assert_eq!(e.problems.len(), 1, "{s}");
-    assert!(s.contains(":30:1: links[0].to: unit mismatch: m -> N"), "{s}");
+    assert!(
+        s.contains(":30:1: links[0].to: unit mismatch: m -> N"),
+        "{s}"
+    );
     let fixed = text.replace("unit = \"m\"", "unit = \"N\"");
     std::fs::write(&file, &fixed).unwrap();
     let exp = load(&file, &[], &Catalog).unwrap();
-    assert_eq!(exp.engines[0].kind, EngineKind::Executable(dir.join("./bin/brain")));
+    assert_eq!(
+        exp.engines[0].kind,
+        EngineKind::Executable(dir.join("bin/brain"))
+    );
     assert_eq!(exp.engines[0].args, ["--fast"]);
-    assert_eq!(exp.engines[0].declared_ports.as_ref().map(Vec::len), Some(2));
+    assert_eq!(
+        exp.engines[0].declared_ports.as_ref().map(Vec::len),
+        Some(2)
+    );
     assert!(exp.engines[1].external);
     let missing = fixed.replace("external = true", "");
     let e = parse(&missing, Some(&file), &[]).unwrap_err();
-    assert!(e.to_string().contains("engines.ext.kind: executable \"./bin/not_there\" not found"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("engines.ext.kind: executable \"./bin/not_there\" not found"),
+        "{e}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn unreadable_file() {
     let e = load(Path::new("/nonexistent/x.toml"), &[], &Catalog).unwrap_err();
-    assert!(e.to_string().starts_with("/nonexistent/x.toml: cannot read"), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("/nonexistent/x.toml: cannot read"),
+        "{e}"
+    );
 }
 
 #[test]
 fn config_error_from_catalog() {
     let text = "[run]\nduration_ms = 5\n[engines.src]\nkind = \"poisson_source\"\nstep_ms = 1\nconfig = { size = -3 }\n";
     let e = err(text);
-    assert_eq!(first(&e), ("engines.src.config", Some(6), "size must be a whole number"));
+    assert_eq!(
+        first(&e),
+        ("engines.src.config", Some(6), "size must be a whole number")
+    );
 }
 
 #[test]

@@ -27,7 +27,12 @@ pub(super) struct PoissonGen {
 
 impl PoissonGen {
     /// A generator at t = 0.
-    pub(super) fn new(seed: u64, scale_hz: f64, neurons_per_channel: u32, resolution_ms: f64) -> Self {
+    pub(super) fn new(
+        seed: u64,
+        scale_hz: f64,
+        neurons_per_channel: u32,
+        resolution_ms: f64,
+    ) -> Self {
         PoissonGen {
             seed,
             rng: Pcg64::seed_from_u64(seed),
@@ -71,7 +76,9 @@ impl PoissonGen {
             if mean.is_nan() || mean <= 0.0 {
                 continue;
             }
-            let Ok(dist) = Poisson::new(mean) else { continue };
+            let Ok(dist) = Poisson::new(mean) else {
+                continue;
+            };
             let first = c as u64 * u64::from(npc);
             for j in 0..u64::from(npc) {
                 let neuron = (first + j) as u32;
@@ -86,7 +93,11 @@ impl PoissonGen {
         out.neuron.reserve(self.scratch.len());
         out.time_ms.reserve(self.scratch.len());
         for &(slot, neuron) in &self.scratch {
-            let t = if on_grid { ((k0 + slot as f64) * res).max(t_start) } else { t_start };
+            let t = if on_grid {
+                ((k0 + slot as f64) * res).max(t_start)
+            } else {
+                t_start
+            };
             out.push(neuron, t);
         }
     }

@@ -33,7 +33,11 @@ impl RateEstimator {
     /// A fresh estimator for a population of `size` neurons.
     pub(super) fn new(filter: &RateFilter, size: usize) -> Self {
         match *filter {
-            RateFilter::Window { window_ms } => RateEstimator::Window { window_ms, size, history: Vec::new() },
+            RateFilter::Window { window_ms } => RateEstimator::Window {
+                window_ms,
+                size,
+                history: Vec::new(),
+            },
             RateFilter::Exponential { tau_ms } => RateEstimator::Exponential {
                 tau_ms,
                 trace: vec![0.0; size],
@@ -47,7 +51,12 @@ impl RateEstimator {
     pub(super) fn reset(&mut self) {
         match self {
             RateEstimator::Window { history, .. } => history.clear(),
-            RateEstimator::Exponential { trace, t_ref, pending, .. } => {
+            RateEstimator::Exponential {
+                trace,
+                t_ref,
+                pending,
+                ..
+            } => {
                 trace.fill(0.0);
                 *t_ref = f64::NEG_INFINITY;
                 pending.clear();
@@ -60,11 +69,23 @@ impl RateEstimator {
     /// time are ignored.
     pub(super) fn update(&mut self, batch: &SpikeBatch, t_ms: f64, rates: &mut [f64]) {
         let valid = |n: u32, t: f64, size: usize| (n as usize) < size && t.is_finite();
-        let spikes = batch.neuron.iter().copied().zip(batch.time_ms.iter().copied());
+        let spikes = batch
+            .neuron
+            .iter()
+            .copied()
+            .zip(batch.time_ms.iter().copied());
         match self {
-            RateEstimator::Window { window_ms, size, history } => {
+            RateEstimator::Window {
+                window_ms,
+                size,
+                history,
+            } => {
                 let size = *size;
-                history.extend(spikes.filter(|&(n, t)| valid(n, t, size)).map(|(n, t)| (t, n)));
+                history.extend(
+                    spikes
+                        .filter(|&(n, t)| valid(n, t, size))
+                        .map(|(n, t)| (t, n)),
+                );
                 let lo = t_ms - *window_ms;
                 history.retain(|&(t, _)| t >= lo);
                 rates.fill(0.0);
@@ -78,9 +99,18 @@ impl RateEstimator {
                 let per_spike = 1000.0 / *window_ms;
                 rates.iter_mut().for_each(|r| *r *= per_spike);
             }
-            RateEstimator::Exponential { tau_ms, trace, t_ref, pending } => {
+            RateEstimator::Exponential {
+                tau_ms,
+                trace,
+                t_ref,
+                pending,
+            } => {
                 let size = trace.len();
-                pending.extend(spikes.filter(|&(n, t)| valid(n, t, size)).map(|(n, t)| (t, n)));
+                pending.extend(
+                    spikes
+                        .filter(|&(n, t)| valid(n, t, size))
+                        .map(|(n, t)| (t, n)),
+                );
                 // Time never runs backwards for the trace (a NaN t_ms is ignored by `max`).
                 let t_now = t_ms.max(*t_ref);
                 if t_now > *t_ref {

@@ -8,7 +8,10 @@
 
 use serde::Deserialize;
 
-use super::{one, one_all, one_u32, point_one, zero_all, Crossing, PerChannel, RateFilter, RatePer, TransferSpec};
+use super::{
+    one, one_all, one_u32, point_one, zero_all, Crossing, PerChannel, RateFilter, RatePer,
+    TransferSpec,
+};
 
 /// The filter names of the file syntax.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -69,7 +72,12 @@ pub(super) enum RawSpec {
 }
 
 /// Builds the filter from `filter` and its parameter; the other filter's parameter is refused.
-fn filter(kind: &str, name: FilterName, window_ms: Option<f64>, tau_ms: Option<f64>) -> Result<RateFilter, String> {
+fn filter(
+    kind: &str,
+    name: FilterName,
+    window_ms: Option<f64>,
+    tau_ms: Option<f64>,
+) -> Result<RateFilter, String> {
     match (name, window_ms, tau_ms) {
         (FilterName::Window, Some(window_ms), None) => Ok(RateFilter::Window { window_ms }),
         (FilterName::Exponential, None, Some(tau_ms)) => Ok(RateFilter::Exponential { tau_ms }),
@@ -79,7 +87,9 @@ fn filter(kind: &str, name: FilterName, window_ms: Option<f64>, tau_ms: Option<f
         (FilterName::Exponential, Some(_), _) => Err(format!(
             "{kind}: `window_ms` does not apply to filter = \"exponential\" (it takes `tau_ms`)"
         )),
-        (FilterName::Window, None, None) => Err(format!("{kind}: filter = \"window\" needs `window_ms`")),
+        (FilterName::Window, None, None) => {
+            Err(format!("{kind}: filter = \"window\" needs `window_ms`"))
+        }
         (FilterName::Exponential, None, None) => {
             Err(format!("{kind}: filter = \"exponential\" needs `tau_ms`"))
         }
@@ -91,24 +101,55 @@ impl TryFrom<RawSpec> for TransferSpec {
 
     fn try_from(raw: RawSpec) -> Result<Self, String> {
         Ok(match raw {
-            RawSpec::SpikeRate { filter: name, window_ms, tau_ms, per } => {
-                TransferSpec::SpikeRate { filter: filter("spike_rate", name, window_ms, tau_ms)?, per }
-            }
-            RawSpec::Poisson { scale_hz, neurons_per_channel, resolution_ms } => {
-                TransferSpec::Poisson { scale_hz, neurons_per_channel, resolution_ms }
-            }
-            RawSpec::Linear { gain, offset, min, max, unit } => {
-                TransferSpec::Linear { gain, offset, min, max, unit }
-            }
-            RawSpec::PopulationVector { filter: name, window_ms, tau_ms, preferred } => {
-                TransferSpec::PopulationVector {
-                    filter: filter("population_vector", name, window_ms, tau_ms)?,
-                    preferred,
-                }
-            }
-            RawSpec::Threshold { threshold, channel, direction } => {
-                TransferSpec::Threshold { threshold, channel, direction }
-            }
+            RawSpec::SpikeRate {
+                filter: name,
+                window_ms,
+                tau_ms,
+                per,
+            } => TransferSpec::SpikeRate {
+                filter: filter("spike_rate", name, window_ms, tau_ms)?,
+                per,
+            },
+            RawSpec::Poisson {
+                scale_hz,
+                neurons_per_channel,
+                resolution_ms,
+            } => TransferSpec::Poisson {
+                scale_hz,
+                neurons_per_channel,
+                resolution_ms,
+            },
+            RawSpec::Linear {
+                gain,
+                offset,
+                min,
+                max,
+                unit,
+            } => TransferSpec::Linear {
+                gain,
+                offset,
+                min,
+                max,
+                unit,
+            },
+            RawSpec::PopulationVector {
+                filter: name,
+                window_ms,
+                tau_ms,
+                preferred,
+            } => TransferSpec::PopulationVector {
+                filter: filter("population_vector", name, window_ms, tau_ms)?,
+                preferred,
+            },
+            RawSpec::Threshold {
+                threshold,
+                channel,
+                direction,
+            } => TransferSpec::Threshold {
+                threshold,
+                channel,
+                direction,
+            },
         })
     }
 }
