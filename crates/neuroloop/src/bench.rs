@@ -157,14 +157,24 @@ fn ping_pong(rounds: u64) -> anyhow::Result<(f64, f64)> {
         }
         while rx.try_recv().is_ok() {}
         let mut rtt = Vec::with_capacity(rounds as usize);
+        let spin = neuroloop_transport::spin_time();
         for _ in 0..rounds {
             let t = Instant::now();
             publisher
                 .put(payload.as_slice())
                 .wait()
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
-            rx.recv_timeout(Duration::from_secs(5))
-                .context("echo lost")?;
+            // Poll for `spin` first, as the coordinator does with NEUROLOOP_SPIN_US.
+            let spin_until = t + spin;
+            let mut got = false;
+            while !got && Instant::now() < spin_until {
+                got = rx.try_recv().is_ok();
+                std::hint::spin_loop();
+            }
+            if !got {
+                rx.recv_timeout(Duration::from_secs(5))
+                    .context("echo lost")?;
+            }
             rtt.push(t.elapsed().as_nanos() as u64);
         }
         Ok(percentiles_us(&rtt))
@@ -174,7 +184,8 @@ fn ping_pong(rounds: u64) -> anyhow::Result<(f64, f64)> {
     result
 }
 
-/// The echo side of the ping-pong: answers every ping with the same bytes until its parent is gone.
+/// The echo side of the ping-pong: answers every ping with the same bytes, right in zenoh's receive
+/// callback (as zenoh's own `z_pong` does), until its parent is gone.
 pub fn pong(run: &str, connect: &str) -> anyhow::Result<()> {
     let session = zenoh::open(neuroloop_transport::zenoh_config(
         &[],
@@ -188,25 +199,18 @@ pub fn pong(run: &str, connect: &str) -> anyhow::Result<()> {
         .express(true)
         .wait()
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let (tx, rx) = channel::<Vec<u8>>();
     let _sub = session
         .declare_subscriber(ping_key(run))
         .callback(move |s| {
-            let _ = tx.send(s.payload().to_bytes().into_owned());
+            let _ = publisher.put(s.payload().clone()).wait();
         })
         .wait()
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     // SAFETY: getppid has no preconditions.
     let parent = unsafe { libc::getppid() };
-    loop {
-        match rx.recv_timeout(Duration::from_secs(1)) {
-            Ok(bytes) => publisher
-                .put(bytes)
-                .wait()
-                .map_err(|e| anyhow::anyhow!("{e}"))?,
-            // SAFETY: getppid has no preconditions.
-            Err(_) if unsafe { libc::getppid() } != parent => return Ok(()),
-            Err(_) => {}
-        }
+    // SAFETY: as above.
+    while unsafe { libc::getppid() } == parent {
+        std::thread::sleep(Duration::from_millis(200));
     }
+    Ok(())
 }

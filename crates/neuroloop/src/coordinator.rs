@@ -574,7 +574,7 @@ impl<'a> Coordinator<'a> {
         Ok(())
     }
 
-    fn create_recorder(&mut self, dir: &PathBuf) -> Result<(), RunError> {
+    fn create_recorder(&mut self, dir: &std::path::Path) -> Result<(), RunError> {
         let mut rec = Recorder::new(dir);
         for r in &self.exp.record {
             let Some(e) = self.engine_index(&r.engine) else {
@@ -714,41 +714,47 @@ impl<'a> Coordinator<'a> {
     /// Handles events until no engine satisfies `missing`; fails on a time-out, a dead engine, a
     /// malformed message or Ctrl-C.
     fn wait_for(&mut self, missing: impl Fn(&Self, usize) -> bool) -> Result<(), RunError> {
+        let mut events = Vec::with_capacity(self.engines.len());
         loop {
-            let Some(first) = (0..self.engines.len()).find(|&e| missing(self, e)) else {
+            let waiting: Vec<usize> = (0..self.engines.len())
+                .filter(|&e| missing(self, e))
+                .collect();
+            let Some(&first) = waiting.first() else {
                 return Ok(());
             };
             let sent = self.engines[first]
                 .busy
                 .map_or_else(Instant::now, |(_, at)| at);
             let deadline = sent + self.step_timeout;
-            match self
-                .hub
-                .recv_until(deadline.min(Instant::now() + Duration::from_millis(50)))
-            {
-                Some(ev) => self.handle(ev)?,
-                None => {
-                    self.check_alive()?;
-                    if self.interrupt.load(Ordering::Relaxed) {
-                        return Err(RunError::Interrupted);
-                    }
-                    if Instant::now() >= deadline {
-                        let at = self.engines[first]
-                            .busy
-                            .map_or(0.0, |(s, _)| s.to_ms(self.exp.base_step_ms));
-                        let err = self.engine_error(
-                            first,
-                            format!(
-                                "did not finish its step starting at {at} ms within {} ms (run.step_timeout_ms): it hangs or is far too slow",
-                                self.exp.step_timeout_ms
-                            ),
-                        );
-                        if let Some(p) = self.engines[first].process.as_mut() {
-                            p.kill();
-                        }
-                        return Err(err);
-                    }
+            self.hub.recv_many(
+                waiting.len(),
+                deadline.min(Instant::now() + Duration::from_millis(50)),
+                &mut events,
+            );
+            if events.is_empty() {
+                self.check_alive()?;
+                if self.interrupt.load(Ordering::Relaxed) {
+                    return Err(RunError::Interrupted);
                 }
+                if Instant::now() >= deadline {
+                    let at = self.engines[first]
+                        .busy
+                        .map_or(0.0, |(s, _)| s.to_ms(self.exp.base_step_ms));
+                    let err = self.engine_error(
+                        first,
+                        format!(
+                            "did not finish its step starting at {at} ms within {} ms (run.step_timeout_ms): it hangs or is far too slow",
+                            self.exp.step_timeout_ms
+                        ),
+                    );
+                    if let Some(p) = self.engines[first].process.as_mut() {
+                        p.kill();
+                    }
+                    return Err(err);
+                }
+            }
+            for ev in events.drain(..) {
+                self.handle(ev)?;
             }
         }
     }

@@ -1,10 +1,12 @@
 //! The engine side: [`serve`] runs one engine as a process of a run.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::mpsc::RecvTimeoutError;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use neuroloop_core::engine::{EngineConstructor, InitContext, Inputs, Outputs, StepContext};
+use neuroloop_core::time::Step;
 use neuroloop_core::wire::{self, DataEntry, Message};
 use zenoh::qos::CongestionControl;
 use zenoh::sample::SampleKind;
@@ -69,26 +71,44 @@ impl EngineArgs {
 /// Runs an engine until the coordinator shuts it down: joins the run, says `Hello`, builds the engine
 /// from the `Init` it receives with `construct`, then answers every `Step` with a `StepDone`.
 ///
+/// Steps are computed right in zenoh's receive callback (no hand-over to another thread: this halves
+/// the thread wake-ups per lockstep round); everything else goes through the calling thread.
+///
 /// Returns `Ok(())` after a `Shutdown`; an error if the coordinator disappears, sends a malformed message
 /// or the engine fails (the error is also sent to the coordinator as an `Error` message first).
 pub fn serve(args: &EngineArgs, construct: EngineConstructor) -> Result<(), TransportError> {
     args.check()?;
     let config = zenoh_config(&[], &args.connect)?;
     let session = zenoh::open(config).wait().map_err(zerr("open session"))?;
-    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    let (tx, rx) = std::sync::mpsc::channel::<Event>();
+    let stepper: Arc<Mutex<Option<Stepper>>> = Arc::new(Mutex::new(None));
+    let in_callback = stepper.clone();
     let _sub = session
         .declare_subscriber(keys::to_engine(&args.run_id, &args.name))
         .callback(move |s| {
-            let _ = tx.send(s.payload().to_bytes().into_owned());
+            let bytes = s.payload().to_bytes();
+            if bytes.len() >= wire::HEADER_LEN && bytes[3] == STEP_KIND {
+                let mut guard = in_callback.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(st) = guard.as_mut() {
+                    if let Err(e) = st.step(&bytes) {
+                        st.send_error(&e);
+                        let _ = tx.send(Event::Failed(e));
+                    }
+                    return;
+                }
+            }
+            let _ = tx.send(Event::Message(bytes.into_owned()));
         })
         .wait()
         .map_err(zerr("declare subscriber"))?;
-    let publisher = session
-        .declare_publisher(keys::from_engine(&args.run_id, &args.name))
-        .congestion_control(CongestionControl::Block)
-        .express(true)
-        .wait()
-        .map_err(zerr("declare publisher"))?;
+    let publisher = Arc::new(
+        session
+            .declare_publisher(keys::from_engine(&args.run_id, &args.name))
+            .congestion_control(CongestionControl::Block)
+            .express(true)
+            .wait()
+            .map_err(zerr("declare publisher"))?,
+    );
     let coordinator_alive = Arc::new(AtomicBool::new(true));
     let alive = coordinator_alive.clone();
     let _coord_watch = session
@@ -149,29 +169,36 @@ pub fn serve(args: &EngineArgs, construct: EngineConstructor) -> Result<(), Tran
         pid: std::process::id(),
     })?;
 
-    let recv = |timeout: Duration| -> Result<Message, TransportError> {
-        let deadline = Instant::now() + timeout;
+    // The next message for the calling thread, waiting at most `timeout` (None: as long as it takes),
+    // checking twice a second that the coordinator is still alive.
+    let recv = |timeout: Option<Duration>| -> Result<Message, TransportError> {
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(TransportError::Timeout {
-                    what: "a message from the coordinator".into(),
-                    ms: timeout.as_millis() as u64,
-                });
+            let mut wait = Duration::from_millis(500);
+            if let Some(d) = deadline {
+                let left = d.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(TransportError::Timeout {
+                        what: "a message from the coordinator".into(),
+                        ms: timeout.unwrap_or_default().as_millis() as u64,
+                    });
+                }
+                wait = wait.min(left);
             }
-            match rx.recv_timeout(left.min(Duration::from_millis(500))) {
-                Ok(bytes) => {
+            match rx.recv_timeout(wait) {
+                Ok(Event::Message(bytes)) => {
                     return wire::decode(&bytes).map_err(|error| TransportError::Malformed {
                         from: "the coordinator".into(),
                         error,
                     })
                 }
-                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                Ok(Event::Failed(e)) => return Err(e),
+                Err(RecvTimeoutError::Timeout) => {
                     if !coordinator_alive.load(Ordering::SeqCst) {
                         return Err(TransportError::CoordinatorGone(args.run_id.clone()));
                     }
                 }
-                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                Err(RecvTimeoutError::Disconnected) => {
                     return Err(TransportError::CoordinatorGone(args.run_id.clone()))
                 }
             }
@@ -185,7 +212,7 @@ pub fn serve(args: &EngineArgs, construct: EngineConstructor) -> Result<(), Tran
         e
     };
 
-    let (base_step_ms, period, seed, config_json) = match recv(args.join_timeout)? {
+    let (base_step_ms, period, seed, config_json) = match recv(Some(args.join_timeout))? {
         Message::Init {
             base_step_ms,
             period,
@@ -211,88 +238,35 @@ pub fn serve(args: &EngineArgs, construct: EngineConstructor) -> Result<(), Tran
         base_step_ms,
         period,
     };
-    let mut engine = construct(&ctx).map_err(|e| fail(e.into()))?;
-    let ports = engine.ports();
-    let mut inputs = Inputs::for_ports(&ports);
-    let mut outputs = Outputs::for_ports(&ports);
-    engine.initial_outputs(&mut outputs);
-    send(&Message::Ready {
-        ports: ports.clone(),
-        outputs: outputs.entries(neuroloop_core::time::Step(0)),
-    })?;
+    let engine = construct(&ctx).map_err(|e| fail(e.into()))?;
+    let ready = {
+        let mut guard = stepper.lock().unwrap_or_else(|p| p.into_inner());
+        let st = guard.insert(Stepper::new(engine, base_step_ms, publisher.clone()));
+        st.ready()
+    };
+    send(&ready)?;
 
-    let mut buf = Vec::with_capacity(256);
-    // The engine waits as long as it takes between steps: the coordinator owns time-outs. It only
-    // checks, every half second, that the coordinator is still alive.
-    let forever = Duration::from_secs(u64::MAX / 4);
     loop {
-        match recv(forever)? {
-            Message::Step {
-                step,
-                n_steps,
-                inputs: entries,
-            } => {
-                let started = Instant::now();
-                inputs.begin_step();
-                for DataEntry {
-                    port,
-                    stamp,
-                    payload,
-                } in entries
-                {
-                    let port = usize::from(port);
-                    if let Some(spec) = ports.get(port) {
-                        if let Err(why) = payload.check_against(&spec.kind) {
-                            return Err(fail(TransportError::Protocol(format!(
-                                "input {}: {why}",
-                                spec.name
-                            ))));
-                        }
-                    }
-                    inputs.set(port, payload, Some(stamp)).map_err(|why| {
-                        fail(TransportError::Protocol(format!("Step input: {why}")))
-                    })?;
-                }
-                outputs.begin_step();
-                let ctx = StepContext {
-                    step,
-                    n_steps,
-                    base_step_ms,
-                };
-                engine
-                    .step(&ctx, &inputs, &mut outputs)
-                    .map_err(|e| fail(e.into()))?;
-                let compute_ns = started.elapsed().as_nanos() as u64;
-                // Encode straight from the output slots, without building a Message.
-                buf.clear();
-                let head = wire::encode(&Message::StepDone {
-                    step,
-                    compute_ns,
-                    outputs: Vec::new(),
-                });
-                buf.extend_from_slice(&head[..head.len() - 2]);
-                let outs = outputs.output_ports();
-                buf.extend_from_slice(&(outs.len() as u16).to_le_bytes());
-                for &i in outs {
-                    wire::put_entry(&mut buf, i, ctx.end(), outputs.get(usize::from(i)));
-                }
-                publisher
-                    .put(buf.as_slice())
-                    .wait()
-                    .map_err(zerr("publish"))?;
+        let msg = recv(None)?;
+        let mut guard = stepper.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(st) = guard.as_mut() else {
+            return Err(TransportError::Protocol("engine state lost".into()));
+        };
+        match msg {
+            // A Step that reached this thread (it raced the installation of the stepper).
+            Message::Step { .. } => {
+                let bytes = wire::encode(&msg);
+                st.step(&bytes).inspect_err(|e| st.send_error(e))?;
             }
             Message::Reset => {
-                engine.reset().map_err(|e| fail(e.into()))?;
-                inputs = Inputs::for_ports(&ports);
-                outputs = Outputs::for_ports(&ports);
-                engine.initial_outputs(&mut outputs);
-                send(&Message::Ready {
-                    ports: ports.clone(),
-                    outputs: outputs.entries(neuroloop_core::time::Step(0)),
-                })?;
+                st.reset().inspect_err(|e| st.send_error(e))?;
+                let ready = st.ready();
+                drop(guard);
+                send(&ready)?;
             }
             Message::Shutdown => {
-                engine.shutdown();
+                st.engine.shutdown();
+                drop(guard);
                 send(&Message::Bye)?;
                 return Ok(());
             }
@@ -302,11 +276,153 @@ pub fn serve(args: &EngineArgs, construct: EngineConstructor) -> Result<(), Tran
                 )))
             }
             other => {
-                return Err(fail(TransportError::Protocol(format!(
+                let e = TransportError::Protocol(format!(
                     "unexpected {} from the coordinator",
                     other.kind_name()
-                ))))
+                ));
+                st.send_error(&e);
+                return Err(e);
             }
         }
+    }
+}
+
+/// The wire code of `Step` (see `docs/protocol.md`).
+const STEP_KIND: u8 = 4;
+
+/// What the receive callback hands to the calling thread.
+enum Event {
+    /// A message that is not a `Step` (or a `Step` before the engine exists).
+    Message(Vec<u8>),
+    /// A step failed; the error was already sent to the coordinator.
+    Failed(TransportError),
+}
+
+/// An initialized engine with its port buffers: everything a `Step` needs.
+struct Stepper {
+    engine: Box<dyn neuroloop_core::engine::Engine>,
+    ports: Vec<neuroloop_core::port::PortSpec>,
+    inputs: Inputs,
+    outputs: Outputs,
+    base_step_ms: f64,
+    buf: Vec<u8>,
+    publisher: Arc<zenoh::pubsub::Publisher<'static>>,
+}
+
+impl Stepper {
+    fn new(
+        mut engine: Box<dyn neuroloop_core::engine::Engine>,
+        base_step_ms: f64,
+        publisher: Arc<zenoh::pubsub::Publisher<'static>>,
+    ) -> Self {
+        let ports = engine.ports();
+        let inputs = Inputs::for_ports(&ports);
+        let mut outputs = Outputs::for_ports(&ports);
+        engine.initial_outputs(&mut outputs);
+        Stepper {
+            engine,
+            ports,
+            inputs,
+            outputs,
+            base_step_ms,
+            buf: Vec::with_capacity(256),
+            publisher,
+        }
+    }
+
+    /// The `Ready` message: ports and the outputs at t = 0.
+    fn ready(&self) -> Message {
+        Message::Ready {
+            ports: self.ports.clone(),
+            outputs: self.outputs.entries(Step(0)),
+        }
+    }
+
+    fn reset(&mut self) -> Result<(), TransportError> {
+        self.engine.reset()?;
+        self.inputs = Inputs::for_ports(&self.ports);
+        self.outputs = Outputs::for_ports(&self.ports);
+        self.engine.initial_outputs(&mut self.outputs);
+        Ok(())
+    }
+
+    fn send_error(&self, e: &TransportError) {
+        let _ = self
+            .publisher
+            .put(wire::encode(&Message::Error {
+                message: e.to_string(),
+            }))
+            .wait();
+    }
+
+    /// Decodes a `Step`, steps the engine and publishes the `StepDone`.
+    fn step(&mut self, bytes: &[u8]) -> Result<(), TransportError> {
+        let msg = wire::decode(bytes).map_err(|error| TransportError::Malformed {
+            from: "the coordinator".into(),
+            error,
+        })?;
+        let Message::Step {
+            step,
+            n_steps,
+            inputs: entries,
+        } = msg
+        else {
+            return Err(TransportError::Protocol(format!(
+                "expected Step, got {}",
+                msg.kind_name()
+            )));
+        };
+        let started = Instant::now();
+        self.inputs.begin_step();
+        for DataEntry {
+            port,
+            stamp,
+            payload,
+        } in entries
+        {
+            let port = usize::from(port);
+            if let Some(spec) = self.ports.get(port) {
+                if let Err(why) = payload.check_against(&spec.kind) {
+                    return Err(TransportError::Protocol(format!(
+                        "input {}: {why}",
+                        spec.name
+                    )));
+                }
+            }
+            self.inputs
+                .set(port, payload, Some(stamp))
+                .map_err(|why| TransportError::Protocol(format!("Step input: {why}")))?;
+        }
+        self.outputs.begin_step();
+        let ctx = StepContext {
+            step,
+            n_steps,
+            base_step_ms: self.base_step_ms,
+        };
+        self.engine.step(&ctx, &self.inputs, &mut self.outputs)?;
+        let compute_ns = started.elapsed().as_nanos() as u64;
+        // Encode straight from the output slots, without building a Message.
+        let mut head = std::mem::take(&mut self.buf);
+        wire::encode_into(
+            &Message::StepDone {
+                step,
+                compute_ns,
+                outputs: Vec::new(),
+            },
+            &mut head,
+        );
+        head.truncate(head.len() - 2);
+        let outs = self.outputs.output_ports();
+        head.extend_from_slice(&(outs.len() as u16).to_le_bytes());
+        for &i in outs {
+            wire::put_entry(&mut head, i, ctx.end(), self.outputs.get(usize::from(i)));
+        }
+        let r = self
+            .publisher
+            .put(head.as_slice())
+            .wait()
+            .map_err(zerr("publish"));
+        self.buf = head;
+        r
     }
 }

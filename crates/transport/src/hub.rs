@@ -1,7 +1,7 @@
 //! The coordinator side: one zenoh session that talks to every engine of a run.
 
-use std::collections::HashMap;
-use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use neuroloop_core::wire::{self, Message};
@@ -44,7 +44,7 @@ pub struct Hub {
     run_id: String,
     names: Vec<String>,
     publishers: Vec<Publisher<'static>>,
-    rx: Receiver<HubEvent>,
+    inbox: Arc<Inbox>,
     buf: Vec<u8>,
     // Kept alive for the run's duration; dropped (undeclared) with the hub.
     _token: zenoh::liveliness::LivelinessToken,
@@ -75,9 +75,9 @@ impl Hub {
             .enumerate()
             .map(|(i, n)| (n.clone(), i))
             .collect();
-        let (tx, rx) = channel();
+        let inbox = Arc::new(Inbox::default());
 
-        let (run, idx, tx1) = (run_id.to_string(), index.clone(), tx.clone());
+        let (run, idx, tx1) = (run_id.to_string(), index.clone(), inbox.clone());
         let messages = session
             .declare_subscriber(keys::from_engines(run_id))
             .callback(move |s| {
@@ -91,12 +91,12 @@ impl Hub {
                         key: key.to_string(),
                     },
                 };
-                let _ = tx1.send(ev);
+                tx1.push(ev);
             })
             .wait()
             .map_err(zerr("declare subscriber"))?;
 
-        let (run, idx, tx2) = (run_id.to_string(), index, tx);
+        let (run, idx, tx2) = (run_id.to_string(), index, inbox.clone());
         let liveliness = session
             .liveliness()
             .declare_subscriber(keys::engine_tokens(run_id))
@@ -113,7 +113,7 @@ impl Hub {
                         key: key.to_string(),
                     },
                 };
-                let _ = tx2.send(ev);
+                tx2.push(ev);
             })
             .wait()
             .map_err(zerr("declare liveliness subscriber"))?;
@@ -138,7 +138,7 @@ impl Hub {
             run_id: run_id.to_string(),
             names: names.to_vec(),
             publishers,
-            rx,
+            inbox,
             buf: Vec::with_capacity(256),
             _token: token,
             _messages: messages,
@@ -185,15 +185,25 @@ impl Hub {
 
     /// The next event, waiting at most `timeout`; `None` on time-out.
     pub fn recv_timeout(&self, timeout: Duration) -> Option<HubEvent> {
-        match self.rx.recv_timeout(timeout) {
-            Ok(ev) => Some(ev),
-            Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => None,
-        }
+        let deadline = Instant::now().checked_add(timeout)?;
+        let mut g = self.inbox.wait(1, deadline);
+        let ev = g.queue.pop_front();
+        g.urgent = g.queue.iter().any(HubEvent::is_urgent);
+        ev
     }
 
     /// The next event, waiting until `deadline`.
     pub fn recv_until(&self, deadline: Instant) -> Option<HubEvent> {
         self.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+    }
+
+    /// Waits until `want` events are in (or any event that is not a message, or `deadline`), then moves
+    /// every pending event into `out`. Waiting for a whole lockstep round at once wakes this thread once
+    /// per round instead of once per engine.
+    pub fn recv_many(&self, want: usize, deadline: Instant, out: &mut Vec<HubEvent>) {
+        let mut g = self.inbox.wait(want.max(1), deadline);
+        out.extend(g.queue.drain(..));
+        g.urgent = false;
     }
 
     /// Closes the session (engines see the coordinator's token disappear).
@@ -209,4 +219,86 @@ impl Hub {
         drop((publishers, _token, _messages, _liveliness));
         session.close().wait().map_err(zerr("close session"))
     }
+}
+
+impl HubEvent {
+    /// Events that wake the coordinator at once, whatever it waits for.
+    fn is_urgent(&self) -> bool {
+        !matches!(self, HubEvent::Message { .. })
+    }
+}
+
+/// Events from zenoh's callbacks, waiting for the coordinator's thread.
+#[derive(Default)]
+struct Inbox {
+    state: Mutex<InboxState>,
+    ready: Condvar,
+}
+
+#[derive(Default)]
+struct InboxState {
+    queue: VecDeque<HubEvent>,
+    /// How many queued events the waiting thread wants before it is woken.
+    want: usize,
+    /// An event that must wake the waiting thread is queued.
+    urgent: bool,
+}
+
+impl Inbox {
+    fn push(&self, ev: HubEvent) {
+        let mut g = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        g.urgent |= ev.is_urgent();
+        g.queue.push_back(ev);
+        if g.urgent || g.queue.len() >= g.want {
+            self.ready.notify_one();
+        }
+    }
+
+    /// Waits until `want` events are queued, an urgent one is, or `deadline` passes.
+    fn wait(&self, want: usize, deadline: Instant) -> std::sync::MutexGuard<'_, InboxState> {
+        let spin = spin_time();
+        if !spin.is_zero() {
+            let until = Instant::now() + spin;
+            loop {
+                {
+                    let g = self.state.lock().unwrap_or_else(|p| p.into_inner());
+                    if g.queue.len() >= want || g.urgent || Instant::now() >= until.min(deadline) {
+                        break;
+                    }
+                }
+                std::hint::spin_loop();
+            }
+        }
+        let mut g = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        g.want = want;
+        while g.queue.len() < want && !g.urgent {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            g = self
+                .ready
+                .wait_timeout(g, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        g.want = usize::MAX;
+        g
+    }
+}
+
+/// How long the coordinator polls for answers before it sleeps: `NEUROLOOP_SPIN_US` microseconds,
+/// default 0. On this project's 2-core virtual machine a thread woken from sleep takes tens of
+/// microseconds to run, which dominates the lockstep round trip; polling for ~300 us halves the round
+/// with one engine (when a core is free for the coordinator) and gains nothing with more engines than
+/// cores, so it is off unless asked for.
+pub fn spin_time() -> Duration {
+    static SPIN: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+    *SPIN.get_or_init(|| {
+        let us = std::env::var("NEUROLOOP_SPIN_US")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        Duration::from_micros(us)
+    })
 }

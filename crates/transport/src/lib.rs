@@ -49,7 +49,7 @@ pub mod keys;
 
 pub use config::{free_tcp_endpoint, zenoh_config};
 pub use engine::{serve, EngineArgs};
-pub use hub::{Hub, HubEvent};
+pub use hub::{spin_time, Hub, HubEvent};
 
 /// What can go wrong in the transport.
 #[derive(Debug, thiserror::Error)]

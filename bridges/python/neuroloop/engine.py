@@ -1,0 +1,465 @@
+"""The engine side of the neuroloop protocol in Python: :class:`Engine` and :func:`serve`.
+
+:func:`serve` runs one engine as a process of a run, exactly like ``serve`` in
+``crates/transport/src/engine.rs``: it opens a zenoh peer session connected to the coordinator,
+declares the subscriber on ``neuroloop/<run>/engine/<name>/in``, the publisher on ``.../out`` (congestion
+control BLOCK, express), a liveliness token ``neuroloop/<run>/engine/<name>``, waits until the
+coordinator's subscriber matches, says Hello, builds the engine from Init, and answers every Step with a
+StepDone until Shutdown. See ``docs/protocol.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+
+import numpy as np
+
+from . import wire
+from .wire import (
+    Analog,
+    DataEntry,
+    EventBatch,
+    Events,
+    Payload,
+    Port,
+    Scalar,
+    SpikeBatch,
+    Spikes,
+)
+
+PortRef = Union[int, str]
+
+
+class NeuroloopError(RuntimeError):
+    """The engine could not run to a clean Shutdown; the text says why."""
+
+
+@dataclass
+class InitContext:
+    """Everything an engine is created from (the ``Init`` message plus the engine's name)."""
+
+    name: str
+    """The engine's name in the experiment."""
+    config: Dict[str, Any]
+    """The engine's ``config`` table from the experiment file (an empty dict if there is none)."""
+    seed: int
+    """The engine's seed (derived from the run seed and the engine name unless set)."""
+    base_step_ms: float
+    """Length of the base step in ms."""
+    period: int
+    """The engine's sync step in base steps."""
+
+    @property
+    def step_ms(self) -> float:
+        """The engine's sync step in ms."""
+        return self.base_step_ms * float(self.period)
+
+
+class Engine:
+    """What an engine author subclasses.
+
+    Contract (the same as the Rust ``Engine`` trait): :meth:`step` advances the model from ``t_ms`` to
+    ``t_ms + dt_ms``; its inputs are what the producers made up to the end of their last completed step
+    (one step of delay per link); every spike or event it emits is stamped inside
+    ``[t_ms, t_ms + dt_ms)``. Analog and scalar outputs are held (they keep the last value written);
+    spike and event outputs are emptied before every step.
+    """
+
+    def ports(self) -> List[Port]:
+        """The engine's ports, inputs and outputs; a port's index in this list is its index everywhere."""
+        raise NotImplementedError
+
+    def initial_outputs(self, outputs: "Outputs") -> None:
+        """Fills the outputs at t = 0 (default: zeros and empty batches)."""
+
+    def step(self, t_ms: float, dt_ms: float, inputs: "Inputs", outputs: "Outputs") -> None:
+        """Advances from ``t_ms`` to ``t_ms + dt_ms``: read ``inputs``, write ``outputs``."""
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        """Goes back to the state at t = 0 (same seed, same parameters). The default refuses."""
+        raise NeuroloopError("this engine cannot be reset")
+
+    def shutdown(self) -> None:
+        """Releases resources before the process exits."""
+
+
+class _Slots:
+    def __init__(self, ports: Sequence[Port]):
+        self._ports = list(ports)
+        self._index = {p.name: i for i, p in enumerate(self._ports)}
+        self._slots: List[Payload] = [wire.empty_payload(p.kind) for p in self._ports]
+
+    def index(self, port: PortRef) -> int:
+        """The index of a port given by name or index."""
+        if isinstance(port, str):
+            try:
+                return self._index[port]
+            except KeyError:
+                raise KeyError(
+                    f"no port named {port!r} (ports: {', '.join(self._index)})"
+                ) from None
+        if not 0 <= port < len(self._ports):
+            raise IndexError(f"port index {port} does not exist ({len(self._ports)} ports)")
+        return port
+
+    def __getitem__(self, port: PortRef) -> Payload:
+        return self._slots[self.index(port)]
+
+    def __len__(self) -> int:
+        return len(self._slots)
+
+    def _clear_batches(self, indices) -> None:
+        for i in indices:
+            s = self._slots[i]
+            if isinstance(s, (SpikeBatch, EventBatch)):
+                s.clear()
+
+
+class Inputs(_Slots):
+    """The inputs of one step, by port name or index: a 1-D float64 array (analog), a float (scalar), a
+    :class:`SpikeBatch` or an :class:`EventBatch`. Held values (analog, scalar) stay until new data
+    arrives; batches hold only what arrived for this step. Treat them as read-only."""
+
+    def __init__(self, ports: Sequence[Port]):
+        super().__init__(ports)
+        self._stamps: List[Optional[int]] = [None] * len(self._ports)
+
+    def stamp(self, port: PortRef) -> Optional[int]:
+        """When the value on ``port`` was produced, in base steps (None before any data arrived)."""
+        return self._stamps[self.index(port)]
+
+    def _begin_step(self) -> None:
+        self._clear_batches(range(len(self._slots)))
+
+    def _set(self, port: int, payload: Payload, stamp: int) -> None:
+        if not 0 <= port < len(self._ports):
+            raise NeuroloopError(f"Step input: port index {port} does not exist")
+        spec = self._ports[port]
+        if not spec.is_input:
+            raise NeuroloopError(f"Step input: port index {port} is not an input")
+        why = wire.check_payload(payload, spec.kind)
+        if why is not None:
+            raise NeuroloopError(f"input {spec.name}: {why}")
+        self._slots[port] = payload
+        self._stamps[port] = stamp
+
+
+class Outputs(_Slots):
+    """The outputs of one step, by port name or index.
+
+    ``outputs["force"][0] = 1.5`` writes an analog element in place; ``outputs["force"] = [1.5]`` or
+    ``outputs["reward"] = 0.25`` replaces the value; ``outputs["spikes"].push(3, t_ms)`` adds a spike, or
+    assign a :class:`SpikeBatch` / ``(neuron, time_ms)`` arrays. Analog and scalar values are held between
+    steps; batches are emptied before every step."""
+
+    def __init__(self, ports: Sequence[Port]):
+        super().__init__(ports)
+        self._outputs = [i for i, p in enumerate(self._ports) if not p.is_input]
+
+    def __setitem__(self, port: PortRef, value: Any) -> None:
+        i = self.index(port)
+        spec = self._ports[i]
+        if spec.is_input:
+            raise KeyError(f"port {spec.name!r} is an input")
+        kind = spec.kind
+        if isinstance(kind, Analog):
+            v = np.array(value, dtype=np.float64).reshape(-1)
+            if v.shape != (len(kind.channels),):
+                raise ValueError(
+                    f"output {spec.name}: analog vector has {v.size} values, "
+                    f"the port declares {len(kind.channels)}"
+                )
+            self._slots[i] = v
+        elif isinstance(kind, Scalar):
+            self._slots[i] = float(value)
+        elif isinstance(kind, Spikes):
+            self._slots[i] = value if isinstance(value, SpikeBatch) else SpikeBatch(*value)
+        elif isinstance(kind, Events):
+            self._slots[i] = value if isinstance(value, EventBatch) else EventBatch(*value)
+
+    def output_ports(self) -> List[int]:
+        """Indices of the output ports."""
+        return list(self._outputs)
+
+    def _begin_step(self) -> None:
+        self._clear_batches(self._outputs)
+
+    def _entries(self, stamp: int) -> List[DataEntry]:
+        out = []
+        for i in self._outputs:
+            payload = self._slots[i]
+            why = wire.check_payload(payload, self._ports[i].kind)
+            if why is not None:
+                raise ValueError(f"output {self._ports[i].name}: {why}")
+            out.append(DataEntry(i, stamp, payload))
+        return out
+
+
+@dataclass
+class EngineArgs:
+    """Where an engine process finds its run."""
+
+    run_id: str
+    name: str
+    connect: List[str]
+    join_timeout_s: float = 60.0
+
+    @classmethod
+    def from_env(cls, run_id=None, name=None, connect=None, join_timeout_s=60.0) -> "EngineArgs":
+        """Arguments given here, else ``NEUROLOOP_RUN_ID``, ``NEUROLOOP_ENGINE`` and
+        ``NEUROLOOP_CONNECT`` (comma-separated endpoints), which ``neuroloop run`` sets."""
+
+        def get(value, var):
+            if value is not None:
+                return value
+            v = os.environ.get(var)
+            if v is None:
+                raise NeuroloopError(f"environment variable {var} is not set")
+            return v
+
+        run_id = get(run_id, "NEUROLOOP_RUN_ID")
+        name = get(name, "NEUROLOOP_ENGINE")
+        connect = get(connect, "NEUROLOOP_CONNECT")
+        if isinstance(connect, str):
+            connect = [c for c in connect.split(",") if c]
+        args = cls(run_id, name, list(connect), join_timeout_s)
+        args.check()
+        return args
+
+    def check(self) -> None:
+        ok = lambda s, extra: bool(s) and all(c.isascii() and (c.isalnum() or c in extra) for c in s)
+        if not ok(self.run_id, "_-"):
+            raise NeuroloopError(f"run id {self.run_id!r} must match [A-Za-z0-9_-]+")
+        if not ok(self.name, "_"):
+            raise NeuroloopError(f"engine name {self.name!r} must match [A-Za-z0-9_]+")
+
+
+def zenoh_config(connect: Sequence[str], listen: Sequence[str] = ()):
+    """The zenoh configuration of a neuroloop peer, the same as ``zenoh_config`` in Rust: peer mode, no
+    multicast scouting, the low-latency transport (QoS off, as zenoh requires with it), connecting to
+    ``connect``."""
+    import zenoh
+
+    c = zenoh.Config()
+    c.insert_json5("mode", '"peer"')
+    c.insert_json5("scouting/multicast/enabled", "false")
+    c.insert_json5("listen/endpoints", json.dumps(list(listen)))
+    c.insert_json5("connect/endpoints", json.dumps(list(connect)))
+    c.insert_json5("transport/unicast/lowlatency", "true")
+    c.insert_json5("transport/unicast/qos/enabled", "false")
+    return c
+
+
+def _last_line(e: BaseException) -> str:
+    """The last line of the traceback of ``e``: ``"ValueError: boom"``."""
+    return "".join(traceback.format_exception_only(type(e), e)).strip().splitlines()[-1]
+
+
+_GONE = object()  # Put in the message queue when the coordinator's liveliness token disappears.
+
+EngineFactory = Callable[[InitContext], Engine]
+
+
+def serve(
+    engine_factory: EngineFactory,
+    *,
+    run_id: Optional[str] = None,
+    name: Optional[str] = None,
+    connect: Union[str, Sequence[str], None] = None,
+    join_timeout_s: float = 60.0,
+) -> None:
+    """Runs one engine until the coordinator shuts it down.
+
+    ``engine_factory(ctx: InitContext) -> Engine`` builds the engine from the ``Init`` message (an
+    :class:`Engine` subclass itself works). ``run_id``, ``name`` and ``connect`` default to
+    ``NEUROLOOP_RUN_ID``, ``NEUROLOOP_ENGINE`` and ``NEUROLOOP_CONNECT``.
+
+    Returns after a Shutdown (answered by Bye). Raises :class:`NeuroloopError` if the coordinator goes
+    away, sends something unexpected, or the engine's code raises: in the last case the traceback is
+    printed to stderr (the coordinator quotes its last lines) and an Error message carrying its last line
+    and where it happened (``"ValueError: ... (in step() at t = 12.0 ms)"``) is sent to the coordinator
+    before the session is closed; the original exception is the ``__cause__``. :func:`main` turns the
+    error into exit status 1.
+    """
+    import zenoh
+
+    args = EngineArgs.from_env(run_id, name, connect, join_timeout_s)
+    session = zenoh.open(zenoh_config(args.connect))
+    try:
+        _Server(session, args).run(engine_factory)
+    finally:
+        # Closing flushes what was published (the last StepDone, Bye or Error) before the process ends.
+        session.close()
+
+
+class _Server:
+    def __init__(self, session, args: EngineArgs):
+        import zenoh
+
+        self.args = args
+        self.inbox: "queue.SimpleQueue[Any]" = queue.SimpleQueue()
+        run, name = args.run_id, args.name
+        put = self.inbox.put
+        # 1. Subscriber on our `in` key: every message from the coordinator, in order.
+        self.sub = session.declare_subscriber(
+            f"neuroloop/{run}/engine/{name}/in", lambda s: put(s.payload.to_bytes())
+        )
+        # 2. Publisher on our `out` key: BLOCK (never drop a lockstep message), express (no batching).
+        self.pub = session.declare_publisher(
+            f"neuroloop/{run}/engine/{name}/out",
+            congestion_control=zenoh.CongestionControl.BLOCK,
+            express=True,
+        )
+
+        # 3. Watch the coordinator's liveliness token: its disappearance ends the engine.
+        def on_coordinator(s):
+            if s.kind == zenoh.SampleKind.DELETE:
+                put(_GONE)
+
+        self.coord_watch = session.liveliness().declare_subscriber(
+            f"neuroloop/{run}/coordinator", on_coordinator
+        )
+        # 4. Our own liveliness token: the coordinator sees us alive (and sees us go).
+        self.token = session.liveliness().declare_token(f"neuroloop/{run}/engine/{name}")
+
+    def send(self, msg) -> None:
+        self.pub.put(wire.encode(msg))
+
+    def recv(self, timeout_s: Optional[float]):
+        try:
+            item = self.inbox.get(timeout=timeout_s)
+        except queue.Empty:
+            raise NeuroloopError(
+                f"timed out after {int(timeout_s * 1000)} ms waiting for a message from the coordinator"
+            ) from None
+        if item is _GONE:
+            raise NeuroloopError(f"the coordinator of run {self.args.run_id} is gone")
+        try:
+            return wire.decode(item)
+        except wire.WireError as e:
+            raise NeuroloopError(f"malformed message from the coordinator: {e}") from None
+
+    def fail(self, text: str, cause: Optional[BaseException] = None) -> NeuroloopError:
+        """Tells the coordinator what went wrong; returns the error to raise."""
+        try:
+            self.send(wire.Error(text))
+        except Exception:  # noqa: BLE001 - the original error matters more
+            pass
+        err = NeuroloopError(text)
+        err.__cause__ = cause
+        return err
+
+    def wait_for_coordinator(self) -> None:
+        # 5. Wait until the coordinator's subscriber on our `out` key matches, so Hello is not lost.
+        matched: "queue.SimpleQueue[bool]" = queue.SimpleQueue()
+        listener = self.pub.declare_matching_listener(lambda m: matched.put(m.matching))
+        try:
+            deadline = time.monotonic() + self.args.join_timeout_s
+            ok = self.pub.matching_status
+            while not ok:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise queue.Empty
+                ok = matched.get(timeout=left)
+        except queue.Empty:
+            raise NeuroloopError(
+                f"timed out after {int(self.args.join_timeout_s * 1000)} ms waiting for the "
+                f"coordinator of run {self.args.run_id} at {self.args.connect}"
+            ) from None
+        finally:
+            listener.undeclare()
+
+    def run(self, engine_factory: EngineFactory) -> None:
+        args = self.args
+        self.wait_for_coordinator()
+        self.send(wire.Hello(args.name, os.getpid()))
+
+        msg = self.recv(args.join_timeout_s)
+        if not isinstance(msg, wire.Init):
+            raise self.fail(f"protocol error: expected Init, got {wire.kind_name(msg)}")
+        try:
+            config = json.loads(msg.config_json)
+        except ValueError as e:
+            raise self.fail(f"protocol error: Init carries invalid config JSON: {e}") from None
+        ctx = InitContext(
+            name=args.name,
+            config=config if config is not None else {},
+            seed=msg.seed,
+            base_step_ms=msg.base_step_ms,
+            period=msg.period,
+        )
+        base_step_ms = msg.base_step_ms
+
+        def user(what: str, f, *a):
+            """Calls engine code; an exception becomes an Error message and a NeuroloopError."""
+            try:
+                return f(*a)
+            except Exception as e:  # noqa: BLE001 - every engine failure is reported
+                traceback.print_exc(file=sys.stderr)
+                raise self.fail(f"{_last_line(e)} (in {what})", e) from e
+
+        engine = user("the engine factory", engine_factory, ctx)
+        ports = list(user("ports()", engine.ports))
+        for p in ports:
+            if not isinstance(p, Port):
+                raise self.fail(f"ports() returned {p!r}, not a neuroloop.Port")
+
+        def ready():
+            inputs, outputs = Inputs(ports), Outputs(ports)
+            user("initial_outputs()", engine.initial_outputs, outputs)
+            entries = user("initial_outputs()", outputs._entries, 0)
+            self.send(wire.Ready(ports, entries))
+            return inputs, outputs
+
+        inputs, outputs = ready()
+        # The engine waits as long as it takes between steps: the coordinator owns the time-outs.
+        while True:
+            msg = self.recv(None)
+            if isinstance(msg, wire.Step):
+                started = time.perf_counter_ns()
+                inputs._begin_step()
+                for e in msg.inputs:
+                    try:
+                        inputs._set(e.port, e.payload, e.stamp)
+                    except NeuroloopError as why:
+                        raise self.fail(f"protocol error: {why}") from None
+                outputs._begin_step()
+                t_ms = float(msg.step) * base_step_ms
+                dt_ms = float(msg.n_steps) * base_step_ms
+                user(f"step() at t = {t_ms} ms", engine.step, t_ms, dt_ms, inputs, outputs)
+                end = msg.step + msg.n_steps
+                entries = user(f"step() at t = {t_ms} ms", outputs._entries, end)
+                compute_ns = time.perf_counter_ns() - started
+                self.send(wire.StepDone(msg.step, compute_ns, entries))
+            elif isinstance(msg, wire.Reset):
+                user("reset()", engine.reset)
+                inputs, outputs = ready()
+            elif isinstance(msg, wire.Shutdown):
+                user("shutdown()", engine.shutdown)
+                self.send(wire.Bye())
+                return
+            elif isinstance(msg, wire.Error):
+                raise NeuroloopError(f"protocol error: the coordinator reported: {msg.message}")
+            else:
+                raise self.fail(f"protocol error: unexpected {wire.kind_name(msg)} from the coordinator")
+
+
+def main(engine_factory: EngineFactory, **kwargs) -> None:
+    """``serve`` for a script's ``if __name__ == "__main__":`` block: exits with status 0 after a
+    Shutdown, 1 with a one-line message on stderr otherwise (engine tracebacks are printed as well)."""
+    try:
+        serve(engine_factory, **kwargs)
+    except NeuroloopError as e:
+        print(f"engine {kwargs.get('name') or os.environ.get('NEUROLOOP_ENGINE', '?')}: {e}",
+              file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,156 @@
+//! The command line: `validate` on good and broken experiment files, `run` refusing a broken file,
+//! `--set` overrides and the run summary.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+const T: Duration = Duration::from_secs(60);
+
+#[test]
+fn validate_accepts_the_demo() {
+    let demo = experiment("demo_spring.toml");
+    let o = run_neuroloop(&["validate", demo.to_str().unwrap()], T);
+    o.expect_code(0).expect_no_panic();
+    assert!(o.stdout.contains("ok"), "{}", o.stdout);
+}
+
+/// The broken files and the text each one's first line says `validate` must print.
+fn broken_files() -> Vec<(std::path::PathBuf, String)> {
+    let dir = experiment("broken");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).unwrap();
+            let first = text.lines().next().unwrap_or("");
+            let expect = first
+                .strip_prefix("# expect:")
+                .unwrap_or_else(|| panic!("{}: first line must be `# expect: <text>`", p.display()))
+                .trim()
+                .to_string();
+            (p, expect)
+        })
+        .collect()
+}
+
+#[test]
+fn validate_rejects_every_broken_file_with_its_expected_message() {
+    let files = broken_files();
+    assert!(!files.is_empty(), "no files in experiments/broken");
+    let mut failures = Vec::new();
+    for (path, expect) in &files {
+        let o = run_neuroloop(&["validate", path.to_str().unwrap()], T);
+        let name = path.file_name().unwrap().to_string_lossy();
+        if o.code != Some(2) {
+            failures.push(format!(
+                "{name}: exit code {:?}, stderr:\n{}",
+                o.code, o.stderr
+            ));
+        } else if !o.stderr.contains(expect.as_str()) {
+            failures.push(format!("{name}: stderr lacks {expect:?}:\n{}", o.stderr));
+        } else if o.stderr.contains("panicked") {
+            failures.push(format!("{name}: panicked:\n{}", o.stderr));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} broken files misbehave:\n{}",
+        failures.len(),
+        files.len(),
+        failures.join("\n\n")
+    );
+}
+
+#[test]
+fn run_refuses_a_broken_file_without_starting_anything() {
+    let tmp = tempdir();
+    let out = tmp.path().join("run");
+    let id = unique_run_id("broken");
+    // A syntax error, a semantic error and a port-level error (found through the built-in catalog).
+    let picked = [
+        "syntax_error.toml",
+        "unknown_builtin_kind.toml",
+        "type_mismatch.toml",
+    ];
+    let files: Vec<_> = broken_files()
+        .into_iter()
+        .filter(|(p, _)| picked.iter().any(|n| p.ends_with(n)))
+        .collect();
+    assert_eq!(
+        files.len(),
+        picked.len(),
+        "experiments/broken lacks one of {picked:?}"
+    );
+    for (path, expect) in &files {
+        let o = run_experiment(path, &out, &id, &[]);
+        o.expect_code(2).expect_no_panic().expect_stderr(expect);
+        assert!(
+            !out.exists(),
+            "a run folder was created for {}",
+            path.display()
+        );
+        assert_no_leftovers(&id, Duration::from_secs(1));
+    }
+}
+
+#[test]
+fn bad_override_and_bad_run_id_exit_2() {
+    let demo = experiment("demo_spring.toml");
+    let demo = demo.to_str().unwrap();
+    let o = run_neuroloop(&["validate", demo, "--set", "run.duration_ms=-5"], T);
+    o.expect_code(2)
+        .expect_no_panic()
+        .expect_stderr("run.duration_ms");
+    let tmp = tempdir();
+    let out = tmp.path().join("run");
+    let o = run_neuroloop(
+        &[
+            "run",
+            demo,
+            "--output",
+            out.to_str().unwrap(),
+            "--run-id",
+            "a/b",
+        ],
+        T,
+    );
+    o.expect_code(2).expect_no_panic().expect_stderr("--run-id");
+}
+
+#[test]
+fn demo_run_with_override_prints_a_summary() {
+    let tmp = tempdir();
+    let out = tmp.path().join("run");
+    let id = unique_run_id("demo");
+    let demo = experiment("demo_spring.toml");
+    let o = run_neuroloop(
+        &[
+            "run",
+            demo.to_str().unwrap(),
+            "--set",
+            "run.duration_ms=100",
+            "--output",
+            out.to_str().unwrap(),
+            "--run-id",
+            &id,
+        ],
+        Duration::from_secs(120),
+    );
+    o.expect_code(0).expect_no_panic();
+    assert!(o.stdout.contains("coupling overhead"), "{}", o.stdout);
+    assert!(o.stdout.contains("100 ms simulated"), "{}", o.stdout);
+    assert_no_leftovers(&id, Duration::from_secs(3));
+    let m = manifest(&out);
+    assert_eq!(m["exit_status"], "ok");
+    assert_eq!(m["steps"], 100);
+    assert_eq!(m["overrides"][0], "run.duration_ms=100");
+    assert_eq!(Table::read(&out.join("plant.position.parquet")).rows(), 101);
+}

@@ -1,0 +1,202 @@
+//! Fault handling of `neuroloop run`, end to end: an engine that crashes, is killed, hangs or fails,
+//! and a Ctrl-C to the coordinator. Every case must end within a bounded time with the right exit
+//! code and message, leave a manifest and readable recordings, and leave no engine process behind.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// Checks the recordings of `names` in `dir` are readable, have rows, and stop near `until_ms`.
+fn check_partial_recordings(dir: &Path, names: &[&str], until_ms: f64, slack_ms: f64) {
+    for name in names {
+        let t = Table::read(&dir.join(format!("{name}.parquet")));
+        assert!(t.rows() > 0, "{name} has no rows");
+        let last = *t.col("t_ms").last().unwrap();
+        assert!(
+            last <= until_ms + slack_ms && last >= until_ms - slack_ms,
+            "{name}: last row at {last} ms, expected about {until_ms} ms"
+        );
+    }
+}
+
+/// Waits until the run in `out` is well under way: its first recording part file has been written
+/// (the recorder flushes about once per wall-clock second of stepping).
+fn wait_for_first_part(coord: &mut Proc, out: &Path) {
+    let parts = out.join(".parts").join("plant.position");
+    wait_until(
+        Duration::from_secs(30),
+        "the first recording part file",
+        || {
+            assert!(coord.running(), "the coordinator ended early");
+            std::fs::read_dir(&parts)
+                .ok()?
+                .filter_map(|e| e.ok())
+                .any(|e| e.file_name().to_string_lossy().ends_with(".parquet"))
+                .then_some(())
+        },
+    );
+}
+
+#[test]
+fn crashing_engine_stops_the_run_with_its_exit_signal_and_stderr() {
+    let tmp = tempdir();
+    let out = tmp.path().join("run");
+    let id = unique_run_id("crash");
+    let o = run_experiment(&experiment("tests/fault_crash.toml"), &out, &id, &[]);
+    o.expect_code(1)
+        .expect_no_panic()
+        .expect_stderr("engine 'faulty'")
+        .expect_stderr("crashed")
+        .expect_stderr("SIGABRT")
+        .expect_stderr("crashing on purpose");
+    assert!(o.elapsed < Duration::from_secs(30), "took {:?}", o.elapsed);
+    assert_no_leftovers(&id, Duration::from_secs(3));
+
+    let m = manifest(&out);
+    assert_eq!(m["exit_status"], "error");
+    assert!(m["error"].as_str().unwrap_or("").contains("faulty"));
+    // The fault engine aborts in its step starting at 200 ms: everything up to 200 ms is recorded.
+    check_partial_recordings(&out, &["plant.position", "controller.force"], 200.0, 2.0);
+    assert_eq!(parquet_files(&out).len(), 3);
+    assert!(
+        !out.join(".parts").exists(),
+        "part files were left in the run folder"
+    );
+}
+
+#[test]
+fn engine_killed_with_sigkill_mid_run_is_reported() {
+    let tmp = tempdir();
+    let out = tmp.path().join("run");
+    let id = unique_run_id("kill9");
+    let file = experiment("tests/long_realtime.toml");
+    let mut coord = Proc::neuroloop(&[
+        "run",
+        file.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "--run-id",
+        &id,
+        "-q",
+    ]);
+    let plant = wait_until(Duration::from_secs(30), "the plant engine process", || {
+        assert!(coord.running(), "the coordinator ended early");
+        processes_with_env(&[("NEUROLOOP_RUN_ID", &id), ("NEUROLOOP_ENGINE", "plant")])
+            .first()
+            .copied()
+    });
+    // Let it run for a while (it is paced to the wall clock, 60 s long).
+    wait_for_first_part(&mut coord, &out);
+    assert!(coord.running(), "the coordinator ended before the kill");
+    let killed_at = Instant::now();
+    // SAFETY: kill(2) on the plant engine's pid, found above by its environment.
+    assert_eq!(unsafe { libc::kill(plant as i32, libc::SIGKILL) }, 0);
+    let o = coord.wait(Duration::from_secs(30));
+    o.expect_code(1)
+        .expect_no_panic()
+        .expect_stderr("'plant'")
+        .expect_stderr("SIGKILL");
+    assert!(
+        killed_at.elapsed() < Duration::from_secs(15),
+        "the coordinator took {:?} to notice",
+        killed_at.elapsed()
+    );
+    assert_no_leftovers(&id, Duration::from_secs(3));
+    let m = manifest(&out);
+    assert_eq!(m["exit_status"], "error");
+    let reached = m["duration_ms"].as_f64().unwrap();
+    assert!(
+        reached > 100.0 && reached < 30_000.0,
+        "reached {reached} ms"
+    );
+    check_partial_recordings(&out, &["plant.position"], reached, 2.0);
+}
+
+#[test]
+fn hanging_engine_times_out() {
+    let tmp = tempdir();
+    let out = tmp.path().join("run");
+    let id = unique_run_id("hang");
+    let o = run_experiment(&experiment("tests/fault_hang.toml"), &out, &id, &[]);
+    o.expect_code(1)
+        .expect_no_panic()
+        .expect_stderr("engine 'faulty'")
+        .expect_stderr("did not finish")
+        .expect_stderr("hanging on purpose");
+    // run.step_timeout_ms = 1000: start-up, 200 ms of simulation, 1 s of waiting, the shutdown.
+    assert!(o.elapsed < Duration::from_secs(10), "took {:?}", o.elapsed);
+    assert_no_leftovers(&id, Duration::from_secs(3));
+    assert_eq!(manifest(&out)["exit_status"], "error");
+    check_partial_recordings(&out, &["plant.position", "controller.force"], 200.0, 2.0);
+}
+
+#[test]
+fn engine_error_is_reported_with_its_message() {
+    let tmp = tempdir();
+    let out = tmp.path().join("run");
+    let id = unique_run_id("error");
+    let o = run_experiment(&experiment("tests/fault_error.toml"), &out, &id, &[]);
+    o.expect_code(1)
+        .expect_no_panic()
+        .expect_stderr("engine 'faulty'")
+        .expect_stderr("failing on purpose");
+    assert_no_leftovers(&id, Duration::from_secs(3));
+    let m = manifest(&out);
+    assert_eq!(m["exit_status"], "error");
+    assert!(m["error"]
+        .as_str()
+        .unwrap_or("")
+        .contains("failing on purpose"));
+    check_partial_recordings(&out, &["plant.position"], 200.0, 2.0);
+}
+
+#[test]
+fn ctrl_c_stops_the_run_cleanly() {
+    let tmp = tempdir();
+    let out = tmp.path().join("run");
+    let id = unique_run_id("sigint");
+    let file = experiment("tests/long_realtime.toml");
+    let mut coord = Proc::neuroloop(&[
+        "run",
+        file.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "--run-id",
+        &id,
+        "-q",
+    ]);
+    // Wait until the run is stepping: both engines are up and the recordings are being written.
+    wait_until(Duration::from_secs(30), "the engine processes", || {
+        assert!(coord.running(), "the coordinator ended early");
+        (leftover_processes(&id).len() == 2).then_some(())
+    });
+    wait_for_first_part(&mut coord, &out);
+    assert!(coord.running(), "the coordinator ended before Ctrl-C");
+    let sent = Instant::now();
+    coord.signal(libc::SIGINT);
+    let o = coord.wait(Duration::from_secs(30));
+    o.expect_code(130)
+        .expect_no_panic()
+        .expect_stderr("interrupted");
+    assert!(
+        sent.elapsed() < Duration::from_secs(10),
+        "took {:?} to stop after Ctrl-C",
+        sent.elapsed()
+    );
+    assert_no_leftovers(&id, Duration::from_secs(3));
+    let m = manifest(&out);
+    assert_eq!(m["exit_status"], "interrupted");
+    let reached = m["duration_ms"].as_f64().unwrap();
+    assert!(
+        reached > 100.0 && reached < 30_000.0,
+        "reached {reached} ms"
+    );
+    check_partial_recordings(&out, &["plant.position", "controller.force"], reached, 2.0);
+    assert!(
+        !out.join(".parts").exists(),
+        "part files were left in the run folder"
+    );
+}
