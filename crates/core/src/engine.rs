@@ -75,8 +75,15 @@ impl InitContext {
         } else {
             self.config.clone()
         };
-        serde_json::from_value(value)
-            .map_err(|e| EngineError::Config(format!("engines.{}.config: {e}", self.name)))
+        serde_path_to_error::deserialize(value).map_err(|e| {
+            let path = e.path().to_string();
+            let key = if path == "." {
+                String::new()
+            } else {
+                format!(".{path}")
+            };
+            EngineError::Config(format!("engines.{}.config{key}: {}", self.name, e.inner()))
+        })
     }
 }
 

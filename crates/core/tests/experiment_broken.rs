@@ -35,14 +35,20 @@ impl PortCatalog for Catalog {
                 PortSpec::output("force", PortKind::analog(&[("f", "N")])),
             ]),
             "poisson_source" => {
-                let size = match ctx.config.get("size") {
-                    None => 10,
-                    Some(v) => v
-                        .as_u64()
-                        .and_then(|s| u32::try_from(s).ok())
-                        .ok_or_else(|| "size must be a whole number".to_string())?,
-                };
-                Ok(vec![PortSpec::output("spikes", PortKind::Spikes { size })])
+                // Configuration read the way the real engines read it (InitContext::config).
+                #[derive(serde::Deserialize)]
+                struct Config {
+                    #[serde(default = "ten")]
+                    size: u32,
+                }
+                fn ten() -> u32 {
+                    10
+                }
+                let c: Config = ctx.config().map_err(|e| e.to_string())?;
+                Ok(vec![PortSpec::output(
+                    "spikes",
+                    PortKind::Spikes { size: c.size },
+                )])
             }
             _ => Err(format!("no built-in {kind}")),
         }

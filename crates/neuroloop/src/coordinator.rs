@@ -75,6 +75,8 @@ pub struct RunReport {
     pub step_wall_p50_us: f64,
     /// See `step_wall_p50_us`.
     pub step_wall_p99_us: f64,
+    /// Whether the run was paced to the wall clock.
+    pub realtime: bool,
     /// Steps that started later than one base step behind the wall clock (real-time runs).
     pub late_steps: u64,
     /// Coupling overhead of every base step in ns (only with `keep_step_times`).
@@ -220,6 +222,7 @@ struct Coordinator<'a> {
     overhead_ns: Vec<u64>,
     step_wall_ns: Vec<u64>,
     late_steps: u64,
+    realtime: bool,
 }
 
 type StartError = (RunError, Vec<EngineProcess>);
@@ -325,6 +328,7 @@ impl<'a> Coordinator<'a> {
             overhead_ns: Vec::new(),
             step_wall_ns: Vec::new(),
             late_steps: 0,
+            realtime: opts.realtime.unwrap_or(exp.realtime),
         };
         match c.handshake(run_dir) {
             Ok(()) => Ok(c),
@@ -623,7 +627,7 @@ impl<'a> Coordinator<'a> {
         let n = self.engines.len();
         let duration = self.exp.duration;
         let base = self.exp.base_step_ms;
-        let realtime = opts.realtime.unwrap_or(self.exp.realtime);
+        let realtime = self.realtime;
         let progress = make_progress(opts.progress, duration);
         let mut inputs = Vec::new();
         let mut buf = Vec::with_capacity(256);
@@ -716,18 +720,17 @@ impl<'a> Coordinator<'a> {
     fn wait_for(&mut self, missing: impl Fn(&Self, usize) -> bool) -> Result<(), RunError> {
         let mut events = Vec::with_capacity(self.engines.len());
         loop {
-            let waiting: Vec<usize> = (0..self.engines.len())
-                .filter(|&e| missing(self, e))
-                .collect();
-            let Some(&first) = waiting.first() else {
+            let mut waiting = (0..self.engines.len()).filter(|&e| missing(self, e));
+            let Some(first) = waiting.next() else {
                 return Ok(());
             };
+            let want = 1 + waiting.count();
             let sent = self.engines[first]
                 .busy
                 .map_or_else(Instant::now, |(_, at)| at);
             let deadline = sent + self.step_timeout;
             self.hub.recv_many(
-                waiting.len(),
+                want,
                 deadline.min(Instant::now() + Duration::from_millis(50)),
                 &mut events,
             );
@@ -952,6 +955,7 @@ impl<'a> Coordinator<'a> {
         r.step_wall_p50_us = w50;
         r.step_wall_p99_us = w99;
         r.late_steps = self.late_steps;
+        r.realtime = self.realtime;
         if keep_step_times {
             r.overhead_ns = self.overhead_ns.clone();
         }
@@ -1027,7 +1031,14 @@ fn write_manifest(
         "neuroloop".to_string(),
         env!("CARGO_PKG_VERSION").to_string(),
     );
-    versions.insert("zenoh".to_string(), "1.10".to_string());
+    for pair in env!("NEUROLOOP_DEP_VERSIONS")
+        .split(',')
+        .filter(|p| !p.is_empty())
+    {
+        if let Some((name, version)) = pair.split_once('=') {
+            versions.insert(name.to_string(), version.to_string());
+        }
+    }
     versions.insert("protocol".to_string(), wire::PROTOCOL_VERSION.to_string());
     let m = Manifest {
         experiment_file: exp
@@ -1056,6 +1067,8 @@ fn write_manifest(
         engines: r.engines.clone(),
         coupling_overhead_p50_us: r.overhead_p50_us,
         coupling_overhead_p99_us: r.overhead_p99_us,
+        realtime: r.realtime,
+        late_steps: r.late_steps,
         recordings: r.recordings.clone(),
     };
     if let Err(e) = m.write(dir) {

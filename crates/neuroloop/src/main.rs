@@ -241,8 +241,11 @@ fn print_summary(exp: &experiment::Experiment, r: &coordinator::RunReport) {
         "coupling overhead per step: p50 {:.1} us, p99 {:.1} us",
         r.overhead_p50_us, r.overhead_p99_us
     );
-    if r.late_steps > 0 {
-        println!("real-time pacing: {} steps started late", r.late_steps);
+    if r.realtime {
+        println!(
+            "paced to the wall clock: {} of {} steps started more than one base step late",
+            r.late_steps, r.steps
+        );
     }
     println!(
         "{:<16} {:>8} {:>8} {:>12} {:>12} {:>12}",

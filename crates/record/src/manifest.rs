@@ -104,6 +104,12 @@ pub struct Manifest {
     /// 99th percentile of the coupling overhead per round, in microseconds.
     #[serde(deserialize_with = "nan_if_null")]
     pub coupling_overhead_p99_us: f64,
+    /// Whether the run was paced to the wall clock.
+    #[serde(default)]
+    pub realtime: bool,
+    /// Paced runs: steps that started more than one base step behind the wall clock.
+    #[serde(default)]
+    pub late_steps: u64,
     /// File names of the recordings in the run folder (`<engine>.<port>.parquet`).
     pub recordings: Vec<String>,
 }

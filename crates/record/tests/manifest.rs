@@ -37,6 +37,8 @@ fn sample() -> Manifest {
         }],
         coupling_overhead_p50_us: 35.0,
         coupling_overhead_p99_us: 120.0,
+        realtime: true,
+        late_steps: 3,
         recordings: vec!["arm.angles.parquet".into()],
     }
 }

@@ -635,8 +635,14 @@ pub(crate) fn gather_ports(
                     Err(m) => {
                         let config_path = join(&path, "config");
                         let m = m.strip_prefix("configuration: ").unwrap_or(&m);
-                        let m = m.strip_prefix(&format!("{config_path}: ")).unwrap_or(m);
-                        problems.push(Problem::new(config_path, m.to_string()));
+                        // "engines.X.config.key: why" points at the key itself.
+                        let (path, m) = match m.split_once(": ") {
+                            Some((p, rest)) if p == config_path || p.starts_with(&format!("{config_path}.")) => {
+                                (p.to_string(), rest)
+                            }
+                            _ => (config_path, m),
+                        };
+                        problems.push(Problem::new(path, m.to_string()));
                     }
                 }
             }
