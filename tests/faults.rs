@@ -58,6 +58,16 @@ fn crashing_engine_stops_the_run_with_its_exit_signal_and_stderr() {
     let m = manifest(&out);
     assert_eq!(m["exit_status"], "error");
     assert!(m["error"].as_str().unwrap_or("").contains("faulty"));
+    let faulty = m["engines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "faulty")
+        .expect("faulty in manifest");
+    assert!(
+        faulty["exit"].as_str().unwrap_or("").contains("SIGABRT"),
+        "manifest engine exit: {faulty}"
+    );
     // The fault engine aborts in its step starting at 200 ms: everything up to 200 ms is recorded.
     check_partial_recordings(&out, &["plant.position", "controller.force"], 200.0, 2.0);
     assert_eq!(parquet_files(&out).len(), 3);
@@ -199,4 +209,43 @@ fn ctrl_c_stops_the_run_cleanly() {
         !out.join(".parts").exists(),
         "part files were left in the run folder"
     );
+}
+
+/// The coordinator itself is killed with SIGKILL (it cannot clean up): its engines die with it (the
+/// kernel's parent-death signal) and the part files flushed so far stay readable Parquet.
+#[test]
+fn killed_coordinator_leaves_no_engines_and_readable_parts() {
+    let tmp = tempdir();
+    let out = tmp.path().join("run");
+    let id = unique_run_id("coordkill");
+    let file = experiment("tests/long_realtime.toml");
+    let mut coord = Proc::neuroloop(&[
+        "run",
+        file.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "--run-id",
+        &id,
+        "-q",
+    ]);
+    wait_until(Duration::from_secs(30), "the engine processes", || {
+        assert!(coord.running(), "the coordinator ended early");
+        (leftover_processes(&id).len() == 2).then_some(())
+    });
+    wait_for_first_part(&mut coord, &out);
+    coord.signal(libc::SIGKILL);
+    coord.wait(Duration::from_secs(10));
+    assert_no_leftovers(&id, Duration::from_secs(5));
+    let parts = out.join(".parts").join("plant.position");
+    let mut rows = 0;
+    for entry in std::fs::read_dir(&parts).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "parquet") {
+            rows += read_parquet(&path)
+                .iter()
+                .map(|b| b.num_rows())
+                .sum::<usize>();
+        }
+    }
+    assert!(rows > 100, "only {rows} rows in the flushed parts");
 }

@@ -206,6 +206,8 @@ struct EngineState {
     said_bye: bool,
     /// Recorded output ports: (port index, recorder index).
     recorded: Vec<(u16, usize)>,
+    /// How the process ended, if not normally (filled when the run stops).
+    exit: Option<String>,
 }
 
 struct Coordinator<'a> {
@@ -305,6 +307,7 @@ impl<'a> Coordinator<'a> {
                 joined: false,
                 said_bye: false,
                 recorded: vec![],
+                exit: None,
             });
         }
         for e in engines.iter().filter(|e| e.external) {
@@ -934,7 +937,7 @@ impl<'a> Coordinator<'a> {
                         e.name
                     );
                 }
-                p.kill();
+                e.exit = p.kill().filter(|s| !s.success()).map(describe_exit);
             }
         }
     }
@@ -973,7 +976,7 @@ impl<'a> Coordinator<'a> {
                     compute_s: e.compute_ns.iter().sum::<u64>() as f64 * 1e-9,
                     compute_p50_us: p50,
                     compute_p99_us: p99,
-                    exit: None,
+                    exit: e.exit.clone(),
                 }
             })
             .collect();
