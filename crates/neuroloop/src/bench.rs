@@ -22,6 +22,9 @@ pub enum Which {
         /// Steps (and ping-pong round trips) per measurement.
         #[arg(long, default_value_t = 20000)]
         steps: u64,
+        /// Transport: `tcp` (loopback TCP, the default of runs) or `unix` (unix-domain sockets).
+        #[arg(long, default_value = "tcp", value_parser = ["tcp", "unix"])]
+        transport: String,
         /// Engine counts to measure.
         #[arg(long, value_delimiter = ',', default_value = "1,4")]
         engines: Vec<usize>,
@@ -31,14 +34,34 @@ pub enum Which {
 /// Runs a benchmark and prints its table.
 pub fn run(which: Which) -> anyhow::Result<()> {
     match which {
-        Which::Coupling { steps, engines } => coupling(steps, &engines),
+        Which::Coupling {
+            steps,
+            engines,
+            transport,
+        } => coupling(steps, &engines, &transport),
     }
 }
 
-fn coupling(steps: u64, counts: &[usize]) -> anyhow::Result<()> {
+/// A fresh endpoint of the chosen transport on this machine.
+fn endpoint(transport: &str) -> anyhow::Result<String> {
+    Ok(match transport {
+        "unix" => format!(
+            "unixsock-stream/{}",
+            std::env::temp_dir()
+                .join(format!(
+                    "neuroloop-bench-{}.sock",
+                    coordinator::new_run_id()
+                ))
+                .display()
+        ),
+        _ => neuroloop_transport::free_tcp_endpoint()?,
+    })
+}
+
+fn coupling(steps: u64, counts: &[usize], transport: &str) -> anyhow::Result<()> {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    println!("neuroloop bench coupling: {steps} steps per measurement, {cores} cores, loopback TCP, zenoh peer mode");
-    let (rtt50, rtt99) = ping_pong(steps).context("raw zenoh ping-pong")?;
+    println!("neuroloop bench coupling: {steps} steps per measurement, {cores} cores, {transport} on loopback, zenoh peer mode");
+    let (rtt50, rtt99) = ping_pong(steps, transport).context("raw zenoh ping-pong")?;
     println!(
         "{:<40} {:>10} {:>10} {:>14}",
         "measurement", "p50 us", "p99 us", "p50 / raw RTT"
@@ -49,7 +72,7 @@ fn coupling(steps: u64, counts: &[usize]) -> anyhow::Result<()> {
     );
     for &n in counts {
         let (p50, p99) =
-            lockstep(n, steps).with_context(|| format!("lockstep with {n} engines"))?;
+            lockstep(n, steps, transport).with_context(|| format!("lockstep with {n} engines"))?;
         let label = format!(
             "lockstep overhead per step, {n} engine{}",
             if n == 1 { "" } else { "s" }
@@ -67,9 +90,9 @@ fn coupling(steps: u64, counts: &[usize]) -> anyhow::Result<()> {
 
 /// A ring of `n` no-op engines (for one engine, a loop onto itself), run for `steps` base steps of
 /// 1 ms as fast as possible, without recording. Returns the coupling overhead per step (p50, p99) in us.
-fn lockstep(n: usize, steps: u64) -> anyhow::Result<(f64, f64)> {
+fn lockstep(n: usize, steps: u64, transport: &str) -> anyhow::Result<(f64, f64)> {
     let mut text =
-        format!("[run]\nname = \"bench\"\nduration_ms = {steps}\nstep_timeout_ms = 30000\n");
+        format!("[run]\nname = \"bench\"\nduration_ms = {steps}\nstep_timeout_ms = 30000\n[zenoh]\nlisten = {:?}\n", endpoint(transport)?);
     for i in 0..n {
         text.push_str(&format!(
             "[engines.noop{i}]\nkind = \"noop\"\nstep_ms = 1\n"
@@ -109,9 +132,9 @@ fn pong_key(run: &str) -> String {
 }
 
 /// Round trips to a `bench-pong` process: (p50, p99) in us.
-fn ping_pong(rounds: u64) -> anyhow::Result<(f64, f64)> {
+fn ping_pong(rounds: u64, transport: &str) -> anyhow::Result<(f64, f64)> {
     let run = coordinator::new_run_id();
-    let listen = neuroloop_transport::free_tcp_endpoint()?;
+    let listen = endpoint(transport)?;
     let session = zenoh::open(neuroloop_transport::zenoh_config(
         std::slice::from_ref(&listen),
         &[],
