@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite: unit tests, doc tests and the multi-process integration tests in tests/.
-# Sets up the Python environment the Python-engine tests need first (idempotent).
+# Sets up the Python environment first (idempotent): zenoh + numpy for the Python-engine tests,
+# NEST 3.10 for the brain's comparison tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup_python.sh
+scripts/setup_nest.sh
 # Integration tests start several processes each; two at a time suit a 2-core machine.
 cargo test --workspace -- --test-threads=2
