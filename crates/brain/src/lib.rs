@@ -50,6 +50,7 @@ mod grid;
 pub mod iaf_psc_alpha;
 pub mod iaf_psc_delta;
 pub mod iaf_psc_exp;
+pub mod network;
 mod propagator;
 
 pub use error::{ParamError, TIC_MS};

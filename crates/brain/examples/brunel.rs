@@ -1,0 +1,41 @@
+//! Runs the Brunel (2000) network and prints one JSON line with timings and spike statistics
+//! (the same keys as `bridges/nest/brunel.py`, for `benches/brain_vs_nest.sh`).
+//!
+//! `cargo run --release -p neuroloop-brain --example brunel -- --scale 1 --threads 2 --sim-ms 1000 --seed 1`
+
+use neuroloop_brain::network::brunel::{run, BrunelConfig};
+
+fn main() {
+    let mut c = BrunelConfig::default();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i < args.len() {
+        let value = args.get(i + 1).cloned().unwrap_or_default();
+        let bad = |what: &str| -> ! {
+            eprintln!("{what}: bad value {value:?}");
+            std::process::exit(2)
+        };
+        match args[i].as_str() {
+            "--scale" => c.scale = value.parse().unwrap_or_else(|_| bad("--scale")),
+            "--threads" => c.threads = value.parse().unwrap_or_else(|_| bad("--threads")),
+            "--sim-ms" => c.sim_ms = value.parse().unwrap_or_else(|_| bad("--sim-ms")),
+            "--seed" => c.seed = value.parse().unwrap_or_else(|_| bad("--seed")),
+            "-h" | "--help" => {
+                println!("brunel [--scale S] [--threads N] [--sim-ms MS] [--seed SEED]");
+                return;
+            }
+            other => {
+                eprintln!("unknown argument {other}");
+                std::process::exit(2)
+            }
+        }
+        i += 2;
+    }
+    match run(&c) {
+        Ok(r) => println!("{}", serde_json::to_string(&r).unwrap_or_default()),
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(1)
+        }
+    }
+}
