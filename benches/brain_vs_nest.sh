@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Benchmark 1 (Brunel 2000, /work/shared/reference/brain.md) side by side: neuroloop-brain's example
+# `brunel` and NEST 3.10 (bridges/nest/brunel.py) on the same network, one after the other, then a table.
+#
+#   benches/brain_vs_nest.sh                    # scale 1 (12,500 neurons, 15.6 M synapses), 2 threads, 1 s
+#   benches/brain_vs_nest.sh --scale 0.5 --threads 2 --sim-ms 1000 --seed 1
+#
+# Both print one JSON line with the same keys (build_s, sim_s, peak_rss_mb, rate_e_hz, rate_i_hz,
+# cv_isi_e, n_neurons, n_synapses); the table shows them and NEST/neuroloop ratios of the times and the
+# differences of the statistics (rate: relative to NEST, in %; CV: absolute). Needs NEST in .venv
+# (scripts/setup_nest.sh). The Rust example is built first (cargo build --release), so compile time is not
+# measured. Timings are wall clock: run it on an otherwise idle machine. BRAIN_VS_NEST_RUST_CMD=<command>
+# replaces the Rust example by another command printing such a JSON line (used to test this script).
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+scale=1
+threads=2
+sim_ms=1000
+seed=1
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --scale) scale="$2"; shift 2 ;;
+        --threads) threads="$2"; shift 2 ;;
+        --sim-ms) sim_ms="$2"; shift 2 ;;
+        --seed) seed="$2"; shift 2 ;;
+        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+        *) echo "unknown argument: $1 (use --scale S --threads T --sim-ms MS --seed N)" >&2; exit 2 ;;
+    esac
+done
+
+py="$root/.venv/bin/python"
+if ! PYNEST_QUIET=1 "$py" -c 'import nest' >/dev/null 2>&1; then
+    echo "error: NEST is not importable from $py: run scripts/setup_nest.sh" >&2
+    exit 1
+fi
+
+args=(--scale "$scale" --threads "$threads" --sim-ms "$sim_ms" --seed "$seed")
+
+if [ -n "${BRAIN_VS_NEST_RUST_CMD:-}" ]; then
+    # For testing this script without the Rust side: a command that prints one JSON line (args appended).
+    echo "running neuroloop stand-in: $BRAIN_VS_NEST_RUST_CMD ${args[*]} ..." >&2
+    rust_json="$($BRAIN_VS_NEST_RUST_CMD "${args[@]}" | tail -n 1)"
+else
+    echo "building the Rust example (cargo build --release -p neuroloop-brain --example brunel) ..." >&2
+    cargo build --release -p neuroloop-brain --example brunel >&2
+    echo "running neuroloop: brunel ${args[*]} ..." >&2
+    rust_json="$(cargo run --quiet --release -p neuroloop-brain --example brunel -- "${args[@]}" | tail -n 1)"
+fi
+echo "$rust_json" >&2
+
+echo "running NEST: bridges/nest/brunel.py ${args[*]} ..." >&2
+nest_json="$("$py" bridges/nest/brunel.py "${args[@]}" | tail -n 1)"
+echo "$nest_json" >&2
+
+RUST_JSON="$rust_json" NEST_JSON="$nest_json" "$py" - <<'EOF'
+import json
+import os
+
+r = json.loads(os.environ["RUST_JSON"])
+n = json.loads(os.environ["NEST_JSON"])
+
+
+def f(v, fmt):
+    return "-" if v is None else format(v, fmt)
+
+
+def ratio(a, b):
+    return "-" if a is None or b is None or b == 0 else f"{a / b:.2f}x"
+
+
+rows = [
+    ("neurons", "n_neurons", "d"),
+    ("synapses (recurrent)", "n_synapses", "d"),
+    ("build s", "build_s", ".3f"),
+    ("sim s", "sim_s", ".3f"),
+    ("peak MB", "peak_rss_mb", ".1f"),
+    ("rate E Hz", "rate_e_hz", ".3f"),
+    ("rate I Hz", "rate_i_hz", ".3f"),
+    ("CV ISI E", "cv_isi_e", ".4f"),
+]
+name_w = max(len(row[0]) for row in rows)
+print(
+    f"Brunel (2000), scale {r.get('scale', n.get('scale'))}, {n.get('threads')} threads, "
+    f"{n.get('sim_ms')} ms of network time, seed {n.get('seed')}"
+)
+head = f"{'':<{name_w}}  {'neuroloop':>12}  {'NEST':>12}  {'NEST/neuroloop':>14}  {'difference':>12}"
+print(head)
+print("-" * len(head))
+for label, key, fmt in rows:
+    a, b = r.get(key), n.get(key)
+    rat = ratio(b, a) if key in ("build_s", "sim_s", "peak_rss_mb") else ""
+    diff = ""
+    if key in ("rate_e_hz", "rate_i_hz") and a is not None and b:
+        diff = f"{100.0 * (a - b) / b:+.2f} %"
+    elif key == "cv_isi_e" and a is not None and b is not None:
+        diff = f"{a - b:+.4f}"
+    elif key in ("n_neurons", "n_synapses") and a is not None and b is not None and a != b:
+        diff = "MISMATCH"
+    print(f"{label:<{name_w}}  {f(a, fmt):>12}  {f(b, fmt):>12}  {rat:>14}  {diff:>12}")
+print("(difference: neuroloop - NEST; rates relative to NEST)")
+EOF
