@@ -40,6 +40,27 @@ fn wait_for_first_part(coord: &mut Proc, out: &Path) {
     );
 }
 
+/// Starts `tests/long_realtime.toml` (60 s paced to the wall clock) into `out` with run id `id`, and
+/// returns once it is stepping: both engine processes are up and the first recording part is written.
+fn start_long_run(out: &Path, id: &str) -> Proc {
+    let file = experiment("tests/long_realtime.toml");
+    let mut coord = Proc::neuroloop(&[
+        "run",
+        file.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "--run-id",
+        id,
+        "-q",
+    ]);
+    wait_until(Duration::from_secs(30), "the engine processes", || {
+        assert!(coord.running(), "the coordinator ended early");
+        (leftover_processes(id).len() == 2).then_some(())
+    });
+    wait_for_first_part(&mut coord, out);
+    coord
+}
+
 #[test]
 fn crashing_engine_stops_the_run_with_its_exit_signal_and_stderr() {
     let tmp = tempdir();
@@ -82,24 +103,11 @@ fn engine_killed_with_sigkill_mid_run_is_reported() {
     let tmp = tempdir();
     let out = tmp.path().join("run");
     let id = unique_run_id("kill9");
-    let file = experiment("tests/long_realtime.toml");
-    let mut coord = Proc::neuroloop(&[
-        "run",
-        file.to_str().unwrap(),
-        "--output",
-        out.to_str().unwrap(),
-        "--run-id",
-        &id,
-        "-q",
-    ]);
-    let plant = wait_until(Duration::from_secs(30), "the plant engine process", || {
-        assert!(coord.running(), "the coordinator ended early");
-        processes_with_env(&[("NEUROLOOP_RUN_ID", &id), ("NEUROLOOP_ENGINE", "plant")])
-            .first()
-            .copied()
-    });
-    // Let it run for a while (it is paced to the wall clock, 60 s long).
-    wait_for_first_part(&mut coord, &out);
+    let mut coord = start_long_run(&out, &id);
+    let plant = processes_with_env(&[("NEUROLOOP_RUN_ID", &id), ("NEUROLOOP_ENGINE", "plant")])
+        .first()
+        .copied()
+        .expect("the plant engine process");
     assert!(coord.running(), "the coordinator ended before the kill");
     let killed_at = Instant::now();
     // SAFETY: kill(2) on the plant engine's pid, found above by its environment.
@@ -168,22 +176,7 @@ fn ctrl_c_stops_the_run_cleanly() {
     let tmp = tempdir();
     let out = tmp.path().join("run");
     let id = unique_run_id("sigint");
-    let file = experiment("tests/long_realtime.toml");
-    let mut coord = Proc::neuroloop(&[
-        "run",
-        file.to_str().unwrap(),
-        "--output",
-        out.to_str().unwrap(),
-        "--run-id",
-        &id,
-        "-q",
-    ]);
-    // Wait until the run is stepping: both engines are up and the recordings are being written.
-    wait_until(Duration::from_secs(30), "the engine processes", || {
-        assert!(coord.running(), "the coordinator ended early");
-        (leftover_processes(&id).len() == 2).then_some(())
-    });
-    wait_for_first_part(&mut coord, &out);
+    let mut coord = start_long_run(&out, &id);
     assert!(coord.running(), "the coordinator ended before Ctrl-C");
     let sent = Instant::now();
     coord.signal(libc::SIGINT);
@@ -218,21 +211,7 @@ fn killed_coordinator_leaves_no_engines_and_readable_parts() {
     let tmp = tempdir();
     let out = tmp.path().join("run");
     let id = unique_run_id("coordkill");
-    let file = experiment("tests/long_realtime.toml");
-    let mut coord = Proc::neuroloop(&[
-        "run",
-        file.to_str().unwrap(),
-        "--output",
-        out.to_str().unwrap(),
-        "--run-id",
-        &id,
-        "-q",
-    ]);
-    wait_until(Duration::from_secs(30), "the engine processes", || {
-        assert!(coord.running(), "the coordinator ended early");
-        (leftover_processes(&id).len() == 2).then_some(())
-    });
-    wait_for_first_part(&mut coord, &out);
+    let mut coord = start_long_run(&out, &id);
     coord.signal(libc::SIGKILL);
     coord.wait(Duration::from_secs(10));
     assert_no_leftovers(&id, Duration::from_secs(5));

@@ -11,18 +11,17 @@
 //! These tests need the Python environment: run `scripts/setup_python.sh` once (it creates `.venv` in the
 //! repository root). Without it they fail, saying so.
 
-use std::fs::File;
+mod common;
+
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use arrow_array::{Array, Float64Array, UInt64Array};
 use neuroloop_core::payload::{EventBatch, Payload, SpikeBatch};
 use neuroloop_core::port::{PortKind, PortSpec};
 use neuroloop_core::time::Step;
 use neuroloop_core::wire::{self, DataEntry, Message};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 /// Wall-clock bound of one `neuroloop run` or Python process (the runs take about a second).
 const LIMIT: Duration = Duration::from_secs(120);
@@ -148,44 +147,9 @@ fn python_cmd() -> Command {
     cmd
 }
 
-fn batches(path: &Path) -> Vec<arrow_array::RecordBatch> {
-    let file = File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    ParquetRecordBatchReaderBuilder::try_new(file)
-        .unwrap()
-        .build()
-        .unwrap()
-        .collect::<Result<Vec<_>, _>>()
-        .unwrap()
-}
-
-fn f64_column(path: &Path, name: &str) -> Vec<f64> {
-    let mut out = Vec::new();
-    for b in batches(path) {
-        let col = b
-            .column_by_name(name)
-            .unwrap_or_else(|| panic!("no column {name} in {}", path.display()));
-        let col = col
-            .as_any()
-            .downcast_ref::<Float64Array>()
-            .expect("f64 column");
-        out.extend((0..col.len()).map(|i| col.value(i)));
-    }
-    out
-}
-
-fn u64_column(path: &Path, name: &str) -> Vec<u64> {
-    let mut out = Vec::new();
-    for b in batches(path) {
-        let col = b
-            .column_by_name(name)
-            .unwrap_or_else(|| panic!("no column {name} in {}", path.display()));
-        let col = col
-            .as_any()
-            .downcast_ref::<UInt64Array>()
-            .expect("u64 column");
-        out.extend((0..col.len()).map(|i| col.value(i)));
-    }
-    out
+/// A recorded column, read with the shared test helpers.
+fn column(path: &Path, name: &str) -> Vec<f64> {
+    common::Table::read(path).col(name).to_vec()
 }
 
 fn bits(v: &[f64]) -> Vec<u64> {
@@ -207,7 +171,7 @@ fn python_controller_converges_and_matches_the_rust_controller_bit_for_bit() {
         py.stderr
     );
 
-    let x = f64_column(&py_out.join("plant.position.parquet"), "x");
+    let x = column(&py_out.join("plant.position.parquet"), "x");
     assert_eq!(x.len(), 2001, "t = 0 plus 2000 steps of 1 ms");
     assert_eq!(x[0], 0.05, "x0");
     // P control of a spring: a damped oscillation around x = g target / (k + g) (6.7 mm, near the 10 mm
@@ -255,8 +219,8 @@ fn python_controller_converges_and_matches_the_rust_controller_bit_for_bit() {
         ("plant.position.parquet", "x"),
         ("controller.force.parquet", "force"),
     ] {
-        let a = f64_column(&py_out.join(file), col);
-        let b = f64_column(&rust_out.join(file), col);
+        let a = column(&py_out.join(file), col);
+        let b = column(&rust_out.join(file), col);
         assert_eq!(a.len(), b.len(), "{file}: row counts differ");
         if let Some(i) = (0..a.len()).find(|&i| a[i].to_bits() != b[i].to_bits()) {
             panic!(
@@ -269,13 +233,13 @@ fn python_controller_converges_and_matches_the_rust_controller_bit_for_bit() {
         }
         assert_eq!(bits(&a), bits(&b));
         assert_eq!(
-            u64_column(&py_out.join(file), "step"),
-            u64_column(&rust_out.join(file), "step"),
+            bits(&column(&py_out.join(file), "step")),
+            bits(&column(&rust_out.join(file), "step")),
             "{file}: steps differ"
         );
         assert_eq!(
-            bits(&f64_column(&py_out.join(file), "t_ms")),
-            bits(&f64_column(&rust_out.join(file), "t_ms")),
+            bits(&column(&py_out.join(file), "t_ms")),
+            bits(&column(&rust_out.join(file), "t_ms")),
             "{file}: times differ"
         );
     }
