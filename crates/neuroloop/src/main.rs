@@ -273,10 +273,10 @@ fn cmd_engine(
     name: Option<String>,
     connect: Option<String>,
 ) -> ExitCode {
-    let Some(construct) = neuroloop_engines::builtin(kind) else {
+    let Some(construct) = catalog::constructor(kind) else {
         eprintln!(
             "error: no built-in engine {kind:?} (built-in: {})",
-            neuroloop_engines::BUILTIN_NAMES.join(", ")
+            catalog::names().join(", ")
         );
         return ExitCode::from(2);
     };
@@ -306,19 +306,15 @@ fn cmd_engine(
 }
 
 fn cmd_engines() -> ExitCode {
-    for kind in neuroloop_engines::BUILTIN_NAMES {
+    for kind in catalog::names() {
         let ctx = neuroloop_core::engine::InitContext {
             name: kind.to_string(),
-            config: serde_json::json!(if *kind == "fault" {
-                serde_json::json!({"mode": "none"})
-            } else {
-                serde_json::json!({})
-            }),
+            config: catalog::sample_config(kind),
             seed: 0,
             base_step_ms: 1.0,
             period: 1,
         };
-        let construct = neuroloop_engines::builtin(kind).expect("listed");
+        let construct = catalog::constructor(kind).expect("listed");
         match construct(&ctx) {
             Ok(e) => {
                 println!("{kind}");
