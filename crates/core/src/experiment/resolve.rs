@@ -426,10 +426,13 @@ fn resolve_engine(
         }
         EngineKind::Builtin(e.kind.clone())
     };
-    let config = match &e.config {
+    let mut config = match &e.config {
         None => serde_json::Value::Object(serde_json::Map::new()),
         Some(t) => table_to_json(t, &join(&path, "config"), &mut problems),
     };
+    if let (EngineKind::Builtin(_), Some(folder)) = (&kind, folder) {
+        resolve_file_keys(&mut config, folder);
+    }
     let declared_ports = match (&kind, &e.ports) {
         (EngineKind::Executable(_), Some(list)) => {
             let mut ports: Vec<PortSpec> = Vec::new();
@@ -460,6 +463,30 @@ fn resolve_engine(
         declared_ports,
     };
     (engine, problems)
+}
+
+/// Makes the relative paths in a built-in engine's configuration relative to the experiment file's folder:
+/// every string under a key ending in `_file` (`network_file`, `world_file`), at any depth.
+fn resolve_file_keys(config: &mut serde_json::Value, folder: &Path) {
+    match config {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                match v {
+                    serde_json::Value::String(s) if k.ends_with("_file") => {
+                        let given = Path::new(s.as_str());
+                        if given.is_relative() && !s.is_empty() {
+                            *s = folder.join(given).to_string_lossy().into_owned();
+                        }
+                    }
+                    other => resolve_file_keys(other, folder),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => {
+            items.iter_mut().for_each(|x| resolve_file_keys(x, folder));
+        }
+        _ => {}
+    }
 }
 
 /// Turns a port declaration into a [`PortSpec`], checking that the fields fit its type.

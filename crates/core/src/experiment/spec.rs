@@ -86,7 +86,8 @@ pub struct EngineSection {
     /// Extra command-line arguments for an executable.
     #[serde(default)]
     pub args: Option<Vec<String>>,
-    /// Engine configuration, passed to the engine as JSON.
+    /// Engine configuration, passed to the engine as JSON. For built-in engines, a relative path under a
+    /// key ending in `_file` (`network_file = "brunel.toml"`) is taken relative to the experiment file.
     #[serde(default)]
     pub config: Option<toml::Table>,
     /// Port declarations (for executables and external engines).

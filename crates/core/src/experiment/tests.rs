@@ -523,3 +523,21 @@ fn nothing_panics_on_odd_input() {
         let _ = load_text(text, &["a.b[0]=1", "x=é"]);
     }
 }
+
+#[test]
+fn file_keys_of_builtins_are_relative_to_the_experiment() {
+    let text = r#"
+[run]
+duration_ms = 10.0
+[engines.brain]
+kind = "spring"
+step_ms = 1.0
+config = { network_file = "nets/a.toml", abs_file = "/x/b.toml", name = "c.toml", nested = { world_file = "w.toml" } }
+"#;
+    let exp = parse(text, Some(Path::new("dir/exp.toml")), &[]).unwrap();
+    let c = &exp.engines[0].config;
+    assert_eq!(c["network_file"], "dir/nets/a.toml");
+    assert_eq!(c["abs_file"], "/x/b.toml");
+    assert_eq!(c["name"], "c.toml");
+    assert_eq!(c["nested"]["world_file"], "dir/w.toml");
+}
