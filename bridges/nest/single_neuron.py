@@ -10,6 +10,10 @@ Request::
 
     {
       "resolution_ms": 0.1,                       # simulation grid h (default 0.1)
+      "float_bits": false,                        # optional: also give each recorded value's IEEE-754
+                                                  # bits as an unsigned integer ("V_m_bits": [...]),
+                                                  # for bit-exact comparisons (JSON decimal parsers
+                                                  # may be off by an ulp)
       "scenarios": [
         {
           "name": "dc_supra",                     # echoed back
@@ -32,6 +36,8 @@ Response::
     {"nest_version": "3.10.0", "resolution_ms": 0.1,
      "scenarios": [{"name": ..., "times_ms": [...], "V_m": [...], ..., "spike_times_ms": [...]}]}
 
+    (with "float_bits": true, each scenario also has "V_m_bits": [...] etc.)
+
 Timing (NEST's grid conventions; the Rust side reproduces them step for step):
 
 * The multimeter (interval = h) stamps the state at the END of each step: the k-th sample, at t_k = k h
@@ -52,6 +58,7 @@ Timing (NEST's grid conventions; the Rust side reproduces them step for step):
 
 import json
 import os
+import struct
 import sys
 
 
@@ -72,7 +79,11 @@ def _import_nest():
     return nest
 
 
-def run_scenario(nest, h, sc):
+def _bits(x):
+    return struct.unpack("<Q", struct.pack("<d", x))[0]
+
+
+def run_scenario(nest, h, sc, float_bits=False):
     nest.ResetKernel()
     nest.verbosity = nest.VerbosityLevel.ERROR
     nest.SetKernelStatus({"resolution": h, "local_num_threads": 1, "print_time": False})
@@ -116,6 +127,8 @@ def run_scenario(nest, h, sc):
     out = {"name": sc.get("name", ""), "times_ms": [times[i] for i in order]}
     for var in record:
         out[var] = [float(ev[var][i]) for i in order]
+        if float_bits:
+            out[var + "_bits"] = [_bits(x) for x in out[var]]
     out["spike_times_ms"] = sorted(float(t) for t in sr.get("events")["times"] if t < end)
     return out
 
@@ -124,7 +137,8 @@ def main():
     req = json.load(sys.stdin)
     nest = _import_nest()
     h = float(req.get("resolution_ms", 0.1))
-    results = [run_scenario(nest, h, sc) for sc in req["scenarios"]]
+    float_bits = bool(req.get("float_bits", False))
+    results = [run_scenario(nest, h, sc, float_bits) for sc in req["scenarios"]]
     json.dump({"nest_version": nest.__version__, "resolution_ms": h, "scenarios": results}, sys.stdout)
     sys.stdout.write("\n")
 

@@ -2,12 +2,14 @@
 //! (the same keys as `bridges/nest/brunel.py`, for `benches/brain_vs_nest.sh`).
 //!
 //! `cargo run --release -p neuroloop-brain --example brunel -- --scale 1 --threads 2 --sim-ms 1000 --seed 1`
+//! (`--write-toml` prints the network description file instead of running it.)
 
-use neuroloop_brain::network::brunel::{run, BrunelConfig};
+use neuroloop_brain::network::brunel::{run, spec, BrunelConfig};
 
 fn main() {
     let mut c = BrunelConfig::default();
     let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut write_toml = false;
     let mut i = 0;
     while i < args.len() {
         let value = args.get(i + 1).cloned().unwrap_or_default();
@@ -20,8 +22,15 @@ fn main() {
             "--threads" => c.threads = value.parse().unwrap_or_else(|_| bad("--threads")),
             "--sim-ms" => c.sim_ms = value.parse().unwrap_or_else(|_| bad("--sim-ms")),
             "--seed" => c.seed = value.parse().unwrap_or_else(|_| bad("--seed")),
+            "--write-toml" => {
+                write_toml = true;
+                i += 1;
+                continue;
+            }
             "-h" | "--help" => {
-                println!("brunel [--scale S] [--threads N] [--sim-ms MS] [--seed SEED]");
+                println!(
+                    "brunel [--scale S] [--threads N] [--sim-ms MS] [--seed SEED] [--write-toml]"
+                );
                 return;
             }
             other => {
@@ -30,6 +39,16 @@ fn main() {
             }
         }
         i += 2;
+    }
+    if write_toml {
+        match toml::to_string(&spec(&c)) {
+            Ok(t) => print!("{t}"),
+            Err(e) => {
+                eprintln!("error: {e}");
+                std::process::exit(1)
+            }
+        }
+        return;
     }
     match run(&c) {
         Ok(r) => println!("{}", serde_json::to_string(&r).unwrap_or_default()),

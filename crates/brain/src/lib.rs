@@ -1,11 +1,19 @@
-//! The brain engine's neuron models: NEST's integrate-and-fire neurons, exactly integrated on a fixed
-//! time grid, held as flat populations.
+//! The brain engine: NEST's neuron models, synapses and connection rules on a fixed time grid, as a
+//! library and as an engine of a closed loop.
 //!
-//! What it is for: stepping populations of point neurons with the same numbers NEST gives on the same
-//! input (checked against NEST 3.10 by `tests/against_nest.rs`). Each model keeps NEST's name, parameter
-//! names, units and defaults, and NEST's update order within a step. What it is not (yet) for:
-//! connectivity, delays and spike delivery (the caller sums the input arriving in each step), plasticity,
-//! conductance-based or nonlinear models, precise (off-grid) spike times.
+//! What it is for: simulating spiking networks with the numbers NEST gives on the same input (single
+//! neurons and plastic synapses checked against NEST 3.10 to the last bit or 1e-6 by `tests/`; networks
+//! by their statistics), faster and with results that do not depend on the thread count. The layers,
+//! from the bottom:
+//! - neuron models ([`iaf_psc_delta`], [`iaf_psc_exp`], [`iaf_psc_alpha`], [`iaf_cond_exp`],
+//!   [`izhikevich`], [`aeif_cond_exp`]) behind one trait, [`neurons::Neurons`];
+//! - plastic synapses ([`plasticity`]: `stdp_synapse`, `stdp_dopamine_synapse` with its volume
+//!   transmitter);
+//! - networks ([`network`]): a description (file or builder), connection rules, devices, threads,
+//!   checkpoints; Brunel (2000) and Potjans & Diesmann (2014) as examples;
+//! - the engine ([`engine`]): a network with spike ports and a reward port, `kind = "brain"`.
+//!
+//! Not (yet) for: precise (off-grid) spike times, MPI, gap junctions, models beyond these six.
 //!
 //! Each model is a module with four plain parts (after NEST's parameters / state / variables split):
 //! - `Params`: the independent parameters, serde with NEST's names (`C_m`, `tau_m`, `V_th`, ...),
@@ -16,7 +24,10 @@
 //! - `Population::step`: one step for every neuron, allocation-free.
 //!
 //! Models: [`iaf_psc_delta`] (input makes `V_m` jump), [`iaf_psc_exp`] (exponential currents),
-//! [`iaf_psc_alpha`] (alpha currents). Errors: [`ParamError`].
+//! [`iaf_psc_alpha`] (alpha currents), [`iaf_cond_exp`] (exponential conductances), [`izhikevich`]
+//! (Izhikevich 2003), [`aeif_cond_exp`] (AdEx, exponential conductances); the conductance models use
+//! GSL's adaptive RKF45 as NEST does ([`rkf45`]). [`neurons`] puts them behind one trait
+//! ([`neurons::Neurons`]) with a factory by name. Errors: [`ParamError`].
 //!
 //! Timing of a step from `t` to `t + h` (NEST's): the membrane is advanced with the currents held over
 //! the step; spike input given to `step` arrives at `t + h` (it moves `V_m` or the synaptic current
@@ -45,13 +56,20 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod aeif_cond_exp;
+pub mod engine;
 mod error;
 mod grid;
+pub mod iaf_cond_exp;
 pub mod iaf_psc_alpha;
 pub mod iaf_psc_delta;
 pub mod iaf_psc_exp;
+pub mod izhikevich;
 pub mod network;
+pub mod neurons;
+pub mod plasticity;
 mod propagator;
+pub mod rkf45;
 
 pub use error::{ParamError, TIC_MS};
 

@@ -1,108 +1,116 @@
-//! Networks of neuron populations connected by static synapses, simulated on a fixed grid with
-//! NEST's timing, on several threads with results independent of the thread count.
+//! Networks of neuron populations connected by synapses, simulated on a fixed grid with NEST's timing,
+//! on several threads with results independent of the thread count.
 //!
-//! **Timing** (NEST's): time advances in steps of `h_ms`; a neuron that fires in the step from
-//! `k h` to `(k + 1) h` emits its spike at `(k + 1) h`, and with a delay of `d` steps the spike arrives
-//! in step `k + d` (it moves the target at the end of that step). The smallest delay `m` is the exchange
+//! A network is described by a [`NetworkSpec`] (a file or the builder API, see [`spec`]), checked and
+//! built by [`Network::build`] (which refuses, with an estimate, a network that would not fit in
+//! memory before allocating it), and advanced by [`Network::simulate`].
+//!
+//! **Timing** (NEST's): time advances in steps of `h`; a neuron that fires in the step from `k h` to
+//! `(k + 1) h` emits its spike at `(k + 1) h`, and with a delay of `d` steps the spike arrives in step
+//! `k + d` (it moves the target at the end of that step). The smallest delay `m` is the exchange
 //! quantum: the network advances `m` steps without exchanging anything, then delivers every spike of
-//! those steps into per-target ring buffers of `m + max delay` slots.
+//! those steps into per-target ring buffers (one for excitatory, one for inhibitory input: NEST routes
+//! by the sign of the weight) of `m + max delay` slots.
 //!
 //! **Threads**: each thread owns a contiguous range of neurons, their state, their ring buffers and the
-//! synapses that end on them (stored by source, as rows of target indices). After each quantum every
-//! thread reads every thread's spikes in one global order (by step, then neuron id) and delivers those
-//! that reach its own neurons. Each target therefore sums its inputs in the same order whatever the
-//! number of threads, and every random stream belongs to one neuron: a run gives bit-identical results
-//! on 1 or 2 threads (which NEST does not promise).
+//! synapses that end on them (stored by source: for each source neuron a row of targets, with weights
+//! and delays when they vary). After each quantum every thread reads every thread's spikes in one
+//! global order (by step, then neuron id) and delivers those that reach its own neurons. Each target
+//! therefore sums its inputs in the same order whatever the number of threads, and every random stream
+//! belongs to one neuron: a run gives bit-identical results on 1 or 2 threads (which NEST does not
+//! promise).
 //!
-//! What is here so far: `iaf_psc_delta` populations, `fixed_indegree` projections with one weight and
-//! one delay each, independent Poisson drive per neuron (NEST's `poisson_generator` connected to a
-//! population), and spike recording. See [`brunel`] for the Brunel (2000) network built with it.
+//! **Devices**: `poisson_generator` (an independent train per target neuron), `dc_generator`,
+//! `spike_generator`, `spike_recorder`, `multimeter`, and spikes injected from outside between calls
+//! to `simulate` ([`Network::inject`], used by the brain engine's input ports).
+//!
+//! ```
+//! use neuroloop_brain::network::{BuildOptions, Network, NetworkSpec, spec::{Connect, SynapseSpec}};
+//!
+//! let mut spec = NetworkSpec::default();
+//! spec.population("E", "iaf_psc_exp", 100, serde_json::json!({"I_e": 380.0}))
+//!     .population("I", "iaf_psc_exp", 25, serde_json::json!({}))
+//!     .connect("E", "I", Connect::fixed_indegree(10), SynapseSpec::fixed(50.0, 1.0))
+//!     .connect("I", "E", Connect::pairwise_bernoulli(0.2), SynapseSpec::fixed(-100.0, 1.0))
+//!     .record_spikes("E");
+//! let mut net = Network::build(&spec, &BuildOptions::default()).unwrap();
+//! net.simulate(1000); // 100 ms
+//! assert!(!net.spikes.is_empty());
+//! ```
 
 pub mod brunel;
+pub(crate) mod connect;
+pub mod microcircuit;
+pub mod spec;
 
 use std::sync::{Barrier, RwLock};
 
-use crate::iaf_psc_delta;
+use serde::{Deserialize, Serialize};
 
-/// A population of neurons of one model and one parameter set.
+pub use spec::NetworkSpec;
+
+use crate::neurons::{self, Neurons};
+use crate::plasticity::{stdp_dopamine_synapse, stdp_synapse, DopamineSignal, PostArchive};
+use connect::{const_delay_steps, Job};
+use spec::{Dist, SynapseModel};
+
+/// How to build a network: what is not part of its description.
 #[derive(Clone, Debug)]
-pub struct PopulationSpec {
-    /// Name (e.g. `"E"`).
-    pub name: String,
-    /// Number of neurons.
-    pub n: usize,
-    /// Model parameters (`iaf_psc_delta` for now).
-    pub params: iaf_psc_delta::Params,
-    /// Initial membrane potential in mV (default: E_L).
-    pub v_m_init: Option<f64>,
-}
-
-/// Connections from one population to another with one weight and one delay.
-#[derive(Clone, Debug)]
-pub struct ProjectionSpec {
-    /// Source population index.
-    pub source: usize,
-    /// Target population index.
-    pub target: usize,
-    /// Each target neuron gets `indegree` synapses from sources drawn uniformly (NEST's
-    /// `fixed_indegree` with autapses and multapses allowed).
-    pub indegree: usize,
-    /// Weight (mV for `iaf_psc_delta`).
-    pub weight: f64,
-    /// Delay in ms (a whole number of steps, at least one).
-    pub delay_ms: f64,
-}
-
-/// Independent Poisson spike trains into every neuron of a population (NEST: one `poisson_generator`
-/// connected to the population; each target gets its own train).
-#[derive(Clone, Debug)]
-pub struct PoissonDriveSpec {
-    /// Target population index.
-    pub target: usize,
-    /// Rate of each train in Hz.
-    pub rate_hz: f64,
-    /// Weight of each spike.
-    pub weight: f64,
-    /// Delay in ms.
-    pub delay_ms: f64,
-}
-
-/// A network description.
-#[derive(Clone, Debug, Default)]
-pub struct NetworkSpec {
-    /// Populations; neuron ids are assigned in this order.
-    pub populations: Vec<PopulationSpec>,
-    /// Projections.
-    pub projections: Vec<ProjectionSpec>,
-    /// Poisson drives.
-    pub drives: Vec<PoissonDriveSpec>,
-    /// Resolution in ms (default 0.1).
-    pub h_ms: f64,
-    /// Seed of every random stream.
+pub struct BuildOptions {
+    /// Seed of every random stream (connections, initial values, Poisson trains).
     pub seed: u64,
-    /// Number of threads.
+    /// Number of threads (default 2; results do not depend on it).
     pub threads: usize,
+    /// Refuse networks whose estimated memory exceeds this many bytes (default: the memory the system
+    /// reports as available, or no limit where it reports none).
+    pub memory_limit_bytes: Option<u64>,
 }
 
-/// A network that cannot be built.
+impl Default for BuildOptions {
+    fn default() -> Self {
+        BuildOptions {
+            seed: 1,
+            threads: 2,
+            memory_limit_bytes: available_memory_bytes(),
+        }
+    }
+}
+
+/// Memory the system reports as available (Linux `MemAvailable`), in bytes.
+pub fn available_memory_bytes() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// A network that cannot be built. The text names the key path in the description.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum NetworkError {
-    /// A parameter is out of range; the text names it.
+    /// Something in the description is wrong; the text names it.
     #[error("{0}")]
     Invalid(String),
-    /// A population's parameters are invalid.
-    #[error("population {population}: {error}")]
-    Params {
-        /// Population name.
-        population: String,
-        /// What is wrong.
-        error: crate::ParamError,
+    /// The network would not fit in memory; nothing was allocated.
+    #[error(
+        "the network needs about {:.2} GB ({synapses} synapses, {neurons} neurons) but only {:.2} GB may be used",
+        *needed_bytes as f64 / 1e9,
+        *limit_bytes as f64 / 1e9
+    )]
+    TooLarge {
+        /// Estimated bytes.
+        needed_bytes: u64,
+        /// The limit.
+        limit_bytes: u64,
+        /// Expected number of synapses.
+        synapses: u64,
+        /// Number of neurons.
+        neurons: u64,
     },
 }
 
 /// One spike: the step in which it was emitted (it occurs at the step's end) and the neuron id.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Spike {
     /// Step index `k`: the spike time is `(k + 1) h`.
     pub step: u64,
@@ -110,14 +118,55 @@ pub struct Spike {
     pub neuron: u32,
 }
 
+/// What a multimeter recorded, as NEST's `events` dictionary: one entry per sample and neuron.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MultimeterData {
+    /// Recorded population.
+    pub population: String,
+    /// Names of the recorded variables (the multimeter's `record_from`).
+    pub record_from: Vec<String>,
+    /// Sample times in ms (the state after the step ending there).
+    pub times_ms: Vec<f64>,
+    /// Global neuron ids.
+    pub senders: Vec<u32>,
+    /// One vector per recorded variable, parallel to `times_ms`.
+    pub values: Vec<Vec<f64>>,
+}
+
+/// An estimate of a network's size, from its description alone.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Estimate {
+    /// Neurons.
+    pub neurons: u64,
+    /// Expected synapses.
+    pub synapses: u64,
+    /// Estimated peak bytes while building and simulating.
+    pub bytes: u64,
+}
+
 /// The neurons of one population that belong to one thread.
 struct Segment {
+    population: usize,
     /// First global id.
     first: u32,
     /// Offset of the first neuron in the thread's local numbering.
     local: usize,
-    pop: iaf_psc_delta::Population,
-    derived: iaf_psc_delta::Derived,
+    neurons: Box<dyn Neurons>,
+}
+
+/// Per-synapse values, or one for all.
+enum PerSynapse<T> {
+    Const(T),
+    Each(Vec<T>),
+}
+
+/// Which ring a projection's spikes go to.
+#[derive(Clone, Copy, PartialEq)]
+enum Receptor {
+    Ex,
+    In,
+    /// Mixed signs: by each synapse's weight.
+    BySign,
 }
 
 /// Synapses of one projection that end on one thread's neurons, by source: row `s` (source index
@@ -125,11 +174,29 @@ struct Segment {
 struct Rows {
     offsets: Vec<u32>,
     targets: Vec<u32>,
+    weights: PerSynapse<f64>,
+    delays: PerSynapse<u16>,
+    receptor: Receptor,
     /// First global id of the source population.
     source_first: u32,
     source_n: u32,
-    weight: f64,
-    delay: u64,
+    /// The synapses' plastic state, parallel to `targets` (plastic projections only).
+    plastic: Option<PlasticRows>,
+}
+
+/// Per-synapse state of a plastic projection (NEST's connection objects), parallel to `targets`.
+#[derive(Serialize, Deserialize)]
+enum PlasticRows {
+    Stdp {
+        params: stdp_synapse::Params,
+        states: Vec<stdp_synapse::State>,
+    },
+    Dopamine {
+        params: stdp_dopamine_synapse::Params,
+        states: Vec<stdp_dopamine_synapse::State>,
+        /// Index of the volume transmitter.
+        vt: usize,
+    },
 }
 
 /// A Poisson drive on one thread: a table of its count distribution and its local target range.
@@ -143,6 +210,36 @@ struct Drive {
     delay: u64,
 }
 
+/// A current into a local range during steps `[start, stop)`.
+struct Current {
+    local_lo: usize,
+    local_hi: usize,
+    amplitude: f64,
+    start: u64,
+    stop: u64,
+}
+
+/// Given spikes into a local range: (arrival step, weight), sorted by step, and the next one due.
+struct Train {
+    local_lo: usize,
+    local_hi: usize,
+    arrivals: Vec<(u64, f64)>,
+    next: usize,
+}
+
+/// A multimeter's share on one thread.
+struct Meter {
+    index: usize,
+    /// Local neuron range recorded, and its segment.
+    segment: usize,
+    seg_lo: usize,
+    seg_hi: usize,
+    interval: u64,
+    record_from: Vec<String>,
+    /// (step, global id, values).
+    samples: Vec<(u64, u32, Vec<f64>)>,
+}
+
 /// Everything one thread owns.
 struct Part {
     lo: u32,
@@ -150,11 +247,39 @@ struct Part {
     segments: Vec<Segment>,
     rows: Vec<Rows>,
     drives: Vec<Drive>,
-    /// Ring buffer: `ring[slot * n_local + i]`, summed spike input of local neuron `i`.
-    ring: Vec<f64>,
-    /// Per-neuron random streams (SplitMix64 states).
+    currents: Vec<Current>,
+    trains: Vec<Train>,
+    meters: Vec<Meter>,
+    /// Ring buffers: `ring_x[slot * n_local + i]`, summed spike input of local neuron `i`.
+    ring_ex: Vec<f64>,
+    ring_in: Vec<f64>,
+    /// Input current of this step, per local neuron (only when there are currents).
+    i_stim: Vec<f64>,
+    /// Per-neuron random streams (SplitMix64 states) of the Poisson drives.
     rng: Vec<u64>,
     spiked: Vec<u32>,
+    /// Spike archives of the local neurons (NEST's `ArchivingNode`), when plastic synapses exist.
+    archives: Vec<PostArchive>,
+    /// NEST tics per step (spike times for plasticity are computed from tics, as NEST does).
+    h_tics: u64,
+    /// The smallest delay in ms (for the archives' pruning).
+    min_delay_ms: f64,
+}
+
+/// A volume transmitter: its dopamine signal, the spikes on their way to it, and its sources.
+struct VolumeTransmitter {
+    signal: RwLock<DopamineSignal>,
+    /// (arrival step, multiplicity), in arrival order.
+    pending: std::sync::Mutex<std::collections::VecDeque<(u64, f64)>>,
+    /// Global id range of its dopaminergic population.
+    source: Option<(u32, u32)>,
+    delay: u64,
+}
+
+/// Spike time in ms of the end of step `k` (NEST: tics times 0.001).
+#[inline]
+fn end_ms(k: u64, h_tics: u64) -> f64 {
+    ((k + 1) * h_tics) as f64 * 0.001
 }
 
 /// A built network, ready to simulate.
@@ -165,26 +290,75 @@ pub struct Network {
     ring_len: u64,
     min_delay: u64,
     step: u64,
-    /// Every spike so far, in global order.
+    /// Recorded spikes (of the populations with a `spike_recorder`), in global order, since the
+    /// last [`Network::take_spikes`].
     pub spikes: Vec<Spike>,
     /// Number of neurons.
     pub n_neurons: usize,
-    /// Number of recurrent synapses.
+    /// Number of synapses.
     pub n_synapses: u64,
     /// Resolution in ms.
     pub h_ms: f64,
     /// Population boundaries: `[first, first + n)` per population.
     pub population_ranges: Vec<(u32, u32)>,
+    /// Population names, in order.
+    pub population_names: Vec<String>,
+    /// Whether each population's spikes are recorded.
+    recorded: Vec<bool>,
+    /// Multimeter results so far.
+    multimeters: Vec<MultimeterData>,
+    /// Identifies the description, seed and thread count a checkpoint must come from.
+    fingerprint: u64,
+    /// Volume transmitters (NEST's `volume_transmitter`), in the order of the description.
+    vts: Vec<VolumeTransmitter>,
+    /// Their names.
+    vt_names: Vec<String>,
 }
 
-fn steps_of(ms: f64, h: f64, what: &str) -> Result<u64, NetworkError> {
-    let s = (ms / h).round();
-    if s.is_nan() || s < 1.0 || ((ms / h) - s).abs() > 1e-9 * s {
-        return Err(NetworkError::Invalid(format!(
-            "{what} = {ms} ms is not a whole number (>= 1) of {h} ms steps"
-        )));
+/// The whole state of a network, as written by [`Network::save_state`].
+#[derive(Serialize, Deserialize)]
+struct Checkpoint {
+    format: String,
+    fingerprint: u64,
+    step: u64,
+    parts: Vec<PartState>,
+    /// Per volume transmitter: its signal and the spikes on their way.
+    vts: Vec<(DopamineSignal, Vec<(u64, f64)>)>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct PartState {
+    neurons: Vec<Vec<u8>>,
+    ring_ex: Vec<f64>,
+    ring_in: Vec<f64>,
+    rng: Vec<u64>,
+    archives: Vec<PostArchive>,
+    /// Per projection: the plastic synapses' state (`None` for static projections).
+    plastic: Vec<Option<PlasticRowsRef>>,
+}
+
+/// The plastic state of one projection on one thread, as saved.
+#[derive(Serialize, Deserialize)]
+enum PlasticRowsRef {
+    Stdp(Vec<stdp_synapse::State>),
+    Dopamine(Vec<stdp_dopamine_synapse::State>),
+}
+
+const CHECKPOINT_FORMAT: &str = "neuroloop-brain-checkpoint-2";
+
+/// FNV-1a over the description (as JSON), the seed and the thread count.
+fn fingerprint(spec: &NetworkSpec, seed: u64, threads: usize) -> u64 {
+    let text = serde_json::to_string(spec).unwrap_or_default();
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text
+        .bytes()
+        .chain(seed.to_le_bytes())
+        .chain((threads as u64).to_le_bytes())
+    {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
     }
-    Ok(s as u64)
+    h
 }
 
 /// SplitMix64 step (Steele, Lea & Flood 2014): advances `state` and returns 64 uniform bits.
@@ -230,68 +404,414 @@ fn poisson_cdf(lambda: f64) -> Vec<f64> {
     cdf
 }
 
-impl Network {
-    /// Builds the network: draws every connection (on all threads at once).
-    pub fn build(spec: &NetworkSpec) -> Result<Network, NetworkError> {
-        let h = if spec.h_ms > 0.0 { spec.h_ms } else { 0.1 };
-        let threads = spec.threads.max(1);
-        let mut ranges = Vec::new();
-        let mut next = 0u32;
-        for p in &spec.populations {
-            p.params.validate().map_err(|error| NetworkError::Params {
-                population: p.name.clone(),
-                error,
-            })?;
-            let n = u32::try_from(p.n)
-                .map_err(|_| NetworkError::Invalid(format!("population {} too large", p.name)))?;
-            ranges.push((next, next + n));
-            next = next
-                .checked_add(n)
-                .ok_or_else(|| NetworkError::Invalid("more than 2^32 neurons".into()))?;
-        }
-        let n_total = next;
-        let mut delays = Vec::new();
-        for (i, pr) in spec.projections.iter().enumerate() {
-            if pr.source >= ranges.len() || pr.target >= ranges.len() {
-                return Err(NetworkError::Invalid(format!(
-                    "projection {i}: population index out of range"
-                )));
-            }
-            if ranges[pr.source].1 == ranges[pr.source].0 && pr.indegree > 0 {
-                return Err(NetworkError::Invalid(format!(
-                    "projection {i}: empty source population"
-                )));
-            }
-            delays.push(steps_of(pr.delay_ms, h, &format!("projection {i} delay"))?);
-        }
-        let mut drive_delays = Vec::new();
-        for (i, d) in spec.drives.iter().enumerate() {
-            if d.target >= ranges.len()
-                || d.rate_hz.is_nan()
-                || d.rate_hz < 0.0
-                || d.rate_hz.is_infinite()
-            {
-                return Err(NetworkError::Invalid(format!(
-                    "drive {i}: bad target or rate"
-                )));
-            }
-            drive_delays.push(steps_of(d.delay_ms, h, &format!("drive {i} delay"))?);
-        }
-        let min_delay = delays
-            .iter()
-            .chain(&drive_delays)
-            .copied()
-            .min()
-            .unwrap_or(1);
-        let max_delay = delays
-            .iter()
-            .chain(&drive_delays)
-            .copied()
-            .max()
-            .unwrap_or(1);
-        let ring_len = min_delay + max_delay;
+/// A seed for stream `(kind, index)` of the run seed.
+pub(crate) fn mix(seed: u64, kind: u64, index: u64) -> u64 {
+    let mut s = seed ^ kind.wrapping_mul(0xd134_2543_de82_ef95);
+    let _ = uniform(&mut s);
+    s ^= index.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let _ = uniform(&mut s);
+    s
+}
 
-        // Split neurons evenly over threads.
+/// A step count of `ms` (rounded to the grid), for device times.
+fn steps_round(ms: f64, h: f64) -> u64 {
+    if ms <= 0.0 {
+        0
+    } else {
+        (ms / h).round() as u64
+    }
+}
+
+/// Everything checked before any allocation: indices, delays, rules.
+struct Checked {
+    h: f64,
+    /// Per projection: the plastic synapse model's parameters, if any.
+    plastic: Vec<Option<PlasticParams>>,
+    /// Per volume transmitter: its dopaminergic population, if any.
+    vt_sources: Vec<Option<usize>>,
+    ranges: Vec<(u32, u32)>,
+    /// Per projection: (source index, target index).
+    ends: Vec<(usize, usize)>,
+    /// Constant delays (steps) per projection, or the bounds of drawn ones.
+    delay_bounds: Vec<(u64, u64)>,
+    device_delays: Vec<u64>,
+    estimate: Estimate,
+}
+
+/// The parameters of a plastic synapse model.
+#[derive(Clone, Copy, Debug)]
+enum PlasticParams {
+    Stdp(stdp_synapse::Params),
+    /// With the index of its volume transmitter.
+    Dopamine(stdp_dopamine_synapse::Params, usize),
+}
+
+/// Reads `synapse.params` for the projection's synapse model (errors name the key).
+fn plastic_params(
+    spec: &NetworkSpec,
+    pr: &spec::ProjectionSpec,
+    path: &str,
+) -> Result<Option<PlasticParams>, NetworkError> {
+    let syn = &pr.synapse;
+    let read = |what: &str| -> Result<serde_json::Value, NetworkError> {
+        if syn.params.is_object() {
+            Ok(syn.params.clone())
+        } else {
+            Err(NetworkError::Invalid(format!(
+                "{path}.synapse.params: must be a table of {what} parameters"
+            )))
+        }
+    };
+    let de_err = |e: serde_path_to_error::Error<serde_json::Error>| {
+        NetworkError::Invalid(format!("{path}.synapse.params.{}: {}", e.path(), e.inner()))
+    };
+    let param_err =
+        |e: crate::ParamError| NetworkError::Invalid(format!("{path}.synapse.params: {e}"));
+    match syn.synapse_model {
+        SynapseModel::StaticSynapse => {
+            if syn.params.as_object().is_some_and(|m| !m.is_empty()) {
+                return Err(NetworkError::Invalid(format!(
+                    "{path}.synapse.params: static_synapse has no parameters"
+                )));
+            }
+            if syn.volume_transmitter.is_some() {
+                return Err(NetworkError::Invalid(format!(
+                    "{path}.synapse.volume_transmitter: only for stdp_dopamine_synapse"
+                )));
+            }
+            Ok(None)
+        }
+        SynapseModel::StdpSynapse => {
+            let p: stdp_synapse::Params =
+                serde_path_to_error::deserialize(read("stdp_synapse")?).map_err(de_err)?;
+            p.validate().map_err(param_err)?;
+            stdp_synapse::State::new(syn.weight.rough_mean(), &p)
+                .map_err(|e| NetworkError::Invalid(format!("{path}.synapse.weight: {e}")))?;
+            Ok(Some(PlasticParams::Stdp(p)))
+        }
+        SynapseModel::StdpDopamineSynapse => {
+            let p: stdp_dopamine_synapse::Params =
+                serde_path_to_error::deserialize(read("stdp_dopamine_synapse")?).map_err(de_err)?;
+            p.validate().map_err(param_err)?;
+            let Some(name) = &syn.volume_transmitter else {
+                return Err(NetworkError::Invalid(format!(
+                    "{path}.synapse.volume_transmitter: stdp_dopamine_synapse needs one"
+                )));
+            };
+            let vt = spec
+                .volume_transmitters
+                .iter()
+                .position(|v| &v.name == name)
+                .ok_or_else(|| {
+                    NetworkError::Invalid(format!(
+                        "{path}.synapse.volume_transmitter: no volume transmitter \"{name}\""
+                    ))
+                })?;
+            Ok(Some(PlasticParams::Dopamine(p, vt)))
+        }
+    }
+}
+
+fn check(spec: &NetworkSpec, threads: usize) -> Result<Checked, NetworkError> {
+    let bad = |path: String, why: String| NetworkError::Invalid(format!("{path}: {why}"));
+    let h = spec.resolution_ms;
+    if !(h.is_finite() && h > 0.0) {
+        return Err(bad("resolution_ms".into(), format!("{h} must be > 0")));
+    }
+    crate::grid::resolution_tics(h).map_err(|e| bad("resolution_ms".into(), e.to_string()))?;
+    let mut ranges = Vec::new();
+    let mut next = 0u32;
+    for (i, p) in spec.populations.iter().enumerate() {
+        if spec.populations[..i].iter().any(|q| q.name == p.name) {
+            return Err(bad(
+                format!("populations[{i}].name"),
+                format!("\"{}\" is used twice", p.name),
+            ));
+        }
+        if !neurons::MODELS.contains(&p.model.as_str()) {
+            return Err(bad(
+                format!("populations[{i}].model"),
+                format!(
+                    "unknown model \"{}\" (known: {})",
+                    p.model,
+                    neurons::MODELS.join(", ")
+                ),
+            ));
+        }
+        // Parameters are checked on a one-neuron population (cheap, allocates nothing big).
+        neurons::create(&p.model, &p.params, 1, h)
+            .map_err(|e| bad(format!("populations[{i}]"), e))?;
+        if let Some(v) = &p.v_m {
+            v.validate()
+                .map_err(|e| bad(format!("populations[{i}].V_m"), e))?;
+        }
+        let n = u32::try_from(p.n)
+            .ok()
+            .and_then(|n| next.checked_add(n).map(|end| (n, end)));
+        let Some((_, end)) = n else {
+            return Err(bad(
+                format!("populations[{i}].n"),
+                "more than 2^32 neurons in all".into(),
+            ));
+        };
+        ranges.push((next, end));
+        next = end;
+    }
+    let find = |name: &str, path: String| {
+        spec.population_index(name).ok_or_else(|| {
+            bad(
+                path,
+                format!(
+                    "no population \"{name}\" (populations: {})",
+                    spec.populations
+                        .iter()
+                        .map(|p| p.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+        })
+    };
+    let mut ends = Vec::new();
+    let mut plastic = Vec::new();
+    let mut delay_bounds = Vec::new();
+    let mut synapses = 0f64;
+    let mut synapse_bytes = 0f64;
+    let mut largest = 0f64;
+    for (i, pr) in spec.projections.iter().enumerate() {
+        let path = format!("projections[{i}]");
+        let s = find(&pr.source, format!("{path}.source"))?;
+        let t = find(&pr.target, format!("{path}.target"))?;
+        let (ns, nt) = (spec.populations[s].n as u64, spec.populations[t].n as u64);
+        connect::check(&pr.connect, ns, nt, s == t)
+            .map_err(|e| bad(format!("{path}.connect"), e))?;
+        plastic.push(plastic_params(spec, pr, &path)?);
+        if plastic[i].is_some() {
+            if !pr.synapse.weight.is_const() {
+                // Each State starts from its own weight: drawn weights are fine, but keep their sign.
+                let (lo, hi) = pr.synapse.weight.bounds();
+                if lo < 0.0 && hi > 0.0 {
+                    return Err(bad(
+                        format!("{path}.synapse.weight"),
+                        "plastic weights must keep one sign (that of Wmax)".into(),
+                    ));
+                }
+            }
+            let tm = spec.populations[t].tau_minus.unwrap_or(20.0);
+            PostArchive::new(tm)
+                .map_err(|e| bad(format!("populations[{t}].tau_minus"), e.to_string()))?;
+        }
+        pr.synapse
+            .weight
+            .validate()
+            .map_err(|e| bad(format!("{path}.synapse.weight"), e))?;
+        let delay = pr.synapse.delay.unwrap_or(Dist::Const(h));
+        delay
+            .validate()
+            .map_err(|e| bad(format!("{path}.synapse.delay"), e))?;
+        delay_bounds.push(match delay {
+            Dist::Const(ms) => {
+                let d = u64::from(const_delay_steps(ms, h, &format!("{path}.synapse.delay"))?);
+                (d, d)
+            }
+            other => {
+                let (lo, hi) = other.bounds();
+                let lo = ((lo / h).round().max(1.0)) as u64;
+                let hi = if hi.is_finite() {
+                    ((hi / h).round() as u64).min(u64::from(u16::MAX))
+                } else {
+                    u64::from(u16::MAX)
+                };
+                (lo, hi.max(lo))
+            }
+        });
+        ends.push((s, t));
+        let count = connect::expected_count(&pr.connect, ns, nt);
+        synapses += count;
+        let per =
+            4.0 + if pr.synapse.weight.is_const() {
+                0.0
+            } else {
+                8.0
+            } + if delay.is_const() { 0.0 } else { 2.0 };
+        synapse_bytes += count * per + 4.0 * (ns as f64 + 1.0) * threads as f64;
+        // While a projection is sorted into rows: pairs and draws, on all threads at once.
+        largest = f64::max(largest, count * (8.0 + per));
+    }
+    let mut device_delays = Vec::new();
+    for (i, d) in spec.poisson_generators.iter().enumerate() {
+        let path = format!("poisson_generators[{i}]");
+        find(&d.target, format!("{path}.target"))?;
+        if !(d.rate.is_finite() && d.rate >= 0.0) {
+            return Err(bad(
+                format!("{path}.rate"),
+                format!("{} must be >= 0 Hz", d.rate),
+            ));
+        }
+        if !d.weight.is_finite() {
+            return Err(bad(format!("{path}.weight"), "must be finite".into()));
+        }
+        device_delays.push(u64::from(const_delay_steps(
+            d.delay.unwrap_or(h),
+            h,
+            &format!("{path}.delay"),
+        )?));
+    }
+    for (i, d) in spec.spike_generators.iter().enumerate() {
+        let path = format!("spike_generators[{i}]");
+        find(&d.target, format!("{path}.target"))?;
+        let delay = u64::from(const_delay_steps(
+            d.delay.unwrap_or(h),
+            h,
+            &format!("{path}.delay"),
+        )?);
+        device_delays.push(delay);
+        let mut last = 0.0;
+        for (j, &t) in d.spike_times.iter().enumerate() {
+            let k = (t / h).round();
+            if !(t.is_finite() && t > 0.0 && (t / h - k).abs() < 1e-9 * k.max(1.0)) || t < last {
+                return Err(bad(
+                    format!("{path}.spike_times[{j}]"),
+                    format!(
+                        "{t} ms must be > 0, on the {h} ms grid and not before the previous time"
+                    ),
+                ));
+            }
+            last = t;
+        }
+    }
+    for (i, d) in spec.dc_generators.iter().enumerate() {
+        let path = format!("dc_generators[{i}]");
+        find(&d.target, format!("{path}.target"))?;
+        if !d.amplitude.is_finite() || !d.start.is_finite() || d.stop.is_some_and(|s| s.is_nan()) {
+            return Err(bad(
+                path,
+                "amplitude, start and stop must be numbers".into(),
+            ));
+        }
+    }
+    for (i, r) in spec.spike_recorders.iter().enumerate() {
+        find(&r.population, format!("spike_recorders[{i}].population"))?;
+    }
+    for (i, m) in spec.multimeters.iter().enumerate() {
+        let path = format!("multimeters[{i}]");
+        let p = find(&m.population, format!("{path}.population"))?;
+        let probe = neurons::create(
+            &spec.populations[p].model,
+            &spec.populations[p].params,
+            1,
+            h,
+        )
+        .map_err(|e| bad(format!("populations[{p}]"), e))?;
+        for (j, name) in m.record_from.iter().enumerate() {
+            if probe.recordable(name).is_none() {
+                return Err(bad(
+                    format!("{path}.record_from[{j}]"),
+                    format!(
+                        "{} has no recordable \"{name}\" (it has: {})",
+                        probe.model(),
+                        probe.recordables().join(", ")
+                    ),
+                ));
+            }
+        }
+        const_delay_steps(m.interval, h, &format!("{path}.interval"))?;
+    }
+    for (i, p) in spec.inputs.iter().enumerate() {
+        let path = format!("inputs[{i}]");
+        find(&p.target, format!("{path}.target"))?;
+        device_delays.push(u64::from(const_delay_steps(
+            p.delay.unwrap_or(h),
+            h,
+            &format!("{path}.delay"),
+        )?));
+    }
+    for (i, p) in spec.outputs.iter().enumerate() {
+        find(&p.population, format!("outputs[{i}].population"))?;
+    }
+    let mut vt_sources = Vec::new();
+    for (i, vt) in spec.volume_transmitters.iter().enumerate() {
+        let path = format!("volume_transmitters[{i}]");
+        if spec.volume_transmitters[..i]
+            .iter()
+            .any(|v| v.name == vt.name)
+        {
+            return Err(bad(
+                format!("{path}.name"),
+                format!("\"{}\" is used twice", vt.name),
+            ));
+        }
+        if vt.deliver_interval == 0 {
+            return Err(bad(
+                format!("{path}.deliver_interval"),
+                "must be >= 1".into(),
+            ));
+        }
+        if vt.population.is_none() && vt.reward_port.is_none() {
+            return Err(bad(
+                path,
+                "give a dopaminergic `population`, a `reward_port`, or both".into(),
+            ));
+        }
+        let source = match &vt.population {
+            Some(p) => Some(find(p, format!("{path}.population"))?),
+            None => None,
+        };
+        vt_sources.push(source);
+        device_delays.push(u64::from(const_delay_steps(
+            vt.delay.unwrap_or(h),
+            h,
+            &format!("{path}.delay"),
+        )?));
+    }
+    let neurons = u64::from(next);
+    let max_delay = delay_bounds
+        .iter()
+        .map(|b| b.1)
+        .chain(device_delays.iter().copied())
+        .max()
+        .unwrap_or(1);
+    // State (~8 variables of 8 bytes), two rings, a random stream, per neuron.
+    let neuron_bytes = neurons as f64 * (64.0 + 16.0 * (max_delay as f64 + 1.0) + 8.0);
+    let bytes = synapse_bytes + largest + neuron_bytes;
+    Ok(Checked {
+        h,
+        plastic,
+        vt_sources,
+        ranges,
+        ends,
+        delay_bounds,
+        device_delays,
+        estimate: Estimate {
+            neurons,
+            synapses: synapses as u64,
+            bytes: bytes as u64,
+        },
+    })
+}
+
+impl Network {
+    /// The size estimate of `spec` (neurons, expected synapses, peak bytes), after checking it.
+    pub fn estimate(spec: &NetworkSpec, threads: usize) -> Result<Estimate, NetworkError> {
+        Ok(check(spec, threads.max(1))?.estimate)
+    }
+
+    /// Checks the description, refuses it if it would not fit in memory, then draws every connection
+    /// (on all threads at once) and sets every neuron to its initial state.
+    pub fn build(spec: &NetworkSpec, opts: &BuildOptions) -> Result<Network, NetworkError> {
+        let threads = opts.threads.max(1);
+        let c = check(spec, threads)?;
+        if let Some(limit) = opts.memory_limit_bytes {
+            if c.estimate.bytes > limit {
+                return Err(NetworkError::TooLarge {
+                    needed_bytes: c.estimate.bytes,
+                    limit_bytes: limit,
+                    synapses: c.estimate.synapses,
+                    neurons: c.estimate.neurons,
+                });
+            }
+        }
+        let n_total = c.estimate.neurons as u32;
         let bounds: Vec<(u32, u32)> = (0..threads)
             .map(|t| {
                 let lo = (u64::from(n_total) * t as u64 / threads as u64) as u32;
@@ -303,21 +823,8 @@ impl Network {
             let handles: Vec<_> = bounds
                 .iter()
                 .map(|&(lo, hi)| {
-                    let ranges = &ranges;
-                    let delays = &delays;
-                    let drive_delays = &drive_delays;
-                    s.spawn(move || {
-                        build_part(
-                            spec,
-                            h,
-                            ranges,
-                            delays,
-                            drive_delays,
-                            lo,
-                            hi,
-                            ring_len as usize,
-                        )
-                    })
+                    let c = &c;
+                    s.spawn(move || build_part(spec, opts.seed, c, lo, hi))
                 })
                 .collect();
             handles
@@ -325,12 +832,61 @@ impl Network {
                 .map(|h| h.join().expect("build thread panicked"))
                 .collect()
         });
-        let parts = parts.into_iter().collect::<Result<Vec<_>, _>>()?;
+        let mut parts = parts.into_iter().collect::<Result<Vec<_>, _>>()?;
+        // The rings: min delay + max delay slots (the max over what was actually drawn).
+        let drawn_max = parts
+            .iter()
+            .flat_map(|p| &p.rows)
+            .map(|r| match &r.delays {
+                PerSynapse::Const(d) => u64::from(*d),
+                PerSynapse::Each(v) => v.iter().copied().max().map_or(1, u64::from),
+            })
+            .chain(c.device_delays.iter().copied())
+            .max()
+            .unwrap_or(1);
+        let min_delay = c
+            .delay_bounds
+            .iter()
+            .map(|b| b.0)
+            .chain(c.device_delays.iter().copied())
+            .min()
+            .unwrap_or(1)
+            .max(1);
+        let ring_len = min_delay + drawn_max.max(min_delay);
+        for p in &mut parts {
+            let n = (p.hi - p.lo) as usize;
+            p.ring_ex = vec![0.0; ring_len as usize * n];
+            p.ring_in = vec![0.0; ring_len as usize * n];
+            p.min_delay_ms = (min_delay * p.h_tics) as f64 * 0.001;
+        }
+        // Device delays come in description order; the volume transmitters' are the last ones.
+        let vt_delays = &c.device_delays[c.device_delays.len() - spec.volume_transmitters.len()..];
+        let mut vts = Vec::new();
+        for ((v, source), &delay) in spec
+            .volume_transmitters
+            .iter()
+            .zip(&c.vt_sources)
+            .zip(vt_delays)
+        {
+            vts.push(VolumeTransmitter {
+                signal: RwLock::new(
+                    DopamineSignal::new(u64::from(v.deliver_interval))
+                        .map_err(|e| NetworkError::Invalid(e.to_string()))?,
+                ),
+                pending: std::sync::Mutex::new(Default::default()),
+                source: source.map(|i| c.ranges[i]),
+                delay,
+            });
+        }
         let n_synapses = parts
             .iter()
             .flat_map(|p| &p.rows)
             .map(|r| r.targets.len() as u64)
             .sum();
+        let mut recorded = vec![false; spec.populations.len()];
+        for r in &spec.spike_recorders {
+            recorded[spec.population_index(&r.population).unwrap_or(0)] = true;
+        }
         Ok(Network {
             exchange: (0..parts.len()).map(|_| RwLock::new(Vec::new())).collect(),
             parts,
@@ -340,18 +896,297 @@ impl Network {
             spikes: Vec::new(),
             n_neurons: n_total as usize,
             n_synapses,
-            h_ms: h,
-            population_ranges: ranges,
+            h_ms: c.h,
+            population_ranges: c.ranges,
+            population_names: spec.populations.iter().map(|p| p.name.clone()).collect(),
+            recorded,
+            multimeters: spec
+                .multimeters
+                .iter()
+                .map(|m| MultimeterData {
+                    population: m.population.clone(),
+                    record_from: m.record_from.clone(),
+                    ..Default::default()
+                })
+                .collect(),
+            fingerprint: fingerprint(spec, opts.seed, threads),
+            vts,
+            vt_names: spec
+                .volume_transmitters
+                .iter()
+                .map(|v| v.name.clone())
+                .collect(),
         })
     }
 
-    /// Simulates `steps` steps (rounded up to whole exchange quanta), recording every spike.
+    /// The whole dynamic state (neurons, spikes in flight, random streams, time) as bytes, to be
+    /// restored with [`Network::load_state`] into a network built from the same description, seed and
+    /// thread count. Recordings are not part of it.
+    pub fn save_state(&self) -> Vec<u8> {
+        let c = Checkpoint {
+            format: CHECKPOINT_FORMAT.into(),
+            fingerprint: self.fingerprint,
+            step: self.step,
+            parts: self
+                .parts
+                .iter()
+                .map(|p| PartState {
+                    neurons: p.segments.iter().map(|s| s.neurons.save()).collect(),
+                    ring_ex: p.ring_ex.clone(),
+                    ring_in: p.ring_in.clone(),
+                    rng: p.rng.clone(),
+                    archives: p.archives.clone(),
+                    plastic: p
+                        .rows
+                        .iter()
+                        .map(|r| match &r.plastic {
+                            None => None,
+                            Some(PlasticRows::Stdp { states, .. }) => {
+                                Some(PlasticRowsRef::Stdp(states.clone()))
+                            }
+                            Some(PlasticRows::Dopamine { states, .. }) => {
+                                Some(PlasticRowsRef::Dopamine(states.clone()))
+                            }
+                        })
+                        .collect(),
+                })
+                .collect(),
+            vts: self
+                .vts
+                .iter()
+                .map(|v| {
+                    (
+                        v.signal.read().unwrap_or_else(|p| p.into_inner()).clone(),
+                        v.pending
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .iter()
+                            .copied()
+                            .collect(),
+                    )
+                })
+                .collect(),
+        };
+        postcard::to_allocvec(&c).unwrap_or_default()
+    }
+
+    /// Restores a state written by [`Network::save_state`]; refuses one from another description,
+    /// seed or thread count (and then leaves the network unchanged).
+    pub fn load_state(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let c: Checkpoint = postcard::from_bytes(bytes)
+            .map_err(|e| format!("not a neuroloop brain checkpoint ({e})"))?;
+        if c.format != CHECKPOINT_FORMAT {
+            return Err(format!(
+                "checkpoint format {:?} is not {CHECKPOINT_FORMAT:?}",
+                c.format
+            ));
+        }
+        if c.fingerprint != self.fingerprint {
+            return Err(
+                "the checkpoint comes from another network description, seed or thread count"
+                    .into(),
+            );
+        }
+        let fits = c.parts.len() == self.parts.len()
+            && c.vts.len() == self.vts.len()
+            && c.parts.iter().zip(&self.parts).all(|(s, p)| {
+                s.neurons.len() == p.segments.len()
+                    && s.ring_ex.len() == p.ring_ex.len()
+                    && s.ring_in.len() == p.ring_in.len()
+                    && s.rng.len() == p.rng.len()
+                    && s.archives.len() == p.archives.len()
+                    && s.plastic.len() == p.rows.len()
+                    && s.plastic
+                        .iter()
+                        .zip(&p.rows)
+                        .all(|(a, r)| match (a, &r.plastic) {
+                            (None, None) => true,
+                            (
+                                Some(PlasticRowsRef::Stdp(v)),
+                                Some(PlasticRows::Stdp { states, .. }),
+                            ) => v.len() == states.len(),
+                            (
+                                Some(PlasticRowsRef::Dopamine(v)),
+                                Some(PlasticRows::Dopamine { states, .. }),
+                            ) => v.len() == states.len(),
+                            _ => false,
+                        })
+            });
+        if !fits {
+            return Err("the checkpoint's sizes do not fit this network".into());
+        }
+        // A segment that refuses its bytes is left unchanged; put back the ones already loaded.
+        let backup: Vec<Vec<Vec<u8>>> = self
+            .parts
+            .iter()
+            .map(|p| p.segments.iter().map(|s| s.neurons.save()).collect())
+            .collect();
+        for pi in 0..self.parts.len() {
+            for si in 0..self.parts[pi].segments.len() {
+                if let Err(e) = self.parts[pi].segments[si]
+                    .neurons
+                    .load(&c.parts[pi].neurons[si])
+                {
+                    for (p, b) in self.parts.iter_mut().zip(&backup) {
+                        for (seg, bytes) in p.segments.iter_mut().zip(b) {
+                            let _ = seg.neurons.load(bytes);
+                        }
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        for (s, p) in c.parts.into_iter().zip(&mut self.parts) {
+            p.ring_ex = s.ring_ex;
+            p.ring_in = s.ring_in;
+            p.rng = s.rng;
+            p.archives = s.archives;
+            for (saved, r) in s.plastic.into_iter().zip(&mut p.rows) {
+                match (saved, &mut r.plastic) {
+                    (Some(PlasticRowsRef::Stdp(v)), Some(PlasticRows::Stdp { states, .. })) => {
+                        *states = v
+                    }
+                    (
+                        Some(PlasticRowsRef::Dopamine(v)),
+                        Some(PlasticRows::Dopamine { states, .. }),
+                    ) => *states = v,
+                    _ => {}
+                }
+            }
+            for tr in &mut p.trains {
+                tr.next = tr.arrivals.partition_point(|a| a.0 < c.step);
+            }
+        }
+        for (v, (signal, pending)) in self.vts.iter_mut().zip(c.vts) {
+            *v.signal.write().unwrap_or_else(|p| p.into_inner()) = signal;
+            *v.pending.lock().unwrap_or_else(|p| p.into_inner()) = pending.into();
+        }
+        self.step = c.step;
+        Ok(())
+    }
+
+    /// The index of the volume transmitter called `name`.
+    pub fn volume_transmitter(&self, name: &str) -> Option<usize> {
+        self.vt_names.iter().position(|n| n == name)
+    }
+
+    /// Adds dopamine of `multiplicity` to volume transmitter `vt`, arriving at the end of step
+    /// `arrival` (moved to the next step to simulate if earlier). Returns false if there is no such
+    /// volume transmitter or the multiplicity is not a positive number.
+    pub fn add_dopamine(&mut self, vt: usize, arrival: u64, multiplicity: f64) -> bool {
+        let Some(v) = self.vts.get_mut(vt) else {
+            return false;
+        };
+        if !(multiplicity.is_finite() && multiplicity > 0.0) {
+            return false;
+        }
+        let pending = v.pending.get_mut().unwrap_or_else(|p| p.into_inner());
+        push_arrival(pending, arrival.max(self.step), multiplicity);
+        true
+    }
+
+    /// The synapses of projection `index` as (source id, target id, weight), for plastic projections
+    /// their current weights; ordered by thread, then source, then row.
+    pub fn weights(&self, index: usize) -> Vec<(u32, u32, f64)> {
+        let mut out = Vec::new();
+        for p in &self.parts {
+            let Some(r) = p.rows.get(index) else {
+                return out;
+            };
+            for s in 0..r.source_n as usize {
+                for i in r.offsets[s] as usize..r.offsets[s + 1] as usize {
+                    let w = match (&r.plastic, &r.weights) {
+                        (Some(PlasticRows::Stdp { states, .. }), _) => states[i].weight,
+                        (Some(PlasticRows::Dopamine { states, .. }), _) => states[i].weight,
+                        (None, PerSynapse::Const(w)) => *w,
+                        (None, PerSynapse::Each(v)) => v[i],
+                    };
+                    out.push((r.source_first + s as u32, p.lo + r.targets[i], w));
+                }
+            }
+        }
+        out
+    }
+
+    /// The smallest delay in steps: `simulate` advances in multiples of it.
+    pub fn min_delay_steps(&self) -> u64 {
+        self.min_delay
+    }
+
+    /// Steps simulated so far.
+    pub fn steps_done(&self) -> u64 {
+        self.step
+    }
+
+    /// Simulated time so far in ms.
+    pub fn time_ms(&self) -> f64 {
+        self.step as f64 * self.h_ms
+    }
+
+    /// The index of population `name`.
+    pub fn population(&self, name: &str) -> Option<usize> {
+        self.population_names.iter().position(|n| n == name)
+    }
+
+    /// Records (or stops recording) the spikes of population `index`.
+    pub fn record_spikes(&mut self, index: usize, on: bool) {
+        if let Some(r) = self.recorded.get_mut(index) {
+            *r = on;
+        }
+    }
+
+    /// The recorded spikes so far, emptying the record.
+    pub fn take_spikes(&mut self) -> Vec<Spike> {
+        std::mem::take(&mut self.spikes)
+    }
+
+    /// What each multimeter recorded so far (in the order of the description).
+    pub fn multimeters(&self) -> &[MultimeterData] {
+        &self.multimeters
+    }
+
+    /// Adds a spike of `weight` arriving at neuron `neuron` (global id) in step `arrival` (it moves
+    /// the neuron at that step's end). Arrivals before the next step to simulate are moved to it;
+    /// returns false (and drops the spike) if the arrival lies beyond the ring buffers' reach
+    /// (more than the longest delay ahead).
+    pub fn inject(&mut self, neuron: u32, arrival: u64, weight: f64) -> bool {
+        let arrival = arrival.max(self.step);
+        if arrival >= self.step + self.ring_len || neuron >= self.n_neurons as u32 {
+            return false;
+        }
+        let Some(part) = self
+            .parts
+            .iter_mut()
+            .find(|p| neuron >= p.lo && neuron < p.hi)
+        else {
+            return false;
+        };
+        let n = (part.hi - part.lo) as usize;
+        let idx = (arrival % self.ring_len) as usize * n + (neuron - part.lo) as usize;
+        if weight >= 0.0 {
+            part.ring_ex[idx] += weight;
+        } else {
+            part.ring_in[idx] += weight;
+        }
+        true
+    }
+
+    /// Simulates `steps` steps, recording spikes and samples. The network exchanges spikes every
+    /// min-delay steps and at the end of the call; how a run is cut into calls changes nothing in it.
     pub fn simulate(&mut self, steps: u64) {
-        let quanta = steps.div_ceil(self.min_delay);
         let barrier = Barrier::new(self.parts.len());
         let (m, ring_len, start) = (self.min_delay, self.ring_len, self.step);
         let exchange = &self.exchange;
-        let mut recorded: Vec<Vec<Spike>> = Vec::new();
+        let vts = &self.vts;
+        let recorded_ranges: Vec<(u32, u32)> = self
+            .population_ranges
+            .iter()
+            .zip(&self.recorded)
+            .filter(|(_, &r)| r)
+            .map(|(&r, _)| r)
+            .collect();
+        let recorded_ranges = &recorded_ranges;
+        let mut record: Vec<Spike> = Vec::new();
         std::thread::scope(|s| {
             let handles: Vec<_> = self
                 .parts
@@ -362,10 +1197,14 @@ impl Network {
                     s.spawn(move || {
                         let mut mine = Vec::new();
                         let mut record = Vec::new();
-                        for q in 0..quanta {
-                            let first = start + q * m;
+                        let mut first = start;
+                        // Slices end on multiples of the min delay (as NEST's) or at the end of the
+                        // call: a short slice delivers early, which is safe (every delay is at least
+                        // m and the rings hold m + max delay slots).
+                        while first < start + steps {
+                            let end = ((first / m + 1) * m).min(start + steps);
                             mine.clear();
-                            for k in first..first + m {
+                            for k in first..end {
                                 part.update(k, ring_len, &mut mine);
                             }
                             *exchange[t].write().unwrap_or_else(|p| p.into_inner()) =
@@ -375,12 +1214,25 @@ impl Network {
                                 .iter()
                                 .map(|l| l.read().unwrap_or_else(|p| p.into_inner()))
                                 .collect();
-                            part.deliver(&lists, first, m, ring_len);
-                            if t == 0 {
+                            if !vts.is_empty() {
+                                dopamine_phase(t, part, vts, &lists, first, end, m, barrier);
+                            }
+                            let signals: Vec<_> = vts
+                                .iter()
+                                .map(|v| v.signal.read().unwrap_or_else(|p| p.into_inner()))
+                                .collect();
+                            part.deliver(&lists, first, end, ring_len, &signals);
+                            drop(signals);
+                            if t == 0 && !recorded_ranges.is_empty() {
                                 // Thread 0 keeps the record, in global order (step, then neuron).
-                                for k in first..first + m {
+                                for k in first..end {
                                     for l in &lists {
-                                        record.extend(l.iter().filter(|sp| sp.step == k));
+                                        record.extend(l.iter().filter(|sp| {
+                                            sp.step == k
+                                                && recorded_ranges
+                                                    .iter()
+                                                    .any(|&(a, b)| sp.neuron >= a && sp.neuron < b)
+                                        }));
                                     }
                                 }
                             }
@@ -389,136 +1241,426 @@ impl Network {
                             mine = std::mem::take(
                                 &mut *exchange[t].write().unwrap_or_else(|p| p.into_inner()),
                             );
+                            first = end;
                         }
                         record
                     })
                 })
                 .collect();
-            recorded = handles
-                .into_iter()
-                .map(|h| h.join().expect("simulation thread panicked"))
-                .collect();
+            for (t, h) in handles.into_iter().enumerate() {
+                let r = h.join().expect("simulation thread panicked");
+                if t == 0 {
+                    record = r;
+                }
+            }
         });
-        self.spikes
-            .extend(recorded.into_iter().next().unwrap_or_default());
-        self.step = start + quanta * m;
-    }
-
-    /// Simulated time so far in ms.
-    pub fn time_ms(&self) -> f64 {
-        self.step as f64 * self.h_ms
+        self.spikes.extend(record);
+        // Multimeter samples: threads own increasing id ranges, so (step, id) order is a merge.
+        let mut samples: Vec<Vec<(u64, u32, Vec<f64>)>> = vec![Vec::new(); self.multimeters.len()];
+        for part in &mut self.parts {
+            for meter in &mut part.meters {
+                samples[meter.index].append(&mut meter.samples);
+            }
+        }
+        for (data, mut s) in self.multimeters.iter_mut().zip(samples) {
+            s.sort_by_key(|x| (x.0, x.1));
+            data.values.resize(data.record_from.len(), Vec::new());
+            for (step, id, values) in s {
+                data.times_ms.push((step + 1) as f64 * self.h_ms);
+                data.senders.push(id);
+                for (col, v) in data.values.iter_mut().zip(values) {
+                    col.push(v);
+                }
+            }
+        }
+        self.step = start + steps;
     }
 }
 
+/// The volume transmitters' part of a slice `[first, end)`, between the exchange and the delivery
+/// (NEST's order, see [`crate::plasticity`]): dopamine spikes due in the slice reach their signals
+/// (thread 0), then at a trigger every thread carries its dopamine synapses to the slice end, then the
+/// signals forget what they delivered (thread 0).
 #[allow(clippy::too_many_arguments)]
+fn dopamine_phase(
+    t: usize,
+    part: &mut Part,
+    vts: &[VolumeTransmitter],
+    lists: &[std::sync::RwLockReadGuard<'_, Vec<Spike>>],
+    first: u64,
+    end: u64,
+    m: u64,
+    barrier: &Barrier,
+) {
+    let t_trig = end_ms(end - 1, part.h_tics);
+    if t == 0 {
+        for v in vts {
+            let mut pending = v.pending.lock().unwrap_or_else(|p| p.into_inner());
+            let mut signal = v.signal.write().unwrap_or_else(|p| p.into_inner());
+            while let Some(&(a, mult)) = pending.front() {
+                if a >= end {
+                    break;
+                }
+                // Times are in order and finite by construction: an error cannot happen here.
+                let _ = signal.add_spike(end_ms(a, part.h_tics), mult);
+                pending.pop_front();
+            }
+            if let Some((lo, hi)) = v.source {
+                for k in first..end {
+                    for l in lists {
+                        for sp in l.iter().filter(|sp| sp.step == k) {
+                            if sp.neuron >= lo && sp.neuron < hi {
+                                push_arrival(&mut pending, sp.step + v.delay, 1.0);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    barrier.wait();
+    let due: Vec<bool> = vts
+        .iter()
+        .map(|v| {
+            v.signal
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .trigger_due(end, m)
+        })
+        .collect();
+    if due.iter().any(|&d| d) {
+        let signals: Vec<_> = vts
+            .iter()
+            .map(|v| v.signal.read().unwrap_or_else(|p| p.into_inner()))
+            .collect();
+        for r in &mut part.rows {
+            if let Some(PlasticRows::Dopamine { params, states, vt }) = &mut r.plastic {
+                if !due[*vt] {
+                    continue;
+                }
+                for (i, st) in states.iter_mut().enumerate() {
+                    let d = match &r.delays {
+                        PerSynapse::Const(d) => u64::from(*d),
+                        PerSynapse::Each(v) => u64::from(v[i]),
+                    };
+                    let tgt = r.targets[i] as usize;
+                    stdp_dopamine_synapse::trigger_update_weight(
+                        params,
+                        st,
+                        t_trig,
+                        (d * part.h_tics) as f64 * 0.001,
+                        &part.archives[tgt],
+                        &signals[*vt],
+                    );
+                }
+            }
+        }
+        drop(signals);
+        barrier.wait();
+        if t == 0 {
+            for (v, _) in vts.iter().zip(&due).filter(|(_, &d)| d) {
+                v.signal
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .finish_trigger(t_trig);
+            }
+        }
+        barrier.wait();
+    }
+}
+
+/// Queues a dopamine arrival in step order (merging equal steps).
+fn push_arrival(pending: &mut std::collections::VecDeque<(u64, f64)>, step: u64, mult: f64) {
+    let at = pending.partition_point(|&(a, _)| a <= step);
+    if at > 0 && pending[at - 1].0 == step {
+        pending[at - 1].1 += mult;
+    } else {
+        pending.insert(at, (step, mult));
+    }
+}
+
 fn build_part(
     spec: &NetworkSpec,
-    h: f64,
-    ranges: &[(u32, u32)],
-    delays: &[u64],
-    drive_delays: &[u64],
+    seed: u64,
+    c: &Checked,
     lo: u32,
     hi: u32,
-    ring_len: usize,
 ) -> Result<Part, NetworkError> {
+    let h = c.h;
     let n_local = (hi - lo) as usize;
-    let mut segments = Vec::new();
-    for (p, &(a, b)) in spec.populations.iter().zip(ranges) {
+    let overlap = |(a, b): (u32, u32)| {
         let (s_lo, s_hi) = (a.max(lo), b.min(hi));
-        if s_lo >= s_hi {
+        (s_lo < s_hi).then_some((s_lo, s_hi))
+    };
+    let mut segments = Vec::new();
+    for (pi, (p, &range)) in spec.populations.iter().zip(&c.ranges).enumerate() {
+        let Some((s_lo, s_hi)) = overlap(range) else {
             continue;
-        }
-        let derived =
-            iaf_psc_delta::prepare(&p.params, h).map_err(|error| NetworkError::Params {
-                population: p.name.clone(),
-                error,
-            })?;
-        let mut pop = iaf_psc_delta::Population::new((s_hi - s_lo) as usize, &p.params);
-        if let Some(v) = p.v_m_init {
-            pop.v_m.iter_mut().for_each(|x| *x = v);
+        };
+        let mut neurons = neurons::create(&p.model, &p.params, (s_hi - s_lo) as usize, h)
+            .map_err(|e| NetworkError::Invalid(format!("populations[{pi}]: {e}")))?;
+        if let Some(v) = &p.v_m {
+            // One stream per neuron: initial values do not depend on the split.
+            for g in s_lo..s_hi {
+                let mut rng = connect::stream(seed, 2, u64::from(g));
+                neurons.set_v_m((g - s_lo) as usize, connect::sample(v, &mut rng));
+            }
         }
         segments.push(Segment {
+            population: pi,
             first: s_lo,
             local: (s_lo - lo) as usize,
-            pop,
-            derived,
+            neurons,
         });
     }
     let mut rows = Vec::new();
     for (pi, pr) in spec.projections.iter().enumerate() {
-        let (src_a, src_b) = ranges[pr.source];
-        let (tgt_a, tgt_b) = ranges[pr.target];
-        let (t_lo, t_hi) = (tgt_a.max(lo), tgt_b.min(hi));
-        let n_src = (src_b - src_a) as usize;
-        let mut pairs: Vec<(u32, u32)> = Vec::new(); // (source index, local target)
-        if t_lo < t_hi {
-            pairs.reserve((t_hi - t_lo) as usize * pr.indegree);
-            for tgt in t_lo..t_hi {
-                // One stream per (projection, target): independent of the thread split.
-                let mut st = crate::network::mix(spec.seed, 1 + pi as u64, u64::from(tgt));
-                for _ in 0..pr.indegree {
-                    let src = ((uniform(&mut st) * n_src as f64) as usize).min(n_src - 1);
-                    pairs.push((src as u32, tgt - lo));
-                }
+        let (s, t) = c.ends[pi];
+        let (src_a, src_b) = c.ranges[s];
+        let (tgt_a, tgt_b) = c.ranges[t];
+        let delay = pr.synapse.delay.unwrap_or(Dist::Const(h));
+        let job = Job {
+            index: pi,
+            connect: &pr.connect,
+            weight: &pr.synapse.weight,
+            delay: &delay,
+            h_ms: h,
+            seed,
+            source: (src_a, src_b - src_a),
+            target: (tgt_a, tgt_b - tgt_a),
+            same: s == t,
+        };
+        let drawn = connect::draw(&job, lo, hi)?;
+        let mut r = into_rows(drawn, &job, c.delay_bounds[pi].0)?;
+        if let Some(pp) = c.plastic[pi] {
+            let n = r.targets.len();
+            let weight_of = |i: usize| match &r.weights {
+                PerSynapse::Const(w) => *w,
+                PerSynapse::Each(v) => v[i],
+            };
+            let err = |e: crate::ParamError| {
+                NetworkError::Invalid(format!("projections[{pi}].synapse.weight: {e}"))
+            };
+            r.plastic = Some(match pp {
+                PlasticParams::Stdp(params) => PlasticRows::Stdp {
+                    params,
+                    states: (0..n)
+                        .map(|i| stdp_synapse::State::new(weight_of(i), &params).map_err(err))
+                        .collect::<Result<_, _>>()?,
+                },
+                PlasticParams::Dopamine(params, vt) => PlasticRows::Dopamine {
+                    params,
+                    states: (0..n)
+                        .map(|i| stdp_dopamine_synapse::State::new(weight_of(i)).map_err(err))
+                        .collect::<Result<_, _>>()?,
+                    vt,
+                },
+            });
+            // The weights live in the states now.
+            r.weights = PerSynapse::Const(0.0);
+        }
+        rows.push(r);
+    }
+    // Archives for every local neuron (NEST gives every neuron one), if anything is plastic.
+    let mut archives = Vec::new();
+    if c.plastic.iter().any(Option::is_some) {
+        for (pi, &(a, b)) in c.ranges.iter().enumerate() {
+            let tau_minus = spec.populations[pi].tau_minus.unwrap_or(20.0);
+            for _ in a.max(lo)..b.min(hi) {
+                archives.push(PostArchive::new(tau_minus).map_err(|e| {
+                    NetworkError::Invalid(format!("populations[{pi}].tau_minus: {e}"))
+                })?);
             }
         }
-        // Rows by source; within a row, targets in ascending order (stable sort keeps draw order).
-        let mut offsets = vec![0u32; n_src + 1];
-        for &(s, _) in &pairs {
-            offsets[s as usize + 1] += 1;
+        // Register every plastic synapse with its target's archive, as NEST's Connect does.
+        let h_tics = crate::grid::resolution_tics(h).unwrap_or(1).max(1) as u64;
+        for r in &rows {
+            let delay_ms = |i: usize| {
+                let d = match &r.delays {
+                    PerSynapse::Const(d) => u64::from(*d),
+                    PerSynapse::Each(v) => u64::from(v[i]),
+                };
+                (d * h_tics) as f64 * 0.001
+            };
+            match &r.plastic {
+                Some(PlasticRows::Stdp { states, .. }) => {
+                    for (i, st) in states.iter().enumerate() {
+                        stdp_synapse::connect(
+                            st,
+                            delay_ms(i),
+                            &mut archives[r.targets[i] as usize],
+                        );
+                    }
+                }
+                Some(PlasticRows::Dopamine { states, .. }) => {
+                    for (i, st) in states.iter().enumerate() {
+                        stdp_dopamine_synapse::connect(
+                            st,
+                            delay_ms(i),
+                            &mut archives[r.targets[i] as usize],
+                        );
+                    }
+                }
+                None => {}
+            }
         }
-        for i in 0..n_src {
-            offsets[i + 1] += offsets[i];
-        }
-        let mut fill = offsets.clone();
-        let mut targets = vec![0u32; pairs.len()];
-        for &(s, t) in &pairs {
-            targets[fill[s as usize] as usize] = t;
-            fill[s as usize] += 1;
-        }
-        rows.push(Rows {
-            offsets,
-            targets,
-            source_first: src_a,
-            source_n: n_src as u32,
-            weight: pr.weight,
-            delay: delays[pi],
-        });
     }
+    let mut device = c.device_delays.iter().copied();
     let mut drives = Vec::new();
-    for (di, d) in spec.drives.iter().enumerate() {
-        let (a, b) = ranges[d.target];
-        let (s_lo, s_hi) = (a.max(lo), b.min(hi));
-        if s_lo < s_hi {
+    for d in &spec.poisson_generators {
+        let delay = device.next().unwrap_or(1);
+        let t = spec.population_index(&d.target).unwrap_or(0);
+        if let Some((s_lo, s_hi)) = overlap(c.ranges[t]) {
             drives.push(Drive {
                 local_lo: (s_lo - lo) as usize,
                 local_hi: (s_hi - lo) as usize,
-                thresholds: poisson_thresholds(d.rate_hz * h * 1e-3),
+                thresholds: poisson_thresholds(d.rate * h * 1e-3),
                 weight: d.weight,
-                delay: drive_delays[di],
+                delay,
             });
         }
     }
-    let rng = (lo..hi).map(|i| mix(spec.seed, 0, u64::from(i))).collect();
+    let mut trains = Vec::new();
+    for g in &spec.spike_generators {
+        let delay = device.next().unwrap_or(1);
+        let t = spec.population_index(&g.target).unwrap_or(0);
+        if let Some((s_lo, s_hi)) = overlap(c.ranges[t]) {
+            // A spike at t_s with delay d arrives in the step ending at t_s + d.
+            let arrivals = g
+                .spike_times
+                .iter()
+                .map(|&ts| ((ts / h).round() as u64 + delay - 1, g.weight))
+                .collect();
+            trains.push(Train {
+                local_lo: (s_lo - lo) as usize,
+                local_hi: (s_hi - lo) as usize,
+                arrivals,
+                next: 0,
+            });
+        }
+    }
+    let mut currents = Vec::new();
+    for d in &spec.dc_generators {
+        let t = spec.population_index(&d.target).unwrap_or(0);
+        if let Some((s_lo, s_hi)) = overlap(c.ranges[t]) {
+            // NEST: the current arrives in the steps from t with start <= t < stop.
+            currents.push(Current {
+                local_lo: (s_lo - lo) as usize,
+                local_hi: (s_hi - lo) as usize,
+                amplitude: d.amplitude,
+                start: steps_round(d.start, h),
+                stop: d.stop.map_or(u64::MAX, |s| steps_round(s, h)),
+            });
+        }
+    }
+    let mut meters = Vec::new();
+    for (mi, m) in spec.multimeters.iter().enumerate() {
+        let p = spec.population_index(&m.population).unwrap_or(0);
+        let (a, b) = c.ranges[p];
+        let b = m.n.map_or(b, |n| b.min(a.saturating_add(n as u32)));
+        if let (Some((s_lo, s_hi)), Some(si)) = (
+            overlap((a, b)),
+            segments.iter().position(|s| s.population == p),
+        ) {
+            let seg = &segments[si];
+            meters.push(Meter {
+                index: mi,
+                segment: si,
+                seg_lo: (s_lo - seg.first) as usize,
+                seg_hi: (s_hi - seg.first) as usize,
+                interval: steps_round(m.interval, h).max(1),
+                record_from: m.record_from.clone(),
+                samples: Vec::new(),
+            });
+        }
+    }
+    let rng = (lo..hi).map(|i| mix(seed, 0, u64::from(i))).collect();
     Ok(Part {
         lo,
         hi,
         segments,
         rows,
         drives,
-        ring: vec![0.0; ring_len * n_local],
+        i_stim: if currents.is_empty() {
+            Vec::new()
+        } else {
+            vec![0.0; n_local]
+        },
+        currents,
+        trains,
+        meters,
+        ring_ex: Vec::new(),
+        ring_in: Vec::new(),
         rng,
         spiked: Vec::new(),
+        archives,
+        h_tics: crate::grid::resolution_tics(h).unwrap_or(1).max(1) as u64,
+        min_delay_ms: 0.0,
     })
 }
 
-/// A seed for stream `(kind, index)` of the run seed.
-pub(crate) fn mix(seed: u64, kind: u64, index: u64) -> u64 {
-    let mut s = seed ^ kind.wrapping_mul(0xd134_2543_de82_ef95);
-    let _ = uniform(&mut s);
-    s ^= index.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    let _ = uniform(&mut s);
-    s
+/// Sorts drawn synapses into rows by source (stable: a row keeps the draw order).
+fn into_rows(drawn: connect::Drawn, job: &Job, const_delay: u64) -> Result<Rows, NetworkError> {
+    let n_src = job.source.1 as usize;
+    let n = drawn.pairs.len();
+    if u32::try_from(n).is_err() {
+        return Err(NetworkError::Invalid(format!(
+            "projections[{}]: more than 2^32 synapses on one thread",
+            job.index
+        )));
+    }
+    let mut offsets = vec![0u32; n_src + 1];
+    for &(s, _) in &drawn.pairs {
+        offsets[s as usize + 1] += 1;
+    }
+    for i in 0..n_src {
+        offsets[i + 1] += offsets[i];
+    }
+    let mut fill = offsets.clone();
+    let mut order = vec![0u32; n];
+    let mut targets = vec![0u32; n];
+    for (i, &(s, t)) in drawn.pairs.iter().enumerate() {
+        let at = fill[s as usize] as usize;
+        targets[at] = t;
+        order[at] = i as u32;
+        fill[s as usize] += 1;
+    }
+    drop(fill);
+    let permute = |v: Vec<f64>| order.iter().map(|&i| v[i as usize]).collect::<Vec<f64>>();
+    let (weights, receptor) = match drawn.weights {
+        None => {
+            let w = job.weight.rough_mean();
+            (
+                PerSynapse::Const(w),
+                if w >= 0.0 { Receptor::Ex } else { Receptor::In },
+            )
+        }
+        Some(v) => {
+            let v = permute(v);
+            let receptor = if v.iter().all(|&w| w >= 0.0) {
+                Receptor::Ex
+            } else if v.iter().all(|&w| w < 0.0) {
+                Receptor::In
+            } else {
+                Receptor::BySign
+            };
+            (PerSynapse::Each(v), receptor)
+        }
+    };
+    let delays = match drawn.delays {
+        None => PerSynapse::Const(const_delay as u16),
+        Some(v) => PerSynapse::Each(order.iter().map(|&i| v[i as usize]).collect()),
+    };
+    Ok(Rows {
+        offsets,
+        targets,
+        weights,
+        delays,
+        receptor,
+        source_first: job.source.0,
+        source_n: job.source.1,
+        plastic: None,
+    })
 }
 
 /// Thresholds compared without branches for each Poisson draw.
@@ -529,11 +1671,15 @@ impl Part {
         (self.hi - self.lo) as usize
     }
 
-    /// One step `k` of this thread's neurons: Poisson drive into the ring, neuron updates reading the
-    /// slot of step `k`, which is then cleared; spikes go to `out`.
+    /// One step `k` of this thread's neurons: device input into the rings, neuron updates reading
+    /// the slots of step `k`, which are then cleared; spikes go to `out`.
     fn update(&mut self, k: u64, ring_len: u64, out: &mut Vec<Spike>) {
         let n = self.n_local();
         let slot = (k % ring_len) as usize;
+        let (ring_ex, ring_in) = (
+            &mut self.ring_ex[slot * n..(slot + 1) * n],
+            &mut self.ring_in[slot * n..(slot + 1) * n],
+        );
         // The drive's spikes generated at step k - d arrive now; drawing them now is the same
         // distribution (each neuron's own stream, in step order).
         for d in &self.drives {
@@ -541,7 +1687,11 @@ impl Part {
             if k < d.delay {
                 continue;
             }
-            let row = &mut self.ring[slot * n..(slot + 1) * n];
+            let row = if d.weight >= 0.0 {
+                &mut *ring_ex
+            } else {
+                &mut *ring_in
+            };
             let thr = d.thresholds.as_slice();
             let head: [u64; HEAD] =
                 std::array::from_fn(|j| thr.get(j).copied().unwrap_or(u64::MAX));
@@ -563,22 +1713,71 @@ impl Part {
                 }
             }
         }
-        let input = &mut self.ring[slot * n..(slot + 1) * n];
+        for tr in &mut self.trains {
+            while let Some(&(a, w)) = tr.arrivals.get(tr.next) {
+                if a > k {
+                    break;
+                }
+                if a == k {
+                    let row = if w >= 0.0 {
+                        &mut *ring_ex
+                    } else {
+                        &mut *ring_in
+                    };
+                    row[tr.local_lo..tr.local_hi]
+                        .iter_mut()
+                        .for_each(|x| *x += w);
+                }
+                tr.next += 1;
+            }
+        }
+        if !self.currents.is_empty() {
+            self.i_stim.iter_mut().for_each(|x| *x = 0.0);
+            for c in &self.currents {
+                if c.start <= k && k < c.stop {
+                    self.i_stim[c.local_lo..c.local_hi]
+                        .iter_mut()
+                        .for_each(|x| *x += c.amplitude);
+                }
+            }
+        }
         for seg in &mut self.segments {
-            let len = seg.pop.len();
-            seg.pop.step(
-                &seg.derived,
-                &input[seg.local..seg.local + len],
-                &[],
-                &[],
-                &mut self.spiked,
-            );
+            let (a, b) = (seg.local, seg.local + seg.neurons.len());
+            let i_stim = if self.i_stim.is_empty() {
+                &[][..]
+            } else {
+                &self.i_stim[a..b]
+            };
+            seg.neurons
+                .step(&ring_ex[a..b], &ring_in[a..b], i_stim, &mut self.spiked);
+            if !self.archives.is_empty() {
+                let t = end_ms(k, self.h_tics);
+                for &i in &self.spiked {
+                    self.archives[a + i as usize].record_spike(t, self.min_delay_ms);
+                }
+            }
             out.extend(self.spiked.iter().map(|&i| Spike {
                 step: k,
                 neuron: seg.first + i,
             }));
         }
-        input.iter_mut().for_each(|x| *x = 0.0);
+        for m in &mut self.meters {
+            if !(k + 1).is_multiple_of(m.interval) {
+                continue;
+            }
+            let seg = &self.segments[m.segment];
+            let cols: Vec<&[f64]> = m
+                .record_from
+                .iter()
+                .map(|name| seg.neurons.recordable(name).unwrap_or(&[]))
+                .collect();
+            for i in m.seg_lo..m.seg_hi {
+                let values = cols.iter().map(|c| c.get(i).copied().unwrap_or(f64::NAN));
+                m.samples.push((k, seg.first + i as u32, values.collect()));
+            }
+        }
+        ring_ex.iter_mut().for_each(|x| *x = 0.0);
+        ring_in.iter_mut().for_each(|x| *x = 0.0);
     }
 
     /// Delivers the spikes of steps `[first, first + m)` from every thread's list to this thread's
@@ -587,16 +1786,19 @@ impl Part {
         &mut self,
         lists: &[std::sync::RwLockReadGuard<'_, Vec<Spike>>],
         first: u64,
-        m: u64,
+        end: u64,
         ring_len: u64,
+        signals: &[std::sync::RwLockReadGuard<'_, DopamineSignal>],
     ) {
         let n = self.n_local();
+        let rl = ring_len as usize;
         let mut cursors = vec![0usize; lists.len()];
-        for k in first..first + m {
+        for k in first..end {
+            let base = (k % ring_len) as usize;
             for (t, l) in lists.iter().enumerate() {
                 while let Some(sp) = l.get(cursors[t]).filter(|sp| sp.step == k) {
                     cursors[t] += 1;
-                    for r in &self.rows {
+                    for r in &mut self.rows {
                         let Some(src) = sp
                             .neuron
                             .checked_sub(r.source_first)
@@ -604,14 +1806,109 @@ impl Part {
                         else {
                             continue;
                         };
-                        let slot = ((k + r.delay) % ring_len) as usize;
-                        let buf = &mut self.ring[slot * n..(slot + 1) * n];
                         let (a, b) = (
                             r.offsets[src as usize] as usize,
                             r.offsets[src as usize + 1] as usize,
                         );
-                        for &tgt in &r.targets[a..b] {
-                            buf[tgt as usize] += r.weight;
+                        if a == b {
+                            continue;
+                        }
+                        if let Some(pl) = &mut r.plastic {
+                            // Plastic synapses: each one updates, then sends its new weight.
+                            let t_spike = end_ms(k, self.h_tics);
+                            for i in a..b {
+                                let d = match &r.delays {
+                                    PerSynapse::Const(d) => *d,
+                                    PerSynapse::Each(ds) => ds[i],
+                                };
+                                let d_ms = (u64::from(d) * self.h_tics) as f64 * 0.001;
+                                let tgt = r.targets[i] as usize;
+                                let post = &self.archives[tgt];
+                                let w = match pl {
+                                    PlasticRows::Stdp { params, states } => stdp_synapse::send(
+                                        params,
+                                        &mut states[i],
+                                        t_spike,
+                                        d_ms,
+                                        post,
+                                    ),
+                                    PlasticRows::Dopamine { params, states, vt } => {
+                                        stdp_dopamine_synapse::send(
+                                            params,
+                                            &mut states[i],
+                                            t_spike,
+                                            d_ms,
+                                            post,
+                                            &signals[*vt],
+                                        )
+                                    }
+                                };
+                                let slot = (base + d as usize) % rl;
+                                let ring = if w >= 0.0 {
+                                    &mut self.ring_ex
+                                } else {
+                                    &mut self.ring_in
+                                };
+                                ring[slot * n + tgt] += w;
+                            }
+                            continue;
+                        }
+                        let targets = &r.targets[a..b];
+                        let ring = match r.receptor {
+                            Receptor::In => &mut self.ring_in,
+                            _ => &mut self.ring_ex,
+                        };
+                        match (&r.weights, &r.delays, r.receptor) {
+                            (PerSynapse::Const(w), PerSynapse::Const(d), _) => {
+                                let slot = (base + *d as usize) % rl;
+                                let buf = &mut ring[slot * n..(slot + 1) * n];
+                                for &tgt in targets {
+                                    buf[tgt as usize] += *w;
+                                }
+                            }
+                            (PerSynapse::Const(w), PerSynapse::Each(ds), _) => {
+                                for (&tgt, &d) in targets.iter().zip(&ds[a..b]) {
+                                    let slot = (base + d as usize) % rl;
+                                    ring[slot * n + tgt as usize] += *w;
+                                }
+                            }
+                            (
+                                PerSynapse::Each(ws),
+                                PerSynapse::Const(d),
+                                Receptor::Ex | Receptor::In,
+                            ) => {
+                                let slot = (base + *d as usize) % rl;
+                                let buf = &mut ring[slot * n..(slot + 1) * n];
+                                for (&tgt, &w) in targets.iter().zip(&ws[a..b]) {
+                                    buf[tgt as usize] += w;
+                                }
+                            }
+                            (
+                                PerSynapse::Each(ws),
+                                PerSynapse::Each(ds),
+                                Receptor::Ex | Receptor::In,
+                            ) => {
+                                for ((&tgt, &w), &d) in targets.iter().zip(&ws[a..b]).zip(&ds[a..b])
+                                {
+                                    let slot = (base + d as usize) % rl;
+                                    ring[slot * n + tgt as usize] += w;
+                                }
+                            }
+                            (PerSynapse::Each(ws), delays, Receptor::BySign) => {
+                                for (i, (&tgt, &w)) in targets.iter().zip(&ws[a..b]).enumerate() {
+                                    let d = match delays {
+                                        PerSynapse::Const(d) => *d,
+                                        PerSynapse::Each(ds) => ds[a + i],
+                                    };
+                                    let slot = (base + d as usize) % rl;
+                                    let ring = if w >= 0.0 {
+                                        &mut self.ring_ex
+                                    } else {
+                                        &mut self.ring_in
+                                    };
+                                    ring[slot * n + tgt as usize] += w;
+                                }
+                            }
                         }
                     }
                 }
@@ -621,62 +1918,4 @@ impl Part {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn poisson_draws_have_the_poisson_mean_and_variance() {
-        let lambda = 2.0;
-        let thr = poisson_thresholds(lambda);
-        let head: [u64; HEAD] = std::array::from_fn(|j| thr.get(j).copied().unwrap_or(u64::MAX));
-        let mut st = mix(7, 0, 0);
-        let n = 1_000_000;
-        let (mut sum, mut sum2) = (0.0, 0.0);
-        for _ in 0..n {
-            let r = next_u64(&mut st);
-            let mut c: usize = head.iter().map(|&t| usize::from(r >= t)).sum();
-            if c == HEAD {
-                while c < thr.len() - 1 && r >= thr[c] {
-                    c += 1;
-                }
-            }
-            sum += c as f64;
-            sum2 += (c * c) as f64;
-        }
-        let mean = sum / n as f64;
-        let var = sum2 / n as f64 - mean * mean;
-        assert!((mean - lambda).abs() < 0.01, "mean {mean}");
-        assert!((var - lambda).abs() < 0.02, "variance {var}");
-    }
-
-    #[test]
-    fn results_do_not_depend_on_the_number_of_threads() {
-        let run = |threads| {
-            let c = brunel::BrunelConfig {
-                scale: 0.1,
-                threads,
-                sim_ms: 200.0,
-                seed: 3,
-                ..Default::default()
-            };
-            let mut net = Network::build(&brunel::spec(&c)).unwrap();
-            net.simulate(2000);
-            (net.n_synapses, net.spikes)
-        };
-        let one = run(1);
-        assert!(one.1.len() > 1000, "only {} spikes", one.1.len());
-        assert_eq!(one, run(2));
-        assert_eq!(one, run(3));
-    }
-
-    #[test]
-    fn bad_delays_are_refused_with_their_name() {
-        let mut spec = brunel::spec(&brunel::BrunelConfig {
-            scale: 0.01,
-            ..Default::default()
-        });
-        spec.projections[2].delay_ms = 0.05;
-        let e = Network::build(&spec).err().unwrap().to_string();
-        assert!(e.contains("projection 2 delay"), "{e}");
-    }
-}
+mod tests;

@@ -7,7 +7,9 @@
 //!
 //! The contract of `step` (after NEST's `update`): it takes the engine's state from `ctx.step` to
 //! `ctx.end()`; the inputs are what its producers made up to the end of their last completed step (one
-//! step of delay per link); every spike or event it emits is stamped inside `[ctx.t_ms(), ctx.end_ms())`.
+//! step of delay per link); every spike or event it emits is stamped inside `[ctx.t_ms(), ctx.end_ms()]`
+//! (grid simulators such as the brain stamp a spike at the end of the step it fired in, which can be the
+//! sync step's end).
 //! Model code sees simulated time only: no wall clock.
 //!
 //! ```

@@ -6,10 +6,10 @@
 
 use std::time::Instant;
 
-use super::{
-    Network, NetworkError, NetworkSpec, PoissonDriveSpec, PopulationSpec, ProjectionSpec, Spike,
-};
-use crate::iaf_psc_delta;
+use serde_json::json;
+
+use super::spec::{Connect, Dist, SynapseSpec};
+use super::{BuildOptions, Network, NetworkError, NetworkSpec, Spike};
 
 /// Settings of a Brunel run.
 #[derive(Clone, Debug)]
@@ -70,67 +70,48 @@ pub struct BrunelResult {
 
 /// The network description for a configuration.
 pub fn spec(c: &BrunelConfig) -> NetworkSpec {
-    let (j, d, c_e, c_i) = (0.1, 1.5, 1000usize, 250usize);
-    let params = iaf_psc_delta::Params {
-        c_m: 1.0,
-        tau_m: 20.0,
-        t_ref: 2.0,
-        e_l: 0.0,
-        v_reset: 10.0,
-        v_th: 20.0,
-        ..iaf_psc_delta::Params::default()
-    };
+    let (j, d, c_e, c_i) = (0.1, 1.5, 1000u64, 250u64);
+    let (tau_m, v_th) = (20.0, 20.0);
+    let params = json!({
+        "C_m": 1.0, "tau_m": tau_m, "t_ref": 2.0, "E_L": 0.0, "V_reset": 10.0, "V_th": v_th,
+    });
     let n_e = (10_000.0 * c.scale).round() as usize;
     let n_i = (2_500.0 * c.scale).round() as usize;
     // nu_th = V_th / (J C_E tau_m) per ms; external rate eta nu_th C_E, in Hz.
-    let nu_th_per_ms = params.v_th / (j * c_e as f64 * params.tau_m);
+    let nu_th_per_ms = v_th / (j * c_e as f64 * tau_m);
     let rate_hz = c.eta * nu_th_per_ms * c_e as f64 * 1000.0;
-    let pop = |name: &str, n| PopulationSpec {
-        name: name.into(),
-        n,
-        params,
-        v_m_init: Some(0.0),
-    };
-    let proj = |source, target, indegree, weight| ProjectionSpec {
-        source,
-        target,
-        indegree,
-        weight,
-        delay_ms: d,
-    };
-    NetworkSpec {
-        populations: vec![pop("E", n_e), pop("I", n_i)],
-        projections: vec![
-            proj(0, 0, c_e, j),
-            proj(0, 1, c_e, j),
-            proj(1, 0, c_i, -c.g * j),
-            proj(1, 1, c_i, -c.g * j),
-        ],
-        drives: vec![
-            PoissonDriveSpec {
-                target: 0,
-                rate_hz,
-                weight: j,
-                delay_ms: d,
-            },
-            PoissonDriveSpec {
-                target: 1,
-                rate_hz,
-                weight: j,
-                delay_ms: d,
-            },
-        ],
-        h_ms: 0.1,
-        seed: c.seed,
-        threads: c.threads,
+    let mut spec = NetworkSpec::default();
+    spec.population("E", "iaf_psc_delta", n_e, params.clone())
+        .v_m(Dist::Const(0.0))
+        .population("I", "iaf_psc_delta", n_i, params)
+        .v_m(Dist::Const(0.0));
+    for (source, k, w) in [("E", c_e, j), ("I", c_i, -c.g * j)] {
+        for target in ["E", "I"] {
+            spec.connect(
+                source,
+                target,
+                Connect::fixed_indegree(k),
+                SynapseSpec::fixed(w, d),
+            );
+        }
     }
+    spec.poisson("E", rate_hz, j, d)
+        .poisson("I", rate_hz, j, d)
+        .record_spikes("E")
+        .record_spikes("I");
+    spec
 }
 
 /// Builds and simulates the network; returns timings and spike statistics (defined as in
 /// `bridges/nest/brunel.py`, so NEST's run is measured the same way).
 pub fn run(c: &BrunelConfig) -> Result<BrunelResult, NetworkError> {
     let t0 = Instant::now();
-    let mut net = Network::build(&spec(c))?;
+    let opts = BuildOptions {
+        seed: c.seed,
+        threads: c.threads,
+        ..BuildOptions::default()
+    };
+    let mut net = Network::build(&spec(c), &opts)?;
     let build_s = t0.elapsed().as_secs_f64();
     let steps = (c.sim_ms / net.h_ms).round() as u64;
     let t1 = Instant::now();
@@ -201,4 +182,22 @@ pub fn peak_rss_mb() -> f64 {
                 .and_then(|kb| kb.parse::<f64>().ok())
         })
         .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_file_is_this_network() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/networks/brunel.toml");
+        let mut file = NetworkSpec::load(std::path::Path::new(path)).unwrap();
+        assert_eq!(file.outputs.len(), 2);
+        file.outputs.clear();
+        let built = spec(&BrunelConfig {
+            scale: 0.2,
+            ..Default::default()
+        });
+        assert_eq!(file, built);
+    }
 }

@@ -1,0 +1,588 @@
+//! The brain engine: a [`Network`] behind the core's [`Engine`] interface, so that it runs as its own
+//! process in a closed loop (`kind = "brain"` in an experiment).
+//!
+//! Configuration (`[engines.<name>.config]`):
+//!
+//! | key | meaning |
+//! |---|---|
+//! | `network_file` | path of a network description (TOML or JSON; relative to the experiment file) |
+//! | `network` | or the description inline, as a table |
+//! | `threads` | threads (default 2; results do not depend on it) |
+//! | `checkpoint_file` | where to write the whole network state when the run ends (optional) |
+//! | `restore_file` | a checkpoint to start from (same network description and seed) (optional) |
+//!
+//! Ports, from the description: one spike **input** per `[[inputs]]` entry (size = its target
+//! population; spike `i` goes to neuron `i` with the entry's weight and delay), one spike **output**
+//! per `[[outputs]]` entry (size = its population, times on the network's grid), a scalar **reward**
+//! input per volume transmitter with a `reward_port` (a new value r > 0 is a dopamine pulse of size r
+//! at the start of the step; e.g. the body's `reward`), and an analog output `rates` with each
+//! population's mean firing rate over the last sync step (Hz).
+//!
+//! Timing: the sync step must be a whole number of resolution steps. An input spike stamped `t`
+//! arrives at `t + delay` (rounded to the grid) or, if that is already past, at the start of the
+//! current step. Output spikes carry NEST's spike times: a spike emitted in the step ending at the
+//! sync step's end is stamped with that end.
+
+use neuroloop_core::engine::{Engine, EngineError, InitContext, Inputs, Outputs, StepContext};
+use neuroloop_core::payload::Payload;
+use neuroloop_core::port::{Channel, PortKind, PortSpec};
+use serde::Deserialize;
+
+use crate::network::{BuildOptions, Network, NetworkSpec};
+
+/// The brain engine's configuration.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrainConfig {
+    /// Path of the network description.
+    #[serde(default)]
+    pub network_file: Option<String>,
+    /// The network description inline.
+    #[serde(default)]
+    pub network: Option<serde_json::Value>,
+    /// Threads (default 2).
+    #[serde(default = "default_threads")]
+    pub threads: usize,
+    /// Where to write a checkpoint at the end of the run.
+    #[serde(default)]
+    pub checkpoint_file: Option<String>,
+    /// A checkpoint to start from.
+    #[serde(default)]
+    pub restore_file: Option<String>,
+}
+
+fn default_threads() -> usize {
+    2
+}
+
+/// An input port: the target population's first global id and size, weight and delay in steps.
+struct InputPort {
+    port: usize,
+    first: u32,
+    size: u32,
+    weight: f64,
+    delay_steps: u64,
+}
+
+/// A reward input port feeding a volume transmitter, and the stamp of the last value used.
+struct RewardPort {
+    port: usize,
+    vt: usize,
+    last_stamp: Option<neuroloop_core::time::Step>,
+}
+
+/// An output port: its population's id range.
+struct OutputPort {
+    port: usize,
+    first: u32,
+    end: u32,
+}
+
+/// The brain engine. See the [module docs](self).
+pub struct BrainEngine {
+    name: String,
+    spec: NetworkSpec,
+    opts: BuildOptions,
+    net: Network,
+    ports: Vec<PortSpec>,
+    inputs: Vec<InputPort>,
+    outputs: Vec<OutputPort>,
+    rewards: Vec<RewardPort>,
+    rates_port: usize,
+    steps_per_sync: u64,
+    checkpoint_file: Option<String>,
+    restore: Option<Vec<u8>>,
+}
+
+/// Creates the brain engine (the built-in kind `brain`).
+pub fn new_engine(ctx: &InitContext) -> Result<Box<dyn Engine>, EngineError> {
+    Ok(Box::new(BrainEngine::new(ctx)?))
+}
+
+impl BrainEngine {
+    /// Reads the configuration and the network description and builds the network.
+    pub fn new(ctx: &InitContext) -> Result<BrainEngine, EngineError> {
+        let config: BrainConfig = ctx.config()?;
+        let key = |k: &str| format!("engines.{}.config.{k}", ctx.name);
+        let spec = match (&config.network_file, &config.network) {
+            (Some(path), None) => NetworkSpec::load(std::path::Path::new(path)).map_err(|e| {
+                EngineError::Config(format!(
+                    "{}: {}{}",
+                    key("network_file"),
+                    if e.path.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{}: ", e.path)
+                    },
+                    e.message
+                ))
+            })?,
+            (None, Some(inline)) => NetworkSpec::from_json(inline.clone()).map_err(|e| {
+                EngineError::Config(format!(
+                    "{}{}: {}",
+                    key("network"),
+                    if e.path.is_empty() {
+                        String::new()
+                    } else {
+                        format!(".{}", e.path)
+                    },
+                    e.message
+                ))
+            })?,
+            _ => {
+                return Err(EngineError::Config(format!(
+                    "engines.{}.config: give either `network_file` or `network` (a table)",
+                    ctx.name
+                )))
+            }
+        };
+        if config.threads == 0 || config.threads > 256 {
+            return Err(EngineError::Config(format!(
+                "{}: {} threads",
+                key("threads"),
+                config.threads
+            )));
+        }
+        let h = spec.resolution_ms;
+        let sync_ms = ctx.step_ms();
+        let ratio = sync_ms / h;
+        let steps_per_sync = ratio.round();
+        if !(steps_per_sync >= 1.0 && (ratio - steps_per_sync).abs() < 1e-9 * steps_per_sync) {
+            return Err(EngineError::Config(format!(
+                "engines.{}.step_ms: the sync step of {sync_ms} ms is not a whole number of the network's resolution_ms = {h}",
+                ctx.name
+            )));
+        }
+        let opts = BuildOptions {
+            seed: ctx.seed,
+            threads: config.threads,
+            ..BuildOptions::default()
+        };
+        let in_network = |e: crate::network::NetworkError| {
+            let which = if config.network_file.is_some() {
+                "network_file"
+            } else {
+                "network"
+            };
+            EngineError::Config(format!("{}: {e}", key(which)))
+        };
+        let mut net = Network::build(&spec, &opts).map_err(in_network)?;
+        let restore = match &config.restore_file {
+            Some(path) => {
+                let bytes = std::fs::read(path).map_err(|e| {
+                    EngineError::Config(format!("{}: cannot read {path}: {e}", key("restore_file")))
+                })?;
+                net.load_state(&bytes).map_err(|e| {
+                    EngineError::Config(format!("{}: {path}: {e}", key("restore_file")))
+                })?;
+                Some(bytes)
+            }
+            None => None,
+        };
+        let mut ports = Vec::new();
+        let mut inputs = Vec::new();
+        let mut outputs = Vec::new();
+        for inp in &spec.inputs {
+            let p = net.population(&inp.target).unwrap_or(0);
+            let (a, b) = net.population_ranges[p];
+            inputs.push(InputPort {
+                port: ports.len(),
+                first: a,
+                size: b - a,
+                weight: inp.weight,
+                delay_steps: (inp.delay.unwrap_or(h) / h).round() as u64,
+            });
+            ports.push(PortSpec::input(&inp.name, PortKind::Spikes { size: b - a }));
+        }
+        for out in &spec.outputs {
+            let p = net.population(&out.population).unwrap_or(0);
+            let (a, b) = net.population_ranges[p];
+            outputs.push(OutputPort {
+                port: ports.len(),
+                first: a,
+                end: b,
+            });
+            ports.push(PortSpec::output(
+                &out.name,
+                PortKind::Spikes { size: b - a },
+            ));
+        }
+        let mut rewards = Vec::new();
+        for (vt, v) in spec.volume_transmitters.iter().enumerate() {
+            if let Some(name) = &v.reward_port {
+                rewards.push(RewardPort {
+                    port: ports.len(),
+                    vt,
+                    last_stamp: None,
+                });
+                ports.push(PortSpec::input(name, PortKind::Scalar { unit: "1".into() }));
+            }
+        }
+        let rates_port = ports.len();
+        ports.push(PortSpec::output(
+            "rates",
+            PortKind::Analog {
+                channels: net
+                    .population_names
+                    .iter()
+                    .map(|n| Channel {
+                        name: n.clone(),
+                        unit: "Hz".into(),
+                    })
+                    .collect(),
+            },
+        ));
+        let mut names = std::collections::BTreeSet::new();
+        for p in &ports {
+            if !neuroloop_core::port::valid_name(&p.name) || !names.insert(p.name.clone()) {
+                return Err(EngineError::Config(format!(
+                    "{}: port name \"{}\" is not allowed or used twice (`rates` is taken)",
+                    key(if config.network_file.is_some() {
+                        "network_file"
+                    } else {
+                        "network"
+                    }),
+                    p.name
+                )));
+            }
+        }
+        for i in 0..net.population_names.len() {
+            net.record_spikes(i, true);
+        }
+        Ok(BrainEngine {
+            name: ctx.name.clone(),
+            spec,
+            opts,
+            net,
+            ports,
+            inputs,
+            outputs,
+            rewards,
+            rates_port,
+            steps_per_sync: steps_per_sync as u64,
+            checkpoint_file: config.checkpoint_file,
+            restore,
+        })
+    }
+
+    /// The network.
+    pub fn network(&self) -> &Network {
+        &self.net
+    }
+}
+
+impl Engine for BrainEngine {
+    fn ports(&self) -> Vec<PortSpec> {
+        self.ports.clone()
+    }
+
+    fn step(
+        &mut self,
+        _ctx: &StepContext,
+        inputs: &Inputs,
+        outputs: &mut Outputs,
+    ) -> Result<(), EngineError> {
+        let h = self.net.h_ms;
+        for inp in &self.inputs {
+            let batch = inputs.spikes(inp.port);
+            for (&i, &t) in batch.neuron.iter().zip(&batch.time_ms) {
+                if i >= inp.size || !t.is_finite() {
+                    return Err(EngineError::Model(format!(
+                        "engine {}: input port {} got spike of neuron {i} at {t} ms (size {})",
+                        self.name, self.ports[inp.port].name, inp.size
+                    )));
+                }
+                // The step ending at t + delay (a spike at t arrives at t + d, NEST's rule).
+                let arrival = ((t / h).round() as u64 + inp.delay_steps).saturating_sub(1);
+                self.net.inject(inp.first + i, arrival, inp.weight);
+            }
+        }
+        let first = self.net.steps_done();
+        for r in &mut self.rewards {
+            // A new value (a new stamp) above 0 is a dopamine pulse of that size now; a held value is
+            // not used twice.
+            let stamp = inputs.stamp(r.port);
+            if stamp.is_some() && stamp != r.last_stamp {
+                r.last_stamp = stamp;
+                let value = inputs.scalar(r.port);
+                if !value.is_finite() {
+                    return Err(EngineError::Model(format!(
+                        "engine {}: reward port {} got {value}",
+                        self.name, self.ports[r.port].name
+                    )));
+                }
+                if value > 0.0 {
+                    self.net.add_dopamine(r.vt, first, value);
+                }
+            }
+        }
+        self.net.simulate(self.steps_per_sync);
+        let spikes = self.net.take_spikes();
+        for out in &self.outputs {
+            if let Payload::Spikes(b) = outputs.get_mut(out.port) {
+                for s in spikes
+                    .iter()
+                    .filter(|s| s.neuron >= out.first && s.neuron < out.end)
+                {
+                    b.push(s.neuron - out.first, (s.step + 1) as f64 * h);
+                }
+            }
+        }
+        let dt_s = self.steps_per_sync as f64 * h * 1e-3;
+        let rates = outputs.analog_mut(self.rates_port);
+        rates.iter_mut().for_each(|r| *r = 0.0);
+        for s in &spikes {
+            debug_assert!(s.step >= first);
+            if let Some(p) = self
+                .net
+                .population_ranges
+                .iter()
+                .position(|&(a, b)| s.neuron >= a && s.neuron < b)
+            {
+                rates[p] += 1.0;
+            }
+        }
+        for (r, &(a, b)) in rates.iter_mut().zip(&self.net.population_ranges) {
+            *r /= f64::from((b - a).max(1)) * dt_s;
+        }
+        Ok(())
+    }
+
+    fn reset(&mut self) -> Result<(), EngineError> {
+        let mut net = Network::build(&self.spec, &self.opts)
+            .map_err(|e| EngineError::Model(format!("engine {}: rebuilding: {e}", self.name)))?;
+        if let Some(bytes) = &self.restore {
+            net.load_state(bytes)
+                .map_err(|e| EngineError::Model(format!("engine {}: restoring: {e}", self.name)))?;
+        }
+        for i in 0..net.population_names.len() {
+            net.record_spikes(i, true);
+        }
+        self.net = net;
+        Ok(())
+    }
+
+    fn shutdown(&mut self) {
+        if let Some(path) = &self.checkpoint_file {
+            let bytes = self.net.save_state();
+            if let Err(e) = std::fs::write(path, bytes) {
+                eprintln!(
+                    "engine {}: cannot write the checkpoint {path}: {e}",
+                    self.name
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use neuroloop_core::time::Step;
+    use serde_json::json;
+
+    fn ctx(config: serde_json::Value) -> InitContext {
+        InitContext {
+            name: "brain".into(),
+            config,
+            seed: 9,
+            base_step_ms: 1.0,
+            period: 1,
+        }
+    }
+
+    fn relay() -> serde_json::Value {
+        // Input spikes drive a population one to one, strongly enough that each makes a spike.
+        json!({
+            "network": {
+                "populations": [{"name": "S", "model": "iaf_psc_delta", "n": 4}],
+                "inputs": [{"name": "sensory", "target": "S", "weight": 30.0, "delay": 1.0}],
+                "outputs": [{"name": "motor", "population": "S"}],
+            },
+            "threads": 2,
+        })
+    }
+
+    #[test]
+    fn input_spikes_come_back_out_after_their_delay() {
+        let mut e = BrainEngine::new(&ctx(relay())).unwrap();
+        let ports = e.ports();
+        assert_eq!(ports[0].name, "sensory");
+        assert_eq!(ports[1].name, "motor");
+        assert_eq!(ports[2].name, "rates");
+        let mut inputs = Inputs::for_ports(&ports);
+        let mut outputs = Outputs::for_ports(&ports);
+        let mut seen = Vec::new();
+        for k in 0..5u64 {
+            inputs.begin_step();
+            outputs.begin_step();
+            if k == 1 {
+                let mut b = neuroloop_core::payload::SpikeBatch::default();
+                b.push(2, 0.5); // arrives at 1.5 ms
+                inputs.set(0, Payload::Spikes(b), None).unwrap();
+            }
+            let c = StepContext {
+                step: Step(k),
+                n_steps: 1,
+                base_step_ms: 1.0,
+            };
+            e.step(&c, &inputs, &mut outputs).unwrap();
+            let Payload::Spikes(out) = outputs.get(1) else {
+                panic!("motor is a spike port")
+            };
+            seen.extend(
+                out.neuron
+                    .iter()
+                    .zip(&out.time_ms)
+                    .map(|(&n, &t)| (k, n, t)),
+            );
+            if k == 1 {
+                assert_eq!(outputs.analog(2), &[250.0]); // 1 spike / 4 neurons / 1 ms
+            }
+        }
+        assert_eq!(seen, vec![(1, 2, 1.5)]);
+    }
+
+    #[test]
+    fn bad_configurations_name_their_key() {
+        let cases = [
+            (json!({}), "give either `network_file` or `network`"),
+            (
+                json!({"network": {"populations": 3}}),
+                "engines.brain.config.network.populations: invalid type",
+            ),
+            (
+                json!({"network": {"populations": [{"name": "A", "model": "iaf_psc_exp", "n": 1, "params": {"tau_m": "x"}}]}}),
+                "engines.brain.config.network: populations[0]: params.tau_m",
+            ),
+            (
+                json!({"network_file": "/nonexistent/net.toml"}),
+                "engines.brain.config.network_file: cannot read",
+            ),
+            (
+                json!({"network": {}, "threads": 0}),
+                "engines.brain.config.threads",
+            ),
+            (
+                json!({"network": {}, "thread": 2}),
+                "unknown field `thread`",
+            ),
+            (
+                json!({"network": {"resolution_ms": 0.3}}),
+                "engines.brain.step_ms",
+            ),
+        ];
+        for (config, expect) in cases {
+            let e = BrainEngine::new(&ctx(config.clone()))
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(e.contains(expect), "{config}: expected {expect:?} in {e}");
+        }
+    }
+
+    #[test]
+    fn a_checkpoint_written_at_shutdown_restores_the_state() {
+        let dir = std::env::temp_dir().join(format!("nl-brain-ckpt-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("net.ckpt");
+        let mut config = relay();
+        config["network"]["poisson_generators"] =
+            json!([{"target": "S", "rate": 3000.0, "weight": 3.0}]);
+        config["checkpoint_file"] = json!(file.to_string_lossy());
+        let run = |e: &mut BrainEngine, from: u64, to: u64| {
+            let ports = e.ports();
+            let inputs = Inputs::for_ports(&ports);
+            let mut outputs = Outputs::for_ports(&ports);
+            let mut seen = Vec::new();
+            for k in from..to {
+                outputs.begin_step();
+                let c = StepContext {
+                    step: Step(k),
+                    n_steps: 1,
+                    base_step_ms: 1.0,
+                };
+                e.step(&c, &inputs, &mut outputs).unwrap();
+                if let Payload::Spikes(b) = outputs.get(1) {
+                    seen.extend(b.time_ms.iter().copied());
+                }
+            }
+            seen
+        };
+        let mut whole = BrainEngine::new(&ctx(relay_with_drive())).unwrap();
+        let all = run(&mut whole, 0, 200);
+        let mut first = BrainEngine::new(&ctx(config.clone())).unwrap();
+        let head = run(&mut first, 0, 80);
+        first.shutdown();
+        let mut config2 = relay_with_drive();
+        config2["restore_file"] = json!(file.to_string_lossy());
+        let mut second = BrainEngine::new(&ctx(config2)).unwrap();
+        let tail = run(&mut second, 80, 200);
+        assert!(!tail.is_empty());
+        assert_eq!([head, tail].concat(), all);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    fn relay_with_drive() -> serde_json::Value {
+        let mut config = relay();
+        config["network"]["poisson_generators"] =
+            json!([{"target": "S", "rate": 3000.0, "weight": 3.0}]);
+        config
+    }
+}
+
+#[cfg(test)]
+mod reward_tests {
+    use super::*;
+    use neuroloop_core::time::Step;
+    use serde_json::json;
+
+    #[test]
+    fn rewards_reach_the_dopamine_synapses() {
+        // Pre fires 5 ms before post every 20 ms (positive eligibility); reward pulses make the weight
+        // grow, no reward leaves it.
+        let config = json!({"network": {
+            "populations": [
+                {"name": "pre", "model": "iaf_psc_delta", "n": 1},
+                {"name": "post", "model": "iaf_psc_delta", "n": 1},
+            ],
+            "spike_generators": [
+                {"target": "pre", "spike_times": (1..40).map(|i| i as f64 * 20.0).collect::<Vec<_>>(), "weight": 100.0},
+                {"target": "post", "spike_times": (1..40).map(|i| i as f64 * 20.0 + 5.0).collect::<Vec<_>>(), "weight": 100.0},
+            ],
+            "projections": [{"source": "pre", "target": "post", "connect": {"rule": "one_to_one"},
+                "synapse": {"synapse_model": "stdp_dopamine_synapse", "weight": 5.0, "delay": 1.0,
+                    "params": {"A_plus": 2.0, "tau_n": 100.0}, "volume_transmitter": "vt"}}],
+            "volume_transmitters": [{"name": "vt", "reward_port": "reward"}],
+        }});
+        let run = |rewarded: bool| {
+            let ctx = InitContext {
+                name: "brain".into(),
+                config: config.clone(),
+                seed: 1,
+                base_step_ms: 1.0,
+                period: 1,
+            };
+            let mut e = BrainEngine::new(&ctx).unwrap();
+            let ports = e.ports();
+            assert_eq!(ports[0].name, "reward");
+            let mut inputs = Inputs::for_ports(&ports);
+            let mut outputs = Outputs::for_ports(&ports);
+            for k in 0..800u64 {
+                inputs.begin_step();
+                if rewarded && k % 100 == 50 {
+                    inputs.set(0, Payload::Scalar(1.0), Some(Step(k))).unwrap();
+                }
+                let c = StepContext {
+                    step: Step(k),
+                    n_steps: 1,
+                    base_step_ms: 1.0,
+                };
+                e.step(&c, &inputs, &mut outputs).unwrap();
+            }
+            e.network().weights(0)[0].2
+        };
+        assert_eq!(run(false), 5.0);
+        assert!(run(true) > 5.5, "{}", run(true));
+    }
+}

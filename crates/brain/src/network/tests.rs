@@ -1,0 +1,585 @@
+//! Unit tests of network building and simulation.
+
+use serde_json::json;
+
+use super::spec::{Connect, Dist, Multimeter, SpikeGenerator, SynapseSpec};
+use super::*;
+use crate::iaf_psc_exp;
+
+fn opts(threads: usize) -> BuildOptions {
+    BuildOptions {
+        seed: 3,
+        threads,
+        memory_limit_bytes: None,
+    }
+}
+
+#[test]
+fn poisson_draws_have_the_poisson_mean_and_variance() {
+    let lambda = 2.0;
+    let thr = poisson_thresholds(lambda);
+    let head: [u64; HEAD] = std::array::from_fn(|j| thr.get(j).copied().unwrap_or(u64::MAX));
+    let mut st = mix(7, 0, 0);
+    let n = 1_000_000;
+    let (mut sum, mut sum2) = (0.0, 0.0);
+    for _ in 0..n {
+        let r = next_u64(&mut st);
+        let mut c: usize = head.iter().map(|&t| usize::from(r >= t)).sum();
+        if c == HEAD {
+            while c < thr.len() - 1 && r >= thr[c] {
+                c += 1;
+            }
+        }
+        sum += c as f64;
+        sum2 += (c * c) as f64;
+    }
+    let mean = sum / n as f64;
+    let var = sum2 / n as f64 - mean * mean;
+    assert!((mean - lambda).abs() < 0.01, "mean {mean}");
+    assert!((var - lambda).abs() < 0.02, "variance {var}");
+}
+
+#[test]
+fn brunel_does_not_depend_on_the_number_of_threads() {
+    let run = |threads| {
+        let c = brunel::BrunelConfig {
+            scale: 0.1,
+            threads,
+            sim_ms: 200.0,
+            seed: 3,
+            ..Default::default()
+        };
+        let o = BuildOptions {
+            seed: c.seed,
+            threads,
+            memory_limit_bytes: None,
+        };
+        let mut net = Network::build(&brunel::spec(&c), &o).unwrap();
+        net.simulate(2000);
+        (net.n_synapses, net.spikes)
+    };
+    let one = run(1);
+    assert!(one.1.len() > 1000, "only {} spikes", one.1.len());
+    assert_eq!(one, run(2));
+    assert_eq!(one, run(3));
+}
+
+/// Every model, every rule, drawn weights and delays, every device.
+fn mixed() -> NetworkSpec {
+    let mut s = NetworkSpec::default();
+    s.population("A", "iaf_psc_exp", 60, json!({"I_e": 300.0}))
+        .v_m(Dist::Normal {
+            mean: -60.0,
+            std: 4.0,
+            min: -80.0,
+            max: -56.0,
+        })
+        .population("B", "iaf_psc_alpha", 40, json!({}))
+        .population("C", "iaf_cond_exp", 30, json!({}))
+        .population("D", "izhikevich", 20, json!({}))
+        .population("E", "aeif_cond_exp", 20, json!({}))
+        .population("F", "iaf_psc_delta", 30, json!({}));
+    let normal_w = Dist::Normal {
+        mean: 60.0,
+        std: 20.0,
+        min: 0.0,
+        max: f64::INFINITY,
+    };
+    let delay = Dist::Normal {
+        mean: 1.5,
+        std: 0.7,
+        min: 0.1,
+        max: f64::INFINITY,
+    };
+    let syn = |w: Dist, d: Dist| SynapseSpec {
+        weight: w,
+        delay: Some(d),
+        ..SynapseSpec::default()
+    };
+    s.connect(
+        "A",
+        "A",
+        Connect::fixed_indegree(8).with(false, false),
+        syn(normal_w, delay),
+    )
+    .connect(
+        "A",
+        "B",
+        Connect::pairwise_bernoulli(0.2),
+        syn(normal_w, Dist::Const(1.0)),
+    )
+    .connect(
+        "B",
+        "A",
+        Connect::fixed_outdegree(5),
+        syn(
+            Dist::Uniform {
+                min: -150.0,
+                max: 40.0,
+            },
+            delay,
+        ),
+    )
+    .connect(
+        "A",
+        "C",
+        Connect::fixed_total_number(300),
+        SynapseSpec::fixed(5.0, 0.5),
+    )
+    .connect(
+        "C",
+        "D",
+        Connect::all_to_all(),
+        syn(Dist::Const(0.5), delay),
+    )
+    .connect(
+        "D",
+        "E",
+        Connect::fixed_indegree(4),
+        SynapseSpec::fixed(20.0, 1.0),
+    )
+    .connect(
+        "C",
+        "F",
+        Connect::one_to_one().with(true, true),
+        SynapseSpec::fixed(3.0, 1.0),
+    )
+    .connect(
+        "F",
+        "F",
+        Connect::pairwise_bernoulli(0.3),
+        SynapseSpec::fixed(-1.0, 2.0),
+    )
+    .poisson("B", 20_000.0, 30.0, 1.0)
+    .poisson("C", 10_000.0, 4.0, 1.0)
+    .poisson("D", 2_000.0, 6.0, 1.0)
+    .poisson("E", 20_000.0, 8.0, 1.0)
+    .poisson("F", 5_000.0, 2.0, 1.0)
+    .dc("A", 80.0)
+    .record_spikes("A")
+    .record_spikes("C")
+    .record_spikes("D")
+    .record_spikes("E")
+    .record_spikes("F");
+    s.multimeters.push(Multimeter {
+        population: "E".into(),
+        record_from: vec!["V_m".into(), "w".into()],
+        interval: 0.5,
+        n: Some(15),
+    });
+    s
+}
+
+#[test]
+fn every_model_rule_and_device_gives_the_same_run_on_any_thread_count() {
+    let run = |threads| {
+        let mut net = Network::build(&mixed(), &opts(threads)).unwrap();
+        net.simulate(1000);
+        net.simulate(1000);
+        (
+            net.n_synapses,
+            net.spikes.clone(),
+            net.multimeters().to_vec(),
+        )
+    };
+    let one = run(1);
+    for p in ["A", "C", "D", "E", "F"] {
+        let i = mixed().population_index(p).unwrap();
+        let (a, b) = (
+            mixed().populations[..i]
+                .iter()
+                .map(|p| p.n as u32)
+                .sum::<u32>(),
+            mixed().populations[..=i]
+                .iter()
+                .map(|p| p.n as u32)
+                .sum::<u32>(),
+        );
+        let n = one
+            .1
+            .iter()
+            .filter(|s| s.neuron >= a && s.neuron < b)
+            .count();
+        assert!(n > 10, "population {p} fired {n} spikes");
+    }
+    let m = &one.2[0];
+    assert_eq!(m.senders.len(), 400 * 15);
+    assert_eq!(m.times_ms[0], 0.5);
+    assert_eq!(m.values.len(), 2);
+    assert!(
+        m.values[1].iter().any(|&w| w > 0.0),
+        "adaptation never moved"
+    );
+    assert_eq!(one, run(2));
+    assert_eq!(one, run(3));
+}
+
+#[test]
+fn a_neuron_in_a_network_matches_the_neuron_alone() {
+    // One iaf_psc_exp neuron driven by a spike generator (delay 1.2 ms) and a dc generator
+    // (start 5 ms, stop 15 ms): the multimeter must see exactly the stand-alone population's trace
+    // under NEST's timing (tests/against_nest.rs checks that timing against NEST itself).
+    let h = 0.1;
+    let mut s = NetworkSpec::default();
+    s.population("N", "iaf_psc_exp", 1, json!({}));
+    s.spike_generators.push(SpikeGenerator {
+        target: "N".into(),
+        spike_times: vec![2.0, 2.0, 7.5],
+        weight: 400.0,
+        delay: Some(1.2),
+    });
+    s.spike_generators.push(SpikeGenerator {
+        target: "N".into(),
+        spike_times: vec![9.0],
+        weight: -300.0,
+        delay: Some(1.2),
+    });
+    s.dc_generators.push(spec::DcGenerator {
+        target: "N".into(),
+        amplitude: 500.0,
+        start: 5.0,
+        stop: Some(15.0),
+    });
+    s.multimeters.push(Multimeter {
+        population: "N".into(),
+        record_from: vec!["V_m".into(), "I_syn_ex".into(), "I_syn_in".into()],
+        interval: h,
+        n: None,
+    });
+    s.record_spikes("N");
+    let mut net = Network::build(&s, &opts(1)).unwrap();
+    net.simulate(300);
+    let p = iaf_psc_exp::Params::default();
+    let d = iaf_psc_exp::prepare(&p, h).unwrap();
+    let mut pop = iaf_psc_exp::Population::new(1, &p);
+    let mut spiked = Vec::new();
+    let mut spikes = Vec::new();
+    let m = &net.multimeters()[0];
+    for k in 0..300u64 {
+        // Arrivals: 2.0 + 1.2 ends step 31; 7.5 + 1.2 ends step 86; 9.0 + 1.2 ends step 101.
+        let ex = match k {
+            31 => 800.0,
+            86 => 400.0,
+            _ => 0.0,
+        };
+        let inh = if k == 101 { -300.0 } else { 0.0 };
+        let i_stim = if (50..150).contains(&k) { 500.0 } else { 0.0 };
+        pop.step(&d, &[ex], &[inh], &[i_stim], &mut spiked);
+        if !spiked.is_empty() {
+            spikes.push(Spike { step: k, neuron: 0 });
+        }
+        let i = k as usize;
+        assert_eq!(m.values[0][i], pop.v_m[0], "V_m at step {k}");
+        assert_eq!(m.values[1][i], pop.i_syn_ex[0], "I_syn_ex at step {k}");
+        assert_eq!(m.values[2][i], pop.i_syn_in[0], "I_syn_in at step {k}");
+    }
+    assert!(!spikes.is_empty());
+    assert_eq!(net.spikes, spikes);
+}
+
+#[test]
+fn injected_spikes_arrive_at_their_step() {
+    let mut s = NetworkSpec::default();
+    s.population("N", "iaf_psc_delta", 3, json!({}));
+    s.multimeters.push(Multimeter {
+        population: "N".into(),
+        record_from: vec!["V_m".into()],
+        interval: 0.1,
+        n: None,
+    });
+    s.inputs.push(spec::SpikeInput {
+        name: "in".into(),
+        target: "N".into(),
+        weight: 1.0,
+        delay: Some(2.0),
+    });
+    let mut net = Network::build(&s, &opts(2)).unwrap();
+    assert!(net.inject(1, 5, 2.0));
+    assert!(net.inject(2, 5, -1.0));
+    assert!(!net.inject(7, 5, 1.0), "no neuron 7");
+    assert!(!net.inject(0, 500, 1.0), "beyond the rings");
+    net.simulate(10);
+    let m = &net.multimeters()[0];
+    // Sample i*3 + j: neuron j after step i; the jump appears in the sample of step 5.
+    let v = |step: usize, j: usize| m.values[0][step * 3 + j];
+    assert_eq!(v(4, 1), -70.0);
+    assert_eq!(v(5, 1), -68.0);
+    assert_eq!(v(5, 2), -71.0);
+    assert_eq!(v(5, 0), -70.0);
+}
+
+#[test]
+fn bad_descriptions_are_refused_with_their_key() {
+    type Change = Box<dyn Fn(&mut NetworkSpec)>;
+    let cases: Vec<(Change, &str)> = vec![
+        (
+            Box::new(|s| s.projections[2].synapse.delay = Some(Dist::Const(0.05))),
+            "projections[2].synapse.delay",
+        ),
+        (
+            Box::new(|s| s.projections[0].source = "X".into()),
+            "projections[0].source: no population \"X\"",
+        ),
+        (
+            Box::new(|s| s.populations[1].model = "hh".into()),
+            "populations[1].model: unknown model",
+        ),
+        (
+            Box::new(|s| s.populations[0].params = json!({"tau_m": -1.0})),
+            "populations[0]",
+        ),
+        (
+            Box::new(|s| s.projections[1].connect = Connect::one_to_one()),
+            "projections[1].connect: one_to_one needs populations of equal size",
+        ),
+        (
+            Box::new(|s| {
+                s.multimeters.push(Multimeter {
+                    population: "E".into(),
+                    record_from: vec!["g_ex".into()],
+                    interval: 1.0,
+                    n: None,
+                })
+            }),
+            "multimeters[0].record_from[0]: iaf_psc_delta has no recordable \"g_ex\"",
+        ),
+        (
+            Box::new(|s| s.poisson_generators[0].rate = -1.0),
+            "poisson_generators[0].rate",
+        ),
+        (
+            Box::new(|s| {
+                s.spike_generators.push(SpikeGenerator {
+                    target: "E".into(),
+                    spike_times: vec![1.0, 0.55],
+                    weight: 1.0,
+                    delay: None,
+                })
+            }),
+            "spike_generators[0].spike_times[1]",
+        ),
+    ];
+    for (change, expect) in cases {
+        let mut spec = brunel::spec(&brunel::BrunelConfig {
+            scale: 0.01,
+            ..Default::default()
+        });
+        change(&mut spec);
+        let e = Network::build(&spec, &opts(1)).err().unwrap().to_string();
+        assert!(e.contains(expect), "expected {expect:?} in: {e}");
+    }
+}
+
+#[test]
+fn a_network_too_large_is_refused_before_allocation() {
+    let mut s = NetworkSpec::default();
+    s.population("A", "iaf_psc_exp", 2_000_000, json!({}))
+        .connect(
+            "A",
+            "A",
+            Connect::all_to_all(),
+            SynapseSpec::fixed(1.0, 1.0),
+        );
+    let o = BuildOptions {
+        memory_limit_bytes: Some(8 << 30),
+        ..opts(2)
+    };
+    let t = std::time::Instant::now();
+    let e = Network::build(&s, &o).err().unwrap();
+    assert!(t.elapsed().as_secs_f64() < 1.0);
+    match e {
+        NetworkError::TooLarge {
+            needed_bytes,
+            synapses,
+            ..
+        } => {
+            assert_eq!(synapses, 4_000_000_000_000);
+            assert!(needed_bytes > 16_000_000_000_000);
+        }
+        other => panic!("{other}"),
+    }
+    let est = Network::estimate(&brunel::spec(&brunel::BrunelConfig::default()), 2).unwrap();
+    assert_eq!(est.synapses, 15_625_000);
+    // Brunel: 4 bytes per synapse and small change; measured peak ~120 MB.
+    assert!(
+        est.bytes > 60_000_000 && est.bytes < 400_000_000,
+        "{}",
+        est.bytes
+    );
+}
+
+#[test]
+fn cutting_a_run_into_calls_changes_nothing() {
+    let whole = {
+        let mut net = Network::build(&mixed(), &opts(2)).unwrap();
+        net.simulate(1200);
+        (net.spikes.clone(), net.multimeters().to_vec())
+    };
+    let mut net = Network::build(&mixed(), &opts(2)).unwrap();
+    let mut done = 0;
+    for chunk in [7u64, 10, 3, 1, 20].iter().cycle() {
+        let n = (*chunk).min(1200 - done);
+        net.simulate(n);
+        done += n;
+        if done == 1200 {
+            break;
+        }
+    }
+    assert_eq!(net.steps_done(), 1200);
+    assert_eq!((net.spikes.clone(), net.multimeters().to_vec()), whole);
+}
+
+#[test]
+fn a_restored_checkpoint_continues_the_run_exactly() {
+    let mut whole = Network::build(&mixed(), &opts(2)).unwrap();
+    whole.simulate(1500);
+    let mut first = Network::build(&mixed(), &opts(2)).unwrap();
+    first.simulate(700);
+    let bytes = first.save_state();
+    let mut second = Network::build(&mixed(), &opts(2)).unwrap();
+    second.load_state(&bytes).unwrap();
+    assert_eq!(second.steps_done(), 700);
+    second.simulate(800);
+    let tail: Vec<Spike> = whole
+        .spikes
+        .iter()
+        .copied()
+        .filter(|s| s.step >= 700)
+        .collect();
+    assert!(!tail.is_empty());
+    assert_eq!(second.spikes, tail);
+    // Another seed, another thread count, garbage: refused, nothing changed.
+    let mut other = Network::build(&mixed(), &opts(1)).unwrap();
+    assert!(other
+        .load_state(&bytes)
+        .unwrap_err()
+        .contains("another network"));
+    assert!(other.load_state(b"junk").is_err());
+    assert_eq!(other.steps_done(), 0);
+}
+
+/// One pre and one post neuron made to fire at given times (strong spike generators), linked by a
+/// plastic synapse of tiny weight.
+fn pair(synapse: SynapseSpec, pre_ms: Vec<f64>, post_ms: Vec<f64>) -> NetworkSpec {
+    let mut s = NetworkSpec::default();
+    s.population("pre", "iaf_psc_delta", 1, json!({}))
+        .population("post", "iaf_psc_delta", 1, json!({}));
+    for (target, times) in [("pre", pre_ms), ("post", post_ms)] {
+        s.spike_generators.push(SpikeGenerator {
+            target: target.into(),
+            spike_times: times,
+            weight: 100.0,
+            delay: Some(0.1),
+        });
+    }
+    s.connect("pre", "post", Connect::one_to_one(), synapse)
+        .record_spikes("pre")
+        .record_spikes("post");
+    s
+}
+
+#[test]
+fn stdp_in_a_network_follows_the_synapse_rule_in_nest_order() {
+    use crate::plasticity::{stdp_synapse, PostArchive};
+    let params = json!({"tau_plus": 15.0, "lambda": 0.05, "alpha": 1.2, "mu_plus": 0.0, "mu_minus": 0.0, "Wmax": 10.0});
+    let syn = SynapseSpec {
+        synapse_model: spec::SynapseModel::StdpSynapse,
+        weight: Dist::Const(1.0),
+        delay: Some(Dist::Const(1.0)),
+        params: params.clone(),
+        volume_transmitter: None,
+    };
+    let pre: Vec<f64> = (1..40).map(|i| (i * 23) as f64 * 0.5).collect();
+    let post: Vec<f64> = (1..40).map(|i| (i * 17) as f64 * 0.6 + 0.3).collect();
+    let mut net = Network::build(&pair(syn, pre, post), &opts(2)).unwrap();
+    net.simulate(5000);
+    let spikes = net.spikes.clone();
+    assert!(spikes.len() > 60);
+    // Replay with the rule alone: slices of min delay (1 ms = 10 steps), post spikes archived as
+    // they happen, pre spikes sent at the slice end.
+    let p: stdp_synapse::Params = serde_json::from_value(params).unwrap();
+    let mut state = stdp_synapse::State::new(1.0, &p).unwrap();
+    let mut post_archive = PostArchive::new(20.0).unwrap();
+    stdp_synapse::connect(&state, 1.0, &mut post_archive);
+    let t = |k: u64| ((k + 1) * 100) as f64 * 0.001;
+    let mut weights = Vec::new();
+    for slice in 0..500u64 {
+        let (a, b) = (slice * 10, slice * 10 + 10);
+        for sp in spikes
+            .iter()
+            .filter(|s| s.neuron == 1 && (a..b).contains(&s.step))
+        {
+            post_archive.record_spike(t(sp.step), 1.0);
+        }
+        for sp in spikes
+            .iter()
+            .filter(|s| s.neuron == 0 && (a..b).contains(&s.step))
+        {
+            weights.push(stdp_synapse::send(
+                &p,
+                &mut state,
+                t(sp.step),
+                1.0,
+                &post_archive,
+            ));
+        }
+    }
+    assert!(
+        weights.iter().any(|&w| (w - 1.0).abs() > 0.01),
+        "{weights:?}"
+    );
+    let w = net.weights(0);
+    assert_eq!(w.len(), 1);
+    assert_eq!((w[0].0, w[0].1), (0, 1));
+    assert_eq!(w[0].2, state.weight);
+}
+
+#[test]
+fn dopamine_turns_eligibility_into_weight_change_and_checkpoints_keep_it() {
+    let vt = spec::VolumeTransmitterSpec {
+        name: "vt".into(),
+        population: None,
+        reward_port: Some("reward".into()),
+        deliver_interval: 1,
+        delay: None,
+    };
+    let syn = SynapseSpec {
+        synapse_model: spec::SynapseModel::StdpDopamineSynapse,
+        weight: Dist::Const(5.0),
+        delay: Some(Dist::Const(1.0)),
+        params: json!({"A_plus": 2.0, "A_minus": 1.0, "tau_c": 500.0, "tau_n": 100.0, "Wmax": 50.0}),
+        volume_transmitter: Some("vt".into()),
+    };
+    // Pre fires 5 ms before post, again and again: positive eligibility.
+    let pre: Vec<f64> = (1..30).map(|i| i as f64 * 20.0).collect();
+    let post: Vec<f64> = (1..30).map(|i| i as f64 * 20.0 + 5.0).collect();
+    let mut s = pair(syn, pre, post);
+    s.volume_transmitters.push(vt);
+    let run = |reward: bool, split: Option<u64>| {
+        let mut net = Network::build(&s, &opts(2)).unwrap();
+        let v = net.volume_transmitter("vt").unwrap();
+        let mut done = 0;
+        while done < 7000 {
+            if reward && done % 1000 == 0 && done > 0 {
+                assert!(net.add_dopamine(v, done, 2.0));
+            }
+            if split == Some(done) {
+                let bytes = net.save_state();
+                net = Network::build(&s, &opts(2)).unwrap();
+                net.load_state(&bytes).unwrap();
+            }
+            net.simulate(100);
+            done += 100;
+        }
+        net.weights(0)[0].2
+    };
+    let without = run(false, None);
+    let with = run(true, None);
+    assert_eq!(without, 5.0, "no dopamine, no change (b = 0)");
+    assert!(with > 5.5, "rewarded causal pairs grow: {with}");
+    assert_eq!(
+        run(true, Some(3500)),
+        with,
+        "a checkpoint in the middle changes nothing"
+    );
+}
