@@ -62,7 +62,8 @@ impl Setup {
             std::net::TcpStream::connect(&addr).ok().map(|_| ())
         });
 
-        let config = neuroloop_transport::zenoh_config(&[], &[endpoint]).expect("zenoh config");
+        let config =
+            neuroloop_transport::zenoh_config(&[], &[endpoint], false).expect("zenoh config");
         let session = zenoh::open(config).wait().expect("open zenoh session");
         let (tx, inbox) = channel();
         session

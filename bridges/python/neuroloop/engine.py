@@ -242,18 +242,22 @@ class EngineArgs:
             raise NeuroloopError(f"engine name {self.name!r} must match [A-Za-z0-9_]+")
 
 
-def zenoh_config(connect: Sequence[str], listen: Sequence[str] = ()):
+def zenoh_config(connect: Sequence[str], listen: Sequence[str] = (), lowlatency: bool | None = None):
     """The zenoh configuration of a neuroloop peer, the same as ``zenoh_config`` in Rust: peer mode, no
-    multicast scouting, the low-latency transport (QoS off, as zenoh requires with it), connecting to
-    ``connect``."""
+    multicast scouting, QoS off, connecting to ``connect``; zenoh's low-latency transport when
+    ``lowlatency`` (default: ``NEUROLOOP_ZENOH_LOWLATENCY=1``, which ``neuroloop run`` sets when the
+    experiment asks for it; every process of a run must agree)."""
     import zenoh
+
+    if lowlatency is None:
+        lowlatency = os.environ.get("NEUROLOOP_ZENOH_LOWLATENCY", "0") in ("1", "true")
 
     c = zenoh.Config()
     c.insert_json5("mode", '"peer"')
     c.insert_json5("scouting/multicast/enabled", "false")
     c.insert_json5("listen/endpoints", json.dumps(list(listen)))
     c.insert_json5("connect/endpoints", json.dumps(list(connect)))
-    c.insert_json5("transport/unicast/lowlatency", "true")
+    c.insert_json5("transport/unicast/lowlatency", "true" if lowlatency else "false")
     c.insert_json5("transport/unicast/qos/enabled", "false")
     return c
 

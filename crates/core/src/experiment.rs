@@ -115,6 +115,9 @@ pub struct ZenohSpec {
     pub listen: Option<String>,
     /// Endpoints (e.g. a router) the coordinator and engines also connect to.
     pub connect: Vec<String>,
+    /// Zenoh's low-latency transport (`[zenoh] lowlatency = true`): faster, but every message of the
+    /// run must stay under 64 KiB.
+    pub lowlatency: bool,
 }
 
 /// One thing wrong with an experiment file.

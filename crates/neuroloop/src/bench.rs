@@ -28,6 +28,9 @@ pub enum Which {
         /// Engine counts to measure.
         #[arg(long, value_delimiter = ',', default_value = "1,4")]
         engines: Vec<usize>,
+        /// Use zenoh's low-latency transport (`[zenoh] lowlatency = true` in an experiment).
+        #[arg(long)]
+        lowlatency: bool,
     },
 }
 
@@ -38,7 +41,8 @@ pub fn run(which: Which) -> anyhow::Result<()> {
             steps,
             engines,
             transport,
-        } => coupling(steps, &engines, &transport),
+            lowlatency,
+        } => coupling(steps, &engines, &transport, lowlatency),
     }
 }
 
@@ -58,10 +62,15 @@ fn endpoint(transport: &str) -> anyhow::Result<String> {
     })
 }
 
-fn coupling(steps: u64, counts: &[usize], transport: &str) -> anyhow::Result<()> {
+fn coupling(steps: u64, counts: &[usize], transport: &str, lowlatency: bool) -> anyhow::Result<()> {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    println!("neuroloop bench coupling: {steps} steps per measurement, {cores} cores, {transport} on loopback, zenoh peer mode");
-    let (rtt50, rtt99) = ping_pong(steps, transport).context("raw zenoh ping-pong")?;
+    let mode = if lowlatency {
+        "low-latency transport"
+    } else {
+        "default transport"
+    };
+    println!("neuroloop bench coupling: {steps} steps per measurement, {cores} cores, {transport} on loopback, zenoh peer mode, {mode}");
+    let (rtt50, rtt99) = ping_pong(steps, transport, lowlatency).context("raw zenoh ping-pong")?;
     println!(
         "{:<40} {:>10} {:>10} {:>14}",
         "measurement", "p50 us", "p99 us", "p50 / raw RTT"
@@ -71,8 +80,8 @@ fn coupling(steps: u64, counts: &[usize], transport: &str) -> anyhow::Result<()>
         "raw zenoh round trip (2 processes)", rtt50, rtt99, "1.00"
     );
     for &n in counts {
-        let (p50, p99) =
-            lockstep(n, steps, transport).with_context(|| format!("lockstep with {n} engines"))?;
+        let (p50, p99) = lockstep(n, steps, transport, lowlatency)
+            .with_context(|| format!("lockstep with {n} engines"))?;
         let label = format!(
             "lockstep overhead per step, {n} engine{}",
             if n == 1 { "" } else { "s" }
@@ -90,9 +99,9 @@ fn coupling(steps: u64, counts: &[usize], transport: &str) -> anyhow::Result<()>
 
 /// A ring of `n` no-op engines (for one engine, a loop onto itself), run for `steps` base steps of
 /// 1 ms as fast as possible, without recording. Returns the coupling overhead per step (p50, p99) in us.
-fn lockstep(n: usize, steps: u64, transport: &str) -> anyhow::Result<(f64, f64)> {
+fn lockstep(n: usize, steps: u64, transport: &str, lowlatency: bool) -> anyhow::Result<(f64, f64)> {
     let mut text =
-        format!("[run]\nname = \"bench\"\nduration_ms = {steps}\nstep_timeout_ms = 30000\n[zenoh]\nlisten = {:?}\n", endpoint(transport)?);
+        format!("[run]\nname = \"bench\"\nduration_ms = {steps}\nstep_timeout_ms = 30000\n[zenoh]\nlisten = {:?}\nlowlatency = {lowlatency}\n", endpoint(transport)?);
     for i in 0..n {
         text.push_str(&format!(
             "[engines.noop{i}]\nkind = \"noop\"\nstep_ms = 1\n"
@@ -132,12 +141,13 @@ fn pong_key(run: &str) -> String {
 }
 
 /// Round trips to a `bench-pong` process: (p50, p99) in us.
-fn ping_pong(rounds: u64, transport: &str) -> anyhow::Result<(f64, f64)> {
+fn ping_pong(rounds: u64, transport: &str, lowlatency: bool) -> anyhow::Result<(f64, f64)> {
     let run = coordinator::new_run_id();
     let listen = endpoint(transport)?;
     let session = zenoh::open(neuroloop_transport::zenoh_config(
         std::slice::from_ref(&listen),
         &[],
+        lowlatency,
     )?)
     .wait()
     .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -158,6 +168,10 @@ fn ping_pong(rounds: u64, transport: &str) -> anyhow::Result<(f64, f64)> {
     let exe = std::env::current_exe()?;
     let mut child = std::process::Command::new(exe)
         .args(["bench-pong", "--run-id", &run, "--connect", &listen])
+        .env(
+            "NEUROLOOP_ZENOH_LOWLATENCY",
+            if lowlatency { "1" } else { "0" },
+        )
         .stdin(std::process::Stdio::null())
         .spawn()
         .context("starting bench-pong")?;
@@ -213,6 +227,7 @@ pub fn pong(run: &str, connect: &str) -> anyhow::Result<()> {
     let session = zenoh::open(neuroloop_transport::zenoh_config(
         &[],
         &[connect.to_string()],
+        neuroloop_transport::lowlatency_from_env(),
     )?)
     .wait()
     .map_err(|e| anyhow::anyhow!("{e}"))?;

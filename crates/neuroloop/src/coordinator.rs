@@ -246,6 +246,7 @@ impl<'a> Coordinator<'a> {
             &names,
             std::slice::from_ref(&listen),
             &exp.zenoh.connect,
+            exp.zenoh.lowlatency,
         )
         .map_err(|e| (e.into(), vec![]))?;
         let connect = listen
@@ -276,6 +277,10 @@ impl<'a> Coordinator<'a> {
                         ("NEUROLOOP_RUN_ID", run_id.to_string()),
                         ("NEUROLOOP_ENGINE", spec.name.clone()),
                         ("NEUROLOOP_CONNECT", connect.clone()),
+                        (
+                            "NEUROLOOP_ZENOH_LOWLATENCY",
+                            if exp.zenoh.lowlatency { "1" } else { "0" }.to_string(),
+                        ),
                     ];
                     let p =
                         EngineProcess::spawn(&spec.name, &program, &args, &env).map_err(|e| {
@@ -312,10 +317,15 @@ impl<'a> Coordinator<'a> {
         }
         for e in engines.iter().filter(|e| e.external) {
             eprintln!(
-                "waiting up to {:.0} s for external engine '{}': start it with NEUROLOOP_RUN_ID={run_id} NEUROLOOP_ENGINE={} NEUROLOOP_CONNECT={connect}",
+                "waiting up to {:.0} s for external engine '{}': start it with NEUROLOOP_RUN_ID={run_id} NEUROLOOP_ENGINE={} NEUROLOOP_CONNECT={connect}{}",
                 exp.join_timeout_ms as f64 / 1000.0,
                 e.name,
-                e.name
+                e.name,
+                if exp.zenoh.lowlatency {
+                    " NEUROLOOP_ZENOH_LOWLATENCY=1"
+                } else {
+                    ""
+                }
             );
         }
         let mut c = Coordinator {

@@ -294,6 +294,7 @@ fn cmd_engine(
             .map(String::from)
             .collect(),
         join_timeout: std::time::Duration::from_secs(60),
+        lowlatency: neuroloop_transport::lowlatency_from_env(),
     };
     // Ctrl-C in a terminal: the coordinator stops the run; the engine follows its Shutdown.
     match neuroloop_transport::serve(&args, construct) {

@@ -3,11 +3,16 @@
 use crate::TransportError;
 
 /// A zenoh configuration for a neuroloop peer: peer mode, no multicast or gossip scouting (nothing leaves
-/// the endpoints given), the low-latency transport with QoS off (measured to halve the round trip on
-/// loopback), listening on `listen` and connecting to `connect`.
+/// the endpoints given), QoS off, listening on `listen` and connecting to `connect`.
+///
+/// `lowlatency` selects zenoh's low-latency transport (measured to shorten the round trip on loopback),
+/// which cannot fragment: a message larger than one batch (64 KiB: a camera's events, a big population's
+/// spikes) breaks the link. Every process of a run must use the same setting; the coordinator passes
+/// it to the engines as `NEUROLOOP_ZENOH_LOWLATENCY`.
 pub fn zenoh_config(
     listen: &[String],
     connect: &[String],
+    lowlatency: bool,
 ) -> Result<zenoh::Config, TransportError> {
     let mut c = zenoh::Config::default();
     let set = |c: &mut zenoh::Config, key: &str, value: String| {
@@ -18,7 +23,11 @@ pub fn zenoh_config(
     set(&mut c, "scouting/multicast/enabled", "false".into())?;
     set(&mut c, "listen/endpoints", json_list(listen))?;
     set(&mut c, "connect/endpoints", json_list(connect))?;
-    set(&mut c, "transport/unicast/lowlatency", "true".into())?;
+    set(
+        &mut c,
+        "transport/unicast/lowlatency",
+        lowlatency.to_string(),
+    )?;
     set(&mut c, "transport/unicast/qos/enabled", "false".into())?;
     Ok(c)
 }

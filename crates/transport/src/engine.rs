@@ -25,11 +25,19 @@ pub struct EngineArgs {
     pub connect: Vec<String>,
     /// How long to wait for the coordinator at start-up.
     pub join_timeout: Duration,
+    /// Zenoh's low-latency transport (must match the coordinator's; see [`crate::zenoh_config`]).
+    pub lowlatency: bool,
+}
+
+/// Whether `NEUROLOOP_ZENOH_LOWLATENCY` asks for zenoh's low-latency transport (`1` or `true`).
+pub fn lowlatency_from_env() -> bool {
+    std::env::var("NEUROLOOP_ZENOH_LOWLATENCY").is_ok_and(|v| v == "1" || v == "true")
 }
 
 impl EngineArgs {
-    /// Reads `NEUROLOOP_RUN_ID`, `NEUROLOOP_ENGINE` and `NEUROLOOP_CONNECT` (comma-separated endpoints),
-    /// which `neuroloop run` sets for the engines it starts.
+    /// Reads `NEUROLOOP_RUN_ID`, `NEUROLOOP_ENGINE`, `NEUROLOOP_CONNECT` (comma-separated endpoints)
+    /// and `NEUROLOOP_ZENOH_LOWLATENCY` (`1` or absent), which `neuroloop run` sets for the engines it
+    /// starts.
     pub fn from_env() -> Result<Self, TransportError> {
         let get = |k: &str| {
             std::env::var(k).map_err(|_| {
@@ -45,6 +53,7 @@ impl EngineArgs {
                 .map(String::from)
                 .collect(),
             join_timeout: Duration::from_secs(60),
+            lowlatency: lowlatency_from_env(),
         };
         args.check()?;
         Ok(args)
@@ -78,7 +87,7 @@ impl EngineArgs {
 /// or the engine fails (the error is also sent to the coordinator as an `Error` message first).
 pub fn serve(args: &EngineArgs, construct: EngineConstructor) -> Result<(), TransportError> {
     args.check()?;
-    let config = zenoh_config(&[], &args.connect)?;
+    let config = zenoh_config(&[], &args.connect, args.lowlatency)?;
     let session = zenoh::open(config).wait().map_err(zerr("open session"))?;
     let (tx, rx) = std::sync::mpsc::channel::<Event>();
     let stepper: Arc<Mutex<Option<Stepper>>> = Arc::new(Mutex::new(None));

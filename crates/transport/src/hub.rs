@@ -61,13 +61,14 @@ impl Hub {
         names: &[String],
         listen: &[String],
         connect: &[String],
+        lowlatency: bool,
     ) -> Result<Hub, TransportError> {
         if !keys::valid_run_id(run_id) {
             return Err(TransportError::Setting(format!(
                 "run id {run_id:?} must match [A-Za-z0-9_-]+"
             )));
         }
-        let session = zenoh::open(zenoh_config(listen, connect)?)
+        let session = zenoh::open(zenoh_config(listen, connect, lowlatency)?)
             .wait()
             .map_err(zerr("open session"))?;
         let index: HashMap<String, usize> = names

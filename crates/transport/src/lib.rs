@@ -48,7 +48,7 @@ mod hub;
 pub mod keys;
 
 pub use config::{free_tcp_endpoint, zenoh_config};
-pub use engine::{serve, EngineArgs};
+pub use engine::{lowlatency_from_env, serve, EngineArgs};
 pub use hub::{spin_time, Hub, HubEvent};
 
 /// What can go wrong in the transport.

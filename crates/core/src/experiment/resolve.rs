@@ -277,6 +277,7 @@ pub(crate) fn read<'a>(
         .map(|z| ZenohSpec {
             listen: z.listen.clone(),
             connect: z.connect.clone(),
+            lowlatency: z.lowlatency,
         })
         .unwrap_or_default();
     let exp = Experiment {

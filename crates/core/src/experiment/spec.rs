@@ -67,6 +67,10 @@ pub struct ZenohSection {
     /// Endpoints to connect to as well.
     #[serde(default)]
     pub connect: Vec<String>,
+    /// Zenoh's low-latency transport: a shorter round trip per step, but no message may exceed 64 KiB
+    /// (default false).
+    #[serde(default)]
+    pub lowlatency: bool,
 }
 
 /// One `[engines.NAME]` table.
