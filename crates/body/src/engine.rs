@@ -1,0 +1,388 @@
+//! The body as a neuroloop engine (kind `body`): ports, configuration, per-trial records.
+
+use std::path::PathBuf;
+
+use neuroloop_core::engine::{Engine, EngineError, InitContext, Inputs, Outputs, StepContext};
+use neuroloop_core::port::{Channel, PortKind, PortSpec};
+use rapier3d::glamx::DVec3;
+use serde::Deserialize;
+
+use crate::physics::{Body, CONTACT_FIELDS, MAX_CONTACTS};
+use crate::task::{TaskSpec, TrialRecord};
+use crate::world::{JointKind, WorldSpec};
+use crate::BodyError;
+
+/// Configuration of the `body` engine (the engine's `config` table).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BodyConfig {
+    /// World file (TOML; in an experiment, relative to the experiment file); default: the shipped
+    /// `worlds/mouse_forelimb_joystick.toml`.
+    pub world_file: Option<PathBuf>,
+    /// Physics step in ms; must divide the base step (default: the base step).
+    pub physics_step_ms: Option<f64>,
+    /// Replaces the world file's `[task]` table.
+    pub task: Option<TaskSpec>,
+    /// Where to write the per-trial records as JSON (an array of [`TrialRecord`]) at shutdown.
+    pub trials_path: Option<PathBuf>,
+    /// Clamp excitations outside [0, 1] instead of failing the step (default false: fail, naming the
+    /// muscle and value).
+    pub clamp_excitations: bool,
+}
+
+/// Port indices of the body engine (the order of [`Engine::ports`]).
+pub mod port {
+    /// In: muscle excitations, NRP order, in [0, 1].
+    pub const EXCITATIONS: usize = 0;
+    /// In: extra joint torques, N m, one per revolute joint.
+    pub const JOINT_TORQUES: usize = 1;
+    /// Out: revolute joint angles, rad.
+    pub const JOINT_ANGLES: usize = 2;
+    /// Out: revolute joint velocities, rad/s.
+    pub const JOINT_VELOCITIES: usize = 3;
+    /// Out: per muscle length_m, velocity_m_per_s, force_n, activation.
+    pub const MUSCLES: usize = 4;
+    /// Out: paw grip point relative to rest, mm (x pull, y lateral, z = lateral x pull).
+    pub const PAW_POSITION_MM: usize = 5;
+    /// Out: joystick grip relative to rest, mm (x pull, y lateral).
+    pub const JOYSTICK_POSITION_MM: usize = 6;
+    /// Out: per body x, y, z (m), qw, qx, qy, qz in the model frame.
+    pub const BODY_POSES: usize = 7;
+    /// Out: contact slots (shape number 1-based or 0, x, y, z in the paw frame in m, normal force N).
+    pub const CONTACTS: usize = 8;
+    /// Out: task state, trial index, last outcome, lateral pulse force N.
+    pub const TASK: usize = 9;
+    /// Out: reward (scalar): 1 for the step in which a trial was rewarded, else 0.
+    pub const REWARD: usize = 10;
+}
+
+/// The body engine.
+pub struct BodyEngine {
+    name: String,
+    cfg: BodyConfig,
+    spec: WorldSpec,
+    body: Body,
+    substeps_per_base: u32,
+    revolute: Vec<usize>,
+    excitation: Vec<f64>,
+    torques: Vec<f64>,
+}
+
+fn config_err(name: &str, e: BodyError) -> EngineError {
+    EngineError::Config(format!("engines.{name}.config: {e}"))
+}
+
+impl BodyEngine {
+    /// Builds the engine from its configuration.
+    pub fn new(ctx: &InitContext) -> Result<Self, EngineError> {
+        let cfg: BodyConfig = ctx.config()?;
+        let mut spec = match &cfg.world_file {
+            Some(p) => WorldSpec::load(p).map_err(|e| config_err(&ctx.name, e))?,
+            None => WorldSpec::mouse_forelimb_joystick(),
+        };
+        if let Some(t) = &cfg.task {
+            spec.task = t.clone();
+            spec.validate().map_err(|e| config_err(&ctx.name, e))?;
+        }
+        let step_ms = cfg.physics_step_ms.unwrap_or(ctx.base_step_ms);
+        let sub = neuroloop_core::time::steps_in(ctx.base_step_ms, step_ms)
+            .filter(|&s| s > 0 && step_ms > 0.0)
+            .ok_or_else(|| {
+                EngineError::Config(format!(
+                    "engines.{}.config.physics_step_ms: {step_ms} must be > 0 and divide the base step {} ms",
+                    ctx.name, ctx.base_step_ms
+                ))
+            })?;
+        if step_ms > 10.0 {
+            return Err(EngineError::Config(format!(
+                "engines.{}.config.physics_step_ms: {step_ms} ms is too long (at most 10 ms)",
+                ctx.name
+            )));
+        }
+        let body = Body::new(spec.clone(), step_ms * 1e-3).map_err(|e| config_err(&ctx.name, e))?;
+        let revolute = body
+            .joints()
+            .iter()
+            .enumerate()
+            .filter(|(_, j)| j.kind == JointKind::Revolute)
+            .map(|(i, _)| i)
+            .collect();
+        let n_m = spec.muscles.len();
+        let n_j = spec.joints.len();
+        Ok(BodyEngine {
+            name: ctx.name.clone(),
+            cfg,
+            spec,
+            body,
+            substeps_per_base: sub as u32,
+            revolute,
+            excitation: vec![0.0; n_m],
+            torques: vec![0.0; n_j],
+        })
+    }
+
+    /// The simulated body (for inspection in tests and tools).
+    pub fn body(&self) -> &Body {
+        &self.body
+    }
+
+    /// The per-trial records so far (also written to `trials_path` at shutdown).
+    pub fn trials(&self) -> &[TrialRecord] {
+        self.body.trials()
+    }
+
+    fn write_outputs(&self, outputs: &mut Outputs) {
+        let b = &self.body;
+        {
+            let o = outputs.analog_mut(port::JOINT_ANGLES);
+            for (k, &j) in self.revolute.iter().enumerate() {
+                o[k] = b.joint_angle(j);
+            }
+        }
+        {
+            let o = outputs.analog_mut(port::JOINT_VELOCITIES);
+            for (k, &j) in self.revolute.iter().enumerate() {
+                o[k] = b.joint_velocity(j);
+            }
+        }
+        {
+            let o = outputs.analog_mut(port::MUSCLES);
+            for (k, m) in b.muscle_state().iter().enumerate() {
+                o[4 * k..4 * k + 4].copy_from_slice(&[
+                    m.length_m,
+                    m.velocity_m_per_s,
+                    m.force_n,
+                    m.activation,
+                ]);
+            }
+        }
+        let js = &self.spec.joystick;
+        let (pull, lat) = (DVec3::from(js.pull_axis), DVec3::from(js.lateral_axis));
+        let up = lat.cross(pull);
+        let d = (b.paw_grip_m() - self.paw_rest()) * 1e3;
+        outputs.analog_mut(port::PAW_POSITION_MM).copy_from_slice(&[
+            d.dot(pull),
+            d.dot(lat),
+            d.dot(up),
+        ]);
+        outputs
+            .analog_mut(port::JOYSTICK_POSITION_MM)
+            .copy_from_slice(&b.joystick_position_mm());
+        {
+            let o = outputs.analog_mut(port::BODY_POSES);
+            for i in 0..self.spec.bodies.len() {
+                let p = b.pose(i);
+                let (t, q) = (p.translation, p.rotation);
+                o[7 * i..7 * i + 7].copy_from_slice(&[t.x, t.y, t.z, q.w, q.x, q.y, q.z]);
+            }
+        }
+        {
+            let o = outputs.analog_mut(port::CONTACTS);
+            o.fill(0.0);
+            for (k, c) in b.contacts().iter().enumerate() {
+                let p = c.point_paw_m;
+                o[CONTACT_FIELDS * k..CONTACT_FIELDS * (k + 1)].copy_from_slice(&[
+                    (c.shape + 1) as f64,
+                    p.x,
+                    p.y,
+                    p.z,
+                    c.normal_force_n,
+                ]);
+            }
+        }
+    }
+
+    fn paw_rest(&self) -> DVec3 {
+        // The grip point on the paw at the reference pose is the joystick's grip point.
+        let j = self
+            .spec
+            .body_index(&self.spec.joystick.body)
+            .expect("validated");
+        self.spec
+            .reference_pose(j)
+            .transform_point(DVec3::from(self.spec.joystick.grip_m))
+    }
+}
+
+impl Engine for BodyEngine {
+    fn ports(&self) -> Vec<PortSpec> {
+        let muscles: Vec<&str> = self.spec.muscles.iter().map(|m| m.name.as_str()).collect();
+        let rev: Vec<&str> = self
+            .revolute
+            .iter()
+            .map(|&j| self.spec.joints[j].name.as_str())
+            .collect();
+        let ch = |name: String, unit: &str| Channel {
+            name,
+            unit: unit.into(),
+        };
+        let analog = |channels: Vec<Channel>| PortKind::Analog { channels };
+        let mut muscle_ch = Vec::new();
+        for m in &muscles {
+            muscle_ch.push(ch(format!("{m}.length_m"), "m"));
+            muscle_ch.push(ch(format!("{m}.velocity_m_per_s"), "m/s"));
+            muscle_ch.push(ch(format!("{m}.force_n"), "N"));
+            muscle_ch.push(ch(format!("{m}.activation"), "1"));
+        }
+        let mut pose_ch = Vec::new();
+        for b in &self.spec.bodies {
+            for (f, u) in [
+                ("x", "m"),
+                ("y", "m"),
+                ("z", "m"),
+                ("qw", "1"),
+                ("qx", "1"),
+                ("qy", "1"),
+                ("qz", "1"),
+            ] {
+                pose_ch.push(ch(format!("{}.{f}", b.name), u));
+            }
+        }
+        let mut contact_ch = Vec::new();
+        for k in 0..MAX_CONTACTS {
+            for (f, u) in [
+                ("shape", "1"),
+                ("x", "m"),
+                ("y", "m"),
+                ("z", "m"),
+                ("normal_force_n", "N"),
+            ] {
+                contact_ch.push(ch(format!("c{k}.{f}"), u));
+            }
+        }
+        vec![
+            PortSpec::input(
+                "excitations",
+                analog(muscles.iter().map(|m| ch(m.to_string(), "1")).collect()),
+            ),
+            PortSpec::input(
+                "joint_torques",
+                analog(
+                    self.spec
+                        .joints
+                        .iter()
+                        .map(|j| ch(j.name.clone(), "N m"))
+                        .collect(),
+                ),
+            ),
+            PortSpec::output(
+                "joint_angles",
+                analog(rev.iter().map(|j| ch(j.to_string(), "rad")).collect()),
+            ),
+            PortSpec::output(
+                "joint_velocities",
+                analog(rev.iter().map(|j| ch(j.to_string(), "rad/s")).collect()),
+            ),
+            PortSpec::output("muscles", analog(muscle_ch)),
+            PortSpec::output(
+                "paw_position_mm",
+                PortKind::analog(&[("x", "mm"), ("y", "mm"), ("z", "mm")]),
+            ),
+            PortSpec::output(
+                "joystick_position_mm",
+                PortKind::analog(&[("x", "mm"), ("y", "mm")]),
+            ),
+            PortSpec::output("body_poses", analog(pose_ch)),
+            PortSpec::output("contacts", analog(contact_ch)),
+            PortSpec::output(
+                "task",
+                PortKind::analog(&[
+                    ("state", "1"),
+                    ("trial", "1"),
+                    ("outcome", "1"),
+                    ("lateral_force_n", "N"),
+                ]),
+            ),
+            PortSpec::output("reward", PortKind::Scalar { unit: "1".into() }),
+        ]
+    }
+
+    fn initial_outputs(&mut self, outputs: &mut Outputs) {
+        self.write_outputs(outputs);
+        let t = self.body.task();
+        outputs.analog_mut(port::TASK).copy_from_slice(&[
+            t.state() as u8 as f64,
+            f64::from(t.trial()),
+            t.last_outcome(),
+            0.0,
+        ]);
+    }
+
+    fn step(
+        &mut self,
+        ctx: &StepContext,
+        inputs: &Inputs,
+        outputs: &mut Outputs,
+    ) -> Result<(), EngineError> {
+        let u = inputs.analog(port::EXCITATIONS);
+        for (k, (&x, slot)) in u.iter().zip(self.excitation.iter_mut()).enumerate() {
+            let ok = (0.0..=1.0).contains(&x);
+            if !ok && (!self.cfg.clamp_excitations || x.is_nan()) {
+                return Err(EngineError::Model(format!(
+                    "{}: excitation of {} is {x} at {} ms; it must be in [0, 1] (or set clamp_excitations = true)",
+                    self.name,
+                    self.spec.muscles[k].name,
+                    ctx.t_ms()
+                )));
+            }
+            *slot = x.clamp(0.0, 1.0);
+        }
+        for (k, (&x, slot)) in inputs
+            .analog(port::JOINT_TORQUES)
+            .iter()
+            .zip(self.torques.iter_mut())
+            .enumerate()
+        {
+            if !x.is_finite() {
+                return Err(EngineError::Model(format!(
+                    "{}: joint torque of {} is {x} at {} ms",
+                    self.name,
+                    self.spec.joints[k].name,
+                    ctx.t_ms()
+                )));
+            }
+            *slot = x;
+        }
+        let mut reward = 0.0;
+        let mut lateral = 0.0;
+        for _ in 0..ctx.n_steps * self.substeps_per_base {
+            let out = self
+                .body
+                .step(&self.excitation, &self.torques)
+                .map_err(|e| EngineError::Model(format!("{}: {e}", self.name)))?;
+            reward += out.reward;
+            lateral = out.lateral_force_n;
+        }
+        self.write_outputs(outputs);
+        let t = self.body.task();
+        outputs.analog_mut(port::TASK).copy_from_slice(&[
+            t.state() as u8 as f64,
+            f64::from(t.trial()),
+            t.last_outcome(),
+            lateral,
+        ]);
+        outputs.set_scalar(port::REWARD, reward);
+        Ok(())
+    }
+
+    fn reset(&mut self) -> Result<(), EngineError> {
+        self.body = Body::new(self.spec.clone(), self.body.dt_s())
+            .map_err(|e| EngineError::Model(format!("{}: {e}", self.name)))?;
+        self.excitation.fill(0.0);
+        self.torques.fill(0.0);
+        Ok(())
+    }
+
+    fn shutdown(&mut self) {
+        if let Some(path) = &self.cfg.trials_path {
+            match serde_json::to_string_pretty(self.trials()) {
+                Ok(text) => {
+                    if let Err(e) = std::fs::write(path, text) {
+                        eprintln!("{}: cannot write {}: {e}", self.name, path.display());
+                    }
+                }
+                Err(e) => eprintln!("{}: cannot encode the trial records: {e}", self.name),
+            }
+        }
+    }
+}
