@@ -1,0 +1,787 @@
+//! Event camera (dynamic vision sensor): ESIM events from a ray-cast scene, stamped in simulated time.
+//!
+//! Model (ESIM, Rebecq et al., CoRL 2018; noise and mismatch as v2e, Hu, Liu & Delbruck, CVPRW 2021):
+//! the scene ([`crate::scene`]) is rendered at sample times inside each sync step; every pixel keeps its
+//! log intensity `L = ln(eps + I)` and a reference level `L_ref`. Between two samples `(t0, L0)` and
+//! `(t1, L1)` the pixel emits one event per crossing of `L_ref + C_on` (ON) or `L_ref - C_off` (OFF),
+//! moving `L_ref` by the threshold each time; the event time is interpolated linearly,
+//! `t = t0 + (L_cross - L0) / (L1 - L0) (t1 - t0)`. Thresholds have a per-pixel fixed pattern
+//! `C ~ N(threshold, threshold_mismatch_sigma^2)` (clipped at `min_threshold`) and, after every crossing,
+//! a fresh draw `C = C_pixel + N(0, threshold_noise_sigma^2)`. An event closer than `refractory_ms` to
+//! the pixel's previous event is dropped (`L_ref` still moves). Leak: `L_ref` drifts down by
+//! `leak_rate_hz * C_on` per second, so a static pixel emits ON events at `leak_rate_hz`. Shot noise:
+//! Poisson events at `shot_noise_rate_hz` per pixel, random polarity, `L_ref` unchanged.
+//!
+//! Timing: the inputs of a step are the body's poses at the step's start; the camera interpolates
+//! between the previous and the current poses over the step, i.e. it sees the body one sync step late,
+//! never extrapolating. Samples are every `render.dt_ms` (`fixed`), or adaptive: `adaptive` (ESIM) halves
+//! an interval, down to `render.min_dt_ms`, while some pixel's log intensity would change by more than
+//! `render.max_log_change` thresholds; `motion` splits each step so that no moving object's projected
+//! bounding box moves more than `render.max_pixel_motion` pixels between samples (cheaper: nothing is
+//! rendered twice). Events lie in `[t_ms, end_ms)` and are sorted by time (ties in pixel order).
+//!
+//! Cost: static geometry is cached; each render ray-casts only the screen rectangles of moving objects
+//! and ESIM visits only pixels whose intensity changed, plus constant pixels whose leak event falls due
+//! (a deadline heap). See `examples/event_camera_bench.rs`.
+//!
+//! Output `events`: an [`EventBatch`] of the `width` x `height` sensor (x right, y down), ON = `true`.
+//! Optional `frame` (analog, `width * height` channels `p<y>_<x>`): ON minus OFF events of the step, for
+//! debugging. Optional camera jitter (micro-saccade-like tremor): yaw and pitch
+//! `amplitude_deg * sin(2 pi f t + phase)` (pitch at 1.3 f), phases from the seed.
+
+use neuroloop_core::engine::{Engine, EngineError, InitContext, Inputs, Outputs, StepContext};
+use neuroloop_core::payload::EventBatch;
+use neuroloop_core::port::{PortKind, PortSpec};
+use rand::{RngExt, SeedableRng};
+use rand_distr::{Distribution, Poisson, StandardNormal};
+use rand_pcg::Pcg64;
+use serde::{Deserialize, Serialize};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use crate::scene::{CameraPoseConfig, Pose, Renderer, SceneConfig};
+use crate::{config_error, require, substeps};
+
+/// ESIM and noise parameters (defaults from ESIM and v2e).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EsimConfig {
+    /// Mean ON threshold in log units (default 0.2).
+    pub threshold_on: f64,
+    /// Mean OFF threshold in log units (default 0.2).
+    pub threshold_off: f64,
+    /// Standard deviation of the per-pixel fixed pattern of both thresholds (default 0.03).
+    pub threshold_mismatch_sigma: f64,
+    /// Standard deviation of the threshold redrawn after each crossing (default 0.021).
+    pub threshold_noise_sigma: f64,
+    /// Lowest threshold (default 0.01).
+    pub min_threshold: f64,
+    /// Refractory period in ms (default 0.5).
+    pub refractory_ms: f64,
+    /// Leak (spurious ON) events per pixel per second (default 0.01).
+    pub leak_rate_hz: f64,
+    /// Shot-noise events per pixel per second (default 0.001).
+    pub shot_noise_rate_hz: f64,
+    /// `eps` of `L = ln(eps + I)` (default 0.001).
+    pub eps: f64,
+}
+
+impl Default for EsimConfig {
+    fn default() -> Self {
+        EsimConfig {
+            threshold_on: 0.2,
+            threshold_off: 0.2,
+            threshold_mismatch_sigma: 0.03,
+            threshold_noise_sigma: 0.021,
+            min_threshold: 0.01,
+            refractory_ms: 0.5,
+            leak_rate_hz: 0.01,
+            shot_noise_rate_hz: 0.001,
+            eps: 0.001,
+        }
+    }
+}
+
+/// How often the scene is rendered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RenderMode {
+    /// Every `dt_ms`.
+    Fixed,
+    /// ESIM's criterion: every `dt_ms` at most, halved down to `min_dt_ms` while some pixel's log
+    /// intensity changes by more than `max_log_change` thresholds between samples. Renders that are
+    /// refined are thrown away; with point-sampled edges a pixel flip is a full-contrast jump at any
+    /// interval, so moving edges drive this mode to `min_dt_ms`.
+    Adaptive,
+    /// Motion-based: each sync step is split into `n` equal intervals so that no corner of a moving
+    /// object's bounding box (nor the jittering camera) moves more than `max_pixel_motion` pixels per
+    /// interval, `n` between `step / dt_ms` and `step / min_dt_ms`; no render is thrown away.
+    Motion,
+}
+
+/// Render timing.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RenderConfig {
+    /// Fixed or adaptive (default fixed).
+    pub mode: RenderMode,
+    /// Render interval in ms (adaptive: the longest), must divide the sync step (default 1).
+    pub dt_ms: f64,
+    /// Shortest adaptive interval in ms (default 0.0625).
+    pub min_dt_ms: f64,
+    /// Adaptive: largest change of log intensity between samples, in units of the mean threshold
+    /// (default 0.5).
+    pub max_log_change: f64,
+    /// Motion: largest image motion between samples, pixels (default 0.5).
+    pub max_pixel_motion: f64,
+}
+
+impl Default for RenderConfig {
+    fn default() -> Self {
+        RenderConfig {
+            mode: RenderMode::Fixed,
+            dt_ms: 1.0,
+            min_dt_ms: 0.0625,
+            max_log_change: 0.5,
+            max_pixel_motion: 0.5,
+        }
+    }
+}
+
+/// Camera tremor.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JitterConfig {
+    /// Amplitude of yaw and pitch in degrees.
+    pub amplitude_deg: f64,
+    /// Yaw frequency in Hz (pitch at 1.3 times).
+    pub frequency_hz: f64,
+}
+
+/// Configuration of [`EventCamera`].
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventCameraConfig {
+    /// Width in pixels (default 128).
+    pub width: u16,
+    /// Height in pixels (default 128).
+    pub height: u16,
+    /// Rays per pixel along each axis (default 1).
+    pub supersampling: u32,
+    /// Camera placement and field of view.
+    pub camera: CameraPoseConfig,
+    /// What it sees.
+    pub scene: SceneConfig,
+    /// Event generation.
+    pub esim: EsimConfig,
+    /// Render timing.
+    pub render: RenderConfig,
+    /// Camera tremor (default none).
+    pub jitter: Option<JitterConfig>,
+    /// Adds the `frame` debug output (default false).
+    pub frame_output: bool,
+}
+
+impl Default for EventCameraConfig {
+    fn default() -> Self {
+        EventCameraConfig {
+            width: 128,
+            height: 128,
+            supersampling: 1,
+            camera: CameraPoseConfig::default(),
+            scene: SceneConfig::default(),
+            esim: EsimConfig::default(),
+            render: RenderConfig::default(),
+            jitter: None,
+            frame_output: false,
+        }
+    }
+}
+
+/// Per-pixel ESIM state, struct of arrays.
+#[derive(Clone, Debug)]
+struct Pixels {
+    /// Last rendered intensity and its log.
+    intensity: Vec<f64>,
+    log: Vec<f64>,
+    /// Reference level at time `ref_ms` (it drifts down by `leak_per_ms` per ms after that).
+    reference: Vec<f64>,
+    ref_ms: Vec<f64>,
+    /// Leak drift of the reference, log units per ms.
+    leak_per_ms: Vec<f64>,
+    /// When a constant pixel next emits a leak event (infinite without leak); the heap holds
+    /// (time bits, pixel) and entries whose time no longer matches are stale.
+    deadline: Vec<f64>,
+    /// Fixed-pattern thresholds.
+    c_on_pixel: Vec<f64>,
+    c_off_pixel: Vec<f64>,
+    /// Thresholds for the next crossing.
+    c_on: Vec<f64>,
+    c_off: Vec<f64>,
+    /// Time of the last emitted event, ms.
+    last_ms: Vec<f64>,
+}
+
+/// Per-pixel ESIM between `(t0, log[i])` and `(t1, l1)`, with the reference drifting by the leak;
+/// pushes events to `raw` and the pixel's next leak deadline to `heap`.
+#[allow(clippy::too_many_arguments)]
+fn update_pixel(
+    px: &mut Pixels,
+    i: usize,
+    l1: f64,
+    i1: f64,
+    t0: f64,
+    t1: f64,
+    e: &EsimConfig,
+    rng: &mut Pcg64,
+    raw: &mut Vec<RawEvent>,
+    heap: &mut BinaryHeap<Reverse<(u64, u32)>>,
+) {
+    let draw = |base: f64, rng: &mut Pcg64| {
+        if e.threshold_noise_sigma > 0.0 {
+            let z: f64 = StandardNormal.sample(rng);
+            (base + e.threshold_noise_sigma * z).max(e.min_threshold)
+        } else {
+            base
+        }
+    };
+    let span = t1 - t0;
+    let k = px.leak_per_ms[i];
+    let ref0 = px.reference[i] - k * (t0 - px.ref_ms[i]);
+    let mut d0 = px.log[i] - ref0;
+    let mut d1 = l1 - (ref0 - k * span);
+    let frac_max = 1.0 - 1e-12;
+    while d1 > px.c_on[i] {
+        let c = px.c_on[i];
+        let t = t0 + ((c - d0) / (d1 - d0)).clamp(0.0, frac_max) * span;
+        d0 -= c;
+        d1 -= c;
+        if t - px.last_ms[i] >= e.refractory_ms {
+            px.last_ms[i] = t;
+            raw.push((t, i as u32, true));
+        }
+        px.c_on[i] = draw(px.c_on_pixel[i], rng);
+    }
+    while d1 < -px.c_off[i] {
+        let c = px.c_off[i];
+        let t = t0 + ((-c - d0) / (d1 - d0)).clamp(0.0, frac_max) * span;
+        d0 += c;
+        d1 += c;
+        if t - px.last_ms[i] >= e.refractory_ms {
+            px.last_ms[i] = t;
+            raw.push((t, i as u32, false));
+        }
+        px.c_off[i] = draw(px.c_off_pixel[i], rng);
+    }
+    px.reference[i] = l1 - d1;
+    px.ref_ms[i] = t1;
+    px.log[i] = l1;
+    px.intensity[i] = i1;
+    if k > 0.0 {
+        let due = t1 + (px.c_on[i] - d1) / k;
+        px.deadline[i] = due;
+        heap.push(Reverse((due.to_bits(), i as u32)));
+    }
+}
+
+/// One event before sorting: (time ms, pixel index, polarity).
+type RawEvent = (f64, u32, bool);
+
+/// The event camera engine (see the [module docs](self)).
+pub struct EventCamera {
+    cfg: EventCameraConfig,
+    seed: u64,
+    renderer: Renderer,
+    rng: Pcg64,
+    pixels: Option<Pixels>,
+    prev_poses: Vec<Pose>,
+    cur_poses: Vec<Pose>,
+    interp: Vec<Pose>,
+    jitter_phase: [f64; 2],
+    image: Vec<f64>,
+    raw: Vec<RawEvent>,
+    heap: BinaryHeap<Reverse<(u64, u32)>>,
+    regions: Vec<(usize, usize, usize, usize)>,
+    scratch_rects: Vec<(usize, usize, usize, usize)>,
+    /// Renders done so far (for benchmarks).
+    renders: u64,
+}
+
+const IN_POSES: usize = 0;
+
+impl EventCamera {
+    /// Builds the camera from its configuration and seed.
+    pub fn new(ctx: &InitContext) -> Result<Self, EngineError> {
+        let cfg: EventCameraConfig = ctx.config()?;
+        require(cfg.width > 0, ctx, "width", "must be > 0")?;
+        require(cfg.height > 0, ctx, "height", "must be > 0")?;
+        require(
+            (1..=8).contains(&cfg.supersampling),
+            ctx,
+            "supersampling",
+            "must be in 1..=8",
+        )?;
+        let c = &cfg.camera;
+        require(
+            c.fov_deg > 0.0 && c.fov_deg < 180.0,
+            ctx,
+            "camera.fov_deg",
+            "must be in (0, 180)",
+        )?;
+        require(
+            c.position_m
+                .iter()
+                .chain(&c.look_at_m)
+                .chain(&c.up)
+                .all(|x| x.is_finite())
+                && c.position_m != c.look_at_m,
+            ctx,
+            "camera.look_at_m",
+            "camera position and look-at point must be finite and distinct",
+        )?;
+        cfg.scene.validate(c).map_err(|(key, why)| {
+            let key = if key.starts_with("camera.") || key.starts_with("scene.") {
+                key
+            } else {
+                format!("scene.{key}")
+            };
+            config_error(ctx, &key, &why)
+        })?;
+        let e = &cfg.esim;
+        for (k, v) in [
+            ("esim.threshold_on", e.threshold_on),
+            ("esim.threshold_off", e.threshold_off),
+            ("esim.min_threshold", e.min_threshold),
+            ("esim.eps", e.eps),
+        ] {
+            require(v > 0.0 && v.is_finite(), ctx, k, "must be > 0")?;
+        }
+        for (k, v) in [
+            ("esim.threshold_mismatch_sigma", e.threshold_mismatch_sigma),
+            ("esim.threshold_noise_sigma", e.threshold_noise_sigma),
+            ("esim.refractory_ms", e.refractory_ms),
+            ("esim.leak_rate_hz", e.leak_rate_hz),
+            ("esim.shot_noise_rate_hz", e.shot_noise_rate_hz),
+        ] {
+            require(v >= 0.0 && v.is_finite(), ctx, k, "must be >= 0")?;
+        }
+        let r = &cfg.render;
+        substeps(ctx, "render.dt_ms", r.dt_ms)?;
+        if r.mode != RenderMode::Fixed {
+            require(
+                r.min_dt_ms > 0.0 && r.min_dt_ms <= r.dt_ms,
+                ctx,
+                "render.min_dt_ms",
+                "must be > 0 and <= render.dt_ms",
+            )?;
+            require(
+                r.max_log_change > 0.0,
+                ctx,
+                "render.max_log_change",
+                "must be > 0",
+            )?;
+            require(
+                r.max_pixel_motion > 0.0,
+                ctx,
+                "render.max_pixel_motion",
+                "must be > 0",
+            )?;
+        }
+        if let Some(j) = &cfg.jitter {
+            require(
+                j.amplitude_deg >= 0.0 && j.amplitude_deg < 10.0,
+                ctx,
+                "jitter.amplitude_deg",
+                "must be in [0, 10)",
+            )?;
+            require(
+                j.frequency_hz >= 0.0 && j.frequency_hz.is_finite(),
+                ctx,
+                "jitter.frequency_hz",
+                "must be >= 0",
+            )?;
+        }
+        let (w, h) = (usize::from(cfg.width), usize::from(cfg.height));
+        let renderer = Renderer::new(&cfg.scene, c, w, h, cfg.supersampling as usize);
+        let n_bodies = cfg.scene.bodies.len();
+        let mut cam = EventCamera {
+            seed: ctx.seed,
+            renderer,
+            rng: Pcg64::seed_from_u64(ctx.seed),
+            pixels: None,
+            prev_poses: vec![Pose::IDENTITY; n_bodies],
+            cur_poses: vec![Pose::IDENTITY; n_bodies],
+            interp: vec![Pose::IDENTITY; n_bodies],
+            jitter_phase: [0.0; 2],
+            image: vec![0.0; w * h],
+            raw: Vec::new(),
+            heap: BinaryHeap::new(),
+            regions: Vec::new(),
+            scratch_rects: Vec::new(),
+            renders: 0,
+            cfg,
+        };
+        cam.reset_state();
+        Ok(cam)
+    }
+
+    fn reset_state(&mut self) {
+        self.rng = Pcg64::seed_from_u64(self.seed);
+        self.jitter_phase = [
+            self.rng.random::<f64>() * std::f64::consts::TAU,
+            self.rng.random::<f64>() * std::f64::consts::TAU,
+        ];
+        self.pixels = None;
+        self.renders = 0;
+        self.renderer.invalidate();
+    }
+
+    /// Number of scene renders so far.
+    pub fn renders(&self) -> u64 {
+        self.renders
+    }
+
+    fn n_pixels(&self) -> usize {
+        usize::from(self.cfg.width) * usize::from(self.cfg.height)
+    }
+
+    /// Renders at time `t_ms` (poses interpolated with `s` in [0, 1] over the step) into `self.image`.
+    fn render_at(&mut self, t_ms: f64, s: f64) {
+        for (i, p) in self.interp.iter_mut().enumerate() {
+            *p = self.prev_poses[i].lerp(&self.cur_poses[i], s);
+        }
+        if let Some(j) = &self.cfg.jitter {
+            let a = j.amplitude_deg.to_radians();
+            let w = std::f64::consts::TAU * j.frequency_hz * t_ms * 1e-3;
+            self.renderer.set_jitter(
+                a * (w + self.jitter_phase[0]).sin(),
+                a * (1.3 * w + self.jitter_phase[1]).sin(),
+            );
+        }
+        self.renderer.render(&self.interp, &mut self.image);
+        self.renders += 1;
+        let mut rects = std::mem::take(&mut self.scratch_rects);
+        self.renderer.changed_pixel_rects(&mut rects);
+        self.regions.extend_from_slice(&rects);
+        self.scratch_rects = rects;
+    }
+
+    /// First render: every pixel's reference is its log intensity (minus a random leak phase).
+    fn init_pixels(&mut self, t_ms: f64) {
+        self.render_at(t_ms, 0.0);
+        let n = self.n_pixels();
+        let e = self.cfg.esim.clone();
+        let fp = |mean: f64, rng: &mut Pcg64| {
+            let z: f64 = StandardNormal.sample(rng);
+            (mean + e.threshold_mismatch_sigma * z).max(e.min_threshold)
+        };
+        let c_on_pixel: Vec<f64> = (0..n).map(|_| fp(e.threshold_on, &mut self.rng)).collect();
+        let c_off_pixel: Vec<f64> = (0..n).map(|_| fp(e.threshold_off, &mut self.rng)).collect();
+        let log: Vec<f64> = self.image.iter().map(|&i| (e.eps + i).ln()).collect();
+        let reference: Vec<f64> = (0..n)
+            .map(|i| {
+                if e.leak_rate_hz > 0.0 {
+                    log[i] - self.rng.random::<f64>() * c_on_pixel[i]
+                } else {
+                    log[i]
+                }
+            })
+            .collect();
+        let leak_per_ms: Vec<f64> = c_on_pixel
+            .iter()
+            .map(|c| e.leak_rate_hz * 1e-3 * c)
+            .collect();
+        self.heap.clear();
+        let deadline = (0..n)
+            .map(|i| {
+                if leak_per_ms[i] > 0.0 {
+                    let due = t_ms + (c_on_pixel[i] - (log[i] - reference[i])) / leak_per_ms[i];
+                    self.heap.push(Reverse((due.to_bits(), i as u32)));
+                    due
+                } else {
+                    f64::INFINITY
+                }
+            })
+            .collect();
+        self.regions.clear();
+        self.pixels = Some(Pixels {
+            intensity: self.image.clone(),
+            log,
+            reference,
+            ref_ms: vec![t_ms; n],
+            leak_per_ms,
+            deadline,
+            c_on: c_on_pixel.clone(),
+            c_off: c_off_pixel.clone(),
+            c_on_pixel,
+            c_off_pixel,
+            last_ms: vec![f64::NEG_INFINITY; n],
+        });
+    }
+
+    /// Largest |change of log intensity| between the stored image and `self.image`.
+    fn max_log_change(&self) -> f64 {
+        let px = self.pixels.as_ref().expect("initialized");
+        let eps = self.cfg.esim.eps;
+        px.intensity
+            .iter()
+            .zip(&self.image)
+            .filter(|(a, b)| a != b)
+            .map(|(&a, &b)| ((eps + b).ln() - (eps + a).ln()).abs())
+            .fold(0.0, f64::max)
+    }
+
+    /// ESIM between the stored samples (at `t0`) and `self.image` (at `t1`); events go to `self.raw`.
+    /// Only pixels in the regions the renderer rewrote can have changed; constant pixels are visited
+    /// only when their leak deadline falls in the interval.
+    fn emit(&mut self, t0: f64, t1: f64) {
+        let e = &self.cfg.esim;
+        let px = self.pixels.as_mut().expect("initialized");
+        let rng = &mut self.rng;
+        let w = usize::from(self.cfg.width);
+        // Every region rewritten since the last emit (renders refined away included).
+        for &(x0, x1, y0, y1) in &self.regions {
+            for y in y0..y1 {
+                for i in y * w + x0..y * w + x1 {
+                    let i1 = self.image[i];
+                    if i1 != px.intensity[i] {
+                        let l1 = (e.eps + i1).ln();
+                        update_pixel(px, i, l1, i1, t0, t1, e, rng, &mut self.raw, &mut self.heap);
+                    }
+                }
+            }
+        }
+        // Every update pushes a fresh deadline, leaving the old entry stale: rebuild from the live
+        // deadlines when stale entries dominate (keeps the heap within a few times the pixel count).
+        if self.heap.len() > 2 * px.deadline.len() + 4096 {
+            let live: Vec<Reverse<(u64, u32)>> = px
+                .deadline
+                .iter()
+                .enumerate()
+                .filter(|(_, d)| d.is_finite())
+                .map(|(i, d)| Reverse((d.to_bits(), i as u32)))
+                .collect();
+            self.heap = BinaryHeap::from(live);
+        }
+        while let Some(&Reverse((bits, i))) = self.heap.peek() {
+            let due = f64::from_bits(bits);
+            if due >= t1 {
+                break;
+            }
+            self.heap.pop();
+            let i = i as usize;
+            if px.deadline[i] != due {
+                continue; // stale: the pixel was updated since
+            }
+            let (l, inten) = (px.log[i], px.intensity[i]);
+            update_pixel(
+                px,
+                i,
+                l,
+                inten,
+                t0,
+                t1,
+                e,
+                rng,
+                &mut self.raw,
+                &mut self.heap,
+            );
+        }
+        if e.shot_noise_rate_hz > 0.0 {
+            let span = t1 - t0;
+            let lambda = e.shot_noise_rate_hz * span * 1e-3 * self.image.len() as f64;
+            let k: f64 = Poisson::new(lambda).map(|d| d.sample(rng)).unwrap_or(0.0);
+            for _ in 0..k as u64 {
+                let i = rng.random_range(0..self.image.len());
+                let t = t0 + rng.random::<f64>() * span;
+                let on = rng.random::<bool>();
+                if (t - px.last_ms[i]).abs() >= e.refractory_ms {
+                    px.last_ms[i] = px.last_ms[i].max(t);
+                    self.raw.push((t, i as u32, on));
+                }
+            }
+        }
+        self.regions.clear();
+    }
+}
+
+impl Engine for EventCamera {
+    fn ports(&self) -> Vec<PortSpec> {
+        let mut ports = Vec::new();
+        let bodies = &self.cfg.scene.bodies;
+        if !bodies.is_empty() {
+            let mut ch = Vec::new();
+            for b in bodies {
+                for (q, u) in [
+                    ("x", "m"),
+                    ("y", "m"),
+                    ("z", "m"),
+                    ("qw", "1"),
+                    ("qx", "1"),
+                    ("qy", "1"),
+                    ("qz", "1"),
+                ] {
+                    ch.push((format!("{b}.{q}"), u));
+                }
+            }
+            let ch: Vec<(&str, &str)> = ch.iter().map(|(n, u)| (n.as_str(), *u)).collect();
+            ports.push(PortSpec::input("body_poses", PortKind::analog(&ch)));
+        }
+        ports.push(PortSpec::output(
+            "events",
+            PortKind::Events {
+                width: self.cfg.width,
+                height: self.cfg.height,
+            },
+        ));
+        if self.cfg.frame_output {
+            let w = self.cfg.width;
+            let names: Vec<String> = (0..self.cfg.height)
+                .flat_map(|y| (0..w).map(move |x| format!("p{y}_{x}")))
+                .collect();
+            let ch: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "1")).collect();
+            ports.push(PortSpec::output("frame", PortKind::analog(&ch)));
+        }
+        ports
+    }
+
+    fn step(
+        &mut self,
+        ctx: &StepContext,
+        inputs: &Inputs,
+        outputs: &mut Outputs,
+    ) -> Result<(), EngineError> {
+        let has_input = !self.cfg.scene.bodies.is_empty();
+        let out_events = usize::from(has_input);
+        if has_input {
+            let x = inputs.analog(IN_POSES);
+            if x.len() != 7 * self.cur_poses.len() {
+                return Err(EngineError::Model(format!(
+                    "body_poses has {} values, expected {} (7 per body)",
+                    x.len(),
+                    7 * self.cur_poses.len()
+                )));
+            }
+            if x.iter().any(|v| !v.is_finite()) {
+                return Err(EngineError::Model(format!(
+                    "body_poses holds a non-finite value at {} ms",
+                    ctx.t_ms()
+                )));
+            }
+            std::mem::swap(&mut self.prev_poses, &mut self.cur_poses);
+            for (i, p) in self.cur_poses.iter_mut().enumerate() {
+                *p = Pose::from_slice(&x[7 * i..7 * i + 7]);
+            }
+            if self.pixels.is_none() {
+                self.prev_poses.clone_from(&self.cur_poses);
+            }
+        }
+        let (t_start, step_ms) = (ctx.t_ms(), ctx.dt_ms());
+        if self.pixels.is_none() {
+            self.init_pixels(t_start);
+        }
+        self.raw.clear();
+        let r = self.cfg.render.clone();
+        let n = crate::substeps_at_run(step_ms, r.dt_ms)?;
+        match r.mode {
+            RenderMode::Fixed => {
+                for k in 1..=n {
+                    let t0 = t_start + f64::from(k - 1) * r.dt_ms;
+                    let t1 = t_start + f64::from(k) * r.dt_ms;
+                    self.render_at(t1, f64::from(k) / f64::from(n));
+                    self.emit(t0, t1);
+                }
+            }
+            RenderMode::Motion => {
+                let mut motion = self
+                    .renderer
+                    .max_motion_px(&self.prev_poses, &self.cur_poses);
+                if let Some(j) = &self.cfg.jitter {
+                    // Bound of the tremor's angular travel over the step (pitch at 1.3 f).
+                    let w =
+                        j.amplitude_deg.to_radians() * std::f64::consts::TAU * j.frequency_hz * 1.3;
+                    motion += w
+                        * step_ms
+                        * 1e-3
+                        * self.renderer.pixels_per_rad()
+                        * std::f64::consts::SQRT_2;
+                }
+                let n_min = f64::from(n);
+                let n_max = (step_ms / r.min_dt_ms).floor().max(n_min);
+                let m = (motion / r.max_pixel_motion).ceil().clamp(n_min, n_max) as u32;
+                let h = step_ms / f64::from(m);
+                for k in 1..=m {
+                    let t0 = t_start + f64::from(k - 1) * h;
+                    let t1 = if k == m {
+                        t_start + step_ms
+                    } else {
+                        t_start + f64::from(k) * h
+                    };
+                    self.render_at(t1, f64::from(k) / f64::from(m));
+                    self.emit(t0, t1);
+                }
+            }
+            RenderMode::Adaptive => {
+                let limit =
+                    r.max_log_change * self.cfg.esim.threshold_on.min(self.cfg.esim.threshold_off);
+                let mut done = 0.0; // ms into the step
+                let mut h = r.dt_ms;
+                while done < step_ms - 1e-12 {
+                    let end = (done + h).min(step_ms);
+                    self.render_at(t_start + end, end / step_ms);
+                    if h > r.min_dt_ms * (1.0 + 1e-9) && self.max_log_change() > limit {
+                        h /= 2.0;
+                        continue;
+                    }
+                    self.emit(t_start + done, t_start + end);
+                    done = end;
+                    h = (h * 2.0).min(r.dt_ms);
+                }
+            }
+        }
+        self.raw.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let w = u32::from(self.cfg.width);
+        let out: &mut EventBatch = outputs.events_mut(out_events);
+        for &(t, i, on) in &self.raw {
+            out.push((i % w) as u16, (i / w) as u16, t, on);
+        }
+        if self.cfg.frame_output {
+            let frame = outputs.analog_mut(out_events + 1);
+            frame.fill(0.0);
+            for &(_, i, on) in &self.raw {
+                frame[i as usize] += if on { 1.0 } else { -1.0 };
+            }
+        }
+        Ok(())
+    }
+
+    fn reset(&mut self) -> Result<(), EngineError> {
+        self.reset_state();
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_times_are_interpolated_linearly_between_samples() {
+        let ctx = InitContext {
+            name: "dvs".into(),
+            config: serde_json::json!({
+                "width": 1, "height": 1, "scene": { "planes": [] },
+                "esim": { "threshold_on": 0.3, "threshold_off": 0.3, "threshold_mismatch_sigma": 0.0,
+                          "threshold_noise_sigma": 0.0, "leak_rate_hz": 0.0, "shot_noise_rate_hz": 0.0,
+                          "refractory_ms": 0.0 }
+            }),
+            seed: 1,
+            base_step_ms: 1.0,
+            period: 1,
+        };
+        let mut cam = EventCamera::new(&ctx).unwrap();
+        cam.init_pixels(0.0);
+        let eps = 0.001;
+        let (i0, i1) = (0.2, 0.8);
+        {
+            let px = cam.pixels.as_mut().unwrap();
+            px.intensity[0] = i0;
+            px.log[0] = (eps + i0).ln();
+            px.reference[0] = px.log[0];
+        }
+        cam.image[0] = i1;
+        cam.regions.push((0, 1, 0, 1));
+        cam.emit(10.0, 12.0);
+        let (l0, l1) = ((eps + i0).ln(), (eps + i1).ln());
+        let expected: Vec<f64> = (1..=4)
+            .map(|k| 10.0 + (f64::from(k) * 0.3) / (l1 - l0) * 2.0)
+            .collect();
+        assert_eq!(cam.raw.len(), 4);
+        for (e, t) in cam.raw.iter().zip(&expected) {
+            assert!(e.2 && (e.0 - t).abs() < 1e-12, "{e:?} vs {t}");
+        }
+        // The reference moved by 4 thresholds; going back down gives OFF events.
+        let px = cam.pixels.as_ref().unwrap();
+        assert!((px.reference[0] - (l0 + 1.2)).abs() < 1e-12);
+    }
+}

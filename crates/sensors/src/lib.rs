@@ -1,0 +1,106 @@
+//! Sensor engines: what the body feels and sees, turned into spikes and address events for the brain.
+//!
+//! Three engines, each its own process with its own step, all fed by the body engine's outputs
+//! (`body_poses`, `muscles`, `contacts`, in the layout of `neuroloop-body`) and all stamped in SIMULATED
+//! time with seeded noise (two runs with the same seed give the same bits; `reset` replays):
+//!
+//! | kind | engine | inputs | outputs |
+//! |---|---|---|---|
+//! | `event_camera` | [`camera::EventCamera`]: ESIM events from a CPU ray caster ([`scene`]) | `body_poses` (7 per body) | `events` (x, y, t, polarity), optional `frame` |
+//! | `skin` | [`skin::Skin`]: taxels, SA-I/RA-I/PC LIF afferents, send-on-delta | `contacts` (16 slots x 5) | `sa1`, `ra1`, optional `pc` spikes; `events` (taxel address); `pressure` |
+//! | `proprioception` | [`proprio::Proprioception`]: spindle Ia/II, Golgi Ib | `muscles` (4 per muscle) | `ia`, `ii`, `ib` spikes; `rates` |
+//!
+//! Every configuration has working defaults for `worlds/mouse_forelimb_joystick.toml` (the camera's
+//! scene and the skin's taxels are that world's bodies and paw shapes), so `{}` is a valid config for
+//! each kind. Bad configurations are refused at construction with an error naming the key
+//! (`engines.<name>.config.<key>: ...`). The spike encoders shared by the engines are in [`encoder`].
+//!
+//! Not for: physics (the body engine), neurons beyond the first-order afferent encoders (the brain).
+//!
+//! ```
+//! use neuroloop_core::engine::InitContext;
+//! let ctx = InitContext {
+//!     name: "spindles".into(),
+//!     config: serde_json::json!({ "muscles": ["Foot1", "Foot2"] }),
+//!     seed: 1,
+//!     base_step_ms: 1.0,
+//!     period: 1,
+//! };
+//! let engine = neuroloop_sensors::new_proprioception(&ctx).unwrap();
+//! assert_eq!(engine.ports().len(), 5);
+//! ```
+#![deny(missing_docs)]
+
+use neuroloop_core::engine::{Engine, EngineError, InitContext};
+
+pub mod camera;
+pub mod encoder;
+pub mod proprio;
+pub mod scene;
+pub mod skin;
+
+/// Names of the engine kinds this crate provides.
+pub const KINDS: &[&str] = &["event_camera", "skin", "proprioception"];
+
+/// Creates an `event_camera` engine.
+pub fn new_event_camera(ctx: &InitContext) -> Result<Box<dyn Engine>, EngineError> {
+    Ok(Box::new(camera::EventCamera::new(ctx)?))
+}
+
+/// Creates a `skin` engine.
+pub fn new_skin(ctx: &InitContext) -> Result<Box<dyn Engine>, EngineError> {
+    Ok(Box::new(skin::Skin::new(ctx)?))
+}
+
+/// Creates a `proprioception` engine.
+pub fn new_proprioception(ctx: &InitContext) -> Result<Box<dyn Engine>, EngineError> {
+    Ok(Box::new(proprio::Proprioception::new(ctx)?))
+}
+
+/// Checks a configuration value and names the key if it is wrong.
+pub(crate) fn require(
+    ok: bool,
+    ctx: &InitContext,
+    key: &str,
+    why: &str,
+) -> Result<(), EngineError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(config_error(ctx, key, why))
+    }
+}
+
+/// A configuration error naming `engines.<name>.config.<key>`.
+pub(crate) fn config_error(ctx: &InitContext, key: &str, why: &str) -> EngineError {
+    EngineError::Config(format!("engines.{}.config.{key}: {why}", ctx.name))
+}
+
+/// Number of internal steps of `dt_ms` in one sync step, or an error naming `key` if `dt_ms` does not
+/// divide the sync step.
+pub(crate) fn substeps(ctx: &InitContext, key: &str, dt_ms: f64) -> Result<u32, EngineError> {
+    let n = neuroloop_core::time::steps_in(ctx.step_ms(), dt_ms).filter(|&n| n > 0);
+    match n {
+        Some(n) if dt_ms > 0.0 && n <= u64::from(u32::MAX) => Ok(n as u32),
+        _ => Err(config_error(
+            ctx,
+            key,
+            &format!(
+                "must be > 0 and divide the sync step of {} ms",
+                ctx.step_ms()
+            ),
+        )),
+    }
+}
+
+/// Number of internal steps of `dt_ms` in a step of `step_ms` at run time.
+pub(crate) fn substeps_at_run(step_ms: f64, dt_ms: f64) -> Result<u32, EngineError> {
+    neuroloop_core::time::steps_in(step_ms, dt_ms)
+        .filter(|&n| n > 0 && n <= u64::from(u32::MAX))
+        .map(|n| n as u32)
+        .ok_or_else(|| {
+            EngineError::Model(format!(
+                "internal step {dt_ms} ms does not divide the step of {step_ms} ms"
+            ))
+        })
+}

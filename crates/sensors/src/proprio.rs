@@ -1,0 +1,341 @@
+//! Proprioception: muscle spindle primaries (Ia), secondaries (II) and Golgi tendon organs (Ib) per
+//! muscle, from the body's `muscles` output, as rates and spikes.
+//!
+//! Rate model (Prochazka & Gorassini, J Physiol 1998; coefficients of Prochazka, Prog Brain Res 1999,
+//! cat hindlimb, lengths in mm, velocities in mm/s, activation 0..1 standing in for fusimotor drive
+//! through alpha-gamma coactivation):
+//!
+//! ```text
+//! Ia = ia_velocity_gain * sign(v) |v|^ia_velocity_exponent + ia_length_gain * d + ia_activation_gain * a + ia_offset
+//! II = ii_length_gain * d + ii_activation_gain * a + ii_offset
+//! Ib = ib_force_gain * F + ib_offset
+//! ```
+//!
+//! with `d = (length - rest_length)` in mm, `v` the lengthening velocity in mm/s, `F` the muscle force in
+//! N; every rate is clipped to `[0, max_rate_hz]`. Rates are held over a sync step (the inputs are held
+//! values) and turned into spikes on an internal grid of `dt_ms` by a Poisson or integrate-and-fire
+//! encoder ([`RateEncoding`]).
+//!
+//! Ports: in `muscles` (per muscle `<m>.length_m`, `<m>.velocity_m_per_s`, `<m>.force_n`,
+//! `<m>.activation`, the body engine's layout); out `ia`, `ii`, `ib` (spikes, `afferents_per_muscle`
+//! neurons per muscle, neuron `muscle * afferents_per_muscle + j`), `rates` (per muscle `<m>.ia`,
+//! `<m>.ii`, `<m>.ib` in Hz).
+
+use neuroloop_core::engine::{Engine, EngineError, InitContext, Inputs, Outputs, StepContext};
+use neuroloop_core::port::{PortKind, PortSpec};
+use serde::Deserialize;
+
+use crate::encoder::{RateEncoding, RateSpiker};
+use crate::{require, substeps, substeps_at_run};
+
+/// Rate-model coefficients (defaults: Prochazka 1999, cat).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SpindleModel {
+    /// Ia velocity gain, Hz per (mm/s)^exponent (default 4.3).
+    pub ia_velocity_gain: f64,
+    /// Ia velocity exponent (default 0.6; 0.5-0.6 fit best).
+    pub ia_velocity_exponent: f64,
+    /// Ia length gain, Hz/mm (default 2).
+    pub ia_length_gain: f64,
+    /// Ia activation (fusimotor) gain, Hz per unit activation (default 100).
+    pub ia_activation_gain: f64,
+    /// Ia rate at rest length, zero velocity and activation, Hz (default 80).
+    pub ia_offset_hz: f64,
+    /// II length gain, Hz/mm (default 13.5).
+    pub ii_length_gain: f64,
+    /// II activation gain, Hz per unit activation (default 20).
+    pub ii_activation_gain: f64,
+    /// II rate at rest, Hz (default 80).
+    pub ii_offset_hz: f64,
+    /// Ib force gain, Hz/N (default 333).
+    pub ib_force_gain: f64,
+    /// Ib rate at zero force, Hz (default 0).
+    pub ib_offset_hz: f64,
+    /// Upper clip of every rate, Hz (default 500).
+    pub max_rate_hz: f64,
+}
+
+impl Default for SpindleModel {
+    fn default() -> Self {
+        SpindleModel {
+            ia_velocity_gain: 4.3,
+            ia_velocity_exponent: 0.6,
+            ia_length_gain: 2.0,
+            ia_activation_gain: 100.0,
+            ia_offset_hz: 80.0,
+            ii_length_gain: 13.5,
+            ii_activation_gain: 20.0,
+            ii_offset_hz: 80.0,
+            ib_force_gain: 333.0,
+            ib_offset_hz: 0.0,
+            max_rate_hz: 500.0,
+        }
+    }
+}
+
+impl SpindleModel {
+    /// The three rates (Ia, II, Ib) in Hz for one muscle: length and rest length in m, lengthening
+    /// velocity in m/s, force in N, activation 0..1.
+    pub fn rates(
+        &self,
+        length_m: f64,
+        rest_length_m: f64,
+        velocity_m_per_s: f64,
+        force_n: f64,
+        activation: f64,
+    ) -> [f64; 3] {
+        let d_mm = (length_m - rest_length_m) * 1e3;
+        let v_mm = velocity_m_per_s * 1e3;
+        let v_term = v_mm.signum() * v_mm.abs().powf(self.ia_velocity_exponent);
+        let clip = |r: f64| {
+            if r.is_finite() {
+                r.clamp(0.0, self.max_rate_hz)
+            } else {
+                0.0
+            }
+        };
+        [
+            clip(
+                self.ia_velocity_gain * v_term
+                    + self.ia_length_gain * d_mm
+                    + self.ia_activation_gain * activation
+                    + self.ia_offset_hz,
+            ),
+            clip(
+                self.ii_length_gain * d_mm
+                    + self.ii_activation_gain * activation
+                    + self.ii_offset_hz,
+            ),
+            clip(self.ib_force_gain * force_n + self.ib_offset_hz),
+        ]
+    }
+}
+
+/// Configuration of [`Proprioception`].
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProprioceptionConfig {
+    /// Muscle names, in the order of the body's `muscles` port (default: the 8 muscles of the NRP mouse
+    /// forelimb, `Foot1`, `Foot2`, `Radius1`, `Radius2`, `Humerus1` .. `Humerus4`).
+    pub muscles: Vec<String>,
+    /// Rest length per muscle in m (lengths are measured from it). Default: the first lengths received
+    /// (the body's state at t = 0), all > 0.
+    pub rest_length_m: Option<Vec<f64>>,
+    /// Afferents of each class per muscle (default 1); they share the rate, their spikes are independent.
+    pub afferents_per_muscle: u32,
+    /// Spike encoder (default `poisson`).
+    pub encoding: RateEncoding,
+    /// Internal grid of the encoder in ms (default 0.1); must divide the sync step.
+    pub dt_ms: f64,
+    /// Rate-model coefficients.
+    pub model: SpindleModel,
+}
+
+impl Default for ProprioceptionConfig {
+    fn default() -> Self {
+        ProprioceptionConfig {
+            muscles: [
+                "Foot1", "Foot2", "Radius1", "Radius2", "Humerus1", "Humerus2", "Humerus3",
+                "Humerus4",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+            rest_length_m: None,
+            afferents_per_muscle: 1,
+            encoding: RateEncoding::Poisson,
+            dt_ms: 0.1,
+            model: SpindleModel::default(),
+        }
+    }
+}
+
+const IN_MUSCLES: usize = 0;
+const OUT_IA: usize = 1;
+const OUT_RATES: usize = 4;
+
+/// The proprioception engine (see the [module docs](self)).
+pub struct Proprioception {
+    cfg: ProprioceptionConfig,
+    rest_length_m: Option<Vec<f64>>,
+    /// One encoder per class (Ia, II, Ib).
+    spikers: [RateSpiker; 3],
+    /// Scratch: per class, rate of every afferent.
+    afferent_rates: [Vec<f64>; 3],
+}
+
+impl Proprioception {
+    /// Builds the engine from its configuration and seed.
+    pub fn new(ctx: &InitContext) -> Result<Self, EngineError> {
+        let cfg: ProprioceptionConfig = ctx.config()?;
+        require(
+            !cfg.muscles.is_empty(),
+            ctx,
+            "muscles",
+            "needs at least one muscle",
+        )?;
+        for (i, m) in cfg.muscles.iter().enumerate() {
+            require(
+                !m.is_empty() && !cfg.muscles[..i].contains(m),
+                ctx,
+                &format!("muscles[{i}]"),
+                "muscle names must be non-empty and unique",
+            )?;
+        }
+        if let Some(rest) = &cfg.rest_length_m {
+            require(
+                rest.len() == cfg.muscles.len(),
+                ctx,
+                "rest_length_m",
+                "needs one length per muscle",
+            )?;
+            require(
+                rest.iter().all(|l| l.is_finite() && *l > 0.0),
+                ctx,
+                "rest_length_m",
+                "lengths must be finite and > 0",
+            )?;
+        }
+        require(
+            cfg.afferents_per_muscle > 0,
+            ctx,
+            "afferents_per_muscle",
+            "must be > 0",
+        )?;
+        substeps(ctx, "dt_ms", cfg.dt_ms)?;
+        let m = &cfg.model;
+        require(
+            m.ia_velocity_exponent > 0.0 && m.ia_velocity_exponent <= 1.0,
+            ctx,
+            "model.ia_velocity_exponent",
+            "must be in (0, 1]",
+        )?;
+        require(
+            m.max_rate_hz > 0.0 && m.max_rate_hz * cfg.dt_ms * 1e-3 <= 1.0,
+            ctx,
+            "model.max_rate_hz",
+            "must be > 0 and at most 1 spike per dt_ms",
+        )?;
+        let gains = [
+            m.ia_velocity_gain,
+            m.ia_length_gain,
+            m.ia_activation_gain,
+            m.ia_offset_hz,
+            m.ii_length_gain,
+            m.ii_activation_gain,
+            m.ii_offset_hz,
+            m.ib_force_gain,
+            m.ib_offset_hz,
+        ];
+        require(
+            gains.iter().all(|g| g.is_finite()),
+            ctx,
+            "model",
+            "gains and offsets must be finite",
+        )?;
+        let n = cfg.muscles.len() * cfg.afferents_per_muscle as usize;
+        let seed = |k: u64| neuroloop_core::seed::splitmix64(ctx.seed ^ k);
+        Ok(Proprioception {
+            rest_length_m: cfg.rest_length_m.clone(),
+            spikers: [
+                RateSpiker::new(cfg.encoding, n, seed(1)),
+                RateSpiker::new(cfg.encoding, n, seed(2)),
+                RateSpiker::new(cfg.encoding, n, seed(3)),
+            ],
+            afferent_rates: [vec![0.0; n], vec![0.0; n], vec![0.0; n]],
+            cfg,
+        })
+    }
+
+    fn n_afferents(&self) -> u32 {
+        self.cfg.muscles.len() as u32 * self.cfg.afferents_per_muscle
+    }
+}
+
+impl Engine for Proprioception {
+    fn ports(&self) -> Vec<PortSpec> {
+        let mut input = Vec::new();
+        let mut rates = Vec::new();
+        for m in &self.cfg.muscles {
+            for (q, u) in [
+                ("length_m", "m"),
+                ("velocity_m_per_s", "m/s"),
+                ("force_n", "N"),
+                ("activation", "1"),
+            ] {
+                input.push((format!("{m}.{q}"), u));
+            }
+            for q in ["ia", "ii", "ib"] {
+                rates.push((format!("{m}.{q}"), "Hz"));
+            }
+        }
+        let analog = |v: &[(String, &str)]| {
+            PortKind::analog(&v.iter().map(|(n, u)| (n.as_str(), *u)).collect::<Vec<_>>())
+        };
+        let size = self.n_afferents();
+        vec![
+            PortSpec::input("muscles", analog(&input)),
+            PortSpec::output("ia", PortKind::Spikes { size }),
+            PortSpec::output("ii", PortKind::Spikes { size }),
+            PortSpec::output("ib", PortKind::Spikes { size }),
+            PortSpec::output("rates", analog(&rates)),
+        ]
+    }
+
+    fn step(
+        &mut self,
+        ctx: &StepContext,
+        inputs: &Inputs,
+        outputs: &mut Outputs,
+    ) -> Result<(), EngineError> {
+        let x = inputs.analog(IN_MUSCLES);
+        let n_m = self.cfg.muscles.len();
+        if x.len() != 4 * n_m {
+            return Err(EngineError::Model(format!(
+                "muscles has {} values, expected {} (4 per muscle)",
+                x.len(),
+                4 * n_m
+            )));
+        }
+        if self.rest_length_m.is_none()
+            && inputs.stamp(IN_MUSCLES).is_some()
+            && (0..n_m).all(|i| x[4 * i] > 0.0)
+        {
+            self.rest_length_m = Some((0..n_m).map(|i| x[4 * i]).collect());
+        }
+        // Before the first lengths arrive, lengths count as rest lengths.
+        let rest: Vec<f64> = match &self.rest_length_m {
+            Some(r) => r.clone(),
+            None => (0..n_m).map(|i| x[4 * i]).collect(),
+        };
+        let k = self.cfg.afferents_per_muscle as usize;
+        let rates_out = outputs.analog_mut(OUT_RATES);
+        for i in 0..n_m {
+            let r =
+                self.cfg
+                    .model
+                    .rates(x[4 * i], rest[i], x[4 * i + 1], x[4 * i + 2], x[4 * i + 3]);
+            for c in 0..3 {
+                rates_out[3 * i + c] = r[c];
+                self.afferent_rates[c][i * k..(i + 1) * k].fill(r[c]);
+            }
+        }
+        let dt = self.cfg.dt_ms;
+        let n_sub = substeps_at_run(ctx.dt_ms(), dt)?;
+        for c in 0..3 {
+            let out = outputs.spikes_mut(OUT_IA + c);
+            for s in 0..n_sub {
+                let t = ctx.t_ms() + f64::from(s) * dt;
+                self.spikers[c].slot(&self.afferent_rates[c], t, dt, 0, out);
+            }
+        }
+        Ok(())
+    }
+
+    fn reset(&mut self) -> Result<(), EngineError> {
+        self.rest_length_m = self.cfg.rest_length_m.clone();
+        self.spikers.iter_mut().for_each(RateSpiker::reset);
+        Ok(())
+    }
+}
