@@ -9,12 +9,22 @@ use neuroloop_core::port::PortSpec;
 
 /// The constructor of the built-in engine `kind`, from whichever crate provides it.
 pub fn constructor(kind: &str) -> Option<EngineConstructor> {
-    neuroloop_engines::builtin(kind)
+    match kind {
+        "brain" => Some(neuroloop_brain::engine::new_engine),
+        "body" => Some(neuroloop_body::new_engine),
+        "joystick_pd" => Some(neuroloop_body::new_controller_engine),
+        "event_camera" => Some(neuroloop_sensors::new_event_camera),
+        "skin" => Some(neuroloop_sensors::new_skin),
+        "proprioception" => Some(neuroloop_sensors::new_proprioception),
+        _ => neuroloop_engines::builtin(kind),
+    }
 }
 
 /// Names of every built-in engine kind.
 pub fn names() -> Vec<&'static str> {
     let mut names: Vec<&'static str> = neuroloop_engines::BUILTIN_NAMES.to_vec();
+    names.extend_from_slice(&["brain", "body", "joystick_pd"]);
+    names.extend_from_slice(neuroloop_sensors::KINDS);
     names.sort_unstable();
     names
 }
@@ -23,6 +33,11 @@ pub fn names() -> Vec<&'static str> {
 pub fn sample_config(kind: &str) -> serde_json::Value {
     match kind {
         "fault" => serde_json::json!({"mode": "none"}),
+        "brain" => serde_json::json!({"network": {
+            "populations": [{"name": "E", "model": "iaf_psc_exp", "n": 10}],
+            "inputs": [{"name": "input", "target": "E", "weight": 100.0}],
+            "outputs": [{"name": "spikes", "population": "E"}],
+        }}),
         _ => serde_json::json!({}),
     }
 }
