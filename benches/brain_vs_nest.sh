@@ -11,7 +11,8 @@
 # differences of the statistics (rate: relative to NEST, in %; CV: absolute).
 # --network microcircuit (default scale 0.25) runs NEST (bridges/nest/microcircuit.py) first, then the
 # `microcircuit` example (keys build_s, sim_s, peak_rss_mb, rates_hz, n_neurons, n_synapses) and shows
-# build s, sim s, peak MB with NEST/neuroloop ratios, and the 8 population rates with their differences.
+# build s, sim s, peak MB with NEST/neuroloop ratios, and the 8 population rates with their differences;
+# both sides first simulate --presim-ms (default 500, as NEST's example) without counting it.
 # Needs NEST in .venv (scripts/setup_nest.sh). The Rust example is built first (cargo build --release; in
 # CARGO_TARGET_DIR if set), so compile time is not measured. Timings are wall clock: run it on an otherwise
 # idle machine. BRAIN_VS_NEST_RUST_CMD=<command> replaces the Rust example by another command printing
@@ -26,6 +27,7 @@ scale=
 threads=2
 sim_ms=1000
 seed=1
+presim_ms=500
 while [ $# -gt 0 ]; do
     case "$1" in
         --network) network="$2"; shift 2 ;;
@@ -33,6 +35,7 @@ while [ $# -gt 0 ]; do
         --threads) threads="$2"; shift 2 ;;
         --sim-ms) sim_ms="$2"; shift 2 ;;
         --seed) seed="$2"; shift 2 ;;
+        --presim-ms) presim_ms="$2"; shift 2 ;;
         -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1 (use --network brunel|microcircuit --scale S --threads T --sim-ms MS --seed N)" >&2; exit 2 ;;
     esac
@@ -52,6 +55,8 @@ fi
 args=(--scale "$scale" --threads "$threads" --sim-ms "$sim_ms" --seed "$seed")
 
 if [ "$network" = microcircuit ]; then
+    # NEST's example leaves out a 500 ms start-up transient (t_presim); so do both sides here.
+    args+=(--presim-ms "$presim_ms")
     # Benchmark 2: NEST first, then neuroloop (built before anything is timed).
     if [ -z "${BRAIN_VS_NEST_RUST_CMD:-}" ]; then
         echo "building the Rust example (cargo build --release -p neuroloop-brain --example microcircuit) ..." >&2

@@ -21,6 +21,7 @@ fn main() {
             "--scale" => c.scale = value.parse().unwrap_or_else(|_| bad("--scale")),
             "--threads" => c.threads = value.parse().unwrap_or_else(|_| bad("--threads")),
             "--sim-ms" => c.sim_ms = value.parse().unwrap_or_else(|_| bad("--sim-ms")),
+            "--presim-ms" => c.presim_ms = value.parse().unwrap_or_else(|_| bad("--presim-ms")),
             "--seed" => c.seed = value.parse().unwrap_or_else(|_| bad("--seed")),
             "--write-toml" => {
                 write_toml = true;
@@ -28,7 +29,7 @@ fn main() {
                 continue;
             }
             "-h" | "--help" => {
-                println!("microcircuit [--scale S] [--threads N] [--sim-ms MS] [--seed SEED] [--write-toml]");
+                println!("microcircuit [--scale S] [--threads N] [--sim-ms MS] [--presim-ms MS] [--seed SEED] [--write-toml]");
                 return;
             }
             other => {
