@@ -136,6 +136,7 @@ fn microcircuit_rates_match_nest() {
         scale: SCALE,
         threads: THREADS,
         sim_ms: SIM_MS,
+        presim_ms: 0.0,
         seed: SEED,
     })
     .unwrap_or_else(|e| panic!("neuroloop microcircuit run failed: {e:?}"));
