@@ -94,6 +94,33 @@ pub struct BodySpec {
     /// Collision shapes.
     #[serde(default)]
     pub shapes: Vec<ShapeSpec>,
+    /// Visual-only shapes (seen by cameras, ignored by physics and contacts).
+    #[serde(default)]
+    pub visuals: Vec<VisualSpec>,
+}
+
+/// One visual-only shape (`[[bodies.visuals]]`): the geometry fields of a [`ShapeSpec`] plus a
+/// reflectance; physics and the `contacts` port ignore it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VisualSpec {
+    /// Name (e.g. `humerus`), unique among the world's shapes and visuals.
+    pub name: String,
+    /// `ball` (centre `a_m`, `radius_m`) or `capsule` (segment `a_m`-`b_m`, `radius_m`).
+    pub kind: ShapeKind,
+    /// Frame of `a_m`/`b_m` (default body).
+    #[serde(default)]
+    pub frame: ShapeFrame,
+    /// Centre (ball) or first end of the segment (capsule), m.
+    pub a_m: [f64; 3],
+    /// Second end of the segment (capsule only), m.
+    #[serde(default)]
+    pub b_m: Option<[f64; 3]>,
+    /// Radius, m.
+    pub radius_m: f64,
+    /// Diffuse reflectance 0..1 for cameras (default: the camera's choice).
+    #[serde(default)]
+    pub reflectance: Option<f64>,
 }
 
 /// Which frame a shape's coordinates are given in.
@@ -383,6 +410,34 @@ impl WorldSpec {
                     (ShapeKind::Ball, None) => {}
                 }
             }
+            for (j, v) in b.visuals.iter().enumerate() {
+                let kv = format!("{k}.visuals[{j}]");
+                if shape_names.insert(&v.name, ()).is_some() {
+                    return Err(bad(
+                        format!("{kv}.name"),
+                        format!("shape or visual `{}` is defined twice", v.name),
+                    ));
+                }
+                if !(v.radius_m > 0.0 && v.radius_m.is_finite()) {
+                    return Err(bad(format!("{kv}.radius_m"), "must be > 0"));
+                }
+                finite3(&v.a_m, &format!("{kv}.a_m"))?;
+                match (v.kind, &v.b_m) {
+                    (ShapeKind::Capsule, None) => {
+                        return Err(bad(format!("{kv}.b_m"), "a capsule needs b_m"))
+                    }
+                    (ShapeKind::Capsule, Some(b_m)) => finite3(b_m, &format!("{kv}.b_m"))?,
+                    (ShapeKind::Ball, Some(_)) => {
+                        return Err(bad(format!("{kv}.b_m"), "a ball takes no b_m"))
+                    }
+                    (ShapeKind::Ball, None) => {}
+                }
+                if let Some(r) = v.reflectance {
+                    if !(0.0..=1.0).contains(&r) {
+                        return Err(bad(format!("{kv}.reflectance"), "must be in [0, 1]"));
+                    }
+                }
+            }
         }
         if !self.bodies.iter().any(|b| b.fixed) {
             return Err(bad("bodies", "at least one body must be fixed"));
@@ -610,3 +665,55 @@ impl WorldSpec {
 /// The text of `worlds/mouse_forelimb_joystick.toml`.
 pub const MOUSE_FORELIMB_JOYSTICK: &str =
     include_str!("../../../worlds/mouse_forelimb_joystick.toml");
+
+#[cfg(test)]
+mod visual_tests {
+    use super::*;
+
+    fn err_of(from: &str, to: &str) -> String {
+        assert!(MOUSE_FORELIMB_JOYSTICK.contains(from), "{from}");
+        match WorldSpec::from_toml(&MOUSE_FORELIMB_JOYSTICK.replacen(from, to, 1)) {
+            Ok(_) => panic!("accepted {to}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn shipped_visuals_load_and_bad_visuals_name_the_key() {
+        let w = WorldSpec::mouse_forelimb_joystick();
+        let visuals: Vec<(&str, &str)> = w
+            .bodies
+            .iter()
+            .flat_map(|b| {
+                b.visuals
+                    .iter()
+                    .map(move |v| (b.name.as_str(), v.name.as_str()))
+            })
+            .collect();
+        assert_eq!(
+            visuals,
+            [
+                ("humerus", "humerus"),
+                ("radius", "radius"),
+                ("foot", "metacarpus"),
+                ("joystick", "lever")
+            ]
+        );
+        let e = err_of("name = \"lever\"", "name = \"handle\"");
+        assert!(
+            e.contains("bodies[7].visuals[0].name") && e.contains("twice"),
+            "{e}"
+        );
+        let e = err_of("radius_m = 0.0008\n  reflectance = 0.8", "radius_m = -1.0");
+        assert!(e.contains("bodies[2].visuals[0].radius_m"), "{e}");
+        let e = err_of("reflectance = 0.3", "reflectance = 1.5");
+        assert!(e.contains("bodies[7].visuals[0].reflectance"), "{e}");
+        let e = err_of("b_m = [0.0127, 0.0, 0.0]", "");
+        assert!(
+            e.contains("bodies[3].visuals[0].b_m") && e.contains("needs b_m"),
+            "{e}"
+        );
+        let e = err_of("reflectance = 0.3", "reflectance = 0.3\ncolour = 1");
+        assert!(e.contains("unknown field"), "{e}");
+    }
+}
