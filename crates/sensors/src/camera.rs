@@ -39,8 +39,13 @@ use serde::{Deserialize, Serialize};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use crate::scene::{CameraPoseConfig, Pose, Renderer, SceneConfig};
+use crate::scene::{
+    CameraPoseConfig, Pose, Renderer, SceneConfig, DEFAULT_MIN_VISIBLE_MASS_KG,
+    DEFAULT_SHAPE_REFLECTANCE,
+};
 use crate::{config_error, require, substeps};
+use neuroloop_body::world::WorldSpec;
+use std::path::PathBuf;
 
 /// ESIM and noise parameters (defaults from ESIM and v2e).
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -150,7 +155,19 @@ pub struct EventCameraConfig {
     pub supersampling: u32,
     /// Camera placement and field of view.
     pub camera: CameraPoseConfig,
-    /// What it sees.
+    /// The body engine's world file (a path relative to the experiment file): the scene's `bodies`
+    /// (in `body_poses` order) and their objects are built from it (every collision shape and visual
+    /// of every body, see [`SceneConfig::add_world`]). Absent: the world compiled into
+    /// `neuroloop-body` (`worlds/mouse_forelimb_joystick.toml`), unless `scene.bodies` is given, which
+    /// makes a hand-built scene (not allowed together with `world_file`).
+    pub world_file: Option<PathBuf>,
+    /// Reflectance 0..1 of the world's collision shapes and of its visuals that give none (default
+    /// 0.85).
+    pub shape_reflectance: f64,
+    /// A moving world body of at least this mass without shapes or visuals is refused: the camera
+    /// could not see it (default 1e-6 kg; helper links weigh 1e-7 kg).
+    pub min_visible_mass_kg: f64,
+    /// Planes, light and extra objects (static, or on a world body), added to the world's objects.
     pub scene: SceneConfig,
     /// Event generation.
     pub esim: EsimConfig,
@@ -169,6 +186,9 @@ impl Default for EventCameraConfig {
             height: 128,
             supersampling: 1,
             camera: CameraPoseConfig::default(),
+            world_file: None,
+            shape_reflectance: DEFAULT_SHAPE_REFLECTANCE,
+            min_visible_mass_kg: DEFAULT_MIN_VISIBLE_MASS_KG,
             scene: SceneConfig::default(),
             esim: EsimConfig::default(),
             render: RenderConfig::default(),
@@ -292,7 +312,46 @@ const IN_POSES: usize = 0;
 impl EventCamera {
     /// Builds the camera from its configuration and seed.
     pub fn new(ctx: &InitContext) -> Result<Self, EngineError> {
-        let cfg: EventCameraConfig = ctx.config()?;
+        let mut cfg: EventCameraConfig = ctx.config()?;
+        require(
+            (0.0..=1.0).contains(&cfg.shape_reflectance),
+            ctx,
+            "shape_reflectance",
+            "must be in [0, 1]",
+        )?;
+        require(
+            cfg.min_visible_mass_kg >= 0.0 && cfg.min_visible_mass_kg.is_finite(),
+            ctx,
+            "min_visible_mass_kg",
+            "must be >= 0",
+        )?;
+        let bodies_given = ctx
+            .config
+            .get("scene")
+            .is_some_and(|s| s.get("bodies").is_some());
+        if bodies_given {
+            require(
+                cfg.world_file.is_none(),
+                ctx,
+                "scene.bodies",
+                "the bodies come from world_file: give one of them",
+            )?;
+        } else {
+            let world = match &cfg.world_file {
+                Some(path) => WorldSpec::load(path)
+                    .map_err(|e| config_error(ctx, "world_file", &e.to_string()))?,
+                None => WorldSpec::mouse_forelimb_joystick(),
+            };
+            let origin = match &cfg.world_file {
+                Some(path) => path.display().to_string(),
+                None => "the built-in world".to_string(),
+            };
+            cfg.scene
+                .add_world(&world, cfg.shape_reflectance, cfg.min_visible_mass_kg)
+                .map_err(|(key, why)| {
+                    config_error(ctx, "world_file", &format!("{origin}: {key}: {why}"))
+                })?;
+        }
         require(cfg.width > 0, ctx, "width", "must be > 0")?;
         require(cfg.height > 0, ctx, "height", "must be > 0")?;
         require(

@@ -10,9 +10,10 @@
 //! | `skin` | [`skin::Skin`]: taxels, SA-I/RA-I/PC LIF afferents, send-on-delta | `contacts` (16 slots x 5) | `sa1`, `ra1`, optional `pc` spikes; `events` (taxel address); `pressure` |
 //! | `proprioception` | [`proprio::Proprioception`]: spindle Ia/II, Golgi Ib | `muscles` (4 per muscle) | `ia`, `ii`, `ib` spikes; `rates` |
 //!
-//! Every configuration has working defaults for `worlds/mouse_forelimb_joystick.toml` (the camera's
-//! scene and the skin's taxels are that world's bodies and paw shapes), so `{}` is a valid config for
-//! each kind. Bad configurations are refused at construction with an error naming the key
+//! Every configuration has working defaults for `worlds/mouse_forelimb_joystick.toml`, so `{}` is a
+//! valid config for each kind: the camera's scene is built from a world file's bodies, collision shapes
+//! and `[[bodies.visuals]]` (its `world_file` key, the same file as the body engine's; by default the
+//! world compiled into `neuroloop-body`), the skin's taxels lie on that world's paw shapes. Bad configurations are refused at construction with an error naming the key
 //! (`engines.<name>.config.<key>: ...`). The spike encoders shared by the engines are in [`encoder`].
 //!
 //! Not for: physics (the body engine), neurons beyond the first-order afferent encoders (the brain).

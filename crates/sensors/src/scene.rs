@@ -7,15 +7,18 @@
 //! max(0, -n . light_direction))`, with the albedo of a solid texture evaluated in the object's own
 //! frame (so textures move with their object). No shadows, no reflections.
 //!
-//! The format mirrors a world file (shapes with a pose relative to a named body) so the lead can fill it
-//! from the body's world description later: `bodies` is the body order of `body_poses`; an object's
-//! `body` names one of them; `position_m`/`orientation` (w, x, y, z) place the shape in that body's frame
-//! (or in the world if `body` is absent). Capsules and cylinders have their axis along local z.
+//! `bodies` is the body order of `body_poses`; an object's `body` names one of them;
+//! `position_m`/`orientation` (w, x, y, z) place the shape in that body's frame (or in the world if
+//! `body` is absent). Capsules and cylinders have their axis along local z. The bodies and their
+//! objects normally come from the body engine's world file ([`SceneConfig::add_world`]: every collision
+//! shape and every `[[bodies.visuals]]` shape of every body), so the camera sees the geometry the
+//! physics simulates; planes, light and extra objects are the camera's own.
 //!
 //! Static geometry (planes and objects without a body) is rendered once into a cache while the camera
 //! does not move; each frame then ray-casts only the pixels inside the screen bounds of each moving
 //! object.
 
+use neuroloop_body::world::{ShapeFrame, ShapeKind, WorldSpec};
 use serde::Deserialize;
 
 /// A 3-vector.
@@ -533,145 +536,28 @@ impl Default for CameraPoseConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct SceneConfig {
     /// Body names in the order of the body engine's `body_poses` port (7 channels each); empty: no
-    /// `body_poses` input. Default: see [`SceneConfig::mouse_forelimb_joystick`].
+    /// `body_poses` input. Filled from a world by [`SceneConfig::add_world`].
     pub bodies: Vec<String>,
     /// Shapes.
     pub objects: Vec<ObjectConfig>,
-    /// Background planes.
+    /// Background planes (default: a checkered table at z = -20 mm and a striped wall at x = -30 mm).
     pub planes: Vec<PlaneConfig>,
     /// Brightness where a ray hits nothing (default 0.05).
     pub background_irradiance: f64,
     /// The light.
     pub light: LightConfig,
+    /// Pose of each body at the world's reference configuration, when the bodies come from a world
+    /// (empty otherwise); [`SceneConfig::validate`] refuses a camera inside an object at these poses.
+    #[serde(skip)]
+    pub reference_poses: Vec<Pose>,
 }
 
 impl Default for SceneConfig {
+    /// No bodies and no objects; the table and wall planes under the default light.
     fn default() -> Self {
-        SceneConfig::mouse_forelimb_joystick()
-    }
-}
-
-impl SceneConfig {
-    /// The scene of `worlds/mouse_forelimb_joystick.toml` (the default): its 8 bodies in world order;
-    /// humerus (10.6 mm) and radius (12.7 mm) as capsules along their body x axes, the paw's palm pad
-    /// and four digits with the world file's collision geometry (in the foot frame), the joystick lever
-    /// (25 mm along -y) and handle; a checkered table at z = -20 mm and a striped wall at x = -30 mm.
-    pub fn mouse_forelimb_joystick() -> Self {
-        let h = std::f64::consts::FRAC_1_SQRT_2;
-        let z_to_x = [h, 0.0, h, 0.0];
-        let z_to_y = [h, -h, 0.0, 0.0];
-        let obj =
-            |name: &str, body: &str, shape: Shape, p: V3, q: [f64; 4], refl: f64| ObjectConfig {
-                name: name.into(),
-                shape,
-                body: Some(body.into()),
-                position_m: p,
-                orientation: q,
-                reflectance: refl,
-                texture: Texture::Uniform,
-            };
-        let capsule = |r: f64, hh: f64| Shape::Capsule {
-            radius_m: r,
-            half_height_m: hh,
-        };
-        let digit = |i: usize, a: V3, b: V3| {
-            obj(
-                &format!("digit{i}"),
-                "foot",
-                capsule(0.25e-3, 0.5e-3),
-                [
-                    (a[0] + b[0]) / 2.0,
-                    (a[1] + b[1]) / 2.0,
-                    (a[2] + b[2]) / 2.0,
-                ],
-                identity_q(),
-                0.85,
-            )
-        };
         SceneConfig {
-            bodies: [
-                "mouse",
-                "humerus_helper",
-                "humerus",
-                "radius",
-                "foot",
-                "joystick_base",
-                "joystick_helper",
-                "joystick",
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-            objects: vec![
-                obj(
-                    "humerus",
-                    "humerus",
-                    capsule(0.8e-3, 5.3e-3),
-                    [5.3e-3, 0.0, 0.0],
-                    z_to_x,
-                    0.8,
-                ),
-                obj(
-                    "radius",
-                    "radius",
-                    capsule(0.6e-3, 6.35e-3),
-                    [6.35e-3, 0.0, 0.0],
-                    z_to_x,
-                    0.75,
-                ),
-                obj(
-                    "palm_pad",
-                    "foot",
-                    Shape::Sphere { radius_m: 0.35e-3 },
-                    [0.0040240, -0.0003719, 0.0000410],
-                    identity_q(),
-                    0.85,
-                ),
-                obj(
-                    "metacarpus",
-                    "foot",
-                    capsule(0.5e-3, 2.0e-3),
-                    [2.5e-3, -0.2e-3, 0.0],
-                    z_to_x,
-                    0.8,
-                ),
-                digit(
-                    2,
-                    [0.0056930, 0.0005411, -0.0006386],
-                    [0.0059148, 0.0004967, 0.0003521],
-                ),
-                digit(
-                    3,
-                    [0.0057284, 0.0000432, -0.0006687],
-                    [0.0059502, -0.0000010, 0.0003219],
-                ),
-                digit(
-                    4,
-                    [0.0057637, -0.0004546, -0.0006990],
-                    [0.0059855, -0.0004989, 0.0002917],
-                ),
-                digit(
-                    5,
-                    [0.0057990, -0.0009524, -0.0007292],
-                    [0.0060209, -0.0009967, 0.0002615],
-                ),
-                obj(
-                    "lever",
-                    "joystick",
-                    capsule(0.8e-3, 12.5e-3),
-                    [0.0, -12.5e-3, 0.0],
-                    z_to_y,
-                    0.3,
-                ),
-                obj(
-                    "handle",
-                    "joystick",
-                    capsule(0.6e-3, 2.25e-3),
-                    [0.0, -1.25e-3, 0.0],
-                    z_to_y,
-                    0.5,
-                ),
-            ],
+            bodies: Vec::new(),
+            objects: Vec::new(),
             planes: vec![
                 PlaneConfig {
                     name: "table".into(),
@@ -697,7 +583,132 @@ impl SceneConfig {
             ],
             background_irradiance: 0.05,
             light: LightConfig::default(),
+            reference_poses: Vec::new(),
         }
+    }
+}
+
+/// Reflectance of a world's collision shapes, and of its visuals that give none (default of the
+/// camera's `shape_reflectance`).
+pub const DEFAULT_SHAPE_REFLECTANCE: f64 = 0.85;
+
+/// Bodies lighter than this may have no geometry (helper links of 1e-7 kg; default of the camera's
+/// `min_visible_mass_kg`).
+pub const DEFAULT_MIN_VISIBLE_MASS_KG: f64 = 1e-6;
+
+/// Rotation (w, x, y, z) that turns local z onto the unit vector `u`.
+fn rotation_z_to(u: V3) -> [f64; 4] {
+    if u[2] < -1.0 + 1e-12 {
+        return [0.0, 1.0, 0.0, 0.0];
+    }
+    let q = [1.0 + u[2], -u[1], u[0], 0.0];
+    let n = q.iter().map(|x| x * x).sum::<f64>().sqrt();
+    q.map(|x| x / n)
+}
+
+impl SceneConfig {
+    /// The default scene: the bodies and geometry of `worlds/mouse_forelimb_joystick.toml` (the text
+    /// compiled into `neuroloop-body`, see [`SceneConfig::add_world`]) with the default planes and light.
+    pub fn mouse_forelimb_joystick() -> Self {
+        let mut scene = SceneConfig::default();
+        scene
+            .add_world(
+                &WorldSpec::mouse_forelimb_joystick(),
+                DEFAULT_SHAPE_REFLECTANCE,
+                DEFAULT_MIN_VISIBLE_MASS_KG,
+            )
+            .expect("every body of the shipped world with mass has geometry (tested)");
+        scene
+    }
+
+    /// Takes the bodies of a world (`bodies` = the world's body order, that of the body engine's
+    /// `body_poses`) and their reference poses, and appends one object per collision shape and per
+    /// visual of every body, on that body: a ball becomes a sphere, a capsule (segment `a_m`-`b_m`) a
+    /// capsule along the segment; shapes given in the model frame are moved into the body frame at the
+    /// reference pose. Collision shapes, and visuals without a reflectance, get `shape_reflectance`.
+    /// A moving body of at least `min_visible_mass_kg` without any shape or visual is an error
+    /// (key relative to the world file, reason): the camera could not see it.
+    pub fn add_world(
+        &mut self,
+        world: &WorldSpec,
+        shape_reflectance: f64,
+        min_visible_mass_kg: f64,
+    ) -> Result<(), (String, String)> {
+        let mut bodies = Vec::with_capacity(world.bodies.len());
+        let mut poses = Vec::with_capacity(world.bodies.len());
+        let mut objects = Vec::new();
+        for (i, b) in world.bodies.iter().enumerate() {
+            if !b.fixed
+                && b.mass_kg >= min_visible_mass_kg
+                && b.shapes.is_empty()
+                && b.visuals.is_empty()
+            {
+                return Err((
+                    format!("bodies[{i}]"),
+                    format!(
+                        "body `{}` ({} kg) has no shapes and no visuals, so the camera cannot see it: \
+                         add [[bodies.visuals]] (bodies lighter than min_visible_mass_kg = {} kg may \
+                         have none)",
+                        b.name, b.mass_kg, min_visible_mass_kg
+                    ),
+                ));
+            }
+            let rp = world.reference_pose(i);
+            let (t, q) = (rp.translation, rp.rotation);
+            let pose = Pose::from_slice(&[t.x, t.y, t.z, q.w, q.x, q.y, q.z]);
+            let geometry = b
+                .shapes
+                .iter()
+                .map(|s| (&s.name, s.kind, s.frame, s.a_m, s.b_m, s.radius_m, None))
+                .chain(b.visuals.iter().map(|v| {
+                    (
+                        &v.name,
+                        v.kind,
+                        v.frame,
+                        v.a_m,
+                        v.b_m,
+                        v.radius_m,
+                        v.reflectance,
+                    )
+                }));
+            for (name, kind, frame, a_m, b_m, radius_m, reflectance) in geometry {
+                let to_body = |p: V3| match frame {
+                    ShapeFrame::Body => p,
+                    ShapeFrame::Model => pose.inverse_apply(p),
+                };
+                let a = to_body(a_m);
+                let end = to_body(b_m.unwrap_or(a_m));
+                let axis = sub(end, a);
+                let length = norm(axis);
+                let (shape, position_m, orientation) = match kind {
+                    ShapeKind::Capsule if length > 1e-12 => (
+                        Shape::Capsule {
+                            radius_m,
+                            half_height_m: length / 2.0,
+                        },
+                        scale(add(a, end), 0.5),
+                        rotation_z_to(scale(axis, 1.0 / length)),
+                    ),
+                    // A ball, or a capsule of zero length.
+                    _ => (Shape::Sphere { radius_m }, a, identity_q()),
+                };
+                objects.push(ObjectConfig {
+                    name: name.clone(),
+                    shape,
+                    body: Some(b.name.clone()),
+                    position_m,
+                    orientation,
+                    reflectance: reflectance.unwrap_or(shape_reflectance),
+                    texture: Texture::Uniform,
+                });
+            }
+            bodies.push(b.name.clone());
+            poses.push(pose);
+        }
+        self.bodies = bodies;
+        self.reference_poses = poses;
+        self.objects.extend(objects);
+        Ok(())
     }
 
     /// Checks the scene; on error returns (key relative to the scene, reason).

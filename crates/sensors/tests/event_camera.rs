@@ -57,46 +57,17 @@ fn pixel_events(batches: &[EventBatch], x: u16, y: u16) -> Vec<(f64, bool)> {
         .collect()
 }
 
-/// Reference poses of the 8 bodies of worlds/mouse_forelimb_joystick.toml (position, rpy -> quaternion
-/// with R = Rz(yaw) Ry(pitch) Rx(roll)), 7 numbers each.
+/// Reference poses of the bodies of worlds/mouse_forelimb_joystick.toml, 7 numbers each (from the
+/// world's `reference_pose`, as the body engine reports them before it moves).
 fn world_reference_poses() -> Vec<f64> {
-    let bodies: [([f64; 3], [f64; 3]); 8] = [
-        // The mouse body (1.5708 rad roll in the file) carries no shape.
-        ([0.0, -0.05, 0.02], [std::f64::consts::FRAC_PI_2, 0.0, 0.0]),
-        ([0.010210, -0.069, 0.024], [1.542825, 0.998646, 1.109341]),
-        ([0.010210, -0.069, 0.024], [1.542825, 0.998646, 1.109341]),
-        (
-            [0.012754, -0.063883, 0.015108],
-            [-0.110539, 0.456836, -1.668974],
-        ),
-        (
-            [0.011636, -0.075310, 0.009719],
-            [1.531171, 0.111224, -1.614582],
-        ),
-        ([0.011977, -0.079236, -0.016091], [0.0, 0.0, 0.0]),
-        (
-            [0.011977, -0.079236, -0.016091],
-            [1.611924, -0.019593, -0.076757],
-        ),
-        (
-            [0.011408, -0.080241, 0.008866],
-            [1.611924, -0.019593, -0.076756],
-        ),
-    ];
-    let mut v = Vec::new();
-    for (p, [r, pi, y]) in bodies {
-        let (cr, sr) = ((r / 2.0).cos(), (r / 2.0).sin());
-        let (cp, sp) = ((pi / 2.0).cos(), (pi / 2.0).sin());
-        let (cy, sy) = ((y / 2.0).cos(), (y / 2.0).sin());
-        v.extend_from_slice(&p);
-        v.extend_from_slice(&[
-            cy * cp * cr + sy * sp * sr,
-            cy * cp * sr - sy * sp * cr,
-            cy * sp * cr + sy * cp * sr,
-            sy * cp * cr - cy * sp * sr,
-        ]);
-    }
-    v
+    let w = neuroloop_body::world::WorldSpec::mouse_forelimb_joystick();
+    (0..w.bodies.len())
+        .flat_map(|i| {
+            let p = w.reference_pose(i);
+            let (t, q) = (p.translation, p.rotation);
+            [t.x, t.y, t.z, q.w, q.x, q.y, q.z]
+        })
+        .collect()
 }
 
 #[test]
@@ -109,7 +80,7 @@ fn default_scene_shows_the_forelimb_and_is_silent_when_static() {
     let (w, h) = (128, 128);
     let mut with_arm = vec![0.0; w * h];
     Renderer::new(
-        &SceneConfig::default(),
+        &SceneConfig::mouse_forelimb_joystick(),
         &CameraPoseConfig::default(),
         w,
         h,
@@ -118,7 +89,7 @@ fn default_scene_shows_the_forelimb_and_is_silent_when_static() {
     .render(&poses, &mut with_arm);
     let empty = SceneConfig {
         objects: Vec::new(),
-        ..SceneConfig::default()
+        ..SceneConfig::mouse_forelimb_joystick()
     };
     let mut background = vec![0.0; w * h];
     Renderer::new(&empty, &CameraPoseConfig::default(), w, h, 1).render(&poses, &mut background);
