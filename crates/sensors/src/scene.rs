@@ -765,7 +765,26 @@ impl SceneConfig {
                         );
                     }
                 }
-                _ => {}
+                Some(b) => {
+                    // At the world's reference pose, when the bodies come from a world.
+                    let k = self.bodies.iter().position(|n| n == b);
+                    if let Some(body_pose) = k.and_then(|k| self.reference_poses.get(k)) {
+                        let pose = body_pose.compose(&object_offset(o));
+                        if o.shape
+                            .signed_distance(pose.inverse_apply(camera.position_m))
+                            <= 0.0
+                        {
+                            return e(
+                                "camera.position_m".into(),
+                                &format!(
+                                    "the camera is inside object {:?} on body {b:?} at the world's \
+                                     reference pose",
+                                    o.name
+                                ),
+                            );
+                        }
+                    }
+                }
             }
         }
         for (i, p) in self.planes.iter().enumerate() {

@@ -82,6 +82,37 @@ fn camera_refuses_bad_configurations() {
         "scene.objects[0].shape",
         "unknown variant",
     );
+    // Inside an object on a body, at the world's reference pose: a visual (the humerus, 10.6 mm long,
+    // 0.8 mm thick) and a collision shape (the palm pad, given in the model frame).
+    let w = neuroloop_body::world::WorldSpec::mouse_forelimb_joystick();
+    let humerus = w
+        .reference_pose(w.body_index("humerus").unwrap())
+        .transform_point([5.3e-3, 0.0, 0.3e-3].into());
+    let palm_pad = w.bodies[w.body_index("foot").unwrap()].shapes[0].a_m;
+    for (inside, name) in [
+        ([humerus.x, humerus.y, humerus.z], "humerus"),
+        (palm_pad, "palm_pad"),
+    ] {
+        refused(
+            cam,
+            json!({ "camera": { "position_m": inside, "look_at_m": [0.0, 0.0, 0.0] } }),
+            1,
+            "camera.position_m",
+            &format!("inside object {name:?} on body"),
+        );
+    }
+    // 1.5 mm beside the humerus's axis (outside its 0.8 mm radius) is fine.
+    let beside = w
+        .reference_pose(w.body_index("humerus").unwrap())
+        .transform_point([5.3e-3, 0.0, 1.5e-3].into());
+    let beside = [beside.x, beside.y, beside.z];
+    assert!(cam(&ctx(
+        "s",
+        json!({ "camera": { "position_m": beside, "look_at_m": [0.0, 0.0, 0.0] } }),
+        1,
+        1
+    ))
+    .is_ok());
     // The defaults are valid, and 346x260 is accepted.
     assert!(cam(&ctx("s", json!({}), 1, 1)).is_ok());
     assert!(cam(&ctx("s", json!({ "width": 346, "height": 260 }), 1, 1)).is_ok());
