@@ -1,18 +1,33 @@
 //! Proprioception: muscle spindle primaries (Ia), secondaries (II) and Golgi tendon organs (Ib) per
 //! muscle, from the body's `muscles` output, as rates and spikes.
 //!
-//! Rate model (Prochazka & Gorassini, J Physiol 1998; coefficients of Prochazka, Prog Brain Res 1999,
-//! cat hindlimb, lengths in mm, velocities in mm/s, activation 0..1 standing in for fusimotor drive
-//! through alpha-gamma coactivation):
+//! Spindle rate model (Prochazka & Gorassini, J Physiol 1998; coefficients of Prochazka, Prog Brain
+//! Res 1999, cat hindlimb, lengths in mm, velocities in mm/s, activation 0..1 standing in for
+//! fusimotor drive through alpha-gamma coactivation):
 //!
 //! ```text
 //! Ia = ia_velocity_gain * sign(v) |v|^ia_velocity_exponent + ia_length_gain * d + ia_activation_gain * a + ia_offset
 //! II = ii_length_gain * d + ii_activation_gain * a + ii_offset
-//! Ib = ib_force_gain * F + ib_offset
 //! ```
 //!
-//! with `d = (length - rest_length)` in mm, `v` the lengthening velocity in mm/s, `F` the muscle force in
-//! N; every rate is clipped to `[0, max_rate_hz]`. Rates are held over a sync step (the inputs are held
+//! with `d = (length - rest_length)` in mm, `v` the lengthening velocity in mm/s.
+//!
+//! Golgi tendon organs, `F` the muscle force in N, one of two models (`model.ib_model`):
+//! - `linear` (default): `Ib = ib_force_gain * F + ib_offset`. Its gain of 333 Hz/N is NOT confirmed: it
+//!   was attributed to Prochazka (1999) from memory, and no source found (web pages, docs, code)
+//!   states it; only the proportionality of Ib rate to tendon force is standard (Houk & Henneman 1967).
+//!   Treat it as a free parameter.
+//! - `lin_crago`: Lin & Crago (Ann Biomed Eng 2002), a static nonlinearity `R = ib_log_gain_hz *
+//!   ln(max(F, 0) / ib_log_force_n + 1)` (60 Hz and 4 N, cat scale) followed by the linear dynamics
+//!   `H(s) = (1.7 s^2 + 2.58 s + 0.4) / (s^2 + 2.2 s + 0.4)` (s in 1/s; unit static gain, an
+//!   overshoot of 1.7 times a force step that adapts with time constants of 0.5 s and 5 s), integrated
+//!   on the sync step with the bilinear transform from a steady state at the first force received.
+//!   Confirmed: this form and these numbers as implemented by two open-source models citing the paper
+//!   (OpenSim's `Lin02GolgiTendonOrgan` by S. Verduzco-Flores: the same nonlinearity with 60 Hz, 4 N,
+//!   and the same filter scaled by 40; MyoGen's `GolgiTendonOrgan`: the same filter in bilinear form).
+//!   Not confirmed: the paper's own text was not available.
+//!
+//! Every rate is clipped to `[0, max_rate_hz]`. Rates are held over a sync step (the inputs are held
 //! values) and turned into spikes on an internal grid of `dt_ms` by a Poisson or integrate-and-fire
 //! encoder ([`RateEncoding`]).
 //!
@@ -28,7 +43,7 @@ use serde::Deserialize;
 use crate::encoder::{RateEncoding, RateSpiker};
 use crate::{require, substeps, substeps_at_run};
 
-/// Rate-model coefficients (defaults: Prochazka 1999, cat).
+/// Rate-model coefficients (defaults: Prochazka 1999, cat; Ib see the [module docs](self)).
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SpindleModel {
@@ -48,10 +63,16 @@ pub struct SpindleModel {
     pub ii_activation_gain: f64,
     /// II rate at rest, Hz (default 80).
     pub ii_offset_hz: f64,
-    /// Ib force gain, Hz/N (default 333).
+    /// `linear`: Ib force gain, Hz/N (default 333; unconfirmed, see the [module docs](self)).
     pub ib_force_gain: f64,
-    /// Ib rate at zero force, Hz (default 0).
+    /// `linear`: Ib rate at zero force, Hz (default 0).
     pub ib_offset_hz: f64,
+    /// Golgi tendon organ model (default `linear`; see the [module docs](self)).
+    pub ib_model: IbModel,
+    /// `lin_crago`: gain of the log nonlinearity, Hz (default 60).
+    pub ib_log_gain_hz: f64,
+    /// `lin_crago`: force scale of the log nonlinearity, N (default 4).
+    pub ib_log_force_n: f64,
     /// Upper clip of every rate, Hz (default 500).
     pub max_rate_hz: f64,
 }
@@ -69,8 +90,54 @@ impl Default for SpindleModel {
             ii_offset_hz: 80.0,
             ib_force_gain: 333.0,
             ib_offset_hz: 0.0,
+            ib_model: IbModel::Linear,
+            ib_log_gain_hz: 60.0,
+            ib_log_force_n: 4.0,
             max_rate_hz: 500.0,
         }
+    }
+}
+
+/// Golgi tendon organ (Ib) models.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IbModel {
+    /// `ib_force_gain * F + ib_offset_hz` (gain unconfirmed, see the [module docs](self)).
+    Linear,
+    /// Lin & Crago (2002): log nonlinearity and second-order adapting dynamics.
+    LinCrago,
+}
+
+/// The linear dynamics of the Lin & Crago (2002) tendon organ model, `H(s) = (1.7 s^2 + 2.58 s + 0.4)
+/// / (s^2 + 2.2 s + 0.4)`, discretized with the bilinear transform (direct form I).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LinCragoFilter {
+    /// Previous two inputs and outputs, Hz; `None` before the first sample.
+    state: Option<[f64; 4]>,
+}
+
+impl LinCragoFilter {
+    /// Numerator and denominator of H(s), highest power first.
+    const NUM: [f64; 3] = [1.7, 2.58, 0.4];
+    const DEN: [f64; 3] = [1.0, 2.2, 0.4];
+
+    /// Filters one sample `u` (Hz) taken `dt_s` after the previous one; the first sample sets a
+    /// steady state (output = input).
+    pub fn step(&mut self, u: f64, dt_s: f64) -> f64 {
+        let [u1, u2, y1, y2] = *self.state.get_or_insert([u, u, u, u]);
+        // s = (2 / T) (1 - z^-1) / (1 + z^-1), multiplied through by T^2 (1 + z^-1)^2.
+        let k = 2.0 / dt_s;
+        let poly = |c: [f64; 3]| {
+            [
+                c[0] * k * k + c[1] * k + c[2],
+                2.0 * (c[2] - c[0] * k * k),
+                c[0] * k * k - c[1] * k + c[2],
+            ]
+        };
+        let (b, a) = (poly(Self::NUM), poly(Self::DEN));
+        let y = (b[0] * u + b[1] * u1 + b[2] * u2 - a[1] * y1 - a[2] * y2) / a[0];
+        self.state = Some([u, u1, y, y1]);
+        y
     }
 }
 
@@ -107,8 +174,19 @@ impl SpindleModel {
                     + self.ii_activation_gain * activation
                     + self.ii_offset_hz,
             ),
-            clip(self.ib_force_gain * force_n + self.ib_offset_hz),
+            clip(self.ib_static(force_n)),
         ]
+    }
+
+    /// The Ib rate before any dynamics, Hz (unclipped): linear, or Lin & Crago's log nonlinearity.
+    pub fn ib_static(&self, force_n: f64) -> f64 {
+        match self.ib_model {
+            IbModel::Linear => self.ib_force_gain * force_n + self.ib_offset_hz,
+            // Lin & Crago, Ann Biomed Eng 30:54-67 (2002), eq. 1.
+            IbModel::LinCrago => {
+                self.ib_log_gain_hz * (force_n.max(0.0) / self.ib_log_force_n).ln_1p()
+            }
+        }
     }
 }
 
@@ -163,6 +241,8 @@ pub struct Proprioception {
     spikers: [RateSpiker; 3],
     /// Scratch: per class, rate of every afferent.
     afferent_rates: [Vec<f64>; 3],
+    /// Per muscle, the tendon organ dynamics (`lin_crago`).
+    ib_filters: Vec<LinCragoFilter>,
 }
 
 impl Proprioception {
@@ -227,12 +307,19 @@ impl Proprioception {
             m.ii_offset_hz,
             m.ib_force_gain,
             m.ib_offset_hz,
+            m.ib_log_gain_hz,
         ];
         require(
             gains.iter().all(|g| g.is_finite()),
             ctx,
             "model",
             "gains and offsets must be finite",
+        )?;
+        require(
+            m.ib_log_force_n > 0.0 && m.ib_log_force_n.is_finite(),
+            ctx,
+            "model.ib_log_force_n",
+            "must be > 0",
         )?;
         let n = cfg.muscles.len() * cfg.afferents_per_muscle as usize;
         let seed = |k: u64| neuroloop_core::seed::splitmix64(ctx.seed ^ k);
@@ -244,6 +331,7 @@ impl Proprioception {
                 RateSpiker::new(cfg.encoding, n, seed(3)),
             ],
             afferent_rates: [vec![0.0; n], vec![0.0; n], vec![0.0; n]],
+            ib_filters: vec![LinCragoFilter::default(); cfg.muscles.len()],
             cfg,
         })
     }
@@ -311,11 +399,18 @@ impl Engine for Proprioception {
         };
         let k = self.cfg.afferents_per_muscle as usize;
         let rates_out = outputs.analog_mut(OUT_RATES);
+        let model = &self.cfg.model;
         for i in 0..n_m {
-            let r =
-                self.cfg
-                    .model
-                    .rates(x[4 * i], rest[i], x[4 * i + 1], x[4 * i + 2], x[4 * i + 3]);
+            let mut r = model.rates(x[4 * i], rest[i], x[4 * i + 1], x[4 * i + 2], x[4 * i + 3]);
+            if model.ib_model == IbModel::LinCrago {
+                let u = model.ib_static(x[4 * i + 2]);
+                let y = self.ib_filters[i].step(u, ctx.dt_ms() * 1e-3);
+                r[2] = if y.is_finite() {
+                    y.clamp(0.0, model.max_rate_hz)
+                } else {
+                    0.0
+                };
+            }
             for c in 0..3 {
                 rates_out[3 * i + c] = r[c];
                 self.afferent_rates[c][i * k..(i + 1) * k].fill(r[c]);
@@ -336,6 +431,7 @@ impl Engine for Proprioception {
     fn reset(&mut self) -> Result<(), EngineError> {
         self.rest_length_m = self.cfg.rest_length_m.clone();
         self.spikers.iter_mut().for_each(RateSpiker::reset);
+        self.ib_filters.fill(LinCragoFilter::default());
         Ok(())
     }
 }

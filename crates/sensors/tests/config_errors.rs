@@ -226,6 +226,13 @@ fn proprioception_refuses_bad_configurations() {
         "model.ia_velocity_exponent",
         "(0, 1]",
     );
+    refused(
+        p,
+        json!({ "model": { "ib_model": "lin_crago", "ib_log_force_n": 0.0 } }),
+        1,
+        "model.ib_log_force_n",
+        "> 0",
+    );
 }
 
 #[test]

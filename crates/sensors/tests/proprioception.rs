@@ -141,3 +141,50 @@ fn shortening_silences_the_velocity_term() {
     assert_eq!(r[0], 0.0);
     assert_eq!(r[1], 80.0);
 }
+
+#[test]
+fn lin_crago_tendon_organ_follows_its_equations() {
+    use neuroloop_sensors::proprio::{IbModel, LinCragoFilter};
+    let m = SpindleModel {
+        ib_model: IbModel::LinCrago,
+        ..SpindleModel::default()
+    };
+    // Static nonlinearity: 60 Hz * ln(F / 4 N + 1); no force, no rate; compression counts as none.
+    for f in [0.0, 0.1, 0.5, 2.0, 40.0] {
+        let want = 60.0 * (f / 4.0 + 1.0f64).ln();
+        assert!((m.ib_static(f) - want).abs() < 1e-12, "{f}");
+        assert!((m.rates(L0, L0, 0.0, f, 0.0)[2] - want.min(500.0)).abs() < 1e-12);
+    }
+    assert_eq!(m.ib_static(-1.0), 0.0);
+    // A force step from 0 to 0.5 N after 100 ms: the rate jumps to 1.7 R and adapts to R as
+    // R (1 + A exp(-0.2 t) + B exp(-2 t)) (partial fractions of H(s) / s: A = 2/15, B = 17/30).
+    let cfg = json!({ "muscles": ["Foot1"], "rest_length_m": [L0],
+                      "model": { "ib_model": "lin_crago" } });
+    let mut h = Harness::new(
+        neuroloop_sensors::new_proprioception,
+        &ctx("gto", cfg, 1, 1),
+    );
+    let f = 0.5;
+    let r_static = 60.0 * (f / 4.0 + 1.0f64).ln();
+    let (a, b) = (2.0 / 15.0, 17.0 / 30.0);
+    let mut ib = Vec::new();
+    for k in 0..3100 {
+        h.step(Some(&input(L0, 0.0, if k < 100 { 0.0 } else { f }, 0.0)));
+        ib.push(h.analog("rates")[2]);
+    }
+    assert!(ib[..100].iter().all(|&r| r == 0.0));
+    for (k, &rate) in ib.iter().enumerate().skip(100) {
+        let t = (k - 100) as f64 * 1e-3;
+        let want = r_static * (1.0 + a * (-0.2 * t).exp() + b * (-2.0 * t).exp());
+        assert!(
+            (rate - want).abs() < 2e-3 * r_static,
+            "{k} ms: {rate} vs {want}"
+        );
+    }
+    assert!((ib[100] / r_static - 1.7).abs() < 2e-3);
+    // The filter alone: starts in steady state, unit static gain.
+    let mut filt = LinCragoFilter::default();
+    assert_eq!(filt.step(10.0, 1e-3), 10.0);
+    let last = (0..200_000).map(|_| filt.step(10.0, 1e-3)).last().unwrap();
+    assert!((last - 10.0).abs() < 1e-9);
+}
