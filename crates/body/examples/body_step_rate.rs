@@ -1,13 +1,42 @@
 //! Benchmark (not a test): physics + muscle step rate of the shipped forelimb world at a 1 ms step,
-//! driven by changing muscle excitations, and its ratio to real time.
+//! driven by changing muscle excitations, and its ratio to real time. In the same invocation it runs a
+//! peer: the same world with rapier's usual way of buying accuracy, 8 solver substeps of one
+//! Gauss-Seidel pass each (the setting shipped before), and prints the ratio between the two, with the
+//! grip loop's worst opening for each (how much accuracy each buys).
 //!
 //! Usage: `cargo run --release -p neuroloop-body --example body_step_rate -- [simulated_s] [step_ms]`
 //! (defaults 20 s, 1 ms).
 
-use std::time::Instant;
-
 use neuroloop_body::physics::Body;
 use neuroloop_body::world::WorldSpec;
+
+/// CPU seconds per step, wall seconds per step and the worst loop gap (m) of `sim_s` simulated seconds.
+fn run(spec: WorldSpec, sim_s: f64, dt: f64) -> Result<(f64, f64, f64), String> {
+    let mut body = Body::new(spec, dt).map_err(|e| e.to_string())?;
+    let js = body
+        .spec()
+        .body_index(&body.spec().joystick.body.clone())
+        .ok_or("no joystick body")?;
+    let n = (sim_s / dt).round() as u64;
+    let torques = vec![0.0; body.joints().len()];
+    let mut u = vec![0.0; body.muscles().len()];
+    let mut gap = 0.0f64;
+    let t0 = std::time::Instant::now();
+    let cpu0 = cpu_time_s();
+    for k in 0..n {
+        // A slow sweep through the muscles (each one 0.25 s on, half strength).
+        let t = k as f64 * dt;
+        for (m, x) in u.iter_mut().enumerate() {
+            let phase = (t * 4.0 - m as f64).rem_euclid(8.0);
+            *x = if phase < 1.0 { 0.5 } else { 0.02 };
+        }
+        body.step(&u, &torques).map_err(|e| e.to_string())?;
+        gap = gap.max((body.paw_grip_m() - body.pose(js).translation).length());
+    }
+    let wall = t0.elapsed().as_secs_f64();
+    let cpu = cpu_time_s() - cpu0;
+    Ok((cpu / n as f64, wall / n as f64, gap))
+}
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -18,39 +47,42 @@ fn main() {
     let sim_s: f64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(20.0);
     let step_ms: f64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1.0);
     let dt = step_ms * 1e-3;
-    let mut body = match Body::new(WorldSpec::mouse_forelimb_joystick(), dt) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("{e}");
-            std::process::exit(1);
-        }
-    };
-    let n = (sim_s / dt).round() as u64;
-    let torques = vec![0.0; body.joints().len()];
-    let mut u = [0.0; 8];
-    let t0 = Instant::now();
-    let cpu0 = cpu_time_s();
-    for k in 0..n {
-        // A slow sweep through the muscles (each one 0.25 s on, half strength).
-        let t = k as f64 * dt;
-        for (m, x) in u.iter_mut().enumerate() {
-            let phase = (t * 4.0 - m as f64).rem_euclid(8.0);
-            *x = if phase < 1.0 { 0.5 } else { 0.02 };
-        }
-        if let Err(e) = body.step(&u, &torques) {
-            eprintln!("{e}");
-            std::process::exit(1);
+    let shipped = WorldSpec::mouse_forelimb_joystick();
+    let mut peer = shipped.clone();
+    peer.physics.solver_iterations = 8;
+    peer.physics.pgs_iterations = 1;
+    println!("{sim_s} s simulated at {step_ms} ms per step, one core:");
+    let mut cpu_per_step = Vec::new();
+    for (label, spec) in [
+        (
+            format!(
+                "shipped world ({} substep x {} passes)",
+                shipped.physics.solver_iterations, shipped.physics.pgs_iterations
+            ),
+            shipped.clone(),
+        ),
+        ("peer: 8 substeps x 1 pass".to_string(), peer),
+    ] {
+        match run(spec, sim_s, dt) {
+            Ok((cpu, wall, gap)) => {
+                println!(
+                    "  {label:<38} CPU {:6.1} us/step = {:5.1}x real time; wall {:6.1} us/step; loop gap <= {:.1} um",
+                    cpu * 1e6,
+                    dt / cpu,
+                    wall * 1e6,
+                    gap * 1e6
+                );
+                cpu_per_step.push(cpu);
+            }
+            Err(e) => {
+                eprintln!("{label}: {e}");
+                std::process::exit(1);
+            }
         }
     }
-    let wall = t0.elapsed().as_secs_f64();
-    let cpu = cpu_time_s() - cpu0;
     println!(
-        "{n} steps of {step_ms} ms ({sim_s} s simulated): wall {wall:.3} s = {:.1} us/step = {:.1}x real time; \
-         CPU {cpu:.3} s = {:.1} us/step = {:.1}x real time on one core",
-        wall / n as f64 * 1e6,
-        sim_s / wall,
-        cpu / n as f64 * 1e6,
-        sim_s / cpu
+        "  peer / shipped CPU per step: {:.2}x",
+        cpu_per_step[1] / cpu_per_step[0]
     );
 }
 

@@ -19,17 +19,18 @@
 //! - Muscles: De Groote et al. (2016) closed-form curves, rigid tendon, zero pennation, fiber damping 0.1,
 //!   OpenSim 3.3 activation dynamics; forces act along every path segment that spans two bodies, equal
 //!   and opposite.
-//! - The paw-joystick ball joint closes the loop as an impulse joint (the only non-multibody joint);
-//!   with 8 solver iterations the loop stays closed to ~2 um in normal use and ~25 um at worst over 10
-//!   simulated minutes of random excitation (`physics.solver_iterations` trades this for speed: 4
-//!   iterations are ~2x faster and hold ~15 um).
+//! - The paw-joystick ball joint closes the loop as an impulse joint (the only non-multibody joint).
+//!   Rapier runs one substep per physics step with 16 Gauss-Seidel passes (`physics.solver_iterations`
+//!   = 1, `physics.pgs_iterations` = 16): the loop stays closed to ~0.1 um on average and 6-11 um at
+//!   worst under random excitation, tighter than 8 substeps of one pass (18 um at worst) at a quarter of
+//!   the cost, because each substep refreshes the multibodies' mass matrices and a pass does not.
 //! - Collision shapes (new; the NRP model had none): a palm pad and four digit capsules on the paw,
 //!   hooked 30 um around a capsule handle. They touch when the paw twists about the grip.
 //! - Task defaults: the end box starts at 3 mm (this arm's joint limits stop the pull near 4 mm); the
 //!   force-field pulse is 0.1 N for 100 ms (see the world file's comments).
-//! - Speed: see `examples/body_step_rate.rs`: about 65-70 us of CPU per 1 ms step (~15x real time on
-//!   one core) on the shared 2-core development machine under load; the 8 solver iterations dominate
-//!   (our muscle code takes ~1 us).
+//! - Speed: see `examples/body_step_rate.rs`: about 20 us of CPU per 1 ms step (~50x real time on one
+//!   core), against ~80 us for the previous setting of 8 substeps; rapier's multibody updates and the
+//!   loop joint's passes take most of it, our muscle code ~1 us.
 //!
 //! # Ports of the `body` engine
 //! | # | port | dir | channels |

@@ -102,6 +102,9 @@ pub struct Body {
     steps: u64,
     dt_s: f64,
     contacts: Vec<PawContact>,
+    /// Per-step scratch: body poses, and the (body, point, force) triples applied.
+    pose_buf: Vec<DPose3>,
+    force_buf: Vec<(usize, DVec3, DVec3)>,
 }
 
 fn v32(v: DVec3) -> Vector {
@@ -135,6 +138,11 @@ impl Body {
         ip.dt = dt_s as Real;
         ip.length_unit = spec.physics.length_unit_m as Real;
         ip.num_solver_iterations = spec.physics.solver_iterations;
+        ip.num_internal_pgs_iterations = spec.physics.pgs_iterations;
+        ip.warmstart_joints = spec.physics.warmstart_joints;
+        // No continuous collision detection: the fastest shapes (digits, 0.25 mm radius) move well under
+        // 0.1 mm per step, so nothing can tunnel, and CCD's per-step sweep is saved.
+        ip.max_ccd_substeps = 0;
 
         let mut handles = Vec::with_capacity(spec.bodies.len());
         let mut shapes = Vec::new();
@@ -283,9 +291,12 @@ impl Body {
             steps: 0,
             dt_s,
             contacts: Vec::new(),
+            pose_buf: Vec::new(),
+            force_buf: Vec::new(),
         };
+        let poses = body.poses();
         for (i, m) in body.muscles.iter().enumerate() {
-            let (len, vel) = body.path_length_velocity(m);
+            let (len, vel) = body.path_length_velocity(m, &poses);
             let a = m.params.min_activation;
             body.muscle_state[i] = MuscleState {
                 length_m: len,
@@ -366,23 +377,19 @@ impl Body {
             .as_dvec3()
     }
 
-    fn path_length_velocity(&self, m: &MuscleInfo) -> (f64, f64) {
-        let pts: Vec<DVec3> = m
-            .path
-            .iter()
-            .map(|(b, p)| self.pose(*b).transform_point(*p))
-            .collect();
+    /// Path length (m) and lengthening velocity (m/s) of muscle `m` with the bodies at `poses` (the
+    /// current ones): velocities from the bodies' rigid motion at each path point.
+    fn path_length_velocity(&self, m: &MuscleInfo, poses: &[DPose3]) -> (f64, f64) {
         let mut len = 0.0;
         let mut vel = 0.0;
-        for k in 0..pts.len() - 1 {
-            let d = pts[k + 1] - pts[k];
+        for w in m.path.windows(2) {
+            let ((b0, p0), (b1, p1)) = (w[0], w[1]);
+            let (w0, w1) = (poses[b0].transform_point(p0), poses[b1].transform_point(p1));
+            let d = w1 - w0;
             let l = d.length();
             len += l;
-            if l > 1e-12 && m.path[k].0 != m.path[k + 1].0 {
-                let (b0, p0) = m.path[k];
-                let (b1, p1) = m.path[k + 1];
-                let dv = self.point_velocity(b1, self.pose(b1).transform_point(p1))
-                    - self.point_velocity(b0, self.pose(b0).transform_point(p0));
+            if l > 1e-12 && b0 != b1 {
+                let dv = self.point_velocity(b1, w1) - self.point_velocity(b0, w0);
                 vel += d.dot(dv) / l;
             }
         }
@@ -519,11 +526,20 @@ impl Body {
         force_n: f64,
         poses: &[DPose3],
     ) -> Vec<(usize, DVec3, DVec3)> {
-        let mi = &self.muscles[m];
         let mut out = Vec::new();
-        for k in 0..mi.path.len() - 1 {
-            let (b0, p0) = mi.path[k];
-            let (b1, p1) = mi.path[k + 1];
+        self.push_muscle_point_forces(m, force_n, poses, &mut out);
+        out
+    }
+
+    fn push_muscle_point_forces(
+        &self,
+        m: usize,
+        force_n: f64,
+        poses: &[DPose3],
+        out: &mut Vec<(usize, DVec3, DVec3)>,
+    ) {
+        for w in self.muscles[m].path.windows(2) {
+            let ((b0, p0), (b1, p1)) = (w[0], w[1]);
             if b0 == b1 {
                 continue;
             }
@@ -538,7 +554,6 @@ impl Body {
             out.push((b0, w0, f));
             out.push((b1, w1, -f));
         }
-        out
     }
 
     /// Advances one physics step with muscle excitations `u` (in [0, 1], one per muscle) and extra joint
@@ -555,15 +570,19 @@ impl Body {
             )));
         }
         // Stage 1: activation dynamics, then muscle force at the current pose.
+        let mut poses = std::mem::take(&mut self.pose_buf);
+        poses.clear();
+        poses.extend((0..self.handles.len()).map(|i| self.pose(i)));
         for (i, &ui) in u.iter().enumerate() {
-            let p = &self.muscles[i].params;
-            let a = p.advance_activation(self.muscle_state[i].activation, ui, dt);
-            let (len, vel) = self.path_length_velocity(&self.muscles[i]);
-            let f = self.muscles[i].params.force_n(len, vel, a);
+            let m = &self.muscles[i];
+            let a = m
+                .params
+                .advance_activation(self.muscle_state[i].activation, ui, dt);
+            let (len, vel) = self.path_length_velocity(m, &poses);
             self.muscle_state[i] = MuscleState {
                 length_m: len,
                 velocity_m_per_s: vel,
-                force_n: f,
+                force_n: m.params.force_n(len, vel, a),
                 activation: a,
             };
         }
@@ -573,11 +592,12 @@ impl Body {
             rb.reset_forces(false);
             rb.reset_torques(false);
         }
-        let poses = self.poses();
-        let mut applied: Vec<(usize, DVec3, DVec3)> = Vec::new();
+        let mut applied = std::mem::take(&mut self.force_buf);
+        applied.clear();
         for i in 0..self.muscles.len() {
-            applied.extend(self.muscle_point_forces_at(i, self.muscle_state[i].force_n, &poses));
+            self.push_muscle_point_forces(i, self.muscle_state[i].force_n, &poses, &mut applied);
         }
+        self.pose_buf = poses;
         let t_ms = self.steps as f64 * dt * 1e3;
         let [pull, lat] = self.joystick_position_mm();
         let task_out = self.task.step(t_ms, pull, lat);
@@ -586,12 +606,13 @@ impl Body {
             let dir = DVec3::from(self.spec.joystick.lateral_axis);
             applied.push((self.joystick, g, dir * task_out.lateral_force_n));
         }
-        for (b, p, f) in applied {
+        for &(b, p, f) in &applied {
             if self.spec.bodies[b].fixed {
                 continue;
             }
             self.world.bodies[self.handles[b]].add_force_at_point(v32(f), v32(p), true);
         }
+        self.force_buf = applied;
         for (j, &tau) in joint_torques.iter().enumerate() {
             let info = &self.joints[j];
             if tau == 0.0 || info.kind != JointKind::Revolute {

@@ -50,8 +50,15 @@ pub struct PhysicsSpec {
     /// Rapier's length unit in m: scales its contact and joint tolerances (default 0.001, because the
     /// limb is millimetre-sized; rapier's default of 1 m would allow 1 mm errors).
     pub length_unit_m: f64,
-    /// Solver iterations per step (default 8).
+    /// Solver iterations per step (default 1). In rapier each one is a substep that also refreshes the
+    /// multibodies' mass matrices, so this sets most of the step's cost.
     pub solver_iterations: usize,
+    /// Projected Gauss-Seidel passes inside each solver iteration (default 16): cheap, they tighten the
+    /// loop-closing joint without refreshing the mass matrices.
+    pub pgs_iterations: usize,
+    /// Re-apply the loop-closing joint's impulse of the previous step at the start of each one (rapier's
+    /// joint warm start; default false).
+    pub warmstart_joints: bool,
     /// Physics substeps per 1 ms of simulated time is not fixed: the physics step is the engine's base
     /// step divided by this number (default 1).
     pub substeps: u32,
@@ -62,7 +69,9 @@ impl Default for PhysicsSpec {
         PhysicsSpec {
             gravity_m_per_s2: [0.0, 0.0, -9.8],
             length_unit_m: 0.001,
-            solver_iterations: 8,
+            solver_iterations: 1,
+            pgs_iterations: 16,
+            warmstart_joints: false,
             substeps: 1,
         }
     }
@@ -350,6 +359,9 @@ impl WorldSpec {
         finite3(&p.gravity_m_per_s2, "physics.gravity_m_per_s2")?;
         if p.solver_iterations == 0 {
             return Err(bad("physics.solver_iterations", "must be >= 1"));
+        }
+        if p.pgs_iterations == 0 {
+            return Err(bad("physics.pgs_iterations", "must be >= 1"));
         }
         if p.substeps == 0 {
             return Err(bad("physics.substeps", "must be >= 1"));
