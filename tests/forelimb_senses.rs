@@ -29,6 +29,12 @@ fn the_limb_pulls_and_every_sense_reports_reproducibly() {
         reward.col("value").iter().any(|&r| r > 0.0),
         "no trial rewarded in 1.5 s"
     );
+    // The body writes its per-trial records into the run folder as each trial ends.
+    let trials = std::fs::read_to_string(first.path().join("body.trials.jsonl"))
+        .expect("body.trials.jsonl in the run folder");
+    let first_trial: serde_json::Value =
+        serde_json::from_str(trials.lines().next().expect("one trial record")).unwrap();
+    assert_eq!(first_trial["outcome"], "success", "{first_trial}");
     let joystick = Table::read(&first.path().join("body.joystick_position_mm.parquet"));
     let pull = joystick.col("x").iter().cloned().fold(f64::MIN, f64::max);
     assert!(pull > 2.0, "the joystick was pulled only {pull} mm");
@@ -55,4 +61,9 @@ fn the_limb_pulls_and_every_sense_reports_reproducibly() {
         let b = std::fs::read(second.path().join(name)).unwrap();
         assert!(a == b, "{name:?} differs between two runs");
     }
+    assert_eq!(
+        trials,
+        std::fs::read_to_string(second.path().join("body.trials.jsonl")).unwrap(),
+        "the trial records differ between two runs"
+    );
 }

@@ -23,7 +23,11 @@ pub struct BodyConfig {
     pub physics_step_ms: Option<f64>,
     /// Replaces the world file's `[task]` table.
     pub task: Option<TaskSpec>,
-    /// Where to write the per-trial records as JSON (an array of [`TrialRecord`]) at shutdown.
+    /// Where to write the per-trial records: JSON Lines, one [`TrialRecord`] per line, appended and
+    /// flushed as each trial ends (so a crash loses none; `pandas.read_json(path, lines=True)` reads
+    /// it). A relative path is taken from the run folder when `neuroloop run` started this engine
+    /// (`NEUROLOOP_RUN_DIR`), else from the working directory. Default: `<engine name>.trials.jsonl`
+    /// in the run folder; no file when there is no run folder.
     pub trials_path: Option<PathBuf>,
     /// Clamp excitations outside [0, 1] instead of failing the step (default false: fail, naming the
     /// muscle and value).
@@ -66,6 +70,58 @@ pub struct BodyEngine {
     revolute: Vec<usize>,
     excitation: Vec<f64>,
     torques: Vec<f64>,
+    trials_log: Option<TrialLog>,
+}
+
+/// The per-trial records file, appended as trials end.
+struct TrialLog {
+    path: PathBuf,
+    file: std::io::BufWriter<std::fs::File>,
+    written: usize,
+}
+
+impl TrialLog {
+    fn create(path: PathBuf) -> std::io::Result<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let file = std::io::BufWriter::new(std::fs::File::create(&path)?);
+        Ok(TrialLog {
+            path,
+            file,
+            written: 0,
+        })
+    }
+
+    /// Appends the records not yet written and flushes them.
+    fn append(&mut self, records: &[TrialRecord]) -> std::io::Result<()> {
+        use std::io::Write;
+        if records.len() <= self.written {
+            return Ok(());
+        }
+        for r in &records[self.written..] {
+            serde_json::to_writer(&mut self.file, r)?;
+            self.file.write_all(b"\n")?;
+        }
+        self.file.flush()?;
+        self.written = records.len();
+        Ok(())
+    }
+}
+
+/// Where the trial records go: `trials_path` (relative to `run_dir` when there is one), or
+/// `<name>.trials.jsonl` in `run_dir`, or nowhere.
+pub fn trials_file(
+    name: &str,
+    trials_path: Option<&std::path::Path>,
+    run_dir: Option<&std::path::Path>,
+) -> Option<PathBuf> {
+    match (trials_path, run_dir) {
+        (Some(p), Some(dir)) if p.is_relative() => Some(dir.join(p)),
+        (Some(p), _) => Some(p.to_path_buf()),
+        (None, Some(dir)) => Some(dir.join(format!("{name}.trials.jsonl"))),
+        (None, None) => None,
+    }
 }
 
 fn config_err(name: &str, e: BodyError) -> EngineError {
@@ -109,6 +165,18 @@ impl BodyEngine {
             .collect();
         let n_m = spec.muscles.len();
         let n_j = spec.joints.len();
+        let run_dir = std::env::var_os("NEUROLOOP_RUN_DIR").map(PathBuf::from);
+        let trials_log = trials_file(&ctx.name, cfg.trials_path.as_deref(), run_dir.as_deref())
+            .map(|path| {
+                TrialLog::create(path.clone()).map_err(|e| {
+                    EngineError::Config(format!(
+                        "engines.{}.config.trials_path: cannot create {}: {e}",
+                        ctx.name,
+                        path.display()
+                    ))
+                })
+            })
+            .transpose()?;
         Ok(BodyEngine {
             name: ctx.name.clone(),
             cfg,
@@ -118,6 +186,7 @@ impl BodyEngine {
             revolute,
             excitation: vec![0.0; n_m],
             torques: vec![0.0; n_j],
+            trials_log,
         })
     }
 
@@ -126,7 +195,7 @@ impl BodyEngine {
         &self.body
     }
 
-    /// The per-trial records so far (also written to `trials_path` at shutdown).
+    /// The per-trial records so far (also appended to the trials file as each trial ends).
     pub fn trials(&self) -> &[TrialRecord] {
         self.body.trials()
     }
@@ -353,6 +422,15 @@ impl Engine for BodyEngine {
             reward += out.reward;
             lateral = out.lateral_force_n;
         }
+        if let Some(log) = &mut self.trials_log {
+            log.append(self.body.trials()).map_err(|e| {
+                EngineError::Model(format!(
+                    "{}: cannot write the trial records to {}: {e}",
+                    self.name,
+                    log.path.display()
+                ))
+            })?;
+        }
         self.write_outputs(outputs);
         let t = self.body.task();
         outputs.analog_mut(port::TASK).copy_from_slice(&[
@@ -366,6 +444,12 @@ impl Engine for BodyEngine {
     }
 
     fn reset(&mut self) -> Result<(), EngineError> {
+        // The trials file goes on across resets: the new body's records start again at index 0.
+        if let Some(log) = &mut self.trials_log {
+            log.append(self.body.trials())
+                .map_err(|e| EngineError::Model(format!("{}: {e}", self.name)))?;
+            log.written = 0;
+        }
         self.body = Body::new(self.spec.clone(), self.body.dt_s())
             .map_err(|e| EngineError::Model(format!("{}: {e}", self.name)))?;
         self.excitation.fill(0.0);
@@ -374,15 +458,38 @@ impl Engine for BodyEngine {
     }
 
     fn shutdown(&mut self) {
-        if let Some(path) = &self.cfg.trials_path {
-            match serde_json::to_string_pretty(self.trials()) {
-                Ok(text) => {
-                    if let Err(e) = std::fs::write(path, text) {
-                        eprintln!("{}: cannot write {}: {e}", self.name, path.display());
-                    }
-                }
-                Err(e) => eprintln!("{}: cannot encode the trial records: {e}", self.name),
+        if let Some(log) = &mut self.trials_log {
+            if let Err(e) = log.append(self.body.trials()) {
+                eprintln!("{}: cannot write {}: {e}", self.name, log.path.display());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::trials_file;
+    use std::path::{Path, PathBuf};
+
+    #[test]
+    fn trials_file_is_in_the_run_folder_unless_given_absolute() {
+        let run = Some(Path::new("/runs/r1"));
+        assert_eq!(
+            trials_file("body", None, run),
+            Some(PathBuf::from("/runs/r1/body.trials.jsonl"))
+        );
+        assert_eq!(
+            trials_file("body", Some(Path::new("t.jsonl")), run),
+            Some(PathBuf::from("/runs/r1/t.jsonl"))
+        );
+        assert_eq!(
+            trials_file("body", Some(Path::new("/tmp/t.jsonl")), run),
+            Some(PathBuf::from("/tmp/t.jsonl"))
+        );
+        assert_eq!(
+            trials_file("body", Some(Path::new("t.jsonl")), None),
+            Some(PathBuf::from("t.jsonl"))
+        );
+        assert_eq!(trials_file("body", None, None), None);
     }
 }

@@ -47,8 +47,9 @@
 //! | 9 | `task` | out | `state` (0 iti, 1 home, 2 armed, 3 moving, 4 holding, 5 done), `trial` (0-based), `outcome` of the last finished trial (0 none, 1 success, 2 timeout), `lateral_force_n` (the pulse) |
 //! | 10 | `reward` | out | scalar: number of rewards given during the step (1 in the step a trial succeeds, else 0) |
 //!
-//! Per-trial records: [`engine::BodyEngine::trials`], and written as JSON to the config's `trials_path`
-//! at shutdown (NaN times appear as `null`).
+//! Per-trial records: [`engine::BodyEngine::trials`], and one JSON line per trial, appended as the trial
+//! ends, to `<engine name>.trials.jsonl` in the run folder (or the config's `trials_path`; NaN times
+//! appear as `null`).
 //!
 //! ```
 //! use neuroloop_body::physics::Body;

@@ -61,7 +61,7 @@ fn run_session(body_cfg: serde_json::Value, max_steps: u64) -> (BodyEngine, Vec<
 fn scripted_controller_completes_most_trials_and_the_pulse_deflects_it() {
     let dir = std::env::temp_dir().join(format!("neuroloop_body_trials_{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("trials.json");
+    let path = dir.join("trials.jsonl");
     let cfg = serde_json::json!({
         "trials_path": path,
         "task": { "baseline_trials": 4, "force_field_trials": 4, "washout_trials": 2, "iti_ms": 300.0 }
@@ -99,12 +99,17 @@ fn scripted_controller_completes_most_trials_and_the_pulse_deflects_it() {
     }
     // Washout returns to baseline (this controller does not adapt).
     assert!((lat(&recs[9]) - base).abs() < 0.05);
-    // Records reach the file at shutdown.
-    body.shutdown();
+    // Every record reached the file as its trial ended, one JSON object per line.
     let text = std::fs::read_to_string(&path).unwrap();
-    let back: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+    let back: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(back.len(), 10);
     assert_eq!(back[4]["block"], "force_field");
+    assert_eq!(back[9]["index"], 9);
+    body.shutdown();
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -196,6 +201,21 @@ fn bad_config_names_the_key() {
         .err()
         .unwrap();
     assert!(e.to_string().contains("wrold"), "{e}");
+    // A trials file that cannot be created (its folder is a file) is refused at start-up.
+    let blocker =
+        std::env::temp_dir().join(format!("neuroloop_body_blocker_{}", std::process::id()));
+    std::fs::write(&blocker, "not a folder").unwrap();
+    let e = new_engine(&ctx(
+        "body",
+        serde_json::json!({ "trials_path": blocker.join("trials.jsonl") }),
+    ))
+    .err()
+    .unwrap();
+    std::fs::remove_file(&blocker).ok();
+    assert!(
+        e.to_string().contains("engines.body.config.trials_path"),
+        "{e}"
+    );
     let e = new_controller_engine(&ctx(
         "pd",
         serde_json::json!({ "pull_weights": [1, 0, 0, 0, 0, -1, 0, 0] }),

@@ -273,7 +273,7 @@ impl<'a> Coordinator<'a> {
                         EngineKind::Executable(p) => (p.clone(), vec![], p.display().to_string()),
                     };
                     args.extend(spec.args.iter().cloned());
-                    let env = [
+                    let mut env = vec![
                         ("NEUROLOOP_RUN_ID", run_id.to_string()),
                         ("NEUROLOOP_ENGINE", spec.name.clone()),
                         ("NEUROLOOP_CONNECT", connect.clone()),
@@ -282,6 +282,11 @@ impl<'a> Coordinator<'a> {
                             if exp.zenoh.lowlatency { "1" } else { "0" }.to_string(),
                         ),
                     ];
+                    // Engines may write files of their own into the run folder (the body's trials).
+                    if let Some(dir) = run_dir {
+                        let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
+                        env.push(("NEUROLOOP_RUN_DIR", dir.display().to_string()));
+                    }
                     let p =
                         EngineProcess::spawn(&spec.name, &program, &args, &env).map_err(|e| {
                             let err = RunError::Setup(format!(
