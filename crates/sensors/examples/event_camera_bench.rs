@@ -23,6 +23,7 @@ Options (defaults in brackets):
   --motion           motion-based render rate (render-dt-ms the longest interval, 1/16 of it the shortest,
                      at most 0.5 pixel of motion per interval)
   --jitter           add camera tremor (0.1 deg, 30 Hz): the static background then produces events too
+  --microsaccades    add micro-saccades instead (0.25 deg, 1.5 Hz, 20 ms, with drift)
   --help             this text";
 
 struct Args {
@@ -34,6 +35,7 @@ struct Args {
     adaptive: bool,
     motion: bool,
     jitter: bool,
+    microsaccades: bool,
 }
 
 fn parse() -> Result<Option<Args>, String> {
@@ -46,6 +48,7 @@ fn parse() -> Result<Option<Args>, String> {
         adaptive: false,
         motion: false,
         jitter: false,
+        microsaccades: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -80,6 +83,7 @@ fn parse() -> Result<Option<Args>, String> {
             "--adaptive" => a.adaptive = true,
             "--motion" => a.motion = true,
             "--jitter" => a.jitter = true,
+            "--microsaccades" => a.microsaccades = true,
             other => return Err(format!("unknown option {other}; see --help")),
         }
     }
@@ -164,6 +168,9 @@ fn main() {
     });
     if args.jitter {
         config["jitter"] = serde_json::json!({ "amplitude_deg": 0.1, "frequency_hz": 30.0 });
+    }
+    if args.microsaccades {
+        config["jitter"] = serde_json::json!({ "kind": "microsaccades", "amplitude_deg": 0.25 });
     }
     let ctx = InitContext {
         name: "camera".into(),

@@ -26,8 +26,15 @@
 //!
 //! Output `events`: an [`EventBatch`] of the `width` x `height` sensor (x right, y down), ON = `true`.
 //! Optional `frame` (analog, `width * height` channels `p<y>_<x>`): ON minus OFF events of the step, for
-//! debugging. Optional camera jitter (micro-saccade-like tremor): yaw and pitch
-//! `amplitude_deg * sin(2 pi f t + phase)` (pitch at 1.3 f), phases from the seed.
+//! debugging.
+//!
+//! Optional camera jitter (`jitter`), so that a static scene is seen, both seeded and functions of
+//! simulated time only: `kind = "tremor"` (default), yaw and pitch `amplitude_deg * sin(2 pi f t +
+//! phase)` (pitch at 1.3 f), phases from the seed; or `kind = "microsaccades"`, fixational eye
+//! movements ([`Gaze`]): a drift random walk of `drift_deg_per_sqrt_s` per axis plus saccades of
+//! `amplitude_deg` lasting `duration_ms` (raised-cosine profile) at times of a Poisson process of
+//! `rate_hz` (intervals: the duration plus an exponential wait), each aimed at a random angle within
+//! 90 degrees of the way back to the fixation point.
 
 use neuroloop_core::engine::{Engine, EngineError, InitContext, Inputs, Outputs, StepContext};
 use neuroloop_core::payload::EventBatch;
@@ -133,14 +140,198 @@ impl Default for RenderConfig {
     }
 }
 
-/// Camera tremor.
+/// Kinds of camera jitter.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JitterKind {
+    /// Sinusoidal yaw and pitch.
+    #[default]
+    Tremor,
+    /// Drift random walk plus micro-saccades at Poisson times ([`Gaze`]).
+    Microsaccades,
+}
+
+/// Camera jitter (see the [module docs](self)).
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JitterConfig {
-    /// Amplitude of yaw and pitch in degrees.
+    /// `tremor` (default) or `microsaccades`.
+    #[serde(default)]
+    pub kind: JitterKind,
+    /// Tremor: amplitude of yaw and pitch; micro-saccades: the size of one saccade; degrees.
     pub amplitude_deg: f64,
-    /// Yaw frequency in Hz (pitch at 1.3 times).
-    pub frequency_hz: f64,
+    /// Tremor: yaw frequency in Hz, pitch at 1.3 times (required for the tremor).
+    #[serde(default)]
+    pub frequency_hz: Option<f64>,
+    /// Micro-saccades: mean rate in Hz (default 1.5; humans make 1-2 per second).
+    #[serde(default = "default_saccade_rate_hz")]
+    pub rate_hz: f64,
+    /// Micro-saccades: duration of one saccade in ms (default 20; tens of ms in humans).
+    #[serde(default = "default_saccade_duration_ms")]
+    pub duration_ms: f64,
+    /// Micro-saccades: drift, standard deviation of the random walk per axis after one second, degrees
+    /// (default 0.1: a few arcmin between saccades).
+    #[serde(default = "default_drift_deg_per_sqrt_s")]
+    pub drift_deg_per_sqrt_s: f64,
+}
+
+fn default_saccade_rate_hz() -> f64 {
+    1.5
+}
+fn default_saccade_duration_ms() -> f64 {
+    20.0
+}
+fn default_drift_deg_per_sqrt_s() -> f64 {
+    0.1
+}
+
+/// Grid of the gaze process, ms: the path is the same whatever the render times.
+const GAZE_DT_MS: f64 = 0.1;
+
+/// Fixational eye movements (micro-saccades after Martinez-Conde, Macknik & Hubel, Nat Rev Neurosci
+/// 2004; corrective directions after Engbert & Kliegl, Psychol Sci 2004): a gaze offset (yaw, pitch
+/// in degrees) generated on a fixed grid of 0.1 ms from its own seeded stream and read by linear
+/// interpolation, so the path depends on the seed and simulated time only.
+pub struct Gaze {
+    rng: Pcg64,
+    amplitude_deg: f64,
+    duration_ms: f64,
+    /// Mean of the exponential wait after a saccade ends, ms.
+    wait_ms: f64,
+    /// Random-walk step standard deviation per grid step, degrees.
+    drift_step_deg: f64,
+    /// Grid samples (t ms, yaw deg, pitch deg), oldest first.
+    samples: std::collections::VecDeque<(f64, f64, f64)>,
+    /// Grid steps taken (time of the newest sample = start + steps * GAZE_DT_MS).
+    steps: u64,
+    start_ms: f64,
+    /// Active saccade: onset (ms) and displacement (deg).
+    saccade: Option<(f64, [f64; 2])>,
+    next_onset_ms: f64,
+    onsets_ms: Vec<f64>,
+}
+
+impl Gaze {
+    /// A gaze at the fixation point at `start_ms`, with its first onset drawn from the stream.
+    pub fn new(j: &JitterConfig, seed: u64, start_ms: f64) -> Self {
+        let mut rng = Pcg64::seed_from_u64(seed);
+        let wait_ms = 1e3 / j.rate_hz - j.duration_ms;
+        let first: f64 = rand_distr::Exp1.sample(&mut rng);
+        let mut samples = std::collections::VecDeque::new();
+        samples.push_back((start_ms, 0.0, 0.0));
+        Gaze {
+            amplitude_deg: j.amplitude_deg,
+            duration_ms: j.duration_ms,
+            wait_ms,
+            drift_step_deg: j.drift_deg_per_sqrt_s * (GAZE_DT_MS * 1e-3).sqrt(),
+            samples,
+            steps: 0,
+            start_ms,
+            saccade: None,
+            next_onset_ms: start_ms + first * 1e3 / j.rate_hz,
+            onsets_ms: Vec::new(),
+            rng,
+        }
+    }
+
+    fn profile(s: f64) -> f64 {
+        (1.0 - (std::f64::consts::PI * s.clamp(0.0, 1.0)).cos()) / 2.0
+    }
+
+    /// Extends the path by one grid step.
+    fn advance(&mut self) {
+        let &(t, y, p) = self.samples.back().expect("never empty");
+        let t1 = self.start_ms + (self.steps + 1) as f64 * GAZE_DT_MS;
+        let (mut y1, mut p1) = (y, p);
+        if self.drift_step_deg > 0.0 {
+            let (a, b): (f64, f64) = (
+                StandardNormal.sample(&mut self.rng),
+                StandardNormal.sample(&mut self.rng),
+            );
+            y1 += self.drift_step_deg * a;
+            p1 += self.drift_step_deg * b;
+        }
+        if self.saccade.is_none() && t1 >= self.next_onset_ms {
+            // Aim within 90 degrees of the way back to the fixation point (any way when on it).
+            let back = if y != 0.0 || p != 0.0 {
+                (-p).atan2(-y)
+            } else {
+                0.0
+            };
+            let spread = if y != 0.0 || p != 0.0 {
+                std::f64::consts::FRAC_PI_2
+            } else {
+                std::f64::consts::PI
+            };
+            let angle = back + spread * (2.0 * self.rng.random::<f64>() - 1.0);
+            let d = [
+                self.amplitude_deg * angle.cos(),
+                self.amplitude_deg * angle.sin(),
+            ];
+            self.saccade = Some((t, d));
+            self.onsets_ms.push(t);
+            let wait: f64 = rand_distr::Exp1.sample(&mut self.rng);
+            self.next_onset_ms = t + self.duration_ms + wait * self.wait_ms;
+        }
+        if let Some((onset, d)) = self.saccade {
+            let s0 = (t - onset) / self.duration_ms;
+            let s1 = (t1 - onset) / self.duration_ms;
+            let k = Self::profile(s1) - Self::profile(s0);
+            y1 += d[0] * k;
+            p1 += d[1] * k;
+            if s1 >= 1.0 {
+                self.saccade = None;
+            }
+        }
+        self.steps += 1;
+        self.samples.push_back((t1, y1, p1));
+    }
+
+    /// Generates the path up to `t_ms`.
+    fn extend_to(&mut self, t_ms: f64) {
+        while self.samples.back().is_some_and(|s| s.0 < t_ms) {
+            self.advance();
+        }
+    }
+
+    /// Forgets samples before `t_ms` (keeping one at or before it); later reads must not go earlier.
+    pub fn forget_before(&mut self, t_ms: f64) {
+        while self.samples.len() > 1 && self.samples[1].0 <= t_ms {
+            self.samples.pop_front();
+        }
+    }
+
+    /// Gaze offset (yaw, pitch) in degrees at `t_ms` (not earlier than the last `forget_before`).
+    pub fn at(&mut self, t_ms: f64) -> [f64; 2] {
+        self.extend_to(t_ms);
+        let i = self.samples.partition_point(|s| s.0 < t_ms);
+        if i == 0 {
+            let s = self.samples[0];
+            return [s.1, s.2];
+        }
+        let (a, b) = (self.samples[i - 1], self.samples[i]);
+        let w = (t_ms - a.0) / (b.0 - a.0);
+        [a.1 + w * (b.1 - a.1), a.2 + w * (b.2 - a.2)]
+    }
+
+    /// Fastest gaze motion between `t0_ms` and `t1_ms`, degrees per ms.
+    pub fn max_speed_deg_per_ms(&mut self, t0_ms: f64, t1_ms: f64) -> f64 {
+        self.extend_to(t1_ms);
+        let mut m: f64 = 0.0;
+        let s = &self.samples;
+        for k in 1..s.len() {
+            if s[k].0 > t0_ms && s[k - 1].0 < t1_ms {
+                let d = (s[k].1 - s[k - 1].1).hypot(s[k].2 - s[k - 1].2);
+                m = m.max(d / (s[k].0 - s[k - 1].0));
+            }
+        }
+        m
+    }
+
+    /// Onset times of the saccades generated so far, ms.
+    pub fn onsets_ms(&self) -> &[f64] {
+        &self.onsets_ms
+    }
 }
 
 /// Configuration of [`EventCamera`].
@@ -298,6 +489,7 @@ pub struct EventCamera {
     cur_poses: Vec<Pose>,
     interp: Vec<Pose>,
     jitter_phase: [f64; 2],
+    gaze: Option<Gaze>,
     image: Vec<f64>,
     raw: Vec<RawEvent>,
     heap: BinaryHeap<Reverse<(u64, u32)>>,
@@ -433,12 +625,34 @@ impl EventCamera {
                 "jitter.amplitude_deg",
                 "must be in [0, 10)",
             )?;
-            require(
-                j.frequency_hz >= 0.0 && j.frequency_hz.is_finite(),
-                ctx,
-                "jitter.frequency_hz",
-                "must be >= 0",
-            )?;
+            match j.kind {
+                JitterKind::Tremor => require(
+                    j.frequency_hz.is_some_and(|f| f >= 0.0 && f.is_finite()),
+                    ctx,
+                    "jitter.frequency_hz",
+                    "the tremor needs a frequency >= 0",
+                )?,
+                JitterKind::Microsaccades => {
+                    require(
+                        j.duration_ms > 0.0 && j.duration_ms.is_finite(),
+                        ctx,
+                        "jitter.duration_ms",
+                        "must be > 0",
+                    )?;
+                    require(
+                        j.rate_hz > 0.0 && j.rate_hz * j.duration_ms * 1e-3 < 1.0,
+                        ctx,
+                        "jitter.rate_hz",
+                        "must be > 0 and leave time between saccades (rate_hz * duration_ms < 1000)",
+                    )?;
+                    require(
+                        j.drift_deg_per_sqrt_s >= 0.0 && j.drift_deg_per_sqrt_s < 10.0,
+                        ctx,
+                        "jitter.drift_deg_per_sqrt_s",
+                        "must be in [0, 10)",
+                    )?;
+                }
+            }
         }
         let (w, h) = (usize::from(cfg.width), usize::from(cfg.height));
         let renderer = Renderer::new(&cfg.scene, c, w, h, cfg.supersampling as usize);
@@ -452,6 +666,7 @@ impl EventCamera {
             cur_poses: vec![Pose::IDENTITY; n_bodies],
             interp: vec![Pose::IDENTITY; n_bodies],
             jitter_phase: [0.0; 2],
+            gaze: None,
             image: vec![0.0; w * h],
             raw: Vec::new(),
             heap: BinaryHeap::new(),
@@ -470,9 +685,15 @@ impl EventCamera {
             self.rng.random::<f64>() * std::f64::consts::TAU,
             self.rng.random::<f64>() * std::f64::consts::TAU,
         ];
+        self.gaze = None;
         self.pixels = None;
         self.renders = 0;
         self.renderer.invalidate();
+    }
+
+    /// Onset times (ms) of the micro-saccades so far (empty without `microsaccades` jitter).
+    pub fn microsaccade_onsets_ms(&self) -> &[f64] {
+        self.gaze.as_ref().map_or(&[], Gaze::onsets_ms)
     }
 
     /// Number of scene renders so far.
@@ -490,12 +711,24 @@ impl EventCamera {
             *p = self.prev_poses[i].lerp(&self.cur_poses[i], s);
         }
         if let Some(j) = &self.cfg.jitter {
-            let a = j.amplitude_deg.to_radians();
-            let w = std::f64::consts::TAU * j.frequency_hz * t_ms * 1e-3;
-            self.renderer.set_jitter(
-                a * (w + self.jitter_phase[0]).sin(),
-                a * (1.3 * w + self.jitter_phase[1]).sin(),
-            );
+            match j.kind {
+                JitterKind::Tremor => {
+                    let a = j.amplitude_deg.to_radians();
+                    let f = j.frequency_hz.unwrap_or(0.0);
+                    let w = std::f64::consts::TAU * f * t_ms * 1e-3;
+                    self.renderer.set_jitter(
+                        a * (w + self.jitter_phase[0]).sin(),
+                        a * (1.3 * w + self.jitter_phase[1]).sin(),
+                    );
+                }
+                JitterKind::Microsaccades => {
+                    let seed = neuroloop_core::seed::splitmix64(self.seed ^ 0x6a17);
+                    let g = self.gaze.get_or_insert_with(|| Gaze::new(j, seed, t_ms));
+                    let [yaw, pitch] = g.at(t_ms);
+                    self.renderer
+                        .set_jitter(yaw.to_radians(), pitch.to_radians());
+                }
+            }
         }
         self.renderer.render(&self.interp, &mut self.image);
         self.renders += 1;
@@ -719,6 +952,9 @@ impl Engine for EventCamera {
         if self.pixels.is_none() {
             self.init_pixels(t_start);
         }
+        if let Some(g) = &mut self.gaze {
+            g.forget_before(t_start);
+        }
         self.raw.clear();
         let r = self.cfg.render.clone();
         let n = crate::substeps_at_run(step_ms, r.dt_ms)?;
@@ -735,15 +971,21 @@ impl Engine for EventCamera {
                 let mut motion = self
                     .renderer
                     .max_motion_px(&self.prev_poses, &self.cur_poses);
-                if let Some(j) = &self.cfg.jitter {
-                    // Bound of the tremor's angular travel over the step (pitch at 1.3 f).
-                    let w =
-                        j.amplitude_deg.to_radians() * std::f64::consts::TAU * j.frequency_hz * 1.3;
-                    motion += w
-                        * step_ms
-                        * 1e-3
-                        * self.renderer.pixels_per_rad()
-                        * std::f64::consts::SQRT_2;
+                let to_px = self.renderer.pixels_per_rad();
+                match (&self.cfg.jitter, &mut self.gaze) {
+                    (Some(j), _) if j.kind == JitterKind::Tremor => {
+                        // Bound of the tremor's angular travel over the step (pitch at 1.3 f).
+                        let w = j.amplitude_deg.to_radians()
+                            * std::f64::consts::TAU
+                            * j.frequency_hz.unwrap_or(0.0)
+                            * 1.3;
+                        motion += w * step_ms * 1e-3 * to_px * std::f64::consts::SQRT_2;
+                    }
+                    (Some(_), Some(g)) => {
+                        let v = g.max_speed_deg_per_ms(t_start, t_start + step_ms);
+                        motion += v.to_radians() * step_ms * to_px;
+                    }
+                    _ => {}
                 }
                 let n_min = f64::from(n);
                 let n_max = (step_ms / r.min_dt_ms).floor().max(n_min);
@@ -803,6 +1045,79 @@ impl Engine for EventCamera {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn saccades(rate_hz: f64, drift: f64) -> JitterConfig {
+        JitterConfig {
+            kind: JitterKind::Microsaccades,
+            amplitude_deg: 0.25,
+            frequency_hz: None,
+            rate_hz,
+            duration_ms: 20.0,
+            drift_deg_per_sqrt_s: drift,
+        }
+    }
+
+    #[test]
+    fn microsaccades_come_at_the_configured_rate_and_keep_the_gaze_near_fixation() {
+        for rate in [1.0, 3.0] {
+            let mut g = Gaze::new(&saccades(rate, 0.1), 5, 0.0);
+            let seconds = 1000.0;
+            let mut far: f64 = 0.0;
+            for k in 0..(seconds as usize) {
+                let [y, p] = g.at(k as f64 * 1e3);
+                far = far.max(y.hypot(p));
+                g.forget_before(k as f64 * 1e3);
+            }
+            let n = g.onsets_ms().len() as f64;
+            let expected = rate * seconds;
+            assert!(
+                (n - expected).abs() < 0.05 * expected,
+                "{n} saccades at {rate} Hz"
+            );
+            // Saccades aim back towards the fixation point: the gaze stays within a few saccades.
+            assert!(far < 1.0, "gaze wandered {far} deg away");
+            // No two saccades overlap.
+            assert!(g.onsets_ms().windows(2).all(|w| w[1] - w[0] >= 20.0));
+        }
+    }
+
+    #[test]
+    fn gaze_path_depends_on_seed_and_time_only() {
+        // Without drift each saccade moves the gaze by exactly its amplitude, and nothing else does.
+        let mut g = Gaze::new(&saccades(2.0, 0.0), 1, 0.0);
+        let path: Vec<[f64; 2]> = (0..20_000).map(|k| g.at(k as f64 * 0.5)).collect();
+        let onsets = g.onsets_ms().to_vec();
+        assert!(onsets.len() > 5);
+        for &t in &onsets {
+            let (a, b) = ((t / 0.5) as usize, ((t + 20.0) / 0.5).ceil() as usize + 1);
+            let d = (path[b][0] - path[a][0]).hypot(path[b][1] - path[a][1]);
+            assert!((d - 0.25).abs() < 1e-9, "saccade at {t}: {d}");
+        }
+        let still = |k: usize| {
+            onsets
+                .iter()
+                .all(|&t| (k as f64 * 0.5) < t || (k as f64 * 0.5) > t + 20.5)
+        };
+        for k in 1..path.len() {
+            if still(k) && still(k - 1) {
+                assert_eq!(path[k], path[k - 1]);
+            }
+        }
+        // Read at other times (with drift): the same path where the times coincide.
+        let j = saccades(2.0, 0.1);
+        let mut a = Gaze::new(&j, 3, 0.0);
+        let mut b = Gaze::new(&j, 3, 0.0);
+        let mut c = Gaze::new(&j, 4, 0.0);
+        let mut differs = false;
+        for k in 0..5000 {
+            let t = k as f64;
+            let _ = b.at(t - 0.37);
+            let _ = b.at(t - 0.13);
+            assert_eq!(a.at(t), b.at(t));
+            differs |= a.at(t) != c.at(t);
+        }
+        assert!(differs);
+    }
 
     #[test]
     fn event_times_are_interpolated_linearly_between_samples() {

@@ -82,6 +82,27 @@ fn camera_refuses_bad_configurations() {
         "scene.objects[0].shape",
         "unknown variant",
     );
+    refused(
+        cam,
+        json!({ "jitter": { "amplitude_deg": 0.1 } }),
+        1,
+        "jitter.frequency_hz",
+        "needs a frequency",
+    );
+    refused(
+        cam,
+        json!({ "jitter": { "kind": "microsaccades", "amplitude_deg": 0.3, "rate_hz": 60.0 } }),
+        1,
+        "jitter.rate_hz",
+        "leave time between saccades",
+    );
+    refused(
+        cam,
+        json!({ "jitter": { "kind": "microsaccades", "amplitude_deg": 0.3, "duration_ms": 0.0 } }),
+        1,
+        "jitter.duration_ms",
+        "> 0",
+    );
     // Inside an object on a body, at the world's reference pose: a visual (the humerus, 10.6 mm long,
     // 0.8 mm thick) and a collision shape (the palm pad, given in the model frame).
     let w = neuroloop_body::world::WorldSpec::mouse_forelimb_joystick();

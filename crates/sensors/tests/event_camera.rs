@@ -398,3 +398,56 @@ fn longer_sync_steps_give_the_same_edge_events() {
     assert_eq!(on.len(), 4);
     assert!(on.iter().all(|e| e.0 >= 251.0 && e.0 <= 289.0), "{on:?}");
 }
+
+#[test]
+fn microsaccades_make_a_static_scene_visible_only_while_the_eye_moves() {
+    use neuroloop_core::engine::{Engine, Inputs, Outputs, StepContext};
+    use neuroloop_core::payload::Payload;
+    use neuroloop_core::time::Step;
+    let mut cfg = edge_config(0.8, quiet(0.1));
+    cfg["scene"]["planes"][0]["texture"] =
+        json!({ "type": "checker", "period_m": 0.1, "contrast": 0.5 });
+    // No drift: the camera moves only during saccades (0.5 deg, 20 ms, 3 per second).
+    cfg["jitter"] = json!({ "kind": "microsaccades", "amplitude_deg": 0.5, "rate_hz": 3.0,
+                            "duration_ms": 20.0, "drift_deg_per_sqrt_s": 0.0 });
+    let run_direct = |cfg: Value, seed: u64| {
+        let mut cam =
+            neuroloop_sensors::camera::EventCamera::new(&ctx("dvs", cfg, seed, 1)).unwrap();
+        let ports = cam.ports();
+        let (mut i, mut o) = (Inputs::for_ports(&ports), Outputs::for_ports(&ports));
+        let mut batches = Vec::new();
+        for k in 0..3000u64 {
+            i.set(0, Payload::Analog(slider(0.0)), Some(Step(k)))
+                .unwrap();
+            o.begin_step();
+            let c = StepContext {
+                step: Step(k),
+                n_steps: 1,
+                base_step_ms: 1.0,
+            };
+            cam.step(&c, &i, &mut o).unwrap();
+            batches.push(o.events_mut(1).clone());
+        }
+        (batches, cam.microsaccade_onsets_ms().to_vec())
+    };
+    let (batches, onsets) = run_direct(cfg.clone(), 1);
+    assert!(onsets.len() >= 4, "{onsets:?}");
+    let times: Vec<f64> = batches.iter().flat_map(|b| b.time_ms.clone()).collect();
+    assert!(times.len() > 50, "{} events", times.len());
+    // Every event falls in a saccade (within one 1 ms render interval), and most saccades give events.
+    for t in &times {
+        assert!(
+            onsets.iter().any(|&o| *t >= o - 1.0 && *t <= o + 21.0),
+            "event at {t} ms outside the saccades {onsets:?}"
+        );
+    }
+    let seen = onsets
+        .iter()
+        .filter(|&&o| times.iter().any(|&t| t >= o - 1.0 && t <= o + 21.0))
+        .count();
+    assert!(seen * 4 >= onsets.len() * 3, "{seen} of {}", onsets.len());
+    // Seeded: same seed, same stream; another seed, other saccades.
+    assert_eq!(run_direct(cfg.clone(), 1), (batches, onsets.clone()));
+    let (_, other) = run_direct(cfg, 2);
+    assert_ne!(other, onsets);
+}
