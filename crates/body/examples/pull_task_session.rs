@@ -2,7 +2,7 @@
 //! stepped in-process through the Engine trait (one step of delay each way), printing a summary per
 //! block and optionally writing the trial records.
 //!
-//! Usage: `cargo run --release -p neuroloop-body --example pull_task_session -- [trials.json]`
+//! Usage: `cargo run --release -p neuroloop-body --example pull_task_session -- [trials.jsonl]`
 
 use neuroloop_body::engine::{port, BodyEngine};
 use neuroloop_body::new_controller_engine;
@@ -24,7 +24,7 @@ fn ctx(name: &str, config: serde_json::Value) -> InitContext {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let arg = std::env::args().nth(1);
     if arg.as_deref() == Some("--help") {
-        println!("usage: pull_task_session [trials.json]");
+        println!("usage: pull_task_session [trials.jsonl]");
         return Ok(());
     }
     let cfg = match &arg {

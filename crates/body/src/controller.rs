@@ -22,7 +22,8 @@ use crate::task::TaskState;
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct JoystickPdConfig {
-    /// Pull target during a trial, mm (default 4.0).
+    /// Pull target during a trial, mm (default 4.5: 1 mm past the end box, so that the P term still
+    /// pulls there).
     pub target_pull_mm: f64,
     /// Proportional gain, excitation per mm (default 0.5).
     pub kp_per_mm: f64,
@@ -47,7 +48,7 @@ pub struct JoystickPdConfig {
 impl Default for JoystickPdConfig {
     fn default() -> Self {
         JoystickPdConfig {
-            target_pull_mm: 4.0,
+            target_pull_mm: 4.5,
             kp_per_mm: 0.5,
             kd_per_mm_per_s: 0.004,
             lateral_kp_per_mm: 0.3,

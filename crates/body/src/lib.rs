@@ -26,7 +26,8 @@
 //!   the cost, because each substep refreshes the multibodies' mass matrices and a pass does not.
 //! - Collision shapes (new; the NRP model had none): a palm pad and four digit capsules on the paw,
 //!   hooked 30 um around a capsule handle. They touch when the paw twists about the grip.
-//! - Task defaults: the end box starts at 3 mm (this arm's joint limits stop the pull near 4 mm); the
+//! - Task defaults: the end box starts at 3.5 mm (this arm's joint limits stop the pull at 4.8 mm, 1.4 mm
+//!   off axis, so the rig's 4 mm box is at the edge of the workspace); the
 //!   force-field pulse is 0.1 N for 100 ms (see the world file's comments).
 //! - Speed: see `examples/body_step_rate.rs`: about 20 us of CPU per 1 ms step (~50x real time on one
 //!   core), against ~80 us for the previous setting of 8 substeps; rapier's multibody updates and the

@@ -78,7 +78,7 @@ fn unknown_keys_and_bad_references_are_refused() {
         )
     });
     assert!(e.contains("joystick.pull_axis"), "{e}");
-    let e = err_of(|t| t.replacen("end_pull_mm = 3.0", "end_pull_mm = -3.0", 1));
+    let e = err_of(|t| t.replacen("end_pull_mm = 3.5", "end_pull_mm = -3.5", 1));
     assert!(e.contains("task.end_pull_mm"), "{e}");
     let e = err_of(|t| t.replacen("radius_m = 0.0006", "radius_m = 0.0", 1));
     assert!(e.contains("bodies[7].shapes[0].radius_m"), "{e}");
