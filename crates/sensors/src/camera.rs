@@ -11,6 +11,11 @@
 //! the pixel's previous event is dropped (`L_ref` still moves). Leak: `L_ref` drifts down by
 //! `leak_rate_hz * C_on` per second, so a static pixel emits ON events at `leak_rate_hz`. Shot noise:
 //! Poisson events at `shot_noise_rate_hz` per pixel, random polarity, `L_ref` unchanged.
+//! Optional photoreceptor low-pass (v2e, `esim.cutoff_hz` > 0): ESIM then sees, instead of `L`, its
+//! first-order low-pass `dLf/dt = (L - Lf) / tau` with `tau = 1 / (2 pi cutoff_hz inten01)` and
+//! `inten01 = (255 I + 20) / 275` (v2e's intensity scaling with I = 1 as 8-bit white), so dark pixels
+//! respond more slowly; updated exactly for the intensity held over each render interval (v2e takes
+//! an Euler step clipped at 1).
 //!
 //! Timing: the inputs of a step are the body's poses at the step's start; the camera interpolates
 //! between the previous and the current poses over the step, i.e. it sees the body one sync step late,
@@ -76,6 +81,8 @@ pub struct EsimConfig {
     pub shot_noise_rate_hz: f64,
     /// `eps` of `L = ln(eps + I)` (default 0.001).
     pub eps: f64,
+    /// Photoreceptor low-pass 3 dB cutoff at full intensity, Hz (default 0: off; v2e uses ~300).
+    pub cutoff_hz: f64,
 }
 
 impl Default for EsimConfig {
@@ -90,6 +97,7 @@ impl Default for EsimConfig {
             leak_rate_hz: 0.01,
             shot_noise_rate_hz: 0.001,
             eps: 0.001,
+            cutoff_hz: 0.0,
         }
     }
 }
@@ -411,6 +419,10 @@ struct Pixels {
     c_off: Vec<f64>,
     /// Time of the last emitted event, ms.
     last_ms: Vec<f64>,
+    /// Photoreceptor low-pass: pixels whose filtered log intensity (`log`) has not yet reached the
+    /// log of their intensity, and a flag per pixel for membership.
+    unsettled: Vec<u32>,
+    unsettled_flag: Vec<bool>,
 }
 
 /// Per-pixel ESIM between `(t0, log[i])` and `(t1, l1)`, with the reference drifting by the leak;
@@ -593,6 +605,7 @@ impl EventCamera {
             ("esim.refractory_ms", e.refractory_ms),
             ("esim.leak_rate_hz", e.leak_rate_hz),
             ("esim.shot_noise_rate_hz", e.shot_noise_rate_hz),
+            ("esim.cutoff_hz", e.cutoff_hz),
         ] {
             require(v >= 0.0 && v.is_finite(), ctx, k, "must be >= 0")?;
         }
@@ -788,6 +801,8 @@ impl EventCamera {
             c_on_pixel,
             c_off_pixel,
             last_ms: vec![f64::NEG_INFINITY; n],
+            unsettled: Vec::new(),
+            unsettled_flag: vec![false; n],
         });
     }
 
@@ -812,16 +827,60 @@ impl EventCamera {
         let rng = &mut self.rng;
         let w = usize::from(self.cfg.width);
         // Every region rewritten since the last emit (renders refined away included).
+        let low_pass = e.cutoff_hz > 0.0;
         for &(x0, x1, y0, y1) in &self.regions {
             for y in y0..y1 {
                 for i in y * w + x0..y * w + x1 {
                     let i1 = self.image[i];
                     if i1 != px.intensity[i] {
-                        let l1 = (e.eps + i1).ln();
-                        update_pixel(px, i, l1, i1, t0, t1, e, rng, &mut self.raw, &mut self.heap);
+                        if low_pass {
+                            if !px.unsettled_flag[i] {
+                                px.unsettled_flag[i] = true;
+                                px.unsettled.push(i as u32);
+                            }
+                        } else {
+                            let l1 = (e.eps + i1).ln();
+                            update_pixel(
+                                px,
+                                i,
+                                l1,
+                                i1,
+                                t0,
+                                t1,
+                                e,
+                                rng,
+                                &mut self.raw,
+                                &mut self.heap,
+                            );
+                        }
                     }
                 }
             }
+        }
+        if low_pass {
+            // v2e's photoreceptor (Hu, Liu & Delbruck 2021): first-order low-pass of the log intensity
+            // with tau = 1 / (2 pi cutoff_hz * inten01), inten01 = (255 I + 20) / 275, updated exactly
+            // for an input held over the interval.
+            let tau_ms = 1e3 / (std::f64::consts::TAU * e.cutoff_hz);
+            let settled = 1e-9 * e.threshold_on.min(e.threshold_off);
+            let list = std::mem::take(&mut px.unsettled);
+            let mut keep = Vec::with_capacity(list.len());
+            for &iu in &list {
+                let i = iu as usize;
+                let i1 = self.image[i];
+                let target = (e.eps + i1).ln();
+                let inten01 = (255.0 * i1 + 20.0) / 275.0;
+                let a = -(-inten01 * (t1 - t0) / tau_ms).exp_m1();
+                let mut l1 = px.log[i] + a * (target - px.log[i]);
+                if (target - l1).abs() <= settled || !l1.is_finite() {
+                    l1 = target;
+                    px.unsettled_flag[i] = false;
+                } else {
+                    keep.push(iu);
+                }
+                update_pixel(px, i, l1, i1, t0, t1, e, rng, &mut self.raw, &mut self.heap);
+            }
+            px.unsettled = keep;
         }
         // Every update pushes a fresh deadline, leaving the old entry stale: rebuild from the live
         // deadlines when stale entries dominate (keeps the heap within a few times the pixel count).
@@ -1117,6 +1176,68 @@ mod tests {
             differs |= a.at(t) != c.at(t);
         }
         assert!(differs);
+    }
+
+    #[test]
+    fn photoreceptor_low_pass_follows_the_first_order_step_response() {
+        let eps = 0.001;
+        let c = 0.1;
+        let cutoff_hz = 300.0;
+        let tau_ms = 1e3 / (std::f64::consts::TAU * cutoff_hz);
+        // A bright step (fast) and a step down to a dark level (slow: v2e's intensity scaling).
+        for (i0, i1) in [(0.2f64, 0.8f64), (0.8, 0.05)] {
+            let ctx = InitContext {
+                name: "dvs".into(),
+                config: serde_json::json!({
+                    "width": 1, "height": 1, "scene": { "bodies": [], "planes": [] },
+                    "esim": { "threshold_on": c, "threshold_off": c, "threshold_mismatch_sigma": 0.0,
+                              "threshold_noise_sigma": 0.0, "leak_rate_hz": 0.0,
+                              "shot_noise_rate_hz": 0.0, "refractory_ms": 0.0,
+                              "cutoff_hz": cutoff_hz }
+                }),
+                seed: 1,
+                base_step_ms: 1.0,
+                period: 1,
+            };
+            let mut cam = EventCamera::new(&ctx).unwrap();
+            cam.init_pixels(0.0);
+            let (l0, l1) = ((eps + i0).ln(), (eps + i1).ln());
+            {
+                let px = cam.pixels.as_mut().unwrap();
+                px.intensity[0] = i0;
+                px.log[0] = l0;
+                px.reference[0] = l0;
+            }
+            cam.image[0] = i1;
+            cam.regions.push((0, 1, 0, 1));
+            let tau_eff = tau_ms / ((255.0 * i1 + 20.0) / 275.0);
+            let dt = 0.001;
+            for k in 0..150_000 {
+                cam.emit(f64::from(k) * dt, f64::from(k + 1) * dt);
+                if k % 1000 == 999 {
+                    // The filtered log intensity is the exact first-order response.
+                    let t = f64::from(k + 1) * dt;
+                    let want = l1 + (l0 - l1) * (-t / tau_eff).exp();
+                    let got = cam.pixels.as_ref().unwrap().log[0];
+                    assert!((got - want).abs() < 1e-9, "{t} ms: {got} vs {want}");
+                }
+            }
+            // One event per threshold crossed, at t_k = -tau ln(1 - k C / |L1 - L0|).
+            let n = ((l1 - l0).abs() / c).floor() as usize;
+            assert_eq!(cam.raw.len(), n, "{:?}", cam.raw);
+            for (k, ev) in cam.raw.iter().enumerate() {
+                let frac = (k + 1) as f64 * c / (l1 - l0).abs();
+                let want = -tau_eff * (1.0 - frac).ln();
+                assert_eq!(ev.2, i1 > i0);
+                assert!(
+                    (ev.0 - want).abs() < 2.0 * dt,
+                    "event {k}: {} vs {want}",
+                    ev.0
+                );
+            }
+            // Settled: no pixel is left to update.
+            assert!(cam.pixels.as_ref().unwrap().unsettled.is_empty());
+        }
     }
 
     #[test]

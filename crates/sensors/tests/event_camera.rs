@@ -451,3 +451,17 @@ fn microsaccades_make_a_static_scene_visible_only_while_the_eye_moves() {
     let (_, other) = run_direct(cfg, 2);
     assert_ne!(other, onsets);
 }
+
+#[test]
+fn photoreceptor_low_pass_delays_but_keeps_the_edge_events() {
+    let mut esim = quiet(0.3);
+    let sharp = pixel_events(&run(edge_config(0.8, esim.clone()), 1, 400, slider), 16, 16);
+    esim["cutoff_hz"] = json!(50.0);
+    let slow = pixel_events(&run(edge_config(0.8, esim), 1, 400, slider), 16, 16);
+    let on = |ev: &[(f64, bool)]| ev.iter().filter(|e| e.1).map(|e| e.0).collect::<Vec<_>>();
+    let (a, b) = (on(&sharp), on(&slow));
+    assert_eq!(a.len(), 4);
+    assert_eq!(b.len(), 4, "{slow:?}");
+    // A 50 Hz cutoff (tau 3.2 ms at full intensity, slower in the dark) lags every crossing.
+    assert!(a.iter().zip(&b).all(|(x, y)| y > x), "{a:?} vs {b:?}");
+}
