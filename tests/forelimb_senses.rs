@@ -52,6 +52,15 @@ fn the_limb_pulls_and_every_sense_reports_reproducibly() {
         );
     }
 
+    // The paw presses on the handle while the muscles work: the skin's afferents fire.
+    for (file, what) in [
+        ("skin.sa1.parquet", "skin SA-I spikes"),
+        ("skin.ra1.parquet", "skin RA-I spikes"),
+    ] {
+        let t = Table::read(&first.path().join(file));
+        assert!(t.rows() > 10, "only {} {what}", t.rows());
+    }
+
     let second = run();
     let files = parquet_files(first.path());
     assert_eq!(files.len(), 9);
