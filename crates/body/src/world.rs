@@ -316,6 +316,26 @@ fn bad(key: impl Into<String>, why: impl Into<String>) -> BodyError {
     }
 }
 
+/// Checks a ball's or capsule's geometry (shapes and visuals alike); errors name `key`'s fields.
+fn check_geometry(
+    key: &str,
+    kind: ShapeKind,
+    a_m: &[f64; 3],
+    b_m: &Option<[f64; 3]>,
+    radius_m: f64,
+) -> Result<(), BodyError> {
+    if !(radius_m > 0.0 && radius_m.is_finite()) {
+        return Err(bad(format!("{key}.radius_m"), "must be > 0"));
+    }
+    finite3(a_m, &format!("{key}.a_m"))?;
+    match (kind, b_m) {
+        (ShapeKind::Capsule, None) => Err(bad(format!("{key}.b_m"), "a capsule needs b_m")),
+        (ShapeKind::Capsule, Some(b)) => finite3(b, &format!("{key}.b_m")),
+        (ShapeKind::Ball, Some(_)) => Err(bad(format!("{key}.b_m"), "a ball takes no b_m")),
+        (ShapeKind::Ball, None) => Ok(()),
+    }
+}
+
 fn finite3(v: &[f64; 3], key: &str) -> Result<(), BodyError> {
     if v.iter().all(|x| x.is_finite()) {
         Ok(())
@@ -404,22 +424,9 @@ impl WorldSpec {
                         format!("shape `{}` is defined twice", s.name),
                     ));
                 }
-                if !(s.radius_m > 0.0 && s.radius_m.is_finite()) {
-                    return Err(bad(format!("{ks}.radius_m"), "must be > 0"));
-                }
+                check_geometry(&ks, s.kind, &s.a_m, &s.b_m, s.radius_m)?;
                 if !(s.friction >= 0.0 && s.friction.is_finite()) {
                     return Err(bad(format!("{ks}.friction"), "must be >= 0"));
-                }
-                finite3(&s.a_m, &format!("{ks}.a_m"))?;
-                match (s.kind, &s.b_m) {
-                    (ShapeKind::Capsule, None) => {
-                        return Err(bad(format!("{ks}.b_m"), "a capsule needs b_m"))
-                    }
-                    (ShapeKind::Capsule, Some(b_m)) => finite3(b_m, &format!("{ks}.b_m"))?,
-                    (ShapeKind::Ball, Some(_)) => {
-                        return Err(bad(format!("{ks}.b_m"), "a ball takes no b_m"))
-                    }
-                    (ShapeKind::Ball, None) => {}
                 }
             }
             for (j, v) in b.visuals.iter().enumerate() {
@@ -430,20 +437,7 @@ impl WorldSpec {
                         format!("shape or visual `{}` is defined twice", v.name),
                     ));
                 }
-                if !(v.radius_m > 0.0 && v.radius_m.is_finite()) {
-                    return Err(bad(format!("{kv}.radius_m"), "must be > 0"));
-                }
-                finite3(&v.a_m, &format!("{kv}.a_m"))?;
-                match (v.kind, &v.b_m) {
-                    (ShapeKind::Capsule, None) => {
-                        return Err(bad(format!("{kv}.b_m"), "a capsule needs b_m"))
-                    }
-                    (ShapeKind::Capsule, Some(b_m)) => finite3(b_m, &format!("{kv}.b_m"))?,
-                    (ShapeKind::Ball, Some(_)) => {
-                        return Err(bad(format!("{kv}.b_m"), "a ball takes no b_m"))
-                    }
-                    (ShapeKind::Ball, None) => {}
-                }
+                check_geometry(&kv, v.kind, &v.a_m, &v.b_m, v.radius_m)?;
                 if let Some(r) = v.reflectance {
                     if !(0.0..=1.0).contains(&r) {
                         return Err(bad(format!("{kv}.reflectance"), "must be in [0, 1]"));
