@@ -130,6 +130,9 @@ fn engine_killed_with_sigkill_mid_run_is_reported() {
         reached > 100.0 && reached < 30_000.0,
         "reached {reached} ms"
     );
+    // The wall time of the steps that ran is kept, with the real-time factor it gives.
+    let wall = m["wall_s"].as_f64().unwrap();
+    assert!(wall > 0.05, "wall_s {wall} for {reached} simulated ms");
     check_partial_recordings(&out, &["plant.position"], reached, 2.0);
 }
 

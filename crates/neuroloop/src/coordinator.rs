@@ -641,7 +641,21 @@ impl<'a> Coordinator<'a> {
         result
     }
 
+    /// Steps every round; the wall time is kept whether the run ends or fails (the manifest and the
+    /// summary report it either way).
     fn step_all(&mut self, lockstep: &mut Lockstep, opts: &RunOptions) -> Result<(), RunError> {
+        let start = Instant::now();
+        let result = self.step_rounds(lockstep, opts, start);
+        self.wall_s = start.elapsed().as_secs_f64();
+        result
+    }
+
+    fn step_rounds(
+        &mut self,
+        lockstep: &mut Lockstep,
+        opts: &RunOptions,
+        start: Instant,
+    ) -> Result<(), RunError> {
         let n = self.engines.len();
         let duration = self.exp.duration;
         let base = self.exp.base_step_ms;
@@ -651,7 +665,6 @@ impl<'a> Coordinator<'a> {
         let mut buf = Vec::with_capacity(256);
         self.overhead_ns.reserve(duration.0 as usize);
         self.step_wall_ns.reserve(duration.0 as usize);
-        let start = Instant::now();
         let mut last_ui = start;
         let mut round_start = start;
         for t in 0..=duration.0 {
@@ -726,7 +739,6 @@ impl<'a> Coordinator<'a> {
                 }
             }
         }
-        self.wall_s = start.elapsed().as_secs_f64();
         if let Some(pb) = progress {
             pb.finish_and_clear();
         }
