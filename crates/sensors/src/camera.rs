@@ -55,8 +55,7 @@ use crate::scene::{
     CameraPoseConfig, Pose, Renderer, SceneConfig, DEFAULT_MIN_VISIBLE_MASS_KG,
     DEFAULT_SHAPE_REFLECTANCE,
 };
-use crate::{config_error, require, substeps};
-use neuroloop_body::world::WorldSpec;
+use crate::{config_error, load_world, require, substeps};
 use std::path::PathBuf;
 
 /// ESIM and noise parameters (defaults from ESIM and v2e).
@@ -541,15 +540,7 @@ impl EventCamera {
                 "the bodies come from world_file: give one of them",
             )?;
         } else {
-            let world = match &cfg.world_file {
-                Some(path) => WorldSpec::load(path)
-                    .map_err(|e| config_error(ctx, "world_file", &e.to_string()))?,
-                None => WorldSpec::mouse_forelimb_joystick(),
-            };
-            let origin = match &cfg.world_file {
-                Some(path) => path.display().to_string(),
-                None => "the built-in world".to_string(),
-            };
+            let (world, origin) = load_world(ctx, cfg.world_file.as_deref())?;
             cfg.scene
                 .add_world(&world, cfg.shape_reflectance, cfg.min_visible_mass_kg)
                 .map_err(|(key, why)| {

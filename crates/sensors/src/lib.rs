@@ -10,11 +10,14 @@
 //! | `skin` | [`skin::Skin`]: taxels, SA-I/RA-I/PC LIF afferents, send-on-delta | `contacts` (16 slots x 5) | `sa1`, `ra1`, optional `pc` spikes; `events` (taxel address); `pressure` |
 //! | `proprioception` | [`proprio::Proprioception`]: spindle Ia/II, Golgi Ib | `muscles` (4 per muscle) | `ia`, `ii`, `ib` spikes; `rates` |
 //!
-//! Every configuration has working defaults for `worlds/mouse_forelimb_joystick.toml`, so `{}` is a
-//! valid config for each kind: the camera's scene is built from a world file's bodies, collision shapes
-//! and `[[bodies.visuals]]` (its `world_file` key, the same file as the body engine's; by default the
-//! world compiled into `neuroloop-body`), the skin's taxels lie on that world's paw shapes. Bad configurations are refused at construction with an error naming the key
-//! (`engines.<name>.config.<key>: ...`). The spike encoders shared by the engines are in [`encoder`].
+//! Every engine takes its defaults from the body engine's world, so `{}` is a valid config for each
+//! kind: its `world_file` key names the same file as the body engine's (relative to the experiment
+//! file; by default the world compiled into `neuroloop-body`, `worlds/mouse_forelimb_joystick.toml`).
+//! The camera's scene is built from the world's bodies, collision shapes and `[[bodies.visuals]]`; the
+//! skin's `shapes` are the world's collision shapes in the body's contact order and its taxels lie on
+//! the paw body's shapes; the proprioceptors sense the world's `[[muscles]]`. No part of the world is
+//! copied into this crate by hand. Bad configurations are refused at construction with an error
+//! naming the key (`engines.<name>.config.<key>: ...`). The spike encoders shared by the engines are in [`encoder`].
 //!
 //! Not for: physics (the body engine), neurons beyond the first-order afferent encoders (the brain).
 //!
@@ -32,6 +35,9 @@
 //! ```
 #![deny(missing_docs)]
 
+use std::path::Path;
+
+use neuroloop_body::world::WorldSpec;
 use neuroloop_core::engine::{Engine, EngineError, InitContext};
 
 pub mod camera;
@@ -70,6 +76,33 @@ pub(crate) fn require(
     } else {
         Err(config_error(ctx, key, why))
     }
+}
+
+/// The body engine's world a sensor takes its defaults from: the file under the config key
+/// `world_file` (a load or validation error names that key), or, without one, the world compiled into
+/// `neuroloop-body` (`worlds/mouse_forelimb_joystick.toml`). Also returns how to name the world in
+/// messages: the path, or `the built-in world`.
+pub(crate) fn load_world(
+    ctx: &InitContext,
+    world_file: Option<&Path>,
+) -> Result<(WorldSpec, String), EngineError> {
+    match world_file {
+        Some(path) => {
+            let world = WorldSpec::load(path)
+                .map_err(|e| config_error(ctx, "world_file", &e.to_string()))?;
+            Ok((world, path.display().to_string()))
+        }
+        None => Ok((
+            WorldSpec::mouse_forelimb_joystick(),
+            "the built-in world".to_string(),
+        )),
+    }
+}
+
+/// Whether the configuration sets `key` (at the top level) itself, rather than leaving it to its
+/// default.
+pub(crate) fn given(ctx: &InitContext, key: &str) -> bool {
+    ctx.config.get(key).is_some()
 }
 
 /// A configuration error naming `engines.<name>.config.<key>`.

@@ -15,6 +15,14 @@
 //!   moved by `delta_kpa` from its value at its previous event (ON up, OFF down), the time interpolated
 //!   linearly; idle when nothing changes.
 //!
+//! Layout: the body engine's world (`world_file`, the same file as the body's; by default the world
+//! compiled into `neuroloop-body`) gives `shapes`, its collision shapes in the order the body numbers
+//! them on `contacts`, and the default `surfaces`, taxels on every collision shape of the paw body
+//! (`joystick.paw_body`) in the paw frame, at 0.2 mm on balls and 0.1 mm on capsules (denser at the
+//! digits), see [`SkinConfig::from_world`]. `surfaces`, `patches` and `taxels` given in the
+//! configuration replace or add to that layout; their shapes must be among `shapes` (the world's,
+//! unless `shapes` is given by hand, which `world_file` does not allow).
+//!
 //! Timing: the `contacts` input of a step is the body's state at the step's start; the skin ramps the
 //! pressure linearly from the previous to the current value over the step (one sync step of lag, no
 //! extrapolation), so `ds` is constant within a step.
@@ -23,6 +31,9 @@
 //! (if configured), `events` (`n_taxels` x 1 sensor: x = taxel index, y = 0), `pressure` (analog, kPa
 //! per taxel).
 
+use std::path::PathBuf;
+
+use neuroloop_body::world::{ShapeFrame, ShapeKind, WorldSpec};
 use neuroloop_core::engine::{Engine, EngineError, InitContext, Inputs, Outputs, StepContext};
 use neuroloop_core::port::{PortKind, PortSpec};
 use rand::SeedableRng;
@@ -32,7 +43,7 @@ use serde::Deserialize;
 
 use crate::encoder::LifPopulation;
 use crate::scene::V3;
-use crate::{config_error, require, substeps, substeps_at_run};
+use crate::{config_error, given, load_world, require, substeps, substeps_at_run};
 
 /// Fields of one contact slot of the body's `contacts` port, in order (name suffix, unit). The layout
 /// of the body engine's output is read in one place, [`parse_contacts`]; adjust both if it changes.
@@ -145,6 +156,29 @@ fn perpendicular(n: V3) -> (V3, V3) {
         n[0] * u[1] - n[1] * u[0],
     ];
     (u, v)
+}
+
+/// Number of taxels [`surface_points`] puts on a surface, computed without placing them (as a float:
+/// it may be huge for a long capsule).
+fn surface_count(s: &SurfaceConfig) -> f64 {
+    let cell = s.spacing_m * s.spacing_m * 3f64.sqrt() / 2.0;
+    let r = s.radius_m;
+    let n_sphere = (4.0 * std::f64::consts::PI * r * r / cell).ceil().max(2.0);
+    let len = match (s.kind, s.b_m) {
+        (SurfaceKind::Capsule, Some(b)) => {
+            let d = [b[0] - s.a_m[0], b[1] - s.a_m[1], b[2] - s.a_m[2]];
+            (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt()
+        }
+        _ => 0.0,
+    };
+    if len < 1e-12 {
+        return n_sphere;
+    }
+    let n_rings = (len / (s.spacing_m * 3f64.sqrt() / 2.0)).floor();
+    let n_around = (2.0 * std::f64::consts::PI * r / s.spacing_m)
+        .ceil()
+        .max(3.0);
+    n_sphere + n_rings * n_around
 }
 
 /// Taxel positions on a ball or capsule surface.
@@ -364,15 +398,21 @@ impl Default for AfferentConfig {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SkinConfig {
+    /// The body engine's world file (a path relative to the experiment file): `shapes` and the default
+    /// `surfaces` are taken from it (see [`SkinConfig::from_world`]). Absent: the world compiled into
+    /// `neuroloop-body` (`worlds/mouse_forelimb_joystick.toml`).
+    pub world_file: Option<PathBuf>,
     /// Names of the world's collision shapes in world order: a contact's 1-based shape index `k` is
-    /// `shapes[k - 1]` (default: the shapes of `worlds/mouse_forelimb_joystick.toml`, `palm_pad`,
-    /// `digit2` .. `digit5`, `handle`).
+    /// `shapes[k - 1]` (default: [`world_shapes`] of the world; with the shipped world `palm_pad`,
+    /// `digit2` .. `digit5`, `handle`). Given by hand only without `world_file`.
     pub shapes: Vec<String>,
-    /// Contact slots of the `contacts` port (default 16, as the body engine).
+    /// Contact slots of the `contacts` port (default 16, the body engine's
+    /// [`MAX_CONTACTS`](neuroloop_body::physics::MAX_CONTACTS)).
     pub max_contacts: u32,
-    /// Taxels covering shape surfaces (default: the palm pad at 0.2 mm spacing and the four digits at
-    /// 0.1 mm, denser at the digits; geometry of `worlds/mouse_forelimb_joystick.toml` converted to the
-    /// foot body frame).
+    /// Taxels covering shape surfaces (default: [`paw_surfaces`] of the world, every collision shape
+    /// of the paw body in its frame, balls at [`BALL_SPACING_M`] and capsules at
+    /// [`CAPSULE_SPACING_M`]; with the shipped world the palm pad at 0.2 mm and the four digits at
+    /// 0.1 mm, denser at the digits).
     pub surfaces: Vec<SurfaceConfig>,
     /// Flat taxel discs (default none).
     pub patches: Vec<PatchConfig>,
@@ -394,53 +434,27 @@ pub struct SkinConfig {
 }
 
 impl Default for SkinConfig {
+    /// [`SkinConfig::from_world`] of the world compiled into `neuroloop-body`.
     fn default() -> Self {
-        // Paw shapes of worlds/mouse_forelimb_joystick.toml, model frame -> foot body frame
-        // (p_body = R^T (p_model - position), R = Rz(yaw) Ry(pitch) Rx(roll) of the foot's rpy_rad).
-        let digit = |i: usize, a: V3, b: V3| SurfaceConfig {
-            shape: format!("digit{i}"),
-            kind: SurfaceKind::Capsule,
-            a_m: a,
-            b_m: Some(b),
-            radius_m: 0.25e-3,
-            spacing_m: 0.1e-3,
-        };
+        Self::from_world(&WorldSpec::mouse_forelimb_joystick())
+    }
+}
+
+/// Default taxel spacing on the paw's balls (the palm pad), m.
+pub const BALL_SPACING_M: f64 = 0.2e-3;
+
+/// Default taxel spacing on the paw's capsules (the digits, denser than the pad), m.
+pub const CAPSULE_SPACING_M: f64 = 0.1e-3;
+
+impl SkinConfig {
+    /// The default configuration for a world: `shapes` = [`world_shapes`], `surfaces` =
+    /// [`paw_surfaces`], no patches or taxels, and the default afferents, kernel and timing.
+    pub fn from_world(world: &WorldSpec) -> Self {
         SkinConfig {
-            shapes: ["palm_pad", "digit2", "digit3", "digit4", "digit5", "handle"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
-            max_contacts: 16,
-            surfaces: vec![
-                SurfaceConfig {
-                    shape: "palm_pad".into(),
-                    kind: SurfaceKind::Ball,
-                    a_m: [0.0040240, -0.0003719, 0.0000410],
-                    b_m: None,
-                    radius_m: 0.35e-3,
-                    spacing_m: 0.2e-3,
-                },
-                digit(
-                    2,
-                    [0.0056930, 0.0005411, -0.0006386],
-                    [0.0059148, 0.0004967, 0.0003521],
-                ),
-                digit(
-                    3,
-                    [0.0057284, 0.0000432, -0.0006687],
-                    [0.0059502, -0.0000010, 0.0003219],
-                ),
-                digit(
-                    4,
-                    [0.0057637, -0.0004546, -0.0006990],
-                    [0.0059855, -0.0004989, 0.0002917],
-                ),
-                digit(
-                    5,
-                    [0.0057990, -0.0009524, -0.0007292],
-                    [0.0060209, -0.0009967, 0.0002615],
-                ),
-            ],
+            world_file: None,
+            shapes: world_shapes(world),
+            max_contacts: neuroloop_body::physics::MAX_CONTACTS as u32,
+            surfaces: paw_surfaces(world),
             patches: Vec::new(),
             taxels: Vec::new(),
             spread_sigma_m: 0.15e-3,
@@ -451,6 +465,62 @@ impl Default for SkinConfig {
             delta_kpa: 10.0,
         }
     }
+}
+
+/// The names of a world's collision shapes in world order (bodies in order, each body's shapes in
+/// order): the body engine numbers the shapes of its `contacts` port 1-based in this order.
+pub fn world_shapes(world: &WorldSpec) -> Vec<String> {
+    world
+        .bodies
+        .iter()
+        .flat_map(|b| b.shapes.iter().map(|s| s.name.clone()))
+        .collect()
+}
+
+/// Every collision shape of the world's paw body (`joystick.paw_body`) as a taxel surface in the paw
+/// body's frame (the frame of the `contacts` points): shapes given with `frame = "model"` are moved
+/// into the body frame with the body's reference pose, as the body engine does; balls get
+/// [`BALL_SPACING_M`], capsules [`CAPSULE_SPACING_M`].
+pub fn paw_surfaces(world: &WorldSpec) -> Vec<SurfaceConfig> {
+    paw_surfaces_with_keys(world)
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect()
+}
+
+/// [`paw_surfaces`], each with its key in the world file (`bodies[i].shapes[j]`).
+fn paw_surfaces_with_keys(world: &WorldSpec) -> Vec<(String, SurfaceConfig)> {
+    let Some(paw) = world.body_index(&world.joystick.paw_body) else {
+        return Vec::new();
+    };
+    let pose = world.reference_pose(paw);
+    world.bodies[paw]
+        .shapes
+        .iter()
+        .enumerate()
+        .map(|(j, s)| {
+            let to_body = |p: V3| match s.frame {
+                ShapeFrame::Body => p,
+                ShapeFrame::Model => {
+                    let q = pose.inverse_transform_point(p.into());
+                    [q.x, q.y, q.z]
+                }
+            };
+            let (kind, spacing_m) = match s.kind {
+                ShapeKind::Ball => (SurfaceKind::Ball, BALL_SPACING_M),
+                ShapeKind::Capsule => (SurfaceKind::Capsule, CAPSULE_SPACING_M),
+            };
+            let surface = SurfaceConfig {
+                shape: s.name.clone(),
+                kind,
+                a_m: to_body(s.a_m),
+                b_m: s.b_m.map(to_body),
+                radius_m: s.radius_m,
+                spacing_m,
+            };
+            (format!("bodies[{paw}].shapes[{j}]"), surface)
+        })
+        .collect()
 }
 
 /// Hexagonal grid points of a disc.
@@ -493,6 +563,9 @@ fn hex_disc(p: &PatchConfig) -> Vec<V3> {
     pts
 }
 
+/// Most taxels in a layout (the `events` port addresses them with 16 bits).
+const MAX_TAXELS: usize = u16::MAX as usize;
+
 const IN_CONTACTS: usize = 0;
 const OUT_SA1: usize = 1;
 
@@ -521,7 +594,43 @@ pub struct Skin {
 impl Skin {
     /// Builds the skin from its configuration and seed.
     pub fn new(ctx: &InitContext) -> Result<Self, EngineError> {
-        let cfg: SkinConfig = ctx.config()?;
+        let mut cfg: SkinConfig = ctx.config()?;
+        // With a world file: where the default surfaces came from (the path, each one's key there).
+        let mut from_file: Option<(String, Vec<String>)> = None;
+        if let Some(path) = cfg.world_file.clone() {
+            require(
+                !given(ctx, "shapes"),
+                ctx,
+                "shapes",
+                "the shapes come from world_file: give one of them",
+            )?;
+            let (world, origin) = load_world(ctx, Some(&path))?;
+            cfg.shapes = world_shapes(&world);
+            require(
+                !cfg.shapes.is_empty(),
+                ctx,
+                "world_file",
+                &format!(
+                    "{origin}: the world has no collision shapes, so nothing can touch the paw"
+                ),
+            )?;
+            if !given(ctx, "surfaces") {
+                let (keys, surfaces): (Vec<String>, Vec<SurfaceConfig>) =
+                    paw_surfaces_with_keys(&world).into_iter().unzip();
+                require(
+                    !surfaces.is_empty() || !cfg.patches.is_empty() || !cfg.taxels.is_empty(),
+                    ctx,
+                    "world_file",
+                    &format!(
+                        "{origin}: the paw body `{}` (joystick.paw_body) has no collision shapes to \
+                         put taxels on: give surfaces, patches or taxels",
+                        world.joystick.paw_body
+                    ),
+                )?;
+                cfg.surfaces = surfaces;
+                from_file = Some((origin, keys));
+            }
+        }
         require(
             !cfg.shapes.is_empty(),
             ctx,
@@ -551,23 +660,56 @@ impl Skin {
                 )
             })
         };
+        // A surface error names `surfaces[i].<field>`, or, for a default surface taken from a world
+        // file, `world_file` and the shape's key in that file.
+        let surface_check = |ok: bool, i: usize, field: &str, why: &str| match (ok, &from_file) {
+            (true, _) => Ok(()),
+            (false, Some((origin, keys))) => Err(config_error(
+                ctx,
+                "world_file",
+                &format!(
+                    "{origin}: {} (a paw shape, a default surface): {why}",
+                    keys[i]
+                ),
+            )),
+            (false, None) => Err(config_error(ctx, &format!("surfaces[{i}].{field}"), why)),
+        };
         let (mut names, mut body, mut position) = (Vec::new(), Vec::new(), Vec::new());
         for (i, sc) in cfg.surfaces.iter().enumerate() {
             let b = body_index(&sc.shape, format!("surfaces[{i}].shape"))?;
-            require(
+            surface_check(
                 sc.radius_m > 0.0
                     && sc.spacing_m > 0.0
                     && sc.radius_m.is_finite()
                     && sc.radius_m / sc.spacing_m < 1000.0,
-                ctx,
-                &format!("surfaces[{i}].spacing_m"),
+                i,
+                "spacing_m",
                 "radius_m and spacing_m must be > 0 (at most 1000 taxels across)",
             )?;
-            require(
+            surface_check(
+                sc.a_m
+                    .iter()
+                    .chain(sc.b_m.iter().flatten())
+                    .all(|x| x.is_finite()),
+                i,
+                "a_m",
+                "a_m and b_m must be finite",
+            )?;
+            surface_check(
                 sc.kind == SurfaceKind::Ball || sc.b_m.is_some(),
-                ctx,
-                &format!("surfaces[{i}].b_m"),
+                i,
+                "b_m",
                 "a capsule needs b_m",
+            )?;
+            let count = surface_count(sc);
+            surface_check(
+                names.len() as f64 + count <= MAX_TAXELS as f64,
+                i,
+                "spacing_m",
+                &format!(
+                    "this surface needs {count} taxels: with those before it, more than the \
+                     {MAX_TAXELS} a layout may have"
+                ),
             )?;
             for (k, x) in surface_points(sc).into_iter().enumerate() {
                 names.push(format!("{}{k}", sc.shape));
@@ -601,7 +743,7 @@ impl Skin {
             position.push(t.position_m);
         }
         require(
-            !names.is_empty() && names.len() <= usize::from(u16::MAX),
+            !names.is_empty() && names.len() <= MAX_TAXELS,
             ctx,
             "surfaces",
             "the layout (surfaces, patches, taxels) needs between 1 and 65535 taxels",
