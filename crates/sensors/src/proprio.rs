@@ -31,17 +31,25 @@
 //! values) and turned into spikes on an internal grid of `dt_ms` by a Poisson or integrate-and-fire
 //! encoder ([`RateEncoding`]).
 //!
+//! Muscles: the `[[muscles]]` of the body engine's world (`world_file`, the same file as the body's; by
+//! default the world compiled into `neuroloop-body`), in the order of the body's `muscles` port, see
+//! [`ProprioceptionConfig::from_world`]. The model works on lengths from the rest length (mm) and
+//! forces (N), so it takes only the names from the world, not the optimal fiber lengths or forces.
+//!
 //! Ports: in `muscles` (per muscle `<m>.length_m`, `<m>.velocity_m_per_s`, `<m>.force_n`,
 //! `<m>.activation`, the body engine's layout); out `ia`, `ii`, `ib` (spikes, `afferents_per_muscle`
 //! neurons per muscle, neuron `muscle * afferents_per_muscle + j`), `rates` (per muscle `<m>.ia`,
 //! `<m>.ii`, `<m>.ib` in Hz).
 
+use std::path::PathBuf;
+
+use neuroloop_body::world::WorldSpec;
 use neuroloop_core::engine::{Engine, EngineError, InitContext, Inputs, Outputs, StepContext};
 use neuroloop_core::port::{PortKind, PortSpec};
 use serde::Deserialize;
 
 use crate::encoder::{RateEncoding, RateSpiker};
-use crate::{require, substeps, substeps_at_run};
+use crate::{given, load_world, require, substeps, substeps_at_run};
 
 /// Rate-model coefficients (defaults: Prochazka 1999, cat; Ib see the [module docs](self)).
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -194,8 +202,13 @@ impl SpindleModel {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ProprioceptionConfig {
-    /// Muscle names, in the order of the body's `muscles` port (default: the 8 muscles of the NRP mouse
-    /// forelimb, `Foot1`, `Foot2`, `Radius1`, `Radius2`, `Humerus1` .. `Humerus4`).
+    /// The body engine's world file (a path relative to the experiment file): `muscles` are its
+    /// `[[muscles]]` (see [`world_muscles`]). Absent: the world compiled into `neuroloop-body`
+    /// (`worlds/mouse_forelimb_joystick.toml`).
+    pub world_file: Option<PathBuf>,
+    /// Muscle names, in the order of the body's `muscles` port (default: [`world_muscles`] of the
+    /// world; with the shipped world the 8 muscles of the NRP mouse forelimb, `Foot1`, `Foot2`,
+    /// `Radius1`, `Radius2`, `Humerus1` .. `Humerus4`). Given by hand only without `world_file`.
     pub muscles: Vec<String>,
     /// Rest length per muscle in m (lengths are measured from it). Default: the first lengths received
     /// (the body's state at t = 0), all > 0.
@@ -211,15 +224,24 @@ pub struct ProprioceptionConfig {
 }
 
 impl Default for ProprioceptionConfig {
+    /// [`ProprioceptionConfig::from_world`] of the world compiled into `neuroloop-body`.
     fn default() -> Self {
+        Self::from_world(&WorldSpec::mouse_forelimb_joystick())
+    }
+}
+
+/// The names of a world's `[[muscles]]` in world order, the order of the body engine's `muscles` port.
+pub fn world_muscles(world: &WorldSpec) -> Vec<String> {
+    world.muscles.iter().map(|m| m.name.clone()).collect()
+}
+
+impl ProprioceptionConfig {
+    /// The default configuration for a world: `muscles` = [`world_muscles`], the default model and
+    /// encoder.
+    pub fn from_world(world: &WorldSpec) -> Self {
         ProprioceptionConfig {
-            muscles: [
-                "Foot1", "Foot2", "Radius1", "Radius2", "Humerus1", "Humerus2", "Humerus3",
-                "Humerus4",
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
+            world_file: None,
+            muscles: world_muscles(world),
             rest_length_m: None,
             afferents_per_muscle: 1,
             encoding: RateEncoding::Poisson,
@@ -248,7 +270,23 @@ pub struct Proprioception {
 impl Proprioception {
     /// Builds the engine from its configuration and seed.
     pub fn new(ctx: &InitContext) -> Result<Self, EngineError> {
-        let cfg: ProprioceptionConfig = ctx.config()?;
+        let mut cfg: ProprioceptionConfig = ctx.config()?;
+        if let Some(path) = cfg.world_file.clone() {
+            require(
+                !given(ctx, "muscles"),
+                ctx,
+                "muscles",
+                "the muscles come from world_file: give one of them",
+            )?;
+            let (world, origin) = load_world(ctx, Some(&path))?;
+            cfg.muscles = world_muscles(&world);
+            require(
+                !cfg.muscles.is_empty(),
+                ctx,
+                "world_file",
+                &format!("{origin}: the world has no [[muscles]] to sense"),
+            )?;
+        }
         require(
             !cfg.muscles.is_empty(),
             ctx,
