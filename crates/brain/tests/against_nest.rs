@@ -15,16 +15,13 @@
 //!
 //! Needs NEST: run `scripts/setup_nest.sh` once. Without it these tests fail (they never pass silently).
 
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+mod common;
 
 use neuroloop_brain::{iaf_psc_alpha, iaf_psc_delta, iaf_psc_exp};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{json, Value};
 
-const H: f64 = 0.1;
-const H_TICS: u64 = 100; // NEST tics (0.001 ms) per step
+use common::{steps, t_ms, H};
 
 #[derive(Serialize, Clone)]
 struct Dc {
@@ -51,70 +48,10 @@ struct Scenario {
     record: Vec<String>,
 }
 
-#[derive(Deserialize)]
-struct Response {
-    nest_version: String,
-    scenarios: Vec<Value>,
-}
-
-/// Grid time of step `k` in ms, as a user would type it (k h, correctly rounded).
-fn t_ms(k: u64) -> f64 {
-    (k * H_TICS) as f64 / 1000.0
-}
-
-fn steps(ms: f64) -> i64 {
-    (ms / H).round() as i64
-}
-
 /// Runs all scenarios in one NEST process; returns NEST's version and one result per scenario.
 fn run_nest(scenarios: &[Scenario]) -> (String, Vec<Value>) {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let python = root.join(".venv/bin/python");
-    let script = root.join("bridges/nest/single_neuron.py");
-    assert!(
-        python.exists(),
-        "{} not found: run scripts/setup_nest.sh to install NEST 3.10 into .venv (these tests compare with NEST)",
-        python.display()
-    );
     let request = json!({ "resolution_ms": H, "scenarios": scenarios });
-    let mut child = Command::new(&python)
-        .arg(&script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot start {}: {e}; run scripts/setup_nest.sh",
-                python.display()
-            )
-        });
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(request.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "NEST bridge failed ({}); if NEST is missing, run scripts/setup_nest.sh\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let resp: Response = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "bad JSON from the NEST bridge: {e}\n{}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    });
-    assert!(
-        resp.nest_version.starts_with("3.10"),
-        "NEST {} (expected 3.10.x)",
-        resp.nest_version
-    );
-    assert_eq!(resp.scenarios.len(), scenarios.len());
-    (resp.nest_version, resp.scenarios)
+    common::run_scenarios("single_neuron.py", &request, scenarios.len())
 }
 
 /// The per-step input of a scenario, on NEST's grid.

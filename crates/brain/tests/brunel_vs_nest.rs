@@ -14,8 +14,7 @@
 //! Needs NEST: run `scripts/setup_nest.sh` once. Without it this test fails (it never passes silently).
 //! It takes a while (NEST alone: about 25 s on 2 cores).
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
 use neuroloop_brain::network::brunel::{run, BrunelConfig, BrunelResult};
 use serde_json::Value;
@@ -37,33 +36,8 @@ struct NestResult {
 }
 
 fn run_nest() -> NestResult {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let python = root.join(".venv/bin/python");
-    let script = root.join("bridges/nest/brunel.py");
-    assert!(
-        python.exists(),
-        "{} not found: run scripts/setup_nest.sh to install NEST 3.10 into .venv (this test compares with NEST)",
-        python.display()
-    );
-    let out = Command::new(&python)
-        .arg(&script)
-        .args(["--scale", &SCALE.to_string()])
-        .args(["--threads", &THREADS.to_string()])
-        .args(["--sim-ms", &SIM_MS.to_string()])
-        .args(["--seed", &SEED.to_string()])
-        .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot start {}: {e}; run scripts/setup_nest.sh",
-                python.display()
-            )
-        });
-    assert!(
-        out.status.success(),
-        "NEST Brunel run failed ({}); if NEST is missing, run scripts/setup_nest.sh\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let args = common::network_args(SCALE, THREADS, SIM_MS, SEED);
+    let out = common::run_bridge("brunel.py", &args, None);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let line = stdout
         .lines()

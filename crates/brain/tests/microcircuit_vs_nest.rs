@@ -27,8 +27,7 @@
 //!
 //! Needs NEST: run `scripts/setup_nest.sh` once. Without it this test fails (it never passes silently).
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
 use neuroloop_brain::network::microcircuit::{run, MicrocircuitConfig, POPULATIONS};
 use serde_json::Value;
@@ -50,33 +49,9 @@ struct NestResult {
 }
 
 fn run_nest() -> NestResult {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let python = root.join(".venv/bin/python");
-    let script = root.join("bridges/nest/microcircuit.py");
-    assert!(
-        python.exists(),
-        "{} not found: run scripts/setup_nest.sh to install NEST 3.10 into .venv (this test compares with NEST)",
-        python.display()
-    );
-    let out = Command::new(&python)
-        .arg(&script)
-        .args(["--scale", &SCALE.to_string()])
-        .args(["--threads", &THREADS.to_string()])
-        .args(["--sim-ms", &SIM_MS.to_string()])
-        .args(["--seed", &SEED.to_string()])
-        .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot start {}: {e}; run scripts/setup_nest.sh",
-                python.display()
-            )
-        });
+    let args = common::network_args(SCALE, THREADS, SIM_MS, SEED);
+    let out = common::run_bridge("microcircuit.py", &args, None);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "NEST microcircuit run failed ({}); if NEST is missing, run scripts/setup_nest.sh\n{stderr}",
-        out.status,
-    );
     // The bridge names NEST's version on stderr ("NEST 3.10.0").
     let version = stderr
         .lines()

@@ -13,10 +13,9 @@
 //!
 //! Needs NEST: run `scripts/setup_nest.sh` once. Without it these tests fail (they never pass silently).
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 use neuroloop_brain::plasticity::{
     stdp_dopamine_synapse as dopa, stdp_synapse as stdp, DopamineSignal, PostArchive,
@@ -24,8 +23,9 @@ use neuroloop_brain::plasticity::{
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-const H: f64 = 0.1;
-const H_TICS: i64 = 100; // NEST tics (0.001 ms) per step
+use common::{steps, H};
+
+const H_TICS: i64 = common::H_TICS as i64;
 const REL_TOL: f64 = 1e-9;
 const ABS_TOL: f64 = 1e-12;
 
@@ -53,12 +53,6 @@ struct Scenario {
 }
 
 #[derive(Deserialize)]
-struct Response {
-    nest_version: String,
-    scenarios: Vec<NestResult>,
-}
-
-#[derive(Deserialize)]
 struct NestResult {
     name: String,
     min_delay_ms: f64,
@@ -77,54 +71,14 @@ fn ms(k: i64) -> f64 {
     (k * H_TICS) as f64 * (1.0 / 1000.0)
 }
 
-fn steps(t_ms: f64) -> i64 {
-    (t_ms / H).round() as i64
-}
-
 /// Runs all scenarios in one NEST process.
 fn run_nest(scenarios: &[Scenario]) -> Vec<NestResult> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let python = root.join(".venv/bin/python");
-    let script = root.join("bridges/nest/stdp.py");
-    assert!(
-        python.exists(),
-        "{} not found: run scripts/setup_nest.sh to install NEST 3.10 into .venv (these tests compare with NEST)",
-        python.display()
-    );
     let request = json!({ "resolution_ms": H, "scenarios": scenarios });
-    let mut child = Command::new(&python)
-        .arg(&script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", python.display()));
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(request.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "NEST bridge failed ({}); if NEST is missing, run scripts/setup_nest.sh\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let resp: Response = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "bad JSON from the NEST bridge: {e}\n{}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    });
-    assert!(
-        resp.nest_version.starts_with("3.10"),
-        "NEST {} (expected 3.10.x)",
-        resp.nest_version
-    );
-    assert_eq!(resp.scenarios.len(), scenarios.len());
-    resp.scenarios
+    common::run_scenarios("stdp.py", &request, scenarios.len())
+        .1
+        .into_iter()
+        .map(|v| serde_json::from_value(v).expect("a scenario result of the NEST bridge"))
+        .collect()
 }
 
 /// The synapses of one scenario, in Rust.
