@@ -20,19 +20,20 @@
 //!   OpenSim 3.3 activation dynamics; forces act along every path segment that spans two bodies, equal
 //!   and opposite.
 //! - The paw-joystick ball joint closes the loop as an impulse joint (the only non-multibody joint).
-//!   Rapier runs one substep per physics step with 16 Gauss-Seidel passes (`physics.solver_iterations`
-//!   = 1, `physics.pgs_iterations` = 16): the loop stays closed to ~0.1 um on average and 6-11 um at
-//!   worst under random excitation, tighter than 8 substeps of one pass (18 um at worst) at a quarter of
-//!   the cost, because each substep refreshes the multibodies' mass matrices and a pass does not.
+//!   Rapier runs one substep per physics step with 12 Gauss-Seidel passes (`physics.solver_iterations`
+//!   = 1, `physics.pgs_iterations` = 12): the loop stays closed to ~0.1 um on average and 17 um at
+//!   worst over 10 simulated minutes of random excitation (8 substeps of one pass: ~25 um) at a quarter
+//!   of the cost, because each substep refreshes the multibodies' mass matrices and a pass does not (16
+//!   passes: 10 um at worst, 10 % more instructions per step).
 //! - Collision shapes (new; the NRP model had none): a palm pad and four digit capsules on the paw,
 //!   hooked 30 um around a capsule handle. They touch when the muscles twist the paw about the grip: in
 //!   81 % of the steps of a scripted pull session (up to 0.5 N in all), never in a limb left passive.
 //! - Task defaults: the end box starts at 3.5 mm (this arm's joint limits stop the pull at 4.8 mm, 1.4 mm
 //!   off axis, so the rig's 4 mm box is at the edge of the workspace); the
 //!   force-field pulse is 0.1 N for 100 ms (see the world file's comments).
-//! - Speed: see `examples/body_step_rate.rs`: about 20 us of CPU per 1 ms step (~50x real time on one
-//!   core), against ~80 us for the previous setting of 8 substeps; rapier's multibody updates and the
-//!   loop joint's passes take most of it, our muscle code ~1 us.
+//! - Speed: see `examples/body_step_rate.rs`: 18-20 us of CPU per 1 ms step (51-56x real time on one
+//!   core), against 64-69 us for the previous setting of 8 substeps; rapier's multibody updates and the
+//!   loop joint's passes take most of it, our muscle code ~7 %.
 //!
 //! # Ports of the `body` engine
 //! | # | port | dir | channels |

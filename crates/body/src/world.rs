@@ -53,7 +53,7 @@ pub struct PhysicsSpec {
     /// Solver iterations per step (default 1). In rapier each one is a substep that also refreshes the
     /// multibodies' mass matrices, so this sets most of the step's cost.
     pub solver_iterations: usize,
-    /// Projected Gauss-Seidel passes inside each solver iteration (default 16): cheap, they tighten the
+    /// Projected Gauss-Seidel passes inside each solver iteration (default 12): cheap, they tighten the
     /// loop-closing joint without refreshing the mass matrices.
     pub pgs_iterations: usize,
     /// Re-apply the loop-closing joint's impulse of the previous step at the start of each one (rapier's
@@ -70,7 +70,7 @@ impl Default for PhysicsSpec {
             gravity_m_per_s2: [0.0, 0.0, -9.8],
             length_unit_m: 0.001,
             solver_iterations: 1,
-            pgs_iterations: 16,
+            pgs_iterations: 12,
             warmstart_joints: false,
             substeps: 1,
         }
