@@ -99,6 +99,22 @@ pub(crate) fn load_world(
     }
 }
 
+/// The world of `world_file`, which replaces the top-level list `key` (e.g. `shapes`, `muscles`): a
+/// configuration that gives both is refused naming `key`.
+pub(crate) fn load_world_instead_of(
+    ctx: &InitContext,
+    world_file: &Path,
+    key: &str,
+) -> Result<(WorldSpec, String), EngineError> {
+    require(
+        !given(ctx, key),
+        ctx,
+        key,
+        &format!("the {key} come from world_file: give one of them"),
+    )?;
+    load_world(ctx, Some(world_file))
+}
+
 /// Whether the configuration sets `key` (at the top level) itself, rather than leaving it to its
 /// default.
 pub(crate) fn given(ctx: &InitContext, key: &str) -> bool {

@@ -49,7 +49,7 @@ use neuroloop_core::port::{PortKind, PortSpec};
 use serde::Deserialize;
 
 use crate::encoder::{RateEncoding, RateSpiker};
-use crate::{given, load_world, require, substeps, substeps_at_run};
+use crate::{load_world_instead_of, require, substeps, substeps_at_run};
 
 /// Rate-model coefficients (defaults: Prochazka 1999, cat; Ib see the [module docs](self)).
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -272,13 +272,7 @@ impl Proprioception {
     pub fn new(ctx: &InitContext) -> Result<Self, EngineError> {
         let mut cfg: ProprioceptionConfig = ctx.config()?;
         if let Some(path) = cfg.world_file.clone() {
-            require(
-                !given(ctx, "muscles"),
-                ctx,
-                "muscles",
-                "the muscles come from world_file: give one of them",
-            )?;
-            let (world, origin) = load_world(ctx, Some(&path))?;
+            let (world, origin) = load_world_instead_of(ctx, &path, "muscles")?;
             cfg.muscles = world_muscles(&world);
             require(
                 !cfg.muscles.is_empty(),

@@ -43,7 +43,7 @@ use serde::Deserialize;
 
 use crate::encoder::LifPopulation;
 use crate::scene::V3;
-use crate::{config_error, given, load_world, require, substeps, substeps_at_run};
+use crate::{config_error, given, load_world_instead_of, require, substeps, substeps_at_run};
 
 /// Fields of one contact slot of the body's `contacts` port, in order (name suffix, unit). The layout
 /// of the body engine's output is read in one place, [`parse_contacts`]; adjust both if it changes.
@@ -598,13 +598,7 @@ impl Skin {
         // With a world file: where the default surfaces came from (the path, each one's key there).
         let mut from_file: Option<(String, Vec<String>)> = None;
         if let Some(path) = cfg.world_file.clone() {
-            require(
-                !given(ctx, "shapes"),
-                ctx,
-                "shapes",
-                "the shapes come from world_file: give one of them",
-            )?;
-            let (world, origin) = load_world(ctx, Some(&path))?;
+            let (world, origin) = load_world_instead_of(ctx, &path, "shapes")?;
             cfg.shapes = world_shapes(&world);
             require(
                 !cfg.shapes.is_empty(),

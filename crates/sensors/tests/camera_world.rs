@@ -2,45 +2,14 @@
 //! every body, on that body, where the world puts it; bad world files are refused naming `world_file`.
 
 mod common;
-use common::{ctx, Harness};
+use common::{ctx, reference_poses, shipped_world_path, temp_world, Harness};
 use neuroloop_body::world::{ShapeFrame, ShapeKind, WorldSpec, MOUSE_FORELIMB_JOYSTICK};
-use neuroloop_core::engine::EngineError;
 use neuroloop_core::payload::EventBatch;
 use neuroloop_sensors::scene::{CameraPoseConfig, Pose, Renderer, SceneConfig, Shape};
-use serde_json::json;
-use std::path::PathBuf;
+use serde_json::{json, Value};
 
-fn shipped_world_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../worlds/mouse_forelimb_joystick.toml")
-}
-
-/// Reference poses as the body engine reports them (7 numbers per body).
-fn reference_input(w: &WorldSpec) -> Vec<f64> {
-    (0..w.bodies.len())
-        .flat_map(|i| {
-            let p = w.reference_pose(i);
-            let (t, q) = (p.translation, p.rotation);
-            [t.x, t.y, t.z, q.w, q.x, q.y, q.z]
-        })
-        .collect()
-}
-
-/// Writes `text` to a fresh file in the temporary folder.
-fn temp_world(tag: &str, text: &str) -> PathBuf {
-    let p = std::env::temp_dir().join(format!(
-        "neuroloop-camera-world-{}-{tag}.toml",
-        std::process::id()
-    ));
-    std::fs::write(&p, text).unwrap();
-    p
-}
-
-fn config_error(config: serde_json::Value) -> String {
-    match neuroloop_sensors::new_event_camera(&ctx("s", config.clone(), 1, 1)) {
-        Ok(_) => panic!("accepted {config}"),
-        Err(EngineError::Config(m)) => m,
-        Err(e) => panic!("not a configuration error: {e}"),
-    }
+fn config_error(config: Value) -> String {
+    common::config_error(neuroloop_sensors::new_event_camera, config)
 }
 
 #[test]
@@ -161,7 +130,7 @@ fn each_body_with_geometry_is_seen_at_the_reference_pose() {
 #[test]
 fn world_file_gives_the_same_camera_as_the_built_in_world() {
     let w = WorldSpec::mouse_forelimb_joystick();
-    let reference = reference_input(&w);
+    let reference = reference_poses(&w);
     let foot = w.body_index("foot").unwrap();
     let lifted = |k: usize| {
         let mut p = reference.clone();
@@ -218,24 +187,13 @@ fn a_body_without_geometry_or_a_bad_world_path_is_refused_naming_world_file() {
     assert!(ok.is_ok());
     std::fs::remove_file(&bare).unwrap();
 
-    let missing = std::env::temp_dir().join("neuroloop-no-such-world.toml");
-    let m = config_error(json!({ "world_file": missing }));
-    assert!(
-        m.starts_with("engines.s.config.world_file: ") && m.contains("cannot read"),
-        "{m}"
+    common::assert_world_file_errors(
+        neuroloop_sensors::new_event_camera,
+        "camera",
+        "reflectance = 0.3",
+        "reflectance = 2.0",
+        "bodies[7].visuals[0].reflectance",
     );
-    // An invalid world: the world's own key path is named after world_file.
-    let bad = temp_world(
-        "bad",
-        &MOUSE_FORELIMB_JOYSTICK.replacen("reflectance = 0.3", "reflectance = 2.0", 1),
-    );
-    let m = config_error(json!({ "world_file": bad }));
-    assert!(
-        m.starts_with("engines.s.config.world_file: ")
-            && m.contains("bodies[7].visuals[0].reflectance"),
-        "{m}"
-    );
-    std::fs::remove_file(&bad).unwrap();
     // The bodies come from the world or from scene.bodies, not both.
     let m =
         config_error(json!({ "world_file": shipped_world_path(), "scene": { "bodies": ["a"] } }));

@@ -2,7 +2,7 @@
 //! contrast, refractory period, determinism.
 
 mod common;
-use common::{ctx, Harness};
+use common::{ctx, reference_poses, Harness};
 use neuroloop_core::payload::EventBatch;
 use serde_json::{json, Value};
 
@@ -57,26 +57,14 @@ fn pixel_events(batches: &[EventBatch], x: u16, y: u16) -> Vec<(f64, bool)> {
         .collect()
 }
 
-/// Reference poses of the bodies of worlds/mouse_forelimb_joystick.toml, 7 numbers each (from the
-/// world's `reference_pose`, as the body engine reports them before it moves).
-fn world_reference_poses() -> Vec<f64> {
-    let w = neuroloop_body::world::WorldSpec::mouse_forelimb_joystick();
-    (0..w.bodies.len())
-        .flat_map(|i| {
-            let p = w.reference_pose(i);
-            let (t, q) = (p.translation, p.rotation);
-            [t.x, t.y, t.z, q.w, q.x, q.y, q.z]
-        })
-        .collect()
-}
-
 #[test]
 fn default_scene_shows_the_forelimb_and_is_silent_when_static() {
     use neuroloop_sensors::scene::{CameraPoseConfig, Pose, Renderer, SceneConfig};
-    let poses: Vec<Pose> = world_reference_poses()
-        .chunks(7)
-        .map(Pose::from_slice)
-        .collect();
+    let poses: Vec<Pose> =
+        reference_poses(&neuroloop_body::world::WorldSpec::mouse_forelimb_joystick())
+            .chunks(7)
+            .map(Pose::from_slice)
+            .collect();
     let (w, h) = (128, 128);
     let mut with_arm = vec![0.0; w * h];
     Renderer::new(
@@ -105,7 +93,7 @@ fn default_scene_shows_the_forelimb_and_is_silent_when_static() {
 
     // Static: no events without noise; moving the foot 2 mm up: events.
     let cfg = json!({ "esim": quiet(0.2) });
-    let reference = world_reference_poses();
+    let reference = reference_poses(&neuroloop_body::world::WorldSpec::mouse_forelimb_joystick());
     let batches = run(cfg.clone(), 1, 100, |_| reference.clone());
     assert_eq!(batches.iter().map(EventBatch::len).sum::<usize>(), 0);
     let lifted = |k: f64| {

@@ -3,34 +3,15 @@
 //! bad world files and conflicting keys are refused naming the key.
 
 mod common;
-use common::{ctx, Harness};
+use common::{ctx, shipped_world_path, temp_world, Harness};
 use neuroloop_body::world::{WorldSpec, MOUSE_FORELIMB_JOYSTICK};
-use neuroloop_core::engine::{Engine, EngineError};
+use neuroloop_core::engine::Engine;
 use neuroloop_core::port::{PortKind, PortSpec};
 use neuroloop_sensors::proprio::{world_muscles, Proprioception, ProprioceptionConfig};
 use serde_json::{json, Value};
-use std::path::PathBuf;
-
-fn shipped_world_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../worlds/mouse_forelimb_joystick.toml")
-}
-
-/// Writes `text` to a fresh file in the temporary folder.
-fn temp_world(tag: &str, text: &str) -> PathBuf {
-    let p = std::env::temp_dir().join(format!(
-        "neuroloop-proprio-world-{}-{tag}.toml",
-        std::process::id()
-    ));
-    std::fs::write(&p, text).unwrap();
-    p
-}
 
 fn config_error(config: Value) -> String {
-    match Proprioception::new(&ctx("s", config.clone(), 1, 1)) {
-        Ok(_) => panic!("accepted {config}"),
-        Err(EngineError::Config(m)) => m,
-        Err(e) => panic!("not a configuration error: {e}"),
-    }
+    common::config_error(neuroloop_sensors::new_proprioception, config)
 }
 
 fn channels(ports: &[PortSpec], name: &str) -> Vec<(String, String)> {
@@ -45,7 +26,7 @@ fn channels(ports: &[PortSpec], name: &str) -> Vec<(String, String)> {
 }
 
 /// The `muscles` output of a body engine on the world at `path`.
-fn body_muscles(path: &PathBuf) -> Vec<(String, String)> {
+fn body_muscles(path: &std::path::Path) -> Vec<(String, String)> {
     let body =
         neuroloop_body::engine::BodyEngine::new(&ctx("body", json!({ "world_file": path }), 1, 1))
             .unwrap();
@@ -107,28 +88,13 @@ fn a_muscle_added_to_the_world_is_sensed() {
 
 #[test]
 fn bad_world_files_and_conflicting_keys_are_refused_naming_the_key() {
-    let missing = std::env::temp_dir().join("neuroloop-proprio-no-such-world.toml");
-    let m = config_error(json!({ "world_file": missing }));
-    assert!(
-        m.starts_with("engines.s.config.world_file: ") && m.contains("cannot read"),
-        "{m}"
+    common::assert_world_file_errors(
+        neuroloop_sensors::new_proprioception,
+        "proprio",
+        "max_isometric_force_n = 0.8",
+        "max_isometric_force_n = -0.8",
+        "muscles[0].max_isometric_force_n",
     );
-    // An invalid world: its own key path follows world_file.
-    let bad = temp_world(
-        "bad",
-        &MOUSE_FORELIMB_JOYSTICK.replacen(
-            "max_isometric_force_n = 0.8",
-            "max_isometric_force_n = -0.8",
-            1,
-        ),
-    );
-    let m = config_error(json!({ "world_file": bad }));
-    assert!(
-        m.starts_with("engines.s.config.world_file: ")
-            && m.contains("muscles[0].max_isometric_force_n"),
-        "{m}"
-    );
-    std::fs::remove_file(&bad).unwrap();
     // The muscles come from the world or from the config, not both.
     let m = config_error(json!({ "world_file": shipped_world_path(), "muscles": ["Foot1"] }));
     assert!(

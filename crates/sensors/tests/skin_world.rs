@@ -3,39 +3,20 @@
 //! paw shape in the paw body's frame; bad world files and conflicting keys are refused naming the key.
 
 mod common;
-use common::{ctx, Harness};
+use common::{ctx, shipped_world_path, temp_world, Harness};
 use neuroloop_body::physics::Body;
 use neuroloop_body::world::{ShapeFrame, WorldSpec, MOUSE_FORELIMB_JOYSTICK};
-use neuroloop_core::engine::{Engine, EngineError};
+use neuroloop_core::engine::Engine;
 use neuroloop_core::port::PortKind;
 use neuroloop_sensors::skin::{paw_surfaces, world_shapes, Skin, SkinConfig, SurfaceKind};
 use serde_json::{json, Value};
-use std::path::PathBuf;
-
-fn shipped_world_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../worlds/mouse_forelimb_joystick.toml")
-}
-
-/// Writes `text` to a fresh file in the temporary folder.
-fn temp_world(tag: &str, text: &str) -> PathBuf {
-    let p = std::env::temp_dir().join(format!(
-        "neuroloop-skin-world-{}-{tag}.toml",
-        std::process::id()
-    ));
-    std::fs::write(&p, text).unwrap();
-    p
-}
 
 fn skin(config: Value) -> Skin {
     Skin::new(&ctx("skin", config, 1, 1)).expect("valid configuration")
 }
 
 fn config_error(config: Value) -> String {
-    match Skin::new(&ctx("s", config.clone(), 1, 1)) {
-        Ok(_) => panic!("accepted {config}"),
-        Err(EngineError::Config(m)) => m,
-        Err(e) => panic!("not a configuration error: {e}"),
-    }
+    common::config_error(neuroloop_sensors::new_skin, config)
 }
 
 fn analog_channels(ports: &[neuroloop_core::port::PortSpec], name: &str) -> Vec<(String, String)> {
@@ -218,24 +199,13 @@ fn a_paw_shape_added_to_the_world_gets_taxels_and_its_contacts() {
 
 #[test]
 fn bad_world_files_and_conflicting_keys_are_refused_naming_the_key() {
-    let missing = std::env::temp_dir().join("neuroloop-skin-no-such-world.toml");
-    let m = config_error(json!({ "world_file": missing }));
-    assert!(
-        m.starts_with("engines.s.config.world_file: ") && m.contains("cannot read"),
-        "{m}"
+    common::assert_world_file_errors(
+        neuroloop_sensors::new_skin,
+        "skin",
+        "radius_m = 0.00035",
+        "radius_m = -0.00035",
+        "bodies[4].shapes[0].radius_m",
     );
-    // An invalid world: its own key path follows world_file.
-    let bad = temp_world(
-        "bad",
-        &MOUSE_FORELIMB_JOYSTICK.replacen("radius_m = 0.00035", "radius_m = -0.00035", 1),
-    );
-    let m = config_error(json!({ "world_file": bad }));
-    assert!(
-        m.starts_with("engines.s.config.world_file: ")
-            && m.contains("bodies[4].shapes[0].radius_m"),
-        "{m}"
-    );
-    std::fs::remove_file(&bad).unwrap();
     // The shapes come from the world or from the config, not both.
     let m = config_error(json!({ "world_file": shipped_world_path(), "shapes": ["palm_pad"] }));
     assert!(
