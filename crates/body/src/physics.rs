@@ -310,7 +310,8 @@ impl Body {
     }
 
     /// Writes the joints' damping and armature into the multibodies' per-DoF vectors (rapier's default
-    /// damping of 0.1 N m s/rad would swamp this limb's 1e-3 N m muscle torques).
+    /// damping of 0.1 N m s/rad would swamp this limb's 1e-3 N m muscle torques). Once, after the
+    /// multibodies are built: rapier resets these vectors only when a multibody's structure changes.
     fn set_joint_damping(&mut self) {
         for j in &self.joints {
             let Some(h) = j.multibody else { continue };
@@ -626,7 +627,6 @@ impl Body {
             }
         }
         // Stage 3: physics.
-        self.set_joint_damping();
         self.world.step();
         self.steps += 1;
         // Stage 4: NaN check at the chokepoint, then contacts.
