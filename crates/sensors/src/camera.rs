@@ -854,9 +854,11 @@ impl EventCamera {
             // for an input held over the interval.
             let tau_ms = 1e3 / (std::f64::consts::TAU * e.cutoff_hz);
             let settled = 1e-9 * e.threshold_on.min(e.threshold_off);
-            let list = std::mem::take(&mut px.unsettled);
-            let mut keep = Vec::with_capacity(list.len());
-            for &iu in &list {
+            // Compacted in place: the pixels still settling keep their order at the front.
+            let mut list = std::mem::take(&mut px.unsettled);
+            let mut kept = 0;
+            for r in 0..list.len() {
+                let iu = list[r];
                 let i = iu as usize;
                 let i1 = self.image[i];
                 let target = (e.eps + i1).ln();
@@ -867,11 +869,13 @@ impl EventCamera {
                     l1 = target;
                     px.unsettled_flag[i] = false;
                 } else {
-                    keep.push(iu);
+                    list[kept] = iu;
+                    kept += 1;
                 }
                 update_pixel(px, i, l1, i1, t0, t1, e, rng, &mut self.raw, &mut self.heap);
             }
-            px.unsettled = keep;
+            list.truncate(kept);
+            px.unsettled = list;
         }
         // Every update pushes a fresh deadline, leaving the old entry stale: rebuild from the live
         // deadlines when stale entries dominate (keeps the heap within a few times the pixel count).
