@@ -32,6 +32,7 @@
 //! ```
 
 mod check;
+mod expect;
 mod paths;
 mod resolve;
 mod spec;
@@ -46,10 +47,12 @@ use crate::port::PortSpec;
 use crate::time::Step;
 use crate::transfer::TransferSpec;
 
+pub use expect::{channel_index, Expectation, Metric, TrialElement, TrialRange, WindowMs};
 pub use spec::{
     ChannelSection, EngineSection, ExperimentSpec, LinkSection, PortSection, RecordSection,
     RunSection, ZenohSection,
 };
+pub use spec::{ChannelSelect, ExpectSection, MetricSection};
 
 /// A reference to one port: `engine.port`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -217,6 +220,29 @@ pub fn parse(
     }
 }
 
+/// Parses the experiment recorded in a run folder's manifest (its text, the path it was read from and
+/// its overrides) for `neuroloop check`. The run happened, so only problems of the `[[expect]]` tables
+/// and deserialization errors count: a relative executable path or world file may no longer resolve
+/// from where the check runs.
+pub fn parse_recorded(
+    text: &str,
+    source: Option<&Path>,
+    overrides: &[String],
+) -> Result<Experiment, ConfigError> {
+    let read = resolve::read(text, source, overrides)?;
+    let problems: Vec<Problem> = read
+        .problems
+        .iter()
+        .filter(|p| p.path.starts_with("expect"))
+        .cloned()
+        .collect();
+    if problems.is_empty() {
+        Ok(read.exp)
+    } else {
+        Err(read.error(problems))
+    }
+}
+
 /// Reads the file at `path`, parses it, gathers every engine's ports (built-ins through `catalog`,
 /// others from their declared ports) and checks links and record entries; reports all problems together.
 pub fn load(
@@ -248,6 +274,7 @@ pub fn load_str(
     let (ports, port_problems) = resolve::gather_ports(&read.exp, catalog);
     problems.extend(port_problems);
     problems.extend(check::check_port_level(&read.exp, &ports, &read.origins));
+    problems.extend(expect::check_ports(&read.exp, &ports, &read.expect_origins));
     if problems.is_empty() {
         Ok(read.exp)
     } else {
@@ -264,6 +291,9 @@ pub fn check_ports(exp: &Experiment, ports: &BTreeMap<String, Vec<PortSpec>>) ->
     let origins = check::Origins::identity(exp);
     let mut problems = check::check_refs(exp, &origins);
     problems.extend(check::check_port_level(exp, ports, &origins));
+    let expect_origins = expect::ExpectOrigins::identity(exp);
+    problems.extend(expect::check_refs(exp, &expect_origins));
+    problems.extend(expect::check_ports(exp, ports, &expect_origins));
     problems
 }
 
@@ -307,4 +337,6 @@ pub struct Experiment {
     pub links: Vec<LinkSpec>,
     /// Output ports to record.
     pub record: Vec<PortRef>,
+    /// Expected results (`[[expect]]`), in file order, checked by `neuroloop check`.
+    pub expect: Vec<Expectation>,
 }

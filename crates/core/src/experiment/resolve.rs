@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::check::{check_refs, Origins};
+use super::expect::{self, ExpectOrigins};
 use super::paths::{apply_override, fmt_path, join, line_col, Locator};
 use super::spec::{EngineSection, ExperimentSpec, PortSection};
 use super::{
@@ -21,6 +22,8 @@ pub(crate) struct Read<'a> {
     pub(crate) exp: Experiment,
     pub(crate) origins: Origins,
     pub(crate) problems: Vec<Problem>,
+    /// Where each `[[expect]]` entry of the experiment came from in the file.
+    pub(crate) expect_origins: ExpectOrigins,
     source: Option<&'a Path>,
     /// The overrides as parsed key paths, with their text.
     overrides: Vec<(String, String)>,
@@ -271,6 +274,10 @@ pub(crate) fn read<'a>(
         }
     }
 
+    // [[expect]]
+    let duration_ms = (base_ok && d.is_finite() && d > 0.0).then_some(d);
+    let (expectations, expect_origins) = expect::resolve(&spec.expect, duration_ms, &mut problems);
+
     let zenoh = spec
         .zenoh
         .as_ref()
@@ -296,19 +303,22 @@ pub(crate) fn read<'a>(
         engines,
         links,
         record,
+        expect: expectations,
     };
     problems.extend(check_refs(&exp, &origins));
+    problems.extend(expect::check_refs(&exp, &expect_origins));
     Ok(Read {
         exp,
         origins,
         problems,
+        expect_origins,
         source,
         overrides: applied,
     })
 }
 
 /// Parses `engine.port`.
-fn parse_ref(text: &str) -> Result<PortRef, String> {
+pub(crate) fn parse_ref(text: &str) -> Result<PortRef, String> {
     match text.split_once('.') {
         Some((e, p)) if valid_name(e) && valid_name(p) => Ok(PortRef {
             engine: e.into(),

@@ -26,6 +26,9 @@ pub struct ExperimentSpec {
     /// The optional `[record]` table.
     #[serde(default)]
     pub record: Option<RecordSection>,
+    /// The `[[expect]]` tables (expected results, checked by `neuroloop check`), in file order.
+    #[serde(default)]
+    pub expect: Vec<ExpectSection>,
 }
 
 /// The `[run]` table.
@@ -157,6 +160,132 @@ pub struct RecordSection {
     /// Output ports to record, `"engine.port"`.
     #[serde(default)]
     pub ports: Vec<String>,
+}
+
+/// One `[[expect]]` table: an expected result of the run, measured from the run folder by
+/// `neuroloop check`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectSection {
+    /// Short name printed with the result (non-empty).
+    pub name: String,
+    /// What is measured.
+    pub metric: MetricSection,
+    /// Lower bound (inclusive) of the measured value; at least one of `min` and `max` unless the entry
+    /// only reports a value.
+    #[serde(default)]
+    pub min: Option<f64>,
+    /// Upper bound (inclusive) of the measured value.
+    #[serde(default)]
+    pub max: Option<f64>,
+    /// Shown beside the result, e.g. the paper's value.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// A channel of a recorded port: its name or its 0-based index.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum ChannelSelect {
+    /// 0-based channel index.
+    Index(u32),
+    /// Channel name (the port's channel name, as in the recording's column).
+    Name(String),
+}
+
+/// The `metric` of an `[[expect]]` table, by its `kind`.
+///
+/// Trial ranges `trials = [first, last]` are 1-based and inclusive (default: every trial); windows
+/// `window_ms = [t0, t1]` take the samples and spikes with `t0 < t_ms <= t1` (default: the whole run).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum MetricSection {
+    /// Fraction of successful trials in the body engine `engine`'s per-trial records.
+    SuccessRate {
+        /// The body engine.
+        engine: String,
+        /// `[first, last]`, 1-based, inclusive.
+        #[serde(default)]
+        trials: Option<[u32; 2]>,
+    },
+    /// Mean of a numeric field of the per-trial records, over the trials where it has a value.
+    TrialMean {
+        /// The body engine.
+        engine: String,
+        /// Field of the trial record, e.g. `reaction_time_ms` or `lateral_at_bins_mm`.
+        field: String,
+        /// `[first, last]`, 1-based, inclusive.
+        #[serde(default)]
+        trials: Option<[u32; 2]>,
+        /// For a per-bin field: the bin, by its pull distance in mm (one of the task's `bins_mm`).
+        #[serde(default)]
+        bin_mm: Option<f64>,
+        /// For a list field: the element, by its 0-based index.
+        #[serde(default)]
+        index: Option<u32>,
+    },
+    /// `numerator / denominator`.
+    Ratio {
+        /// A metric.
+        numerator: Box<MetricSection>,
+        /// A metric.
+        denominator: Box<MetricSection>,
+    },
+    /// `|of|`.
+    Abs {
+        /// A metric.
+        of: Box<MetricSection>,
+    },
+    /// Mean of one channel of a recorded analog (or scalar) port over a window.
+    Mean {
+        /// Recorded output port, `"engine.port"`.
+        port: String,
+        /// Channel name or index (may be left out for a scalar port or a one-channel port).
+        #[serde(default)]
+        channel: Option<ChannelSelect>,
+        /// `[t0, t1]` in ms.
+        #[serde(default)]
+        window_ms: Option<[f64; 2]>,
+    },
+    /// Root mean square of `port.channel - reference.reference_channel` over a window, samples paired
+    /// by step.
+    RmsError {
+        /// Recorded output port, `"engine.port"`.
+        port: String,
+        /// Its channel.
+        #[serde(default)]
+        channel: Option<ChannelSelect>,
+        /// The recorded output port compared with.
+        reference: String,
+        /// Its channel.
+        #[serde(default)]
+        reference_channel: Option<ChannelSelect>,
+        /// `[t0, t1]` in ms.
+        #[serde(default)]
+        window_ms: Option<[f64; 2]>,
+    },
+    /// Number of spikes of a recorded spike port over a window.
+    SpikeCount {
+        /// Recorded output port, `"engine.port"`.
+        port: String,
+        /// `[first, last]` neuron indices, 0-based, inclusive (default: all).
+        #[serde(default)]
+        neurons: Option<[u32; 2]>,
+        /// `[t0, t1]` in ms.
+        #[serde(default)]
+        window_ms: Option<[f64; 2]>,
+    },
+    /// Mean rate per neuron (Hz) of a recorded spike port over a window.
+    SpikeRate {
+        /// Recorded output port, `"engine.port"`.
+        port: String,
+        /// `[first, last]` neuron indices, 0-based, inclusive (default: the whole population).
+        #[serde(default)]
+        neurons: Option<[u32; 2]>,
+        /// `[t0, t1]` in ms.
+        #[serde(default)]
+        window_ms: Option<[f64; 2]>,
+    },
 }
 
 fn default_base_step_ms() -> f64 {
