@@ -72,6 +72,14 @@ pub enum RecordError {
         /// What does not match.
         reason: String,
     },
+    /// A Parquet file read back does not have the columns of a recording.
+    #[error("{path} is not a neuroloop recording: {reason}")]
+    NotARecording {
+        /// The file.
+        path: PathBuf,
+        /// What does not match.
+        reason: String,
+    },
     /// The manifest could not be turned into JSON or read back from it.
     #[error("manifest {path}: {source}")]
     Json {

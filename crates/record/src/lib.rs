@@ -12,6 +12,9 @@
 //!   [`finish_all`](Recorder::finish_all).
 //! - [`Manifest`]: experiment, versions, host, timings and recordings, written atomically as pretty JSON.
 //! - [`RecordError`]: what went wrong, naming the file or port.
+//! - [`Recording`]: a finished recording read back into columns.
+//! - [`RunFolder`]: the expected results of an experiment (`[[expect]]`) measured from a run folder's
+//!   recordings and per-trial records ([`measure`]).
 //!
 //! ```
 //! use neuroloop_core::payload::Payload;
@@ -41,12 +44,16 @@
 
 pub mod error;
 pub mod manifest;
+pub mod measure;
 pub mod port;
+pub mod read;
 pub mod recorder;
 
 pub use error::RecordError;
 pub use manifest::{
     rfc3339_from_unix, utc_now_rfc3339, EngineTiming, ExitStatus, Manifest, MANIFEST_FILE,
 };
+pub use measure::{learning_curve, MeasureError, Measured, RunFolder, TrialSource};
 pub use port::{schema_for, PortRecorder, PARTS_DIR, ROW_GROUP_ROWS};
+pub use read::{RecordedData, Recording};
 pub use recorder::{Recorder, FLUSH_INTERVAL};

@@ -49,7 +49,8 @@ fn writer_properties() -> WriterProperties {
 /// - analog: `step` (UInt64), `t_ms` (Float64), one Float64 column per channel, named after the channel
 ///   (made unique with `_1`, `_2`, ... suffixes), with field metadata `{"unit": ...}`;
 /// - scalar: `step`, `t_ms`, `value` (Float64, metadata `unit`);
-/// - spikes: one row per spike: `step` (producer step end), `t_ms` (spike time), `neuron` (UInt32);
+/// - spikes: one row per spike: `step` (producer step end), `t_ms` (spike time), `neuron` (UInt32,
+///   metadata `size`: the population size);
 /// - events: one row per event: `step`, `t_ms` (event time), `x`, `y` (UInt16), `polarity` (Boolean).
 ///
 /// ```
@@ -96,7 +97,10 @@ pub fn schema_for(kind: &PortKind) -> SchemaRef {
                 unit,
             ));
         }
-        PortKind::Spikes { .. } => fields.push(Field::new("neuron", DataType::UInt32, false)),
+        PortKind::Spikes { size } => fields.push(
+            Field::new("neuron", DataType::UInt32, false)
+                .with_metadata(arrow_schema::Metadata::new().with("size", size.to_string())),
+        ),
         PortKind::Events { .. } => {
             fields.push(Field::new("x", DataType::UInt16, false));
             fields.push(Field::new("y", DataType::UInt16, false));
