@@ -19,6 +19,10 @@
 //! copied into this crate by hand. Bad configurations are refused at construction with an error
 //! naming the key (`engines.<name>.config.<key>: ...`). The spike encoders shared by the engines are in [`encoder`].
 //!
+//! Started by `neuroloop run`, the skin and proprioception engines write `<engine name>.afferents.json`
+//! into the run folder: which muscle or taxel, and which afferent class, each output neuron stands
+//! for ([`afferents`]).
+//!
 //! Not for: physics (the body engine), neurons beyond the first-order afferent encoders (the brain).
 //!
 //! ```
@@ -40,6 +44,7 @@ use std::path::Path;
 use neuroloop_body::world::WorldSpec;
 use neuroloop_core::engine::{Engine, EngineError, InitContext};
 
+pub mod afferents;
 pub mod camera;
 pub mod encoder;
 pub mod proprio;

@@ -41,13 +41,14 @@
 //! neurons per muscle, neuron `muscle * afferents_per_muscle + j`), `rates` (per muscle `<m>.ia`,
 //! `<m>.ii`, `<m>.ib` in Hz).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use neuroloop_body::world::WorldSpec;
 use neuroloop_core::engine::{Engine, EngineError, InitContext, Inputs, Outputs, StepContext};
 use neuroloop_core::port::{PortKind, PortSpec};
 use serde::Deserialize;
 
+use crate::afferents::{Afferent, AfferentMap};
 use crate::encoder::{RateEncoding, RateSpiker};
 use crate::{load_world_instead_of, require, substeps, substeps_at_run};
 
@@ -268,8 +269,49 @@ pub struct Proprioception {
 }
 
 impl Proprioception {
-    /// Builds the engine from its configuration and seed.
+    /// Builds the engine from its configuration and seed; started by `neuroloop run`
+    /// (`NEUROLOOP_RUN_DIR` set), it writes its [afferent map](crate::afferents) into the run folder.
     pub fn new(ctx: &InitContext) -> Result<Self, EngineError> {
+        Self::with_run_dir(ctx, crate::afferents::run_dir_from_env().as_deref())
+    }
+
+    /// [`new`](Self::new) with the run folder given: the afferent map is written into `run_dir` when
+    /// there is one.
+    pub fn with_run_dir(ctx: &InitContext, run_dir: Option<&Path>) -> Result<Self, EngineError> {
+        let engine = Self::build(ctx)?;
+        engine.afferent_map(&ctx.name).write_into(run_dir)?;
+        Ok(engine)
+    }
+
+    /// Which muscle and afferent class each neuron of the `ia`, `ii` and `ib` ports stands for
+    /// (neuron `muscle * afferents_per_muscle + j`).
+    pub fn afferent_map(&self, engine: &str) -> AfferentMap {
+        let k = self.cfg.afferents_per_muscle;
+        let ports = ["ia", "ii", "ib"]
+            .into_iter()
+            .map(|class| {
+                let list = (0..self.n_afferents())
+                    .map(|n| Afferent {
+                        neuron: n,
+                        afferent: class.to_string(),
+                        muscle: Some(self.cfg.muscles[(n / k) as usize].clone()),
+                        taxel: None,
+                        taxel_index: None,
+                        shape: None,
+                        position_m: None,
+                    })
+                    .collect();
+                (class.to_string(), list)
+            })
+            .collect();
+        AfferentMap {
+            engine: engine.to_string(),
+            kind: "proprioception".to_string(),
+            ports,
+        }
+    }
+
+    fn build(ctx: &InitContext) -> Result<Self, EngineError> {
         let mut cfg: ProprioceptionConfig = ctx.config()?;
         if let Some(path) = cfg.world_file.clone() {
             let (world, origin) = load_world_instead_of(ctx, &path, "muscles")?;

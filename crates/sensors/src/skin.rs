@@ -31,7 +31,7 @@
 //! (if configured), `events` (`n_taxels` x 1 sensor: x = taxel index, y = 0), `pressure` (analog, kPa
 //! per taxel).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use neuroloop_body::world::{ShapeFrame, ShapeKind, WorldSpec};
 use neuroloop_core::engine::{Engine, EngineError, InitContext, Inputs, Outputs, StepContext};
@@ -41,6 +41,7 @@ use rand_distr::{Distribution, StandardNormal};
 use rand_pcg::Pcg64;
 use serde::Deserialize;
 
+use crate::afferents::{Afferent, AfferentMap};
 use crate::encoder::LifPopulation;
 use crate::scene::V3;
 use crate::{config_error, given, load_world_instead_of, require, substeps, substeps_at_run};
@@ -592,8 +593,52 @@ pub struct Skin {
 }
 
 impl Skin {
-    /// Builds the skin from its configuration and seed.
+    /// Builds the skin from its configuration and seed; started by `neuroloop run`
+    /// (`NEUROLOOP_RUN_DIR` set), it writes its [afferent map](crate::afferents) into the run folder.
     pub fn new(ctx: &InitContext) -> Result<Self, EngineError> {
+        Self::with_run_dir(ctx, crate::afferents::run_dir_from_env().as_deref())
+    }
+
+    /// [`new`](Self::new) with the run folder given: the afferent map is written into `run_dir` when
+    /// there is one.
+    pub fn with_run_dir(ctx: &InitContext, run_dir: Option<&Path>) -> Result<Self, EngineError> {
+        let skin = Self::build(ctx)?;
+        skin.afferent_map(&ctx.name).write_into(run_dir)?;
+        Ok(skin)
+    }
+
+    /// Which taxel (name, index, shape, position in the paw frame) each neuron of the `sa1`, `ra1` and
+    /// (when configured) `pc` ports stands for: neuron `k` is taxel `k`.
+    pub fn afferent_map(&self, engine: &str) -> AfferentMap {
+        let mut classes = vec!["sa1", "ra1"];
+        if self.cfg.pc.is_some() {
+            classes.push("pc");
+        }
+        let ports = classes
+            .into_iter()
+            .map(|class| {
+                let list = (0..self.names.len())
+                    .map(|k| Afferent {
+                        neuron: k as u32,
+                        afferent: class.to_string(),
+                        muscle: None,
+                        taxel: Some(self.names[k].clone()),
+                        taxel_index: Some(k as u32),
+                        shape: Some(self.cfg.shapes[self.body[k]].clone()),
+                        position_m: Some(self.position[k]),
+                    })
+                    .collect();
+                (class.to_string(), list)
+            })
+            .collect();
+        AfferentMap {
+            engine: engine.to_string(),
+            kind: "skin".to_string(),
+            ports,
+        }
+    }
+
+    fn build(ctx: &InitContext) -> Result<Self, EngineError> {
         let mut cfg: SkinConfig = ctx.config()?;
         // With a world file: where the default surfaces came from (the path, each one's key there).
         let mut from_file: Option<(String, Vec<String>)> = None;
