@@ -2,10 +2,12 @@
 //! the run loop is [`coordinator`], engines are served by `neuroloop_transport::serve`.
 //!
 //! Exit codes: 0 success, 1 a run failed, 2 an experiment file or the command line is wrong,
-//! 130 interrupted.
+//! 130 interrupted. `check` (and `run --check`): 0 every expected result passes, 1 one fails, 2 the
+//! run folder or an expectation cannot be measured.
 
 mod bench;
 mod catalog;
+mod check;
 mod coordinator;
 mod processes;
 
@@ -46,6 +48,17 @@ enum Command {
         /// No progress bar and no summary.
         #[arg(long, short)]
         quiet: bool,
+        /// After the run, check the expected results (`[[expect]]`) and exit 1 if one fails, 2 if one
+        /// cannot be measured (without it they are printed, unless --quiet, and do not change the exit
+        /// code).
+        #[arg(long)]
+        check: bool,
+    },
+    /// Measure the expected results (`[[expect]]`) of the experiment run in RUN_DIR from its
+    /// recordings; print each with its value and bound. Exit 0 all pass, 1 one fails, 2 bad input.
+    Check {
+        /// The run folder (holds manifest.json and the recordings).
+        run_dir: PathBuf,
     },
     /// Check an experiment file and report every problem with its line and key.
     Validate {
@@ -104,7 +117,9 @@ fn main() -> ExitCode {
             output,
             run_id,
             quiet,
-        } => cmd_run(&file, &overrides, realtime, output, run_id, quiet),
+            check,
+        } => cmd_run(&file, &overrides, realtime, output, run_id, quiet, check),
+        Command::Check { run_dir } => ExitCode::from(check::check(&run_dir).code()),
         Command::Validate { file, overrides } => {
             match experiment::load(&file, &overrides, &catalog::Builtins) {
                 Ok(exp) => {
@@ -181,6 +196,7 @@ fn cmd_run(
     output: Option<PathBuf>,
     run_id: Option<String>,
     quiet: bool,
+    check_after: bool,
 ) -> ExitCode {
     let exp = match experiment::load(file, overrides, &catalog::Builtins) {
         Ok(e) => e,
@@ -213,7 +229,21 @@ fn cmd_run(
         eprintln!("run folder: {}", dir.display());
     }
     match error {
-        None => ExitCode::SUCCESS,
+        None => match &report.run_dir {
+            Some(dir) if check_after || (!quiet && !exp.expect.is_empty()) => {
+                let outcome = check::check(dir);
+                if check_after {
+                    ExitCode::from(outcome.code())
+                } else {
+                    ExitCode::SUCCESS
+                }
+            }
+            None if check_after => {
+                eprintln!("error: --check needs a run folder, and this run wrote none");
+                ExitCode::from(2)
+            }
+            _ => ExitCode::SUCCESS,
+        },
         Some(coordinator::RunError::Interrupted) => {
             eprintln!(
                 "interrupted at {} ms; recordings are finalized",

@@ -137,7 +137,7 @@ impl RunFolder {
                 let a = self.measure(a, &join(key, "of"))?;
                 Ok(Measured {
                     value: a.value.abs(),
-                    detail: format!("|{:.4}| ({})", a.value, a.detail),
+                    detail: format!("|{:.4}|, {}", a.value, a.detail),
                 })
             }
             Metric::Mean {
@@ -216,10 +216,10 @@ impl RunFolder {
                 neurons,
                 window,
             } => {
-                let (count, _, _) = self.spikes(&port.to_string(), neurons, window, key)?;
+                let (count, n_neurons, w) = self.spikes(&port.to_string(), neurons, window, key)?;
                 Ok(Measured {
                     value: count as f64,
-                    detail: "spikes".to_string(),
+                    detail: format!("{n_neurons} neurons in {} ms", w.len_ms()),
                 })
             }
             Metric::SpikeRate {
