@@ -116,7 +116,11 @@ fn fmt_value(v: f64) -> String {
         (5 - a.log10().floor() as i32).clamp(0, 12) as usize
     };
     let s = format!("{v:.decimals$}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        &s
+    };
     if s == "-0" {
         "0".into()
     } else {

@@ -525,13 +525,26 @@ impl RunFolder {
         window: &Option<WindowMs>,
         key: &str,
     ) -> Result<(usize, u32, WindowMs), MeasureError> {
+        // A window past the end of the run is cut at the end, so that a rate is per simulated time.
         let w = match window {
-            Some(w) => *w,
+            Some(w) => WindowMs {
+                t0_ms: w.t0_ms,
+                t1_ms: w.t1_ms.min(self.duration_ms),
+            },
             None => WindowMs {
                 t0_ms: 0.0,
                 t1_ms: self.duration_ms,
             },
         };
+        if w.t1_ms <= w.t0_ms {
+            return Err(MeasureError::Selection {
+                key: join(key, "window_ms"),
+                reason: format!(
+                    "the window starts at {} ms, after the run's {} ms",
+                    w.t0_ms, self.duration_ms
+                ),
+            });
+        }
         let rec = self.recording(label, key)?;
         let RecordedData::Spikes { neuron, size } = &rec.data else {
             return Err(MeasureError::Selection {
@@ -909,6 +922,25 @@ mod tests {
             window: None,
         };
         assert_eq!(run.measure(&rate, "k").unwrap().value, 250.0);
+        // A window past the run's 10 ms is cut there: spikes at 5.5 .. 9.5 in (5, 10], 5 ms.
+        let late = Metric::SpikeRate {
+            port: port("n.spikes"),
+            neurons: None,
+            window: win(5.0, 20.0),
+        };
+        let m = run.measure(&late, "k").unwrap();
+        assert_eq!(
+            (m.value, m.detail.as_str()),
+            (250.0, "5 spikes of 4 neurons in 5 ms")
+        );
+        let e = run
+            .measure(&count(None, win(10.0, 20.0)), "k")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("k.window_ms") && e.contains("after the run's 10 ms"),
+            "{e}"
+        );
         // Errors.
         let errs = [
             (mean(None, None), "k.channel", "has 2 channels"),

@@ -275,8 +275,7 @@ pub(crate) fn read<'a>(
     }
 
     // [[expect]]
-    let duration_ms = (base_ok && d.is_finite() && d > 0.0).then_some(d);
-    let (expectations, expect_origins) = expect::resolve(&spec.expect, duration_ms, &mut problems);
+    let (expectations, expect_origins) = expect::resolve(&spec.expect, &mut problems);
 
     let zenoh = spec
         .zenoh
