@@ -168,3 +168,77 @@ metric = { kind = "success_rate", engine = "plant", trials = [10, 5] }
         first + 6
     ));
 }
+
+#[test]
+fn validate_checks_trial_metrics_against_the_body_engine() {
+    let dir = tempdir();
+    let file = dir.path().join("trials.toml");
+    let text = r#"[run]
+duration_ms = 10.0
+
+[engines.body]
+kind = "body"
+step_ms = 1.0
+
+[engines.plant]
+kind = "spring"
+step_ms = 1.0
+
+[[expect]]
+name = "field"
+metric = { kind = "trial_mean", engine = "body", field = "lateral_mm" }
+
+[[expect]]
+name = "bin"
+metric = { kind = "trial_mean", engine = "body", field = "lateral_at_bins_mm", bin_mm = 0.7 }
+
+[[expect]]
+name = "list"
+metric = { kind = "ratio", numerator = { kind = "trial_mean", engine = "body", field = "reaction_time_ms", index = 1 }, denominator = { kind = "trial_mean", engine = "body", field = "lateral_at_bins_mm" } }
+
+[[expect]]
+name = "not a body"
+metric = { kind = "success_rate", engine = "plant" }
+
+[[expect]]
+name = "fine"
+metric = { kind = "trial_mean", engine = "body", field = "lateral_at_bins_mm", bin_mm = 1.5 }
+"#;
+    std::fs::write(&file, text).unwrap();
+    let out = run_neuroloop(
+        &["validate", file.to_str().unwrap()],
+        Duration::from_secs(60),
+    );
+    out.expect_code(2);
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    let f = file.display().to_string();
+    assert_eq!(lines.len(), 5, "{}", out.stderr);
+    assert!(
+        lines[0].starts_with(&format!(
+            "{f}:14:50: expect[0].metric.field: field = \"lateral_mm\" is not a numeric field"
+        )) && lines[0].contains("lateral_at_bins_mm"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        lines[1].starts_with(&format!("{f}:18:80: expect[1].metric.bin_mm: bin_mm = 0.7 is not one of the task's bins_mm [0.5, 1.0, 1.5, 2.0]")),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        lines[2].contains("expect[2].metric.numerator.field: reaction_time_ms is not a list"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        lines[3].contains("expect[2].metric.denominator.field: lateral_at_bins_mm is a list"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        lines[4].starts_with(&format!("{f}:26:"))
+            && lines[4].contains("expect[3].metric.engine: engine \"plant\" is a spring engine"),
+        "{}",
+        out.stderr
+    );
+}

@@ -257,6 +257,136 @@ pub fn check(dir: &Path) -> Outcome {
     }
 }
 
+/// The fields of the body engine's trial records a `trial_mean` can average: (name, whether it is a
+/// list selected by `bin_mm` or `index`). Taken from `neuroloop_body::task::TrialRecord` itself.
+fn trial_fields() -> Vec<(String, bool)> {
+    use neuroloop_body::task::{Block, Outcome, TrialRecord};
+    let sample = TrialRecord {
+        index: 0,
+        block: Block::Baseline,
+        outcome: Outcome::Success,
+        start_ms: 0.0,
+        reaction_time_ms: 0.0,
+        movement_time_ms: 0.0,
+        perturbed: false,
+        peak_pull_mm: 0.0,
+        lateral_at_bins_mm: vec![0.0],
+        trajectory: vec![[0.0; 3]],
+    };
+    let Ok(serde_json::Value::Object(map)) = serde_json::to_value(sample) else {
+        return Vec::new();
+    };
+    map.into_iter()
+        .filter_map(|(k, v)| match v {
+            serde_json::Value::Number(_) | serde_json::Value::Bool(_) => Some((k, false)),
+            serde_json::Value::Array(a) if a.iter().all(|x| x.is_number()) => Some((k, true)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Checks of the trial metrics that need the body engine: the engine is a body engine, the field is a
+/// numeric field of its trial records, a list field has its entry chosen, `bin_mm` is one of the
+/// task's bins (when they can be read). Problems carry key paths; place them with
+/// [`experiment::locate`].
+pub fn trial_problems(exp: &Experiment) -> Vec<experiment::Problem> {
+    use experiment::{Metric, Problem, TrialElement};
+    fn walk(m: &Metric, path: &str, f: &mut dyn FnMut(&Metric, &str)) {
+        match m {
+            Metric::Ratio(a, b) => {
+                walk(a, &format!("{path}.numerator"), f);
+                walk(b, &format!("{path}.denominator"), f);
+            }
+            Metric::Abs(a) => walk(a, &format!("{path}.of"), f),
+            other => f(other, path),
+        }
+    }
+    let fields = trial_fields();
+    let mut problems = Vec::new();
+    for (i, e) in exp.expect.iter().enumerate() {
+        walk(&e.metric, &format!("expect[{i}].metric"), &mut |m, path| {
+            let (Metric::SuccessRate { engine, .. } | Metric::TrialMean { engine, .. }) = m else {
+                return;
+            };
+            let Some(spec) = exp.engines.iter().find(|x| &x.name == engine) else {
+                return;
+            };
+            match &spec.kind {
+                EngineKind::Builtin(k) if k == "body" => {}
+                EngineKind::Builtin(k) => {
+                    problems.push(Problem::new(
+                        format!("{path}.engine"),
+                        format!("engine \"{engine}\" is a {k} engine; trial records come from a body engine"),
+                    ));
+                    return;
+                }
+                EngineKind::Executable(_) => return,
+            }
+            let Metric::TrialMean { field, element, .. } = m else {
+                return;
+            };
+            let Some((_, is_list)) = fields.iter().find(|(k, _)| k == field) else {
+                let names: Vec<&str> = fields.iter().map(|(k, _)| k.as_str()).collect();
+                problems.push(Problem::new(
+                    format!("{path}.field"),
+                    format!(
+                        "field = \"{field}\" is not a numeric field of the trial records (fields: {})",
+                        names.join(", ")
+                    ),
+                ));
+                return;
+            };
+            match (is_list, element) {
+                (true, None) => problems.push(Problem::new(
+                    format!("{path}.field"),
+                    format!("{field} is a list: choose its entry with bin_mm = MM or index = I"),
+                )),
+                (false, Some(_)) => problems.push(Problem::new(
+                    format!("{path}.field"),
+                    format!("{field} is not a list, so bin_mm and index do not apply"),
+                )),
+                _ => {}
+            }
+            if let Some(TrialElement::BinMm(b)) = element {
+                let dir = Path::new(".");
+                if let Some(Ok(bins)) = trial_sources(exp, dir).remove(engine).map(|s| s.bins_mm) {
+                    if !bins
+                        .iter()
+                        .any(|x| (x - b).abs() <= 1e-9 * b.abs().max(1.0))
+                    {
+                        problems.push(Problem::new(
+                            format!("{path}.bin_mm"),
+                            format!("bin_mm = {b} is not one of the task's bins_mm {bins:?}"),
+                        ));
+                    }
+                }
+            }
+        });
+    }
+    problems
+}
+
+/// [`trial_problems`] as a [`experiment::ConfigError`] placed in the experiment's text, or `None`.
+pub fn trial_error(exp: &Experiment) -> Option<experiment::ConfigError> {
+    let mut problems = trial_problems(exp);
+    if problems.is_empty() {
+        return None;
+    }
+    for p in &mut problems {
+        if let Some((l, c)) = experiment::locate(&exp.text, &p.path) {
+            p.line = Some(l);
+            p.column = Some(c);
+        }
+    }
+    Some(experiment::ConfigError {
+        file: exp
+            .source
+            .as_ref()
+            .map_or_else(|| "<experiment>".to_string(), |p| p.display().to_string()),
+        problems,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

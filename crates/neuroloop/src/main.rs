@@ -122,6 +122,10 @@ fn main() -> ExitCode {
         Command::Check { run_dir } => ExitCode::from(check::check(&run_dir).code()),
         Command::Validate { file, overrides } => {
             match experiment::load(&file, &overrides, &catalog::Builtins) {
+                Ok(exp) if check::trial_error(&exp).is_some() => {
+                    eprintln!("{}", check::trial_error(&exp).expect("checked"));
+                    ExitCode::from(2)
+                }
                 Ok(exp) => {
                     println!(
                         "{}: ok ({} engines, {} links, {} recorded ports, {} ms in steps of {} ms)",
@@ -205,6 +209,10 @@ fn cmd_run(
             return ExitCode::from(2);
         }
     };
+    if let Some(e) = check::trial_error(&exp) {
+        eprintln!("{e}");
+        return ExitCode::from(2);
+    }
     if let Some(id) = &run_id {
         if !neuroloop_transport::keys::valid_run_id(id) {
             eprintln!("error: --run-id {id:?} must match [A-Za-z0-9_-]+");
