@@ -242,3 +242,66 @@ metric = { kind = "trial_mean", engine = "body", field = "lateral_at_bins_mm", b
         out.stderr
     );
 }
+
+/// The forelimb experiment (body, scripted controller, camera, skin, proprioceptors) with trial
+/// metrics: measured from the body's real trial records; the learning curve is printed; the skin and
+/// the proprioceptors leave their afferent maps in the run folder.
+#[test]
+fn trial_metrics_and_afferent_maps_of_a_forelimb_run() {
+    let dir = tempdir();
+    let worlds = common::root().join("worlds");
+    let text = std::fs::read_to_string(experiment("forelimb_senses.toml"))
+        .unwrap()
+        .replace("\"../worlds/", &format!("\"{}/", worlds.display()));
+    let file = dir.path().join("forelimb.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "{text}\n{}",
+            r#"
+[[expect]]
+name = "first pull rewarded"
+metric = { kind = "success_rate", engine = "body", trials = [1, 1] }
+min = 1.0
+
+[[expect]]
+name = "lateral at 1 mm"
+metric = { kind = "abs", of = { kind = "trial_mean", engine = "body", field = "lateral_at_bins_mm", bin_mm = 1.0 } }
+max = 1.0
+note = "mm"
+"#
+        ),
+    )
+    .unwrap();
+    let run = dir.path().join("run");
+    let out = run_experiment(&file, &run, &unique_run_id("check-forelimb"), &["--check"]);
+    out.expect_code(0).expect_no_panic();
+    let first = line(&out.stdout, "PASS  first pull rewarded: 1 (>= 1)  ");
+    assert!(
+        first.ends_with("success_rate(body, trials 1-1): 1 of 1 trials"),
+        "{first}"
+    );
+    let lateral = line(&out.stdout, "PASS  lateral at 1 mm: ");
+    assert!(
+        lateral.contains("|trial_mean(body lateral_at_bins_mm at 1 mm, all trials)|: ")
+            && lateral.contains("1 of 1 trials with a value"),
+        "{lateral}"
+    );
+    line(
+        &out.stdout,
+        "learning curve (body, success per 25 trials): 1.00 (last 1 trials)",
+    );
+    for (name, ports) in [("skin", ["ra1", "sa1"]), ("spindles", ["ia", "ii"])] {
+        let path = run.join(format!("{name}.afferents.json"));
+        let map: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(map["engine"], name);
+        for port in ports {
+            assert!(
+                map["ports"][port].as_array().is_some_and(|a| !a.is_empty()),
+                "{}: {port}",
+                path.display()
+            );
+        }
+    }
+}
