@@ -12,7 +12,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use neuroloop_core::experiment::{ChannelSelect, Metric, TrialElement, TrialRange, WindowMs};
+use neuroloop_core::experiment::{
+    channel_index, ChannelSelect, Metric, TrialElement, TrialRange, WindowMs,
+};
+use neuroloop_core::port::{Channel, PortKind};
 use serde_json::{Map, Value};
 
 use crate::read::{RecordedData, Recording};
@@ -484,7 +487,12 @@ impl RunFolder {
         channel_key: &str,
     ) -> Result<(&Recording, Vec<f64>), MeasureError> {
         let rec = self.recording(label, key)?;
-        let RecordedData::Values { names, columns, .. } = &rec.data else {
+        let RecordedData::Values {
+            names,
+            units,
+            columns,
+        } = &rec.data
+        else {
             return Err(MeasureError::Selection {
                 key: join(key, "port"),
                 reason: format!(
@@ -493,23 +501,17 @@ impl RunFolder {
                 ),
             });
         };
-        let i = match c {
-            None if names.len() == 1 => Ok(0),
-            None => Err(format!(
-                "has {} channels: choose one with {channel_key} = NAME or INDEX ({})",
-                names.len(),
-                names.join(", ")
-            )),
-            Some(ChannelSelect::Index(i)) if (*i as usize) < names.len() => Ok(*i as usize),
-            Some(ChannelSelect::Index(i)) => {
-                Err(format!("has no channel {i} ({} channels)", names.len()))
-            }
-            Some(ChannelSelect::Name(n)) => names
+        let kind = PortKind::Analog {
+            channels: names
                 .iter()
-                .position(|x| x == n)
-                .ok_or_else(|| format!("has no channel \"{n}\" (channels: {})", names.join(", "))),
-        }
-        .map_err(|why| MeasureError::Selection {
+                .zip(units)
+                .map(|(name, unit)| Channel {
+                    name: name.clone(),
+                    unit: unit.clone(),
+                })
+                .collect(),
+        };
+        let i = channel_index(&kind, c).map_err(|why| MeasureError::Selection {
             key: join(key, channel_key),
             reason: format!("{} {why}", rec.path.display()),
         })?;
@@ -644,7 +646,6 @@ pub fn learning_curve(successes: &[bool], block: usize) -> Vec<(f64, usize)> {
 mod tests {
     use neuroloop_core::experiment::PortRef;
     use neuroloop_core::payload::{Payload, SpikeBatch};
-    use neuroloop_core::port::PortKind;
     use neuroloop_core::time::Step;
 
     use super::*;
