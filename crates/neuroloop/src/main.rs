@@ -106,8 +106,12 @@ fn main() -> ExitCode {
             quiet,
         } => cmd_run(&file, &overrides, realtime, output, run_id, quiet),
         Command::Validate { file, overrides } => {
-            match experiment::load(&file, &overrides, &catalog::Builtins) {
-                Ok(exp) => {
+            match experiment::load_with_warnings(&file, &overrides, &catalog::Builtins) {
+                Ok((exp, warnings)) => {
+                    for w in &warnings {
+                        let sep = if w.line.is_some() { ":" } else { ": " };
+                        eprintln!("warning: {}{sep}{w}", file.display());
+                    }
                     println!(
                         "{}: ok ({} engines, {} links, {} recorded ports, {} ms in steps of {} ms)",
                         file.display(),
