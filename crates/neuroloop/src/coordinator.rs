@@ -572,16 +572,14 @@ impl<'a> Coordinator<'a> {
             // Each step's random stream comes from the link's endpoints (not its place in the file).
             let transfer = match &link.transfer {
                 Some(chain) => Some(
-                    TransferChain::new(chain, &from_kind, |k| {
-                        link.transfer_seed(self.exp.seed, k)
-                    })
-                    .map_err(|e| {
-                        RunError::Setup(format!(
-                            "links[{i}].{}: {}",
-                            chain.step_key(e.step),
-                            e.message
-                        ))
-                    })?,
+                    TransferChain::new(chain, &from_kind, |k| link.transfer_seed(self.exp.seed, k))
+                        .map_err(|e| {
+                            RunError::Setup(format!(
+                                "links[{i}].{}: {}",
+                                chain.step_key(e.step),
+                                e.message
+                            ))
+                        })?,
                 ),
                 None => None,
             };

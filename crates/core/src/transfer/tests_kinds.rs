@@ -118,7 +118,10 @@ fn new_kinds_refuse_unknown_keys_by_name() {
             r#"{ kind = "gaussian", range = [0, 1], count = 3, max_hz = 10, width = 1 }"#,
             "width",
         ),
-        (r#"{ kind = "events_to_spikes", pooling = [2, 2] }"#, "pooling"),
+        (
+            r#"{ kind = "events_to_spikes", pooling = [2, 2] }"#,
+            "pooling",
+        ),
         (r#"{ kind = "poisson", offset = 3 }"#, "offset"),
     ] {
         let err = parse(text).unwrap_err();
@@ -138,7 +141,10 @@ fn new_kinds_refuse_unknown_keys_by_name() {
             r#"{ kind = "gaussian", range = "wide", count = 3, max_hz = 10 }"#,
             "[lo, hi]",
         ),
-        (r#"{ kind = "gaussian", range = [0, 1], count = 3 }"#, "max_hz"),
+        (
+            r#"{ kind = "gaussian", range = [0, 1], count = 3 }"#,
+            "max_hz",
+        ),
         (r#"{ kind = "events_to_spikes", polarity = "up" }"#, "up"),
     ] {
         let err = parse(text).unwrap_err();
@@ -217,8 +223,10 @@ fn a_chain_gives_the_composition_of_its_steps() {
 
 #[test]
 fn chain_steps_get_their_own_seeds_and_reset_replays() {
-    let two = parse_chain(r#"[{ kind = "linear" }, { kind = "poisson", scale_hz = 500, neurons_per_channel = 10 }]"#)
-        .unwrap();
+    let two = parse_chain(
+        r#"[{ kind = "linear" }, { kind = "poisson", scale_hz = 500, neurons_per_channel = 10 }]"#,
+    )
+    .unwrap();
     let run = |seed: u64| {
         let mut c = TransferChain::new(&two, &named(&["x"], "1"), |k| seed + k as u64).unwrap();
         let mut out = Payload::empty_for(c.output_kind());
@@ -272,7 +280,8 @@ fn group_rate_is_the_mean_rate_of_each_group() {
 
 #[test]
 fn group_rate_equals_the_mean_of_spike_rate_with_the_exponential_filter() {
-    let per_neuron = parse(r#"{ kind = "spike_rate", filter = "exponential", tau_ms = 15 }"#).unwrap();
+    let per_neuron =
+        parse(r#"{ kind = "spike_rate", filter = "exponential", tau_ms = 15 }"#).unwrap();
     let groups = parse(
         r#"{ kind = "group_rate", groups = [[0, 3], { neurons = [4, 1] }], filter = "exponential", tau_ms = 15 }"#,
     )
@@ -295,29 +304,40 @@ fn group_rate_equals_the_mean_of_spike_rate_with_the_exponential_filter() {
 
 #[test]
 fn group_rate_errors_name_the_problem() {
-    let err = |text: &str, n: u32| {
-        parse(text)
-            .unwrap()
-            .output_kind(&spikes(n))
-            .unwrap_err()
-    };
+    let err = |text: &str, n: u32| parse(text).unwrap().output_kind(&spikes(n)).unwrap_err();
     let w = r#"filter = "window", window_ms = 5"#;
     assert_eq!(
-        err(&format!(r#"{{ kind = "group_rate", groups = {{ size = 50 }}, {w} }}"#), 120),
+        err(
+            &format!(r#"{{ kind = "group_rate", groups = {{ size = 50 }}, {w} }}"#),
+            120
+        ),
         "group_rate: 120 neurons cannot be split into groups of 50 (120 is not a multiple of 50)"
     );
-    assert!(err(&format!(r#"{{ kind = "group_rate", groups = {{ size = 0 }}, {w} }}"#), 4)
-        .contains("at least 1"));
-    assert!(err(&format!(r#"{{ kind = "group_rate", groups = [[0, 5]], {w} }}"#), 4)
-        .contains("group 0 [0, 5]"));
-    assert!(err(&format!(r#"{{ kind = "group_rate", groups = [[2, 2]], {w} }}"#), 4)
-        .contains("group 0"));
+    assert!(err(
+        &format!(r#"{{ kind = "group_rate", groups = {{ size = 0 }}, {w} }}"#),
+        4
+    )
+    .contains("at least 1"));
+    assert!(err(
+        &format!(r#"{{ kind = "group_rate", groups = [[0, 5]], {w} }}"#),
+        4
+    )
+    .contains("group 0 [0, 5]"));
+    assert!(err(
+        &format!(r#"{{ kind = "group_rate", groups = [[2, 2]], {w} }}"#),
+        4
+    )
+    .contains("group 0"));
     assert!(err(
         &format!(r#"{{ kind = "group_rate", groups = [[0, 1], {{ neurons = [9] }}], {w} }}"#),
         4
     )
     .contains("group 1 names neuron 9"));
-    assert!(err(&format!(r#"{{ kind = "group_rate", groups = [], {w} }}"#), 4).contains("empty"));
+    assert!(err(
+        &format!(r#"{{ kind = "group_rate", groups = [], {w} }}"#),
+        4
+    )
+    .contains("empty"));
     assert!(err(
         &format!(r#"{{ kind = "group_rate", groups = {{ size = 2 }}, names = ["a"], {w} }}"#),
         4
@@ -329,10 +349,12 @@ fn group_rate_errors_name_the_problem() {
     )
     .contains("twice"));
     assert_eq!(
-        parse(&format!(r#"{{ kind = "group_rate", groups = {{ size = 2 }}, {w} }}"#))
-            .unwrap()
-            .output_kind(&named(&["x"], "1"))
-            .unwrap_err(),
+        parse(&format!(
+            r#"{{ kind = "group_rate", groups = {{ size = 2 }}, {w} }}"#
+        ))
+        .unwrap()
+        .output_kind(&named(&["x"], "1"))
+        .unwrap_err(),
         "group_rate needs a spikes input, got analog[1]"
     );
 }
@@ -367,7 +389,10 @@ fn select_picks_channels_by_index_or_name() {
         &x,
         0.0,
     );
-    assert_eq!(kind, PortKind::analog(&[("y", "m"), ("y", "m"), ("f", "N")]));
+    assert_eq!(
+        kind,
+        PortKind::analog(&[("y", "m"), ("y", "m"), ("f", "N")])
+    );
     assert_eq!(analog_of(&out), &[2.0, 2.0, 3.0]);
 
     let err = |text: &str, input: &PortKind| parse(text).unwrap().output_kind(input).unwrap_err();
@@ -382,8 +407,11 @@ fn select_picks_channels_by_index_or_name() {
     assert!(err(r#"{ kind = "select", channels = [] }"#, &input).contains("empty"));
     assert!(err(r#"{ kind = "select", neurons = [0, 1] }"#, &input).contains("needs `channels`"));
     assert!(err(r#"{ kind = "select", channels = [0] }"#, &spikes(3)).contains("needs `neurons"));
-    assert!(err(r#"{ kind = "select", channels = [0] }"#, &PortKind::Scalar { unit: "1".into() })
-        .contains("analog or spikes input, got scalar"));
+    assert!(err(
+        r#"{ kind = "select", channels = [0] }"#,
+        &PortKind::Scalar { unit: "1".into() }
+    )
+    .contains("analog or spikes input, got scalar"));
 }
 
 #[test]
@@ -439,7 +467,10 @@ fn gaussian_tuning_curves_are_the_closed_form() {
     assert_eq!(kind, named(&["a_0", "a_1", "b_0", "b_1"], "Hz"));
     let v = analog_of(&out);
     // a: mu = 0, 2, sigma 1, x = 1 -> exp(-1/2) each; b: mu = -1, 1, sigma 0.5, x = 1 -> exp(-8), 1.
-    assert!(close(v[0], 50.0 * (-0.5f64).exp()) && close(v[1], v[0]), "{v:?}");
+    assert!(
+        close(v[0], 50.0 * (-0.5f64).exp()) && close(v[1], v[0]),
+        "{v:?}"
+    );
     assert!(close(v[2], 50.0 * (-8.0f64).exp()) && v[3] == 50.0, "{v:?}");
     let (kind, _) = run_once(
         r#"{ kind = "gaussian", range = [0, 1], count = 2, max_hz = 1 }"#,
@@ -542,7 +573,10 @@ fn poisson_scale_and_offset_per_channel() {
     assert!((counts[1] as f64 - 1500.0).abs() < 160.0, "{counts:?}");
     assert_eq!(counts[2], 0);
     let err = spec.output_kind(&named(&["a"], "1")).unwrap_err();
-    assert_eq!(err, "poisson: `scale_hz` has 3 values, the input has 1 channels");
+    assert_eq!(
+        err,
+        "poisson: `scale_hz` has 3 values, the input has 1 channels"
+    );
 }
 
 /// The default offset keeps the former behaviour bit for bit: the same seed and input give the same
@@ -551,8 +585,10 @@ fn poisson_scale_and_offset_per_channel() {
 #[test]
 fn poisson_default_offset_is_the_former_behaviour() {
     let a = parse(r#"{ kind = "poisson", scale_hz = 300, neurons_per_channel = 3 }"#).unwrap();
-    let b = parse(r#"{ kind = "poisson", scale_hz = [300, 300], offset_hz = 0, neurons_per_channel = 3 }"#)
-        .unwrap();
+    let b = parse(
+        r#"{ kind = "poisson", scale_hz = [300, 300], offset_hz = 0, neurons_per_channel = 3 }"#,
+    )
+    .unwrap();
     let input = named(&["a", "b"], "1");
     let run = |spec: &TransferSpec| {
         let mut tf = Transfer::new(spec, &input, 99).unwrap();
@@ -578,8 +614,8 @@ fn poisson_default_offset_is_the_former_behaviour() {
 
 /// Spike count and sum of (neuron + 1) * time of `poisson_default_offset_is_the_former_behaviour`, as
 /// the implementation before per-channel parameters (commit b6b9a33) computed them.
-const FORMER_TOTAL: usize = 0;
-const FORMER_WEIGHTED: f64 = 0.0;
+const FORMER_TOTAL: usize = 293;
+const FORMER_WEIGHTED: f64 = 86343.0;
 
 // ---- events_to_spikes ----
 
@@ -675,7 +711,9 @@ fn events_to_spikes_errors() {
         width: 8,
         height: 8,
     };
-    assert!(err(r#"{ kind = "events_to_spikes", pool = [0, 1] }"#, &cam).contains("at least [1, 1]"));
+    assert!(
+        err(r#"{ kind = "events_to_spikes", pool = [0, 1] }"#, &cam).contains("at least [1, 1]")
+    );
     assert!(err(
         r#"{ kind = "events_to_spikes" }"#,
         &PortKind::Events {
