@@ -154,3 +154,25 @@ fn demo_run_with_override_prints_a_summary() {
     assert_eq!(m["overrides"][0], "run.duration_ms=100");
     assert_eq!(Table::read(&out.join("plant.position.parquet")).rows(), 101);
 }
+
+#[test]
+fn validate_warns_about_an_input_no_link_feeds() {
+    let tmp = tempdir();
+    let file = tmp.path().join("lonely.toml");
+    std::fs::write(
+        &file,
+        "[run]\nduration_ms = 10.0\n\n[engines.plant]\nkind = \"spring\"\nstep_ms = 1.0\n",
+    )
+    .unwrap();
+    let o = run_neuroloop(&["validate", file.to_str().unwrap()], T);
+    o.expect_code(0).expect_no_panic().expect_stderr(&format!(
+        "warning: {}:4:10: engines.plant: input port \"force\" has no link (it will receive nothing)",
+        file.display()
+    ));
+    assert!(o.stdout.contains("ok"), "{}", o.stdout);
+    // The demo links every input: no warning.
+    let demo = experiment("demo_spring.toml");
+    let o = run_neuroloop(&["validate", demo.to_str().unwrap()], T);
+    o.expect_code(0).expect_no_panic();
+    assert!(!o.stderr.contains("warning"), "{}", o.stderr);
+}

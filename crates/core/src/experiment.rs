@@ -45,7 +45,7 @@ use std::path::{Path, PathBuf};
 use crate::engine::InitContext;
 use crate::port::PortSpec;
 use crate::time::Step;
-use crate::transfer::TransferSpec;
+use crate::transfer::TransferChainSpec;
 
 pub use expect::{channel_index, Expectation, Metric, TrialElement, TrialRange, WindowMs};
 pub use spec::{
@@ -107,8 +107,17 @@ pub struct LinkSpec {
     pub from: PortRef,
     /// The consuming input port.
     pub to: PortRef,
-    /// Optional transfer function applied on delivery.
-    pub transfer: Option<TransferSpec>,
+    /// Optional transfer functions applied on delivery, in order.
+    pub transfer: Option<TransferChainSpec>,
+}
+
+impl LinkSpec {
+    /// The seed of the random stream of step `k` of this link's transfer chain: derived from the run
+    /// seed and the name `"<from>-><to>[k]"` (e.g. `"plant.position->decoder.spikes[0]"`), so that a
+    /// link's spikes depend on its endpoints, not on its position in the file.
+    pub fn transfer_seed(&self, run_seed: u64, k: usize) -> u64 {
+        crate::seed::derive_seed(run_seed, &format!("{}->{}[{k}]", self.from, self.to))
+    }
 }
 
 /// Zenoh settings of a run.
@@ -269,23 +278,54 @@ pub fn load_str(
     overrides: &[String],
     catalog: &dyn PortCatalog,
 ) -> Result<Experiment, ConfigError> {
+    load_str_with_warnings(text, source, overrides, catalog).map(|(exp, _)| exp)
+}
+
+/// [`load`], also returning the warnings: things that run but are probably not meant, placed in the
+/// file like errors (today: an input port that no link feeds, at `engines.NAME`).
+pub fn load_with_warnings(
+    path: &Path,
+    overrides: &[String],
+    catalog: &dyn PortCatalog,
+) -> Result<(Experiment, Vec<Problem>), ConfigError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => load_str_with_warnings(&text, Some(path), overrides, catalog),
+        Err(e) => Err(ConfigError {
+            file: path.display().to_string(),
+            problems: vec![Problem::new(
+                "",
+                format!("cannot read the experiment file: {e}"),
+            )],
+        }),
+    }
+}
+
+/// [`load_str`] with the warnings of [`load_with_warnings`].
+pub fn load_str_with_warnings(
+    text: &str,
+    source: Option<&Path>,
+    overrides: &[String],
+    catalog: &dyn PortCatalog,
+) -> Result<(Experiment, Vec<Problem>), ConfigError> {
     let read = resolve::read(text, source, overrides)?;
     let mut problems = read.problems.clone();
     let (ports, port_problems) = resolve::gather_ports(&read.exp, catalog);
     problems.extend(port_problems);
     problems.extend(check::check_port_level(&read.exp, &ports, &read.origins));
     problems.extend(expect::check_ports(&read.exp, &ports, &read.expect_origins));
-    if problems.is_empty() {
-        Ok(read.exp)
-    } else {
-        Err(read.error(problems))
+    if !problems.is_empty() {
+        return Err(read.error(problems));
     }
+    let warnings = read
+        .error(check::unlinked_inputs(&read.exp, &ports))
+        .problems;
+    Ok((read.exp, warnings))
 }
 
 /// Checks links and record entries against known ports: engines and ports exist, links go from an
-/// output to an input of a matching type, shape and unit (through the transfer function if any), each
-/// input has at most one link, record entries are distinct output ports. Engines missing from `ports`
-/// (executables without declared ports) are skipped. The problems carry key paths but no lines; fill
+/// output to an input of a matching type, shape and unit (through every transfer of the chain, if
+/// any), each input has at most one link, record entries are distinct output ports or linked input
+/// ports. Engines missing from `ports` (executables without declared ports) are skipped. The problems carry key paths but no lines; fill
 /// them with [`locate`] on [`Experiment::text`].
 pub fn check_ports(exp: &Experiment, ports: &BTreeMap<String, Vec<PortSpec>>) -> Vec<Problem> {
     let origins = check::Origins::identity(exp);
@@ -335,7 +375,7 @@ pub struct Experiment {
     pub engines: Vec<EngineSpec>,
     /// Links in file order.
     pub links: Vec<LinkSpec>,
-    /// Output ports to record.
+    /// Ports to record: output ports, and input ports that a link feeds (what it delivered).
     pub record: Vec<PortRef>,
     /// Expected results (`[[expect]]`), in file order, checked by `neuroloop check`.
     pub expect: Vec<Expectation>,

@@ -23,12 +23,13 @@
 //! spike or event produced since its previous step, in time order, exactly once; nothing is dropped,
 //! whatever the two periods are.
 //!
-//! A link's transfer function runs on delivery, with the consumer's step window.
+//! A link's transfer chain runs on delivery, with the consumer's step window; what it delivers is what
+//! the consumer receives (and what recording the consumer's input port records).
 
 use crate::payload::Payload;
 use crate::port::PortKind;
 use crate::time::Step;
-use crate::transfer::Transfer;
+use crate::transfer::TransferChain;
 use crate::wire::DataEntry;
 
 /// One link as the lockstep rules need it: engine and port indices on both ends.
@@ -43,8 +44,8 @@ pub struct LinkDef {
     pub to_port: u16,
     /// The producer port's kind.
     pub from_kind: PortKind,
-    /// The transfer function, if any.
-    pub transfer: Option<Transfer>,
+    /// The transfer functions, if any, applied in order.
+    pub transfer: Option<TransferChain>,
 }
 
 struct LinkState {

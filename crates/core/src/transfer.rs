@@ -1,24 +1,39 @@
 //! Transfer functions: declarative glue applied on a link when its data is delivered to the consumer.
 //!
-//! In an experiment file a link may carry `transfer = { kind = "...", ... }`:
+//! In an experiment file a link may carry `transfer = { kind = "...", ... }`, or a list of such tables
+//! applied in order (a chain: the output of step k is the input of step k + 1):
 //!
 //! ```toml
 //! transfer = { kind = "spike_rate", filter = "window", window_ms = 50, per = "population" }
-//! transfer = { kind = "spike_rate", filter = "exponential", tau_ms = 20 }
-//! transfer = { kind = "poisson", scale_hz = 100, neurons_per_channel = 20, resolution_ms = 0.1 }
-//! transfer = { kind = "linear", gain = [2, -1, 0.5], offset = 0, min = 0, max = 1 }
-//! transfer = { kind = "population_vector", filter = "window", window_ms = 100 }
-//! transfer = { kind = "threshold", threshold = 0.5, channel = 2, direction = "both" }
+//! transfer = { kind = "poisson", scale_hz = 100, offset_hz = 5, neurons_per_channel = 20 }
+//! transfer = [
+//!     { kind = "group_rate", groups = { size = 50 }, filter = "window", window_ms = 50 },
+//!     { kind = "linear", gain = 0.02, min = 0, max = 1, unit = "1" },
+//! ]
 //! ```
 //!
-//! The kinds, their equations and parameters are documented on [`TransferSpec`] (and in
-//! `docs/transfer_functions.md`); [`TransferSpec::output_kind`] checks a spec against the producer's port
-//! and tells what the consumer receives; [`Transfer`] is the running, stateful form.
+//! Each kind is defined once, in its own module: the struct that is its file syntax (serde, unknown
+//! keys refused), its [`TransferKind`] implementation (the output-kind check and the construction of
+//! its running state) and that running state. The table in [`transfer_kinds!`] below is the only list
+//! of kinds; it generates [`TransferSpec`] (the file's `kind = "..."` dispatch).
 //!
-//! Timing: the coordinator calls [`Transfer::apply`] once per consumer step `[t_start, t_end)` (ms).
-//! Spike inputs arrive as the batch of everything produced since the previous delivery (spike times
-//! `< t_start`); analog and scalar inputs as the latest value. Rate estimates are evaluated at `t_start`;
-//! generated spikes lie inside `[t_start, t_end)`.
+//! | kind | input | output |
+//! |---|---|---|
+//! | `spike_rate` | spikes(N) | analog `n0`..`n{N-1}` (or `rate`), unit `Hz` |
+//! | `group_rate` | spikes(N) | analog, one channel per group (`g0`.. or `names`), unit `Hz` |
+//! | `poisson` | analog[C] or scalar (C = 1) | spikes(C * neurons_per_channel) |
+//! | `linear` | analog[C] / scalar | same channel names, unit `unit` or the input's / scalar |
+//! | `select` | analog[C] / spikes(N) | analog[K] (chosen channels) / spikes(b - a) |
+//! | `gaussian` | analog[C] or scalar (C = 1) | analog[C * count] `<name>_<k>`, unit `Hz` |
+//! | `population_vector` | spikes(N) | analog `x`, `y`, (`d2`, ...), unit `1` |
+//! | `threshold` | analog[C] or scalar | scalar, unit `1` |
+//! | `events_to_spikes` | events(WxH) | spikes(P * ceil(W/px) * ceil(H/py)), P = 2 or 1 |
+//!
+//! Timing: the coordinator calls [`TransferChain::apply`] once per consumer step `[t_start, t_end)`
+//! (ms). Spike and event inputs arrive as the batch of everything produced since the previous delivery
+//! (times `< t_start`); analog and scalar inputs as the latest value. Rate estimates are evaluated at
+//! `t_start`; generated spikes lie inside `[t_start, t_end)`. Every step of a chain is called with the
+//! same window.
 //!
 //! ```
 //! use neuroloop_core::payload::{Payload, SpikeBatch};
@@ -41,56 +56,156 @@
 //! assert_eq!(out, Payload::Analog(vec![30.0]));
 //! ```
 
+mod chain;
+mod events_to_spikes;
+mod gaussian;
+mod group_rate;
+mod linear;
 mod poisson;
+mod population_vector;
 mod rate;
-mod raw;
+mod select;
+mod spike_rate;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_kinds;
+mod threshold;
 
 use serde::Deserialize;
 
 use crate::payload::Payload;
-use crate::port::{Channel, PortKind, PortType};
-use poisson::PoissonGen;
-use rate::RateEstimator;
+use crate::port::PortKind;
 
-/// Whether a spike-rate estimate is per neuron or for the whole population.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum RatePer {
-    /// One rate per neuron (analog vector of the population's size, channels `n0`..`n{N-1}`).
-    #[default]
-    Neuron,
-    /// One rate for the population: mean over its neurons (analog vector of length 1, channel `rate`).
-    Population,
+pub use chain::{ChainError, TransferChain, TransferChainSpec};
+pub use events_to_spikes::{EventsToSpikes, Polarity};
+pub use gaussian::{Gaussian, Ranges};
+pub use group_rate::{Group, GroupRate, Groups};
+pub use linear::Linear;
+pub use poisson::Poisson;
+pub use population_vector::PopulationVector;
+pub use rate::{RateFilter, RatePer};
+pub use select::{ChannelRef, Select};
+pub use spike_rate::SpikeRate;
+pub use threshold::{Crossing, Threshold};
+
+/// What a transfer kind provides. Implemented once per kind, by the struct that is the kind's file
+/// syntax.
+pub trait TransferKind {
+    /// The port kind this transfer delivers for an input of kind `input`, or an error text if the input
+    /// type or shape, or a parameter, does not fit (e.g. `"spike_rate needs a spikes input, got
+    /// analog[3]"`).
+    fn output_kind(&self, input: &PortKind) -> Result<PortKind, String>;
+
+    /// The running state for an input of kind `input` (one that [`output_kind`](Self::output_kind)
+    /// accepts). `seed` seeds the kind's random stream, if it has one.
+    fn build(&self, input: &PortKind, seed: u64) -> Result<Box<dyn RunningTransfer>, String>;
 }
 
-/// How spikes become a rate. Rates are in Hz, evaluated at the start `t` of the consumer's step from
-/// the spikes with times `t_k < t`.
-///
-/// In a file the filter is given by the `filter` key next to its parameter:
-/// `filter = "window", window_ms = 50` or `filter = "exponential", tau_ms = 20`.
-#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
-#[serde(tag = "filter", rename_all = "lowercase", deny_unknown_fields)]
-pub enum RateFilter {
-    /// Spikes in the last `window_ms` divided by the window:
-    /// r(t) = #{k : t - w <= t_k < t} / w * 1000 Hz (w in ms).
-    Window {
-        /// Window length in ms (> 0).
-        window_ms: f64,
-    },
-    /// Exponential filter: each spike adds 1/tau, the trace decays with tau:
-    /// r(t) = sum_{k : t_k < t} exp(-(t - t_k)/tau) / tau * 1000 Hz (tau in ms). Exact: each spike decays
-    /// from its own time, not from the time of the batch it came in.
-    Exponential {
-        /// Time constant in ms (> 0).
-        tau_ms: f64,
-    },
+/// The running, stateful part of a transfer kind on one link.
+pub trait RunningTransfer: Send + std::fmt::Debug + CloneRunning {
+    /// One consumer step `[t_start_ms, t_end_ms)`: reads `input` (of the input kind given to
+    /// [`TransferKind::build`]; anything else leaves `out` unchanged) and writes into `out`, reusing its
+    /// allocation. Never panics.
+    fn apply(&mut self, input: &Payload, t_start_ms: f64, t_end_ms: f64, out: &mut Payload);
+
+    /// Back to the state at t = 0 (random streams restart from their seed).
+    fn reset(&mut self);
+}
+
+/// Cloning of boxed running transfers (implemented for every `Clone` running transfer).
+pub trait CloneRunning {
+    /// A boxed copy.
+    fn clone_box(&self) -> Box<dyn RunningTransfer>;
+}
+
+impl<T: RunningTransfer + Clone + 'static> CloneRunning for T {
+    fn clone_box(&self) -> Box<dyn RunningTransfer> {
+        Box::new(self.clone())
+    }
+}
+
+impl Clone for Box<dyn RunningTransfer> {
+    fn clone(&self) -> Self {
+        self.clone_box()
+    }
+}
+
+/// The one table of transfer kinds: `Variant(module::Type) = "file name"`. Generates [`TransferSpec`],
+/// its `kind` dispatch and [`KIND_NAMES`].
+macro_rules! transfer_kinds {
+    ($($(#[$doc:meta])* $variant:ident($ty:ty) = $name:literal,)+) => {
+        /// The transfer functions an experiment file can put on a link, one variant per kind, chosen by
+        /// the table's `kind` key. Each kind's keys, defaults and equations are documented on its type.
+        ///
+        /// Unknown keys are refused (the error names the key). [`TransferSpec::output_kind`] checks the
+        /// input and gives the port kind the consumer receives.
+        #[derive(Clone, Debug, PartialEq, Deserialize)]
+        #[serde(tag = "kind")]
+        pub enum TransferSpec {
+            $(
+                $(#[$doc])*
+                #[serde(rename = $name)]
+                $variant($ty),
+            )+
+        }
+
+        /// The `kind` names of every transfer, as written in files.
+        pub const KIND_NAMES: &[&str] = &[$($name),+];
+
+        impl TransferSpec {
+            /// The `kind` of the spec as written in files (`"spike_rate"`, `"poisson"`, ...).
+            pub fn kind_name(&self) -> &'static str {
+                match self {
+                    $(TransferSpec::$variant(_) => $name,)+
+                }
+            }
+
+            /// The kind's implementation.
+            pub fn kind(&self) -> &dyn TransferKind {
+                match self {
+                    $(TransferSpec::$variant(k) => k,)+
+                }
+            }
+        }
+    };
+}
+
+transfer_kinds! {
+    /// spikes(N) -> per-neuron or population rate in Hz.
+    SpikeRate(SpikeRate) = "spike_rate",
+    /// spikes(N) -> one rate in Hz per group of neurons.
+    GroupRate(GroupRate) = "group_rate",
+    /// analog or scalar -> seeded Poisson spikes.
+    Poisson(Poisson) = "poisson",
+    /// analog / scalar -> gain, offset and clip per element.
+    Linear(Linear) = "linear",
+    /// analog -> chosen channels; spikes -> a range of neurons.
+    Select(Select) = "select",
+    /// analog or scalar -> Gaussian tuning curves (population code), in Hz.
+    Gaussian(Gaussian) = "gaussian",
+    /// spikes(N) -> population vector.
+    PopulationVector(PopulationVector) = "population_vector",
+    /// analog or scalar -> a scalar event on threshold crossings.
+    Threshold(Threshold) = "threshold",
+    /// address events -> spikes, per pixel or pooled, ON and OFF apart.
+    EventsToSpikes(EventsToSpikes) = "events_to_spikes",
+}
+
+impl TransferSpec {
+    /// The port kind this transfer delivers for an input of kind `input`, or an error text if the input
+    /// type or shape, or a parameter, does not fit (see [`TransferKind::output_kind`]).
+    pub fn output_kind(&self, input: &PortKind) -> Result<PortKind, String> {
+        self.kind().output_kind(input)
+    }
 }
 
 /// A scalar or one value per channel.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "a number or a list of numbers (one per channel)"
+)]
 pub enum PerChannel {
     /// The same value for every channel.
     All(f64),
@@ -101,7 +216,7 @@ pub enum PerChannel {
 impl PerChannel {
     /// The values for `n` channels, or an error naming `what` if the length does not fit or a value is
     /// not finite.
-    fn expand(&self, n: usize, what: &str, kind: &str) -> Result<Vec<f64>, String> {
+    pub(crate) fn expand(&self, n: usize, what: &str, kind: &str) -> Result<Vec<f64>, String> {
         let v = match self {
             PerChannel::All(x) => vec![*x; n],
             PerChannel::Each(v) if v.len() == n => v.clone(),
@@ -119,132 +234,15 @@ impl PerChannel {
     }
 }
 
-/// The transfer functions an experiment file can put on a link.
-///
-/// Unknown keys are refused (the error names the key). Each kind accepts only some input port types;
-/// [`TransferSpec::output_kind`] checks the input and gives the port kind the consumer receives.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(try_from = "raw::RawSpec")]
-pub enum TransferSpec {
-    /// spikes(N) -> analog rate in Hz, per neuron (channels `n0`..`n{N-1}`) or per population (one
-    /// channel `rate`, the mean of the N per-neuron rates), all in unit `Hz`. See [`RateFilter`] for the
-    /// equations.
-    SpikeRate {
-        /// The filter (`filter = "window"` with `window_ms`, or `"exponential"` with `tau_ms`).
-        filter: RateFilter,
-        /// `"neuron"` (default) or `"population"`.
-        per: RatePer,
-    },
-    /// analog[C] or scalar (C = 1) -> spikes(C * `neurons_per_channel`), seeded: output neuron j is
-    /// driven by channel c = j / `neurons_per_channel` and fires with rate λ_j = max(0, x_c * scale_hz)
-    /// Hz. In a step [t_start, t_end) of length T ms each neuron fires n_j ~ Poisson(λ_j * T / 1000)
-    /// spikes, each on a uniformly drawn point of the grid k * `resolution_ms` inside the step; the batch
-    /// is sorted by (time, neuron).
-    Poisson {
-        /// Rate in Hz per unit of input (default 1: the input already is a rate in Hz).
-        scale_hz: f64,
-        /// Neurons driven by each input channel (default 1, at least 1).
-        neurons_per_channel: u32,
-        /// Grid of spike times in ms (default 0.1, NEST's default resolution).
-        resolution_ms: f64,
-    },
-    /// analog -> analog, scalar -> scalar: y_i = clip(gain_i * x_i + offset_i, min, max), per element.
-    /// Channel names are kept; the unit is `unit` or else the input's.
-    Linear {
-        /// Gain (scalar or per channel; default 1).
-        gain: PerChannel,
-        /// Offset (scalar or per channel; default 0).
-        offset: PerChannel,
-        /// Lower clip (default none).
-        min: Option<f64>,
-        /// Upper clip (default none).
-        max: Option<f64>,
-        /// Unit of the output channels (default: the input's units).
-        unit: Option<String>,
-    },
-    /// spikes(N) -> analog[D] population vector (Georgopoulos 1986): v = sum_i r_i d_i / sum_i r_i, zero
-    /// when no neuron fires, with r_i the neuron's rate from `filter` and d_i its preferred direction.
-    /// Channels `x`, `y`, then `d2`, `d3`, ... in unit `1`.
-    PopulationVector {
-        /// The rate filter.
-        filter: RateFilter,
-        /// Preferred direction of each neuron (one row per neuron, all rows the same length D >= 1). When
-        /// left out, neuron i of N prefers the 2-D unit vector at angle 2*pi*i/N.
-        preferred: Option<Vec<Vec<f64>>>,
-    },
-    /// analog or scalar -> scalar event (unit `1`): 1.0 in the step where channel `channel` crossed
-    /// `threshold` in the given direction since the previous step, 0.0 otherwise. Rising: prev <
-    /// threshold <= now; falling: prev >= threshold > now. The first step has no previous value and
-    /// never gives an event.
-    Threshold {
-        /// The threshold (finite).
-        threshold: f64,
-        /// Which element of an analog input (default 0; ignored for scalars).
-        channel: usize,
-        /// `"rising"` (default), `"falling"` or `"both"`.
-        direction: Crossing,
-    },
-}
-
-/// Which threshold crossings count.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Crossing {
-    /// From below to at-or-above.
-    #[default]
-    Rising,
-    /// From at-or-above to below.
-    Falling,
-    /// Either.
-    Both,
-}
-
-impl Crossing {
-    /// Whether going from `prev` to `now` crosses `threshold` in this direction.
-    pub fn crossed(self, prev: f64, now: f64, threshold: f64) -> bool {
-        let rising = prev < threshold && threshold <= now;
-        let falling = prev >= threshold && threshold > now;
-        match self {
-            Crossing::Rising => rising,
-            Crossing::Falling => falling,
-            Crossing::Both => rising || falling,
-        }
-    }
-}
-
-fn one() -> f64 {
-    1.0
-}
-fn one_u32() -> u32 {
-    1
-}
-fn point_one() -> f64 {
-    0.1
-}
-fn one_all() -> PerChannel {
+pub(crate) fn one_all() -> PerChannel {
     PerChannel::All(1.0)
 }
-fn zero_all() -> PerChannel {
+pub(crate) fn zero_all() -> PerChannel {
     PerChannel::All(0.0)
 }
 
-/// Checks that a filter's parameter is finite and positive.
-fn check_filter(kind: &str, filter: &RateFilter) -> Result<(), String> {
-    let (name, value) = match *filter {
-        RateFilter::Window { window_ms } => ("window_ms", window_ms),
-        RateFilter::Exponential { tau_ms } => ("tau_ms", tau_ms),
-    };
-    if value.is_finite() && value > 0.0 {
-        Ok(())
-    } else {
-        Err(format!(
-            "{kind}: `{name}` must be positive and finite, got {value}"
-        ))
-    }
-}
-
 /// The population size of a spikes input, or the error for another input.
-fn spikes_input(kind: &str, input: &PortKind) -> Result<usize, String> {
+pub(crate) fn spikes_input(kind: &str, input: &PortKind) -> Result<usize, String> {
     match input {
         PortKind::Spikes { size: 0 } => {
             Err(format!("{kind} needs a population of at least one neuron"))
@@ -258,7 +256,7 @@ fn spikes_input(kind: &str, input: &PortKind) -> Result<usize, String> {
 }
 
 /// The channel count of an analog or scalar input (scalar = 1 channel), or the error for another input.
-fn value_input(kind: &str, input: &PortKind) -> Result<usize, String> {
+pub(crate) fn value_input(kind: &str, input: &PortKind) -> Result<usize, String> {
     match input {
         PortKind::Analog { channels } => Ok(channels.len()),
         PortKind::Scalar { .. } => Ok(1),
@@ -269,240 +267,17 @@ fn value_input(kind: &str, input: &PortKind) -> Result<usize, String> {
     }
 }
 
-/// The preferred directions of a population-vector transfer, flattened row by row, and their dimension.
-fn preferred_directions(
-    preferred: Option<&[Vec<f64>]>,
-    n: usize,
-) -> Result<(Vec<f64>, usize), String> {
-    let Some(rows) = preferred else {
-        let dirs = (0..n)
-            .flat_map(|i| {
-                let a = std::f64::consts::TAU * i as f64 / n as f64;
-                [a.cos(), a.sin()]
-            })
-            .collect();
-        return Ok((dirs, 2));
-    };
-    if rows.len() != n {
-        return Err(format!(
-            "population_vector: `preferred` has {} rows, the population has {n} neurons",
-            rows.len()
-        ));
+/// The values of an analog or scalar payload, if it has `n` of them (a scalar has one).
+pub(crate) fn values_of(input: &Payload, n: usize) -> Option<&[f64]> {
+    match input {
+        Payload::Analog(v) if v.len() == n => Some(v),
+        Payload::Scalar(x) if n == 1 => Some(std::slice::from_ref(x)),
+        _ => None,
     }
-    let dim = rows.first().map_or(0, Vec::len);
-    if dim == 0 {
-        return Err(
-            "population_vector: preferred directions must have at least one component".into(),
-        );
-    }
-    if let Some(i) = rows.iter().position(|r| r.len() != dim) {
-        return Err(format!(
-            "population_vector: preferred direction {i} has {} components, row 0 has {dim}",
-            rows[i].len()
-        ));
-    }
-    if rows.iter().flatten().any(|x| !x.is_finite()) {
-        return Err("population_vector: preferred directions must be finite".into());
-    }
-    Ok((rows.concat(), dim))
-}
-
-/// Name of component `i` of a population vector: `x`, `y`, then `d2`, `d3`, ...
-fn component_name(i: usize) -> String {
-    match i {
-        0 => "x".into(),
-        1 => "y".into(),
-        _ => format!("d{i}"),
-    }
-}
-
-impl TransferSpec {
-    /// The `kind` of the spec as written in files (`"spike_rate"`, `"poisson"`, ...).
-    pub fn kind_name(&self) -> &'static str {
-        match self {
-            TransferSpec::SpikeRate { .. } => "spike_rate",
-            TransferSpec::Poisson { .. } => "poisson",
-            TransferSpec::Linear { .. } => "linear",
-            TransferSpec::PopulationVector { .. } => "population_vector",
-            TransferSpec::Threshold { .. } => "threshold",
-        }
-    }
-
-    /// The port kind this transfer delivers for an input of kind `input`, or an error text if the input
-    /// type or shape, or a parameter, does not fit (e.g. `"spike_rate needs a spikes input, got
-    /// analog[3]"`).
-    ///
-    /// | kind | input | output |
-    /// |---|---|---|
-    /// | `spike_rate` | spikes(N) | analog `n0`..`n{N-1}` (or `rate`), unit `Hz` |
-    /// | `poisson` | analog[C] or scalar (C = 1) | spikes(C * neurons_per_channel) |
-    /// | `linear` | analog[C] / scalar | same channel names, unit `unit` or the input's / scalar |
-    /// | `population_vector` | spikes(N) | analog `x`, `y`, (`d2`, ...), unit `1` |
-    /// | `threshold` | analog[C] or scalar | scalar, unit `1` |
-    pub fn output_kind(&self, input: &PortKind) -> Result<PortKind, String> {
-        let kind = self.kind_name();
-        match self {
-            TransferSpec::SpikeRate { filter, per } => {
-                let n = spikes_input(kind, input)?;
-                check_filter(kind, filter)?;
-                let hz = |name: String| Channel {
-                    name,
-                    unit: "Hz".into(),
-                };
-                let channels = match per {
-                    RatePer::Neuron => (0..n).map(|i| hz(format!("n{i}"))).collect(),
-                    RatePer::Population => vec![hz("rate".into())],
-                };
-                Ok(PortKind::Analog { channels })
-            }
-            TransferSpec::Poisson {
-                scale_hz,
-                neurons_per_channel,
-                resolution_ms,
-            } => {
-                let c = value_input(kind, input)?;
-                if c == 0 {
-                    return Err("poisson needs at least one input channel".into());
-                }
-                if !scale_hz.is_finite() {
-                    return Err(format!(
-                        "poisson: `scale_hz` must be finite, got {scale_hz}"
-                    ));
-                }
-                if *neurons_per_channel == 0 {
-                    return Err("poisson: `neurons_per_channel` must be at least 1".into());
-                }
-                if !(resolution_ms.is_finite() && *resolution_ms > 0.0) {
-                    return Err(format!(
-                        "poisson: `resolution_ms` must be positive and finite, got {resolution_ms}"
-                    ));
-                }
-                let size = u32::try_from(c)
-                    .ok()
-                    .and_then(|c| c.checked_mul(*neurons_per_channel))
-                    .ok_or_else(|| {
-                        format!("poisson: {c} channels x {neurons_per_channel} neurons does not fit in a population")
-                    })?;
-                Ok(PortKind::Spikes { size })
-            }
-            TransferSpec::Linear {
-                gain,
-                offset,
-                min,
-                max,
-                unit,
-            } => {
-                let c = value_input(kind, input)?;
-                gain.expand(c, "gain", kind)?;
-                offset.expand(c, "offset", kind)?;
-                if min.is_some_and(f64::is_nan) || max.is_some_and(f64::is_nan) {
-                    return Err("linear: `min` and `max` must be numbers".into());
-                }
-                if let (Some(lo), Some(hi)) = (min, max) {
-                    if lo > hi {
-                        return Err(format!("linear: `min` ({lo}) is above `max` ({hi})"));
-                    }
-                }
-                Ok(match input {
-                    PortKind::Scalar { unit: u } => PortKind::Scalar {
-                        unit: unit.clone().unwrap_or_else(|| u.clone()),
-                    },
-                    PortKind::Analog { channels } => PortKind::Analog {
-                        channels: channels
-                            .iter()
-                            .map(|ch| Channel {
-                                name: ch.name.clone(),
-                                unit: unit.clone().unwrap_or_else(|| ch.unit.clone()),
-                            })
-                            .collect(),
-                    },
-                    _ => unreachable!("value_input accepted only analog and scalar"),
-                })
-            }
-            TransferSpec::PopulationVector { filter, preferred } => {
-                let n = spikes_input(kind, input)?;
-                check_filter(kind, filter)?;
-                let (_, dim) = preferred_directions(preferred.as_deref(), n)?;
-                Ok(PortKind::Analog {
-                    channels: (0..dim)
-                        .map(|i| Channel {
-                            name: component_name(i),
-                            unit: "1".into(),
-                        })
-                        .collect(),
-                })
-            }
-            TransferSpec::Threshold {
-                threshold, channel, ..
-            } => {
-                let c = value_input(kind, input)?;
-                if !threshold.is_finite() {
-                    return Err(format!(
-                        "threshold: `threshold` must be finite, got {threshold}"
-                    ));
-                }
-                if input.port_type() == PortType::Analog && *channel >= c {
-                    return Err(format!(
-                        "threshold: channel {channel} is out of range for {}",
-                        input.describe()
-                    ));
-                }
-                Ok(PortKind::Scalar { unit: "1".into() })
-            }
-        }
-    }
-}
-
-/// The running form of a transfer function on one link, with its state.
-///
-/// Created by [`Transfer::new`] from a [`TransferSpec`] and the producer's port kind, then
-/// [`apply`](Transfer::apply)'d once per consumer step. Deterministic: the same seed and the same
-/// sequence of calls give the same outputs; [`reset`](Transfer::reset) goes back to t = 0.
-#[derive(Clone, Debug)]
-pub struct Transfer {
-    spec: TransferSpec,
-    input: PortKind,
-    output: PortKind,
-    state: State,
-}
-
-/// Per-kind state.
-#[derive(Clone, Debug)]
-enum State {
-    SpikeRate {
-        est: RateEstimator,
-        per: RatePer,
-        /// Scratch: per-neuron rates.
-        rates: Vec<f64>,
-    },
-    Poisson {
-        generator: PoissonGen,
-        channels: usize,
-    },
-    Linear {
-        gain: Vec<f64>,
-        offset: Vec<f64>,
-        min: f64,
-        max: f64,
-    },
-    PopulationVector {
-        est: RateEstimator,
-        /// Scratch: per-neuron rates.
-        rates: Vec<f64>,
-        /// Preferred directions, row by row.
-        dirs: Vec<f64>,
-        dim: usize,
-    },
-    Threshold {
-        threshold: f64,
-        channel: usize,
-        direction: Crossing,
-        prev: Option<f64>,
-    },
 }
 
 /// Makes `out` an analog vector of length `n` (reusing its allocation when it is one) and returns it.
-fn analog_out(out: &mut Payload, n: usize) -> &mut Vec<f64> {
+pub(crate) fn analog_out(out: &mut Payload, n: usize) -> &mut Vec<f64> {
     if !matches!(out, Payload::Analog(_)) {
         *out = Payload::Analog(vec![0.0; n]);
     }
@@ -515,74 +290,46 @@ fn analog_out(out: &mut Payload, n: usize) -> &mut Vec<f64> {
     }
 }
 
+/// Makes `out` a spike batch (reusing its allocation when it is one), cleared, and returns it.
+pub(crate) fn spikes_out(out: &mut Payload) -> &mut crate::payload::SpikeBatch {
+    if !matches!(out, Payload::Spikes(_)) {
+        *out = Payload::Spikes(Default::default());
+    }
+    match out {
+        Payload::Spikes(b) => {
+            b.clear();
+            b
+        }
+        _ => unreachable!("out was just made spikes"),
+    }
+}
+
+/// The running form of one transfer function on one link, with its state.
+///
+/// Created by [`Transfer::new`] from a [`TransferSpec`] and the port kind it reads, then
+/// [`apply`](Transfer::apply)'d once per consumer step. Deterministic: the same seed and the same
+/// sequence of calls give the same outputs; [`reset`](Transfer::reset) goes back to t = 0. A link's
+/// chain of transfers is a [`TransferChain`].
+#[derive(Clone, Debug)]
+pub struct Transfer {
+    spec: TransferSpec,
+    input: PortKind,
+    output: PortKind,
+    running: Box<dyn RunningTransfer>,
+}
+
 impl Transfer {
-    /// The running transfer for `spec` on a link whose producer port has kind `input`, or the error of
-    /// [`TransferSpec::output_kind`]. `seed` seeds the Poisson generator (a PCG-64 stream); other kinds
-    /// ignore it.
+    /// The running transfer for `spec` reading data of kind `input`, or the error of
+    /// [`TransferSpec::output_kind`]. `seed` seeds the kind's random stream (a PCG-64 stream for
+    /// `poisson`); other kinds ignore it.
     pub fn new(spec: &TransferSpec, input: &PortKind, seed: u64) -> Result<Transfer, String> {
         let output = spec.output_kind(input)?;
-        let state = match spec {
-            TransferSpec::SpikeRate { filter, per } => {
-                let n = spikes_input(spec.kind_name(), input)?;
-                State::SpikeRate {
-                    est: RateEstimator::new(filter, n),
-                    per: *per,
-                    rates: vec![0.0; n],
-                }
-            }
-            TransferSpec::Poisson {
-                scale_hz,
-                neurons_per_channel,
-                resolution_ms,
-            } => State::Poisson {
-                generator: PoissonGen::new(seed, *scale_hz, *neurons_per_channel, *resolution_ms),
-                channels: value_input(spec.kind_name(), input)?,
-            },
-            TransferSpec::Linear {
-                gain,
-                offset,
-                min,
-                max,
-                ..
-            } => {
-                let c = value_input(spec.kind_name(), input)?;
-                State::Linear {
-                    gain: gain.expand(c, "gain", spec.kind_name())?,
-                    offset: offset.expand(c, "offset", spec.kind_name())?,
-                    min: min.unwrap_or(f64::NEG_INFINITY),
-                    max: max.unwrap_or(f64::INFINITY),
-                }
-            }
-            TransferSpec::PopulationVector { filter, preferred } => {
-                let n = spikes_input(spec.kind_name(), input)?;
-                let (dirs, dim) = preferred_directions(preferred.as_deref(), n)?;
-                State::PopulationVector {
-                    est: RateEstimator::new(filter, n),
-                    rates: vec![0.0; n],
-                    dirs,
-                    dim,
-                }
-            }
-            TransferSpec::Threshold {
-                threshold,
-                channel,
-                direction,
-            } => State::Threshold {
-                threshold: *threshold,
-                channel: if input.port_type() == PortType::Scalar {
-                    0
-                } else {
-                    *channel
-                },
-                direction: *direction,
-                prev: None,
-            },
-        };
+        let running = spec.kind().build(input, seed)?;
         Ok(Transfer {
             spec: spec.clone(),
             input: input.clone(),
             output,
-            state,
+            running,
         })
     }
 
@@ -591,20 +338,20 @@ impl Transfer {
         &self.spec
     }
 
-    /// The producer's port kind this transfer reads.
+    /// The port kind this transfer reads.
     pub fn input_kind(&self) -> &PortKind {
         &self.input
     }
 
-    /// The port kind this transfer delivers to the consumer.
+    /// The port kind this transfer delivers.
     pub fn output_kind(&self) -> &PortKind {
         &self.output
     }
 
     /// Called once per consumer step with what the link delivers for the consumer's step
-    /// `[t_start_ms, t_end_ms)`: for spike inputs, the batch of everything produced since the previous
-    /// delivery (spike times `< t_start_ms`); for analog and scalar inputs, the latest value. Writes the
-    /// result into `out`, reusing its allocation (`out` starts as
+    /// `[t_start_ms, t_end_ms)`: for spike and event inputs, the batch of everything produced since the
+    /// previous delivery (times `< t_start_ms`); for analog and scalar inputs, the latest value. Writes
+    /// the result into `out`, reusing its allocation (`out` starts as
     /// [`Payload::empty_for`]`(output_kind)` and keeps its previous content between calls).
     ///
     /// Rates are evaluated at `t_start_ms`; generated spikes lie in `[t_start_ms, t_end_ms)`. Spikes of
@@ -615,113 +362,12 @@ impl Transfer {
         if input.port_type() != self.input.port_type() {
             return;
         }
-        match &mut self.state {
-            State::SpikeRate { est, per, rates } => {
-                let Payload::Spikes(batch) = input else {
-                    return;
-                };
-                est.update(batch, t_start_ms, rates);
-                match per {
-                    RatePer::Neuron => analog_out(out, rates.len()).copy_from_slice(rates),
-                    RatePer::Population => {
-                        let mean = rates.iter().sum::<f64>() / rates.len().max(1) as f64;
-                        analog_out(out, 1)[0] = mean;
-                    }
-                }
-            }
-            State::Poisson {
-                generator,
-                channels,
-            } => {
-                let x: &[f64] = match input {
-                    Payload::Analog(v) if v.len() == *channels => v,
-                    Payload::Scalar(v) => std::slice::from_ref(v),
-                    _ => return,
-                };
-                if !matches!(out, Payload::Spikes(_)) {
-                    *out = Payload::Spikes(Default::default());
-                }
-                if let Payload::Spikes(batch) = out {
-                    generator.generate(x, t_start_ms, t_end_ms, batch);
-                }
-            }
-            State::Linear {
-                gain,
-                offset,
-                min,
-                max,
-            } => {
-                let clip = |y: f64| {
-                    if y < *min {
-                        *min
-                    } else if y > *max {
-                        *max
-                    } else {
-                        y
-                    }
-                };
-                match input {
-                    Payload::Scalar(x) => *out = Payload::Scalar(clip(gain[0] * x + offset[0])),
-                    Payload::Analog(x) if x.len() == gain.len() => {
-                        let y = analog_out(out, x.len());
-                        for (i, yi) in y.iter_mut().enumerate() {
-                            *yi = clip(gain[i] * x[i] + offset[i]);
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            State::PopulationVector {
-                est,
-                rates,
-                dirs,
-                dim,
-            } => {
-                let Payload::Spikes(batch) = input else {
-                    return;
-                };
-                est.update(batch, t_start_ms, rates);
-                let v = analog_out(out, *dim);
-                v.fill(0.0);
-                let total: f64 = rates.iter().sum();
-                if total > 0.0 && total.is_finite() {
-                    for (r, d) in rates.iter().zip(dirs.chunks_exact(*dim)) {
-                        for (vk, dk) in v.iter_mut().zip(d) {
-                            *vk += r * dk;
-                        }
-                    }
-                    v.iter_mut().for_each(|vk| *vk /= total);
-                }
-            }
-            State::Threshold {
-                threshold,
-                channel,
-                direction,
-                prev,
-            } => {
-                let now = match input {
-                    Payload::Scalar(x) => *x,
-                    Payload::Analog(v) => match v.get(*channel) {
-                        Some(x) => *x,
-                        None => return,
-                    },
-                    _ => return,
-                };
-                let event = prev.is_some_and(|p| direction.crossed(p, now, *threshold));
-                *prev = Some(now);
-                *out = Payload::Scalar(if event { 1.0 } else { 0.0 });
-            }
-        }
+        self.running.apply(input, t_start_ms, t_end_ms, out);
     }
 
-    /// Back to the state at t = 0: no spike seen, no previous value, the Poisson stream restarted from
-    /// its seed (so the same calls give the same outputs again).
+    /// Back to the state at t = 0: no spike seen, no previous value, random streams restarted from
+    /// their seed (so the same calls give the same outputs again).
     pub fn reset(&mut self) {
-        match &mut self.state {
-            State::SpikeRate { est, .. } | State::PopulationVector { est, .. } => est.reset(),
-            State::Poisson { generator, .. } => generator.reset(),
-            State::Linear { .. } => {}
-            State::Threshold { prev, .. } => *prev = None,
-        }
+        self.running.reset();
     }
 }

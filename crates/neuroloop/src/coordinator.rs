@@ -24,7 +24,7 @@ use neuroloop_core::experiment::{check_ports, ConfigError, EngineKind, Experimen
 use neuroloop_core::lockstep::{LinkDef, Lockstep};
 use neuroloop_core::port::{Direction, PortSpec};
 use neuroloop_core::time::Step;
-use neuroloop_core::transfer::Transfer;
+use neuroloop_core::transfer::TransferChain;
 use neuroloop_core::wire::{self, DataEntry, Message};
 use neuroloop_record::{EngineTiming, ExitStatus as RunExit, Manifest, Recorder};
 use neuroloop_transport::{free_tcp_endpoint, Hub, HubEvent, TransportError};
@@ -206,6 +206,8 @@ struct EngineState {
     said_bye: bool,
     /// Recorded output ports: (port index, recorder index).
     recorded: Vec<(u16, usize)>,
+    /// Recorded input ports (what their links delivered): (port index, recorder index).
+    recorded_inputs: Vec<(u16, usize)>,
     /// How the process ended, if not normally (filled when the run stops).
     exit: Option<String>,
 }
@@ -317,6 +319,7 @@ impl<'a> Coordinator<'a> {
                 joined: false,
                 said_bye: false,
                 recorded: vec![],
+                recorded_inputs: vec![],
                 exit: None,
             });
         }
@@ -566,15 +569,18 @@ impl<'a> Coordinator<'a> {
                 )));
             };
             let from_kind = self.engines[fe].ports[usize::from(fp)].kind.clone();
+            // Each step's random stream comes from the link's endpoints (not its place in the file).
             let transfer = match &link.transfer {
-                Some(spec) => {
-                    let seed =
-                        neuroloop_core::seed::derive_seed(self.exp.seed, &format!("links[{i}]"));
-                    Some(
-                        Transfer::new(spec, &from_kind, seed)
-                            .map_err(|e| RunError::Setup(format!("links[{i}].transfer: {e}")))?,
-                    )
-                }
+                Some(chain) => Some(
+                    TransferChain::new(chain, &from_kind, |k| link.transfer_seed(self.exp.seed, k))
+                        .map_err(|e| {
+                            RunError::Setup(format!(
+                                "links[{i}].{}: {}",
+                                chain.step_key(e.step),
+                                e.message
+                            ))
+                        })?,
+                ),
                 None => None,
             };
             defs.push(LinkDef {
@@ -596,6 +602,9 @@ impl<'a> Coordinator<'a> {
         Ok(())
     }
 
+    /// One recording per `[record]` entry, `<engine>.<port>.parquet`: an output port records what the
+    /// engine produced, an input port what its link delivered (after the transfer chain), with the
+    /// input port's own kind (port names are unique on an engine, so the names cannot collide).
     fn create_recorder(&mut self, dir: &std::path::Path) -> Result<(), RunError> {
         let mut rec = Recorder::new(dir);
         for r in &self.exp.record {
@@ -605,13 +614,40 @@ impl<'a> Coordinator<'a> {
             let Some(p) = self.port_index(e, &r.port) else {
                 continue;
             };
-            let kind = self.engines[e].ports[usize::from(p)].kind.clone();
+            let port = &self.engines[e].ports[usize::from(p)];
+            let (kind, input) = (port.kind.clone(), port.direction == Direction::Input);
             let idx = rec
                 .create(&r.engine, &r.port, &kind)
                 .map_err(|err| RunError::Setup(format!("cannot record {r}: {err}")))?;
-            self.engines[e].recorded.push((p, idx));
+            if input {
+                self.engines[e].recorded_inputs.push((p, idx));
+            } else {
+                self.engines[e].recorded.push((p, idx));
+            }
         }
         self.recorder = Some(rec);
+        Ok(())
+    }
+
+    /// Records what the links delivered into `engine`'s recorded input ports for its step starting at
+    /// `start` (stamped with the step's start).
+    fn record_inputs(
+        &mut self,
+        engine: usize,
+        start: Step,
+        inputs: &[DataEntry],
+    ) -> Result<(), RunError> {
+        let Some(rec) = self.recorder.as_mut() else {
+            return Ok(());
+        };
+        let t_ms = start.to_ms(self.exp.base_step_ms);
+        for &(port, idx) in &self.engines[engine].recorded_inputs {
+            if let Some(entry) = inputs.iter().find(|d| d.port == port) {
+                rec.push(idx, start, t_ms, &entry.payload).map_err(|e| {
+                    RunError::Setup(format!("recording {}: {e}", self.engines[engine].name))
+                })?;
+            }
+        }
         Ok(())
     }
 
@@ -710,6 +746,9 @@ impl<'a> Coordinator<'a> {
                 }
                 inputs.clear();
                 lockstep.take_inputs(e, now_step, &mut inputs);
+                if !self.engines[e].recorded_inputs.is_empty() {
+                    self.record_inputs(e, now_step, &inputs)?;
+                }
                 let msg = Message::Step {
                     step: now_step,
                     n_steps: lockstep.period(e),

@@ -121,12 +121,16 @@ fn main() -> ExitCode {
         } => cmd_run(&file, &overrides, realtime, output, run_id, quiet, check),
         Command::Check { run_dir } => ExitCode::from(check::check(&run_dir).code()),
         Command::Validate { file, overrides } => {
-            match experiment::load(&file, &overrides, &catalog::Builtins) {
-                Ok(exp) if check::trial_error(&exp).is_some() => {
+            match experiment::load_with_warnings(&file, &overrides, &catalog::Builtins) {
+                Ok((exp, _)) if check::trial_error(&exp).is_some() => {
                     eprintln!("{}", check::trial_error(&exp).expect("checked"));
                     ExitCode::from(2)
                 }
-                Ok(exp) => {
+                Ok((exp, warnings)) => {
+                    for w in &warnings {
+                        let sep = if w.line.is_some() { ":" } else { ": " };
+                        eprintln!("warning: {}{sep}{w}", file.display());
+                    }
                     println!(
                         "{}: ok ({} engines, {} links, {} recorded ports, {} ms in steps of {} ms)",
                         file.display(),

@@ -1,5 +1,6 @@
 //! Checks of links and record entries: references (engines exist, one link per input, no duplicate
-//! record entries) and, where ports are known, port existence, directions, types, shapes and units.
+//! record entries) and, where ports are known, port existence, directions, types, shapes and units
+//! (through every step of a link's transfer chain). Also the warnings: input ports no link feeds.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -124,6 +125,15 @@ pub(crate) fn check_port_level(
             return None;
         }
         let found = list.iter().find(|p| p.name == r.port).cloned();
+        if list.iter().filter(|p| p.name == r.port).count() > 1 {
+            problems.push(problem(
+                path.to_string(),
+                format!(
+                    "engine \"{}\" declares two ports named \"{}\"",
+                    r.engine, r.port
+                ),
+            ));
+        }
         if found.is_none() {
             let known: Vec<String> = list.iter().map(describe_port).collect();
             problems.push(problem(
@@ -183,19 +193,37 @@ pub(crate) fn check_port_level(
                     problems.push(problem(to_path, m));
                 }
             }
-            Some(transfer) => match transfer.output_kind(&f.kind) {
-                Err(m) => problems.push(problem(
-                    origins.link(i, "transfer"),
-                    format!(
-                        "transfer {} cannot take {} ({}): {m}",
-                        transfer.kind_name(),
-                        link.from,
-                        f.kind.describe()
-                    ),
-                )),
-                Ok(out) => {
-                    let what = format!("{} after transfer {}", link.from, transfer.kind_name());
-                    if let Err(m) = compare_kinds(&what, &out, &link.to, &t.kind, false) {
+            Some(chain) => match chain.output_kinds(&f.kind) {
+                Err(e) => {
+                    let k = e.step;
+                    let step = &chain.steps[k];
+                    let what = if k == 0 {
+                        format!("{} ({})", link.from, f.kind.describe())
+                    } else {
+                        // Steps 0..k fitted, so the kind step k - 1 delivers is known.
+                        let prev = chain.steps[..k]
+                            .iter()
+                            .try_fold(f.kind.clone(), |kind, s| s.output_kind(&kind).ok())
+                            .map_or_else(String::new, |kind| format!(" ({})", kind.describe()));
+                        format!(
+                            "the output of {} {}{prev}",
+                            chain.step_key(k - 1),
+                            chain.steps[k - 1].kind_name()
+                        )
+                    };
+                    problems.push(problem(
+                        origins.link(i, &chain.step_key(k)),
+                        format!(
+                            "transfer {} cannot take {what}: {}",
+                            step.kind_name(),
+                            e.message
+                        ),
+                    ));
+                }
+                Ok(kinds) => {
+                    let out = kinds.last().unwrap_or(&f.kind);
+                    let what = format!("{} after transfer {}", link.from, chain.describe());
+                    if let Err(m) = compare_kinds(&what, out, &link.to, &t.kind, false) {
                         problems.push(problem(origins.link(i, "transfer"), m));
                     }
                 }
@@ -205,10 +233,12 @@ pub(crate) fn check_port_level(
     for (i, r) in exp.record.iter().enumerate() {
         let path = origins.record(i);
         if let Some(p) = find(r, &path, &mut problems) {
-            if p.direction != Direction::Output {
+            if p.direction == Direction::Input && !exp.links.iter().any(|l| l.to == *r) {
                 problems.push(problem(
                     path,
-                    format!("{r} is an input port; only output ports can be recorded"),
+                    format!(
+                        "{r} is an input port that no link feeds; an input port is recorded as what its link delivers"
+                    ),
                 ));
             }
         }
@@ -277,4 +307,34 @@ fn compare_kinds(
         _ if from.port_type() != to.port_type() => Err(mismatch("type mismatch")),
         _ => Ok(()),
     }
+}
+
+/// Warnings (the experiment runs, but probably not as meant): every input port of an engine whose
+/// ports are known that no link feeds, at the engine's key path (`engines.NAME`).
+pub(crate) fn unlinked_inputs(
+    exp: &Experiment,
+    ports: &BTreeMap<String, Vec<PortSpec>>,
+) -> Vec<Problem> {
+    let mut warnings = Vec::new();
+    for e in &exp.engines {
+        let Some(list) = ports.get(&e.name) else {
+            continue;
+        };
+        for p in list.iter().filter(|p| p.direction == Direction::Input) {
+            let linked = exp
+                .links
+                .iter()
+                .any(|l| l.to.engine == e.name && l.to.port == p.name);
+            if !linked {
+                warnings.push(problem(
+                    format!("engines.{}", super::paths::fmt_key(&e.name)),
+                    format!(
+                        "input port \"{}\" has no link (it will receive nothing)",
+                        p.name
+                    ),
+                ));
+            }
+        }
+    }
+    warnings
 }

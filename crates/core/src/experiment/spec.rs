@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use crate::port::{Direction, PortType};
-use crate::transfer::TransferSpec;
+use crate::transfer::TransferChainSpec;
 
 /// A whole experiment file as written.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -148,16 +148,17 @@ pub struct LinkSection {
     pub from: String,
     /// Consuming input port, `"engine.port"`.
     pub to: String,
-    /// Optional transfer function.
+    /// Optional transfer function: one table, or a list of tables applied in order.
     #[serde(default)]
-    pub transfer: Option<TransferSpec>,
+    pub transfer: Option<TransferChainSpec>,
 }
 
 /// The `[record]` table.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RecordSection {
-    /// Output ports to record, `"engine.port"`.
+    /// Ports to record, `"engine.port"`: output ports (what the engine produced) or linked input ports
+    /// (what the link delivered, after its transfer functions).
     #[serde(default)]
     pub ports: Vec<String>,
 }

@@ -417,7 +417,7 @@ fn check_ports_cases() {
         .collect();
     assert_eq!(
         m[0],
-        "record.ports[0]: plant.force is an input port; only output ports can be recorded"
+        "record.ports[0]: plant.force is an input port that no link feeds; an input port is recorded as what its link delivers"
     );
     assert!(m[1].starts_with("record.ports[1]: port \"nothing\" does not exist"));
 }
@@ -540,4 +540,169 @@ config = { network_file = "nets/a.toml", abs_file = "/x/b.toml", name = "c.toml"
     assert_eq!(c["abs_file"], "/x/b.toml");
     assert_eq!(c["name"], "c.toml");
     assert_eq!(c["nested"]["world_file"], "dir/w.toml");
+}
+
+/// A link whose `transfer` is the TOML value `value` (a table or a list of tables).
+fn chain_link(from: &str, to: &str, value: &str) -> LinkSpec {
+    #[derive(serde::Deserialize)]
+    struct L {
+        transfer: crate::transfer::TransferChainSpec,
+    }
+    let mut l = link(from, to, None);
+    l.transfer = Some(
+        toml::from_str::<L>(&format!("transfer = {value}\n"))
+            .unwrap()
+            .transfer,
+    );
+    l
+}
+
+#[test]
+fn transfer_chains_are_checked_step_by_step() {
+    let msgs = |links: Vec<LinkSpec>| -> Vec<String> {
+        check_ports(&with_links(links), &ports())
+            .iter()
+            .map(|p| format!("{}: {}", p.path, p.message))
+            .collect()
+    };
+    let rate = r#"{ kind = "spike_rate", filter = "window", window_ms = 10, per = "population" }"#;
+    // spikes(10) -> rate (Hz) -> linear with unit m -> controller.position (analog[1], m).
+    let m = msgs(vec![chain_link(
+        "src.spikes",
+        "controller.position",
+        &format!(r#"[{rate}, {{ kind = "linear", gain = 0.001, unit = "m" }}]"#),
+    )]);
+    assert!(m.is_empty(), "{m:?}");
+    // The chain's last output is compared with the consumer, naming every step.
+    let m = msgs(vec![chain_link(
+        "src.spikes",
+        "controller.position",
+        &format!(r#"[{rate}, {{ kind = "poisson" }}]"#),
+    )]);
+    assert_eq!(
+        m,
+        ["links[0].transfer: type mismatch: src.spikes after transfer spike_rate -> poisson is spikes(1), controller.position is analog[1]"]
+    );
+    // The first step that does not fit is named with its index and kind.
+    let m = msgs(vec![chain_link(
+        "src.spikes",
+        "controller.position",
+        &format!(r#"[{{ kind = "linear" }}, {rate}]"#),
+    )]);
+    assert_eq!(
+        m,
+        ["links[0].transfer[0]: transfer linear cannot take src.spikes (spikes(10)): linear needs an analog or scalar input, got spikes(10)"]
+    );
+    let m = msgs(vec![chain_link(
+        "src.spikes",
+        "controller.position",
+        &format!(
+            r#"[{rate}, {{ kind = "group_rate", groups = {{ size = 1 }}, filter = "window", window_ms = 5 }}]"#
+        ),
+    )]);
+    assert_eq!(
+        m,
+        ["links[0].transfer[1]: transfer group_rate cannot take the output of transfer[0] spike_rate (analog[1]): group_rate needs a spikes input, got analog[1]"]
+    );
+    // A single table is named `transfer`, as before.
+    let m = msgs(vec![chain_link(
+        "src.spikes",
+        "controller.position",
+        r#"{ kind = "linear" }"#,
+    )]);
+    assert!(
+        m[0].starts_with("links[0].transfer: transfer linear cannot take src.spikes"),
+        "{m:?}"
+    );
+}
+
+#[test]
+fn linked_input_ports_can_be_recorded() {
+    let mut exp = with_links(vec![link("controller.force", "plant.force", None)]);
+    exp.record = vec![
+        link("plant.force", "plant.force", None).from,
+        link("controller.force", "x.y", None).from,
+    ];
+    assert!(check_ports(&exp, &ports()).is_empty());
+    // The same input without its link is refused.
+    exp.links.clear();
+    let m: Vec<String> = check_ports(&exp, &ports())
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    assert_eq!(m.len(), 1, "{m:?}");
+    assert!(m[0].contains("plant.force is an input port that no link feeds"));
+}
+
+#[test]
+fn chains_in_files_and_their_errors_are_placed() {
+    let text = GOOD.replace(
+        r#"transfer = { kind = "linear", gain = 2.0 }"#,
+        r#"transfer = [{ kind = "linear", gain = 2.0 }, { kind = "linear", offset = 1.0 }]"#,
+    );
+    let exp = load_text(&text, &[]).unwrap();
+    let chain = exp.links[1].transfer.as_ref().unwrap();
+    assert!(chain.listed);
+    assert_eq!(chain.describe(), "linear -> linear");
+    let bad = GOOD.replace(
+        r#"transfer = { kind = "linear", gain = 2.0 }"#,
+        r#"transfer = [{ kind = "linear", gain = 2.0 }, { kind = "linear", gian = 1.0 }]"#,
+    );
+    let e = err(&bad);
+    let (path, line, message) = first(&e);
+    assert!(
+        message.starts_with("transfer[1]: unknown field `gian`"),
+        "{e}"
+    );
+    assert_eq!(path, "links[1].transfer", "{e}");
+    assert_eq!(line, Some(23), "{e}");
+    let bad_kind = GOOD.replace(
+        r#"transfer = { kind = "linear", gain = 2.0 }"#,
+        r#"transfer = [{ kind = "linear" }, { kind = "lienar" }]"#,
+    );
+    let e = err(&bad_kind);
+    assert!(
+        first(&e)
+            .2
+            .starts_with("transfer[1]: unknown variant `lienar`"),
+        "{e}"
+    );
+    let empty = GOOD.replace(
+        r#"transfer = { kind = "linear", gain = 2.0 }"#,
+        "transfer = []",
+    );
+    assert!(err(&empty)
+        .to_string()
+        .contains("an empty list of transfers"));
+}
+
+#[test]
+fn unlinked_inputs_are_warnings() {
+    let (_, warnings) = load_str_with_warnings(GOOD, None, &[], &Catalog).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let text = GOOD.replace(
+        "[[links]]\nfrom = \"controller.force\"\nto = \"plant.force\"\ntransfer = { kind = \"linear\", gain = 2.0 }\n",
+        "",
+    );
+    assert_ne!(text, GOOD);
+    let (exp, warnings) = load_str_with_warnings(&text, None, &[], &Catalog).unwrap();
+    assert_eq!(exp.links.len(), 1);
+    let w: Vec<String> = warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        w,
+        ["6:10: engines.plant: input port \"force\" has no link (it will receive nothing)"]
+    );
+}
+
+#[test]
+fn transfer_seeds_follow_the_endpoints() {
+    let a = link("plant.position", "controller.position", None);
+    let b = link("controller.force", "plant.force", None);
+    assert_eq!(
+        a.transfer_seed(42, 0),
+        crate::seed::derive_seed(42, "plant.position->controller.position[0]")
+    );
+    assert_ne!(a.transfer_seed(42, 0), a.transfer_seed(42, 1));
+    assert_ne!(a.transfer_seed(42, 0), b.transfer_seed(42, 0));
+    assert_ne!(a.transfer_seed(42, 0), a.transfer_seed(43, 0));
 }

@@ -1,7 +1,94 @@
-//! Spike-rate estimation shared by `spike_rate` and `population_vector`.
+//! Spike-rate estimation shared by `spike_rate`, `group_rate` and `population_vector`: the filters,
+//! their file syntax (`filter = "window", window_ms = ...` or `filter = "exponential", tau_ms = ...`)
+//! and the running estimator.
 
-use super::RateFilter;
+use serde::Deserialize;
+
 use crate::payload::SpikeBatch;
+
+/// Whether a spike-rate estimate is per neuron or for the whole population.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum RatePer {
+    /// One rate per neuron (analog vector of the population's size, channels `n0`..`n{N-1}`).
+    #[default]
+    Neuron,
+    /// One rate for the population: mean over its neurons (analog vector of length 1, channel `rate`).
+    Population,
+}
+
+/// How spikes become a rate. Rates are in Hz, evaluated at the start `t` of the consumer's step from
+/// the spikes with times `t_k < t`.
+///
+/// In a file the filter is given by the `filter` key next to its parameter:
+/// `filter = "window", window_ms = 50` or `filter = "exponential", tau_ms = 20`.
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[serde(tag = "filter", rename_all = "lowercase", deny_unknown_fields)]
+pub enum RateFilter {
+    /// Spikes in the last `window_ms` divided by the window:
+    /// r(t) = #{k : t - w <= t_k < t} / w * 1000 Hz (w in ms).
+    Window {
+        /// Window length in ms (> 0).
+        window_ms: f64,
+    },
+    /// Exponential filter: each spike adds 1/tau, the trace decays with tau:
+    /// r(t) = sum_{k : t_k < t} exp(-(t - t_k)/tau) / tau * 1000 Hz (tau in ms). Exact: each spike decays
+    /// from its own time, not from the time of the batch it came in.
+    Exponential {
+        /// Time constant in ms (> 0).
+        tau_ms: f64,
+    },
+}
+
+/// The filter names of the file syntax. A kind's file struct lists `filter`, `window_ms` and `tau_ms`
+/// as its own keys (serde's `flatten` cannot be combined with `deny_unknown_fields`) and builds the
+/// filter with [`filter_from`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum FilterName {
+    Window,
+    Exponential,
+}
+
+/// Builds the filter from `filter` and its parameter; the other filter's parameter is refused.
+pub(super) fn filter_from(
+    kind: &str,
+    name: FilterName,
+    window_ms: Option<f64>,
+    tau_ms: Option<f64>,
+) -> Result<RateFilter, String> {
+    match (name, window_ms, tau_ms) {
+        (FilterName::Window, Some(window_ms), None) => Ok(RateFilter::Window { window_ms }),
+        (FilterName::Exponential, None, Some(tau_ms)) => Ok(RateFilter::Exponential { tau_ms }),
+        (FilterName::Window, _, Some(_)) => Err(format!(
+            "{kind}: `tau_ms` does not apply to filter = \"window\" (it takes `window_ms`)"
+        )),
+        (FilterName::Exponential, Some(_), _) => Err(format!(
+            "{kind}: `window_ms` does not apply to filter = \"exponential\" (it takes `tau_ms`)"
+        )),
+        (FilterName::Window, None, None) => {
+            Err(format!("{kind}: filter = \"window\" needs `window_ms`"))
+        }
+        (FilterName::Exponential, None, None) => {
+            Err(format!("{kind}: filter = \"exponential\" needs `tau_ms`"))
+        }
+    }
+}
+
+/// Checks that a filter's parameter is finite and positive.
+pub(super) fn check_filter(kind: &str, filter: &RateFilter) -> Result<(), String> {
+    let (name, value) = match *filter {
+        RateFilter::Window { window_ms } => ("window_ms", window_ms),
+        RateFilter::Exponential { tau_ms } => ("tau_ms", tau_ms),
+    };
+    if value.is_finite() && value > 0.0 {
+        Ok(())
+    } else {
+        Err(format!(
+            "{kind}: `{name}` must be positive and finite, got {value}"
+        ))
+    }
+}
 
 /// Per-neuron firing-rate estimate of one population, in Hz, evaluated at the start of each consumer
 /// step.

@@ -2,6 +2,7 @@ use serde::Deserialize;
 
 use super::*;
 use crate::payload::SpikeBatch;
+use crate::port::Channel;
 
 /// A link table as in an experiment file, for parsing inline `transfer = { ... }` tables.
 #[derive(Debug, Deserialize)]
@@ -60,101 +61,103 @@ fn parses_every_kind_from_toml() {
     assert_eq!(
         parse(r#"{ kind = "spike_rate", filter = "window", window_ms = 50, per = "population" }"#)
             .unwrap(),
-        TransferSpec::SpikeRate {
+        TransferSpec::SpikeRate(SpikeRate {
             filter: RateFilter::Window { window_ms: 50.0 },
             per: RatePer::Population
-        }
+        })
     );
     assert_eq!(
         parse(r#"{ kind = "spike_rate", filter = "exponential", tau_ms = 20 }"#).unwrap(),
-        TransferSpec::SpikeRate {
+        TransferSpec::SpikeRate(SpikeRate {
             filter: RateFilter::Exponential { tau_ms: 20.0 },
             per: RatePer::Neuron
-        }
+        })
     );
     assert_eq!(
         parse(r#"{ kind = "poisson" }"#).unwrap(),
-        TransferSpec::Poisson {
-            scale_hz: 1.0,
+        TransferSpec::Poisson(Poisson {
+            scale_hz: PerChannel::All(1.0),
+            offset_hz: PerChannel::All(0.0),
             neurons_per_channel: 1,
             resolution_ms: 0.1
-        }
+        })
     );
     assert_eq!(
         parse(
             r#"{ kind = "poisson", scale_hz = 250.5, neurons_per_channel = 20, resolution_ms = 1 }"#
         )
         .unwrap(),
-        TransferSpec::Poisson {
-            scale_hz: 250.5,
+        TransferSpec::Poisson(Poisson {
+            scale_hz: PerChannel::All(250.5),
+            offset_hz: PerChannel::All(0.0),
             neurons_per_channel: 20,
             resolution_ms: 1.0
-        }
+        })
     );
     assert_eq!(
         parse(r#"{ kind = "linear" }"#).unwrap(),
-        TransferSpec::Linear {
+        TransferSpec::Linear(Linear {
             gain: PerChannel::All(1.0),
             offset: PerChannel::All(0.0),
             min: None,
             max: None,
             unit: None
-        }
+        })
     );
     assert_eq!(
         parse(
             r#"{ kind = "linear", gain = [2, -1.5], offset = 1, min = 0, max = 10.5, unit = "N" }"#
         )
         .unwrap(),
-        TransferSpec::Linear {
+        TransferSpec::Linear(Linear {
             gain: PerChannel::Each(vec![2.0, -1.5]),
             offset: PerChannel::All(1.0),
             min: Some(0.0),
             max: Some(10.5),
             unit: Some("N".into())
-        }
+        })
     );
     assert_eq!(
         parse(r#"{ kind = "population_vector", filter = "window", window_ms = 100 }"#).unwrap(),
-        TransferSpec::PopulationVector {
+        TransferSpec::PopulationVector(PopulationVector {
             filter: RateFilter::Window { window_ms: 100.0 },
             preferred: None
-        }
+        })
     );
     assert_eq!(
         parse(r#"{ kind = "population_vector", filter = "exponential", tau_ms = 5, preferred = [[1, 0], [0, 1]] }"#)
             .unwrap(),
-        TransferSpec::PopulationVector {
+        TransferSpec::PopulationVector(PopulationVector {
             filter: RateFilter::Exponential { tau_ms: 5.0 },
             preferred: Some(vec![vec![1.0, 0.0], vec![0.0, 1.0]])
-        }
+        })
     );
     assert_eq!(
         parse(r#"{ kind = "threshold", threshold = 0.5 }"#).unwrap(),
-        TransferSpec::Threshold {
+        TransferSpec::Threshold(Threshold {
             threshold: 0.5,
             channel: 0,
             direction: Crossing::Rising
-        }
+        })
     );
     assert_eq!(
         parse(r#"{ kind = "threshold", threshold = -1, channel = 2, direction = "both" }"#)
             .unwrap(),
-        TransferSpec::Threshold {
+        TransferSpec::Threshold(Threshold {
             threshold: -1.0,
             channel: 2,
             direction: Crossing::Both
-        }
+        })
     );
     // A spec as a whole document (e.g. a `[links.transfer]` table) parses too.
     let doc = "kind = \"threshold\"\nthreshold = 1\ndirection = \"falling\"\n";
     assert_eq!(
         toml::from_str::<TransferSpec>(doc).unwrap(),
-        TransferSpec::Threshold {
+        TransferSpec::Threshold(Threshold {
             threshold: 1.0,
             channel: 0,
             direction: Crossing::Falling
-        }
+        })
     );
 }
 
@@ -223,9 +226,11 @@ fn bad_filters_and_kinds_are_refused() {
 
 #[test]
 fn output_kinds() {
-    let rate = |per| TransferSpec::SpikeRate {
-        filter: RateFilter::Window { window_ms: 10.0 },
-        per,
+    let rate = |per| {
+        TransferSpec::SpikeRate(SpikeRate {
+            filter: RateFilter::Window { window_ms: 10.0 },
+            per,
+        })
     };
     assert_eq!(
         rate(RatePer::Neuron).output_kind(&spikes(3)).unwrap(),
@@ -236,20 +241,23 @@ fn output_kinds() {
         PortKind::analog(&[("rate", "Hz")])
     );
 
-    let poisson = TransferSpec::Poisson {
-        scale_hz: 1.0,
+    let poisson = TransferSpec::Poisson(Poisson {
+        scale_hz: PerChannel::All(1.0),
+        offset_hz: PerChannel::All(0.0),
         neurons_per_channel: 4,
         resolution_ms: 0.1,
-    };
+    });
     assert_eq!(poisson.output_kind(&analog(3)).unwrap(), spikes(12));
     assert_eq!(poisson.output_kind(&scalar()).unwrap(), spikes(4));
 
-    let linear = |unit: Option<&str>| TransferSpec::Linear {
-        gain: PerChannel::Each(vec![1.0, 2.0]),
-        offset: PerChannel::All(0.0),
-        min: None,
-        max: None,
-        unit: unit.map(Into::into),
+    let linear = |unit: Option<&str>| {
+        TransferSpec::Linear(Linear {
+            gain: PerChannel::Each(vec![1.0, 2.0]),
+            offset: PerChannel::All(0.0),
+            min: None,
+            max: None,
+            unit: unit.map(Into::into),
+        })
     };
     assert_eq!(
         linear(None).output_kind(&analog(2)).unwrap(),
@@ -259,13 +267,13 @@ fn output_kinds() {
         linear(Some("N")).output_kind(&analog(2)).unwrap(),
         PortKind::analog(&[("c0", "N"), ("c1", "N")])
     );
-    let scalar_linear = TransferSpec::Linear {
+    let scalar_linear = TransferSpec::Linear(Linear {
         gain: PerChannel::All(2.0),
         offset: PerChannel::All(0.0),
         min: None,
         max: None,
         unit: None,
-    };
+    });
     assert_eq!(
         scalar_linear
             .output_kind(&PortKind::Scalar { unit: "rad".into() })
@@ -273,9 +281,11 @@ fn output_kinds() {
         PortKind::Scalar { unit: "rad".into() }
     );
 
-    let pv = |preferred| TransferSpec::PopulationVector {
-        filter: RateFilter::Exponential { tau_ms: 5.0 },
-        preferred,
+    let pv = |preferred| {
+        TransferSpec::PopulationVector(PopulationVector {
+            filter: RateFilter::Exponential { tau_ms: 5.0 },
+            preferred,
+        })
     };
     assert_eq!(
         pv(None).output_kind(&spikes(8)).unwrap(),
@@ -288,11 +298,11 @@ fn output_kinds() {
         PortKind::analog(&[("x", "1"), ("y", "1"), ("d2", "1"), ("d3", "1")])
     );
 
-    let thr = TransferSpec::Threshold {
+    let thr = TransferSpec::Threshold(Threshold {
         threshold: 0.0,
         channel: 2,
         direction: Crossing::Rising,
-    };
+    });
     assert_eq!(
         thr.output_kind(&analog(3)).unwrap(),
         PortKind::Scalar { unit: "1".into() }
@@ -310,43 +320,46 @@ fn output_kind_errors() {
 
     assert_eq!(
         err(
-            TransferSpec::SpikeRate {
+            TransferSpec::SpikeRate(SpikeRate {
                 filter: window(10.0),
                 per: RatePer::Neuron
-            },
+            }),
             analog(3)
         ),
         "spike_rate needs a spikes input, got analog[3]"
     );
     assert!(err(
-        TransferSpec::SpikeRate {
+        TransferSpec::SpikeRate(SpikeRate {
             filter: window(0.0),
             per: RatePer::Neuron
-        },
+        }),
         spikes(3)
     )
     .contains("window_ms"));
     assert!(err(
-        TransferSpec::SpikeRate {
+        TransferSpec::SpikeRate(SpikeRate {
             filter: RateFilter::Exponential { tau_ms: -1.0 },
             per: RatePer::Neuron
-        },
+        }),
         spikes(3)
     )
     .contains("tau_ms"));
     assert!(err(
-        TransferSpec::SpikeRate {
+        TransferSpec::SpikeRate(SpikeRate {
             filter: window(10.0),
             per: RatePer::Neuron
-        },
+        }),
         spikes(0)
     )
     .contains("at least one"));
 
-    let poisson = |npc, res| TransferSpec::Poisson {
-        scale_hz: 1.0,
-        neurons_per_channel: npc,
-        resolution_ms: res,
+    let poisson = |npc, res| {
+        TransferSpec::Poisson(Poisson {
+            scale_hz: PerChannel::All(1.0),
+            offset_hz: PerChannel::All(0.0),
+            neurons_per_channel: npc,
+            resolution_ms: res,
+        })
     };
     assert_eq!(
         err(poisson(1, 0.1), spikes(3)),
@@ -365,12 +378,14 @@ fn output_kind_errors() {
     assert!(err(poisson(1, f64::NAN), analog(3)).contains("resolution_ms"));
     assert!(err(poisson(u32::MAX, 0.1), analog(3)).contains("does not fit"));
 
-    let linear = |gain, min, max| TransferSpec::Linear {
-        gain,
-        offset: PerChannel::All(0.0),
-        min,
-        max,
-        unit: None,
+    let linear = |gain, min, max| {
+        TransferSpec::Linear(Linear {
+            gain,
+            offset: PerChannel::All(0.0),
+            min,
+            max,
+            unit: None,
+        })
     };
     assert_eq!(
         err(
@@ -394,9 +409,11 @@ fn output_kind_errors() {
     )
     .contains("has 2 values"));
 
-    let pv = |preferred| TransferSpec::PopulationVector {
-        filter: window(10.0),
-        preferred,
+    let pv = |preferred| {
+        TransferSpec::PopulationVector(PopulationVector {
+            filter: window(10.0),
+            preferred,
+        })
     };
     assert!(err(pv(Some(vec![vec![1.0, 0.0]; 3])), spikes(4)).contains("3 rows"));
     assert!(err(pv(Some(vec![vec![1.0, 0.0], vec![1.0]])), spikes(2)).contains("components"));
@@ -406,10 +423,12 @@ fn output_kind_errors() {
         "population_vector needs a spikes input, got analog[2]"
     );
 
-    let thr = |threshold, channel| TransferSpec::Threshold {
-        threshold,
-        channel,
-        direction: Crossing::Both,
+    let thr = |threshold, channel| {
+        TransferSpec::Threshold(Threshold {
+            threshold,
+            channel,
+            direction: Crossing::Both,
+        })
     };
     assert!(err(thr(0.0, 3), analog(3)).contains("channel 3 is out of range for analog[3]"));
     assert!(err(thr(f64::NAN, 0), analog(3)).contains("finite"));
@@ -429,10 +448,10 @@ fn output_kind_errors() {
 
 #[test]
 fn window_rate_of_regular_train_is_its_frequency() {
-    let spec = TransferSpec::SpikeRate {
+    let spec = TransferSpec::SpikeRate(SpikeRate {
         filter: RateFilter::Window { window_ms: 50.0 },
         per: RatePer::Neuron,
-    };
+    });
     let mut tf = Transfer::new(&spec, &spikes(2), 0).unwrap();
     let mut out = Payload::empty_for(tf.output_kind());
     // Neuron 1 fires every 10 ms (100 Hz), neuron 0 never; consumer steps of 1 ms.
@@ -452,10 +471,10 @@ fn window_rate_of_regular_train_is_its_frequency() {
 
 #[test]
 fn window_drops_old_spikes_and_counts_half_open() {
-    let spec = TransferSpec::SpikeRate {
+    let spec = TransferSpec::SpikeRate(SpikeRate {
         filter: RateFilter::Window { window_ms: 10.0 },
         per: RatePer::Neuron,
-    };
+    });
     let mut tf = Transfer::new(&spec, &spikes(1), 0).unwrap();
     let mut out = Payload::empty_for(tf.output_kind());
     tf.apply(&batch(&[(0, 0.0), (0, 5.0)]), 10.0, 20.0, &mut out);
@@ -471,10 +490,10 @@ fn window_drops_old_spikes_and_counts_half_open() {
 #[test]
 fn exponential_rate_of_one_spike_is_the_closed_form() {
     let tau = 20.0;
-    let spec = TransferSpec::SpikeRate {
+    let spec = TransferSpec::SpikeRate(SpikeRate {
         filter: RateFilter::Exponential { tau_ms: tau },
         per: RatePer::Neuron,
-    };
+    });
     let mut tf = Transfer::new(&spec, &spikes(3), 0).unwrap();
     let mut out = Payload::empty_for(tf.output_kind());
     let t_spike = 3.3;
@@ -501,10 +520,10 @@ fn exponential_rate_of_one_spike_is_the_closed_form() {
 #[test]
 fn exponential_spike_delivered_early_counts_once_time_passes_it() {
     let tau = 10.0;
-    let spec = TransferSpec::SpikeRate {
+    let spec = TransferSpec::SpikeRate(SpikeRate {
         filter: RateFilter::Exponential { tau_ms: tau },
         per: RatePer::Neuron,
-    };
+    });
     let mut tf = Transfer::new(&spec, &spikes(1), 0).unwrap();
     let mut out = Payload::empty_for(tf.output_kind());
     // A spike at t = 5 delivered with the step starting at 5 is not counted at 5 (t_k < t) ...
@@ -521,14 +540,14 @@ fn population_rate_is_the_mean_over_neurons() {
         RateFilter::Window { window_ms: 100.0 },
         RateFilter::Exponential { tau_ms: 30.0 },
     ] {
-        let per_neuron = TransferSpec::SpikeRate {
+        let per_neuron = TransferSpec::SpikeRate(SpikeRate {
             filter,
             per: RatePer::Neuron,
-        };
-        let population = TransferSpec::SpikeRate {
+        });
+        let population = TransferSpec::SpikeRate(SpikeRate {
             filter,
             per: RatePer::Population,
-        };
+        });
         let mut a = Transfer::new(&per_neuron, &spikes(4), 0).unwrap();
         let mut b = Transfer::new(&population, &spikes(4), 0).unwrap();
         let mut out_a = Payload::empty_for(a.output_kind());
@@ -549,10 +568,10 @@ fn population_rate_is_the_mean_over_neurons() {
 
 #[test]
 fn rate_ignores_neurons_outside_the_population_and_reset_forgets() {
-    let spec = TransferSpec::SpikeRate {
+    let spec = TransferSpec::SpikeRate(SpikeRate {
         filter: RateFilter::Window { window_ms: 10.0 },
         per: RatePer::Neuron,
-    };
+    });
     let mut tf = Transfer::new(&spec, &spikes(2), 0).unwrap();
     let mut out = Payload::empty_for(tf.output_kind());
     tf.apply(
@@ -592,11 +611,12 @@ fn poisson_run(
 #[test]
 fn poisson_mean_count_matches_rate() {
     // Input 2.0 x 100 Hz per unit = 200 Hz, 10 neurons, 1000 steps of 1 ms: 2000 spikes expected.
-    let spec = TransferSpec::Poisson {
-        scale_hz: 100.0,
+    let spec = TransferSpec::Poisson(Poisson {
+        scale_hz: PerChannel::All(100.0),
+        offset_hz: PerChannel::All(0.0),
         neurons_per_channel: 10,
         resolution_ms: 0.1,
-    };
+    });
     let mut tf = Transfer::new(&spec, &analog(1), 42).unwrap();
     let run = poisson_run(&mut tf, &Payload::Analog(vec![2.0]), 1000, 1.0);
     let total: usize = run.iter().map(|(_, _, b)| b.len()).sum();
@@ -618,11 +638,12 @@ fn poisson_mean_count_matches_rate() {
 
 #[test]
 fn poisson_spikes_are_on_the_grid_inside_the_step_and_sorted() {
-    let spec = TransferSpec::Poisson {
-        scale_hz: 1.0,
+    let spec = TransferSpec::Poisson(Poisson {
+        scale_hz: PerChannel::All(1.0),
+        offset_hz: PerChannel::All(0.0),
         neurons_per_channel: 5,
         resolution_ms: 0.1,
-    };
+    });
     let mut tf = Transfer::new(&spec, &analog(3), 7).unwrap();
     // 0.7 ms steps: the steps start on and off the 0.1 grid's float representation.
     let run = poisson_run(
@@ -658,11 +679,12 @@ fn poisson_spikes_are_on_the_grid_inside_the_step_and_sorted() {
 
 #[test]
 fn poisson_is_deterministic_per_seed_and_reset_replays() {
-    let spec = TransferSpec::Poisson {
-        scale_hz: 1.0,
+    let spec = TransferSpec::Poisson(Poisson {
+        scale_hz: PerChannel::All(1.0),
+        offset_hz: PerChannel::All(0.0),
         neurons_per_channel: 3,
         resolution_ms: 0.1,
-    };
+    });
     let input = Payload::Scalar(300.0);
     let mut a = Transfer::new(&spec, &scalar(), 99).unwrap();
     let mut b = Transfer::new(&spec, &scalar(), 99).unwrap();
@@ -678,11 +700,12 @@ fn poisson_is_deterministic_per_seed_and_reset_replays() {
 
 #[test]
 fn poisson_silent_for_non_positive_rates() {
-    let spec = TransferSpec::Poisson {
-        scale_hz: 1.0,
+    let spec = TransferSpec::Poisson(Poisson {
+        scale_hz: PerChannel::All(1.0),
+        offset_hz: PerChannel::All(0.0),
         neurons_per_channel: 2,
         resolution_ms: 0.1,
-    };
+    });
     let mut tf = Transfer::new(&spec, &analog(2), 1).unwrap();
     let run = poisson_run(&mut tf, &Payload::Analog(vec![-50.0, f64::NAN]), 100, 1.0);
     assert!(run.iter().all(|(_, _, b)| b.is_empty()));
@@ -701,13 +724,13 @@ fn poisson_silent_for_non_positive_rates() {
 
 #[test]
 fn linear_per_channel_gains_and_clipping() {
-    let spec = TransferSpec::Linear {
+    let spec = TransferSpec::Linear(Linear {
         gain: PerChannel::Each(vec![2.0, -1.0, 0.5]),
         offset: PerChannel::Each(vec![0.0, 1.0, -0.25]),
         min: Some(-1.0),
         max: Some(3.0),
         unit: None,
-    };
+    });
     let mut tf = Transfer::new(&spec, &analog(3), 0).unwrap();
     let mut out = Payload::empty_for(tf.output_kind());
     tf.apply(&Payload::Analog(vec![1.0, 1.0, 1.0]), 0.0, 1.0, &mut out);
@@ -715,13 +738,13 @@ fn linear_per_channel_gains_and_clipping() {
     tf.apply(&Payload::Analog(vec![5.0, 5.0, 1.0]), 1.0, 2.0, &mut out);
     assert_eq!(analog_of(&out), &[3.0, -1.0, 0.25]);
 
-    let scalar_spec = TransferSpec::Linear {
+    let scalar_spec = TransferSpec::Linear(Linear {
         gain: PerChannel::All(3.0),
         offset: PerChannel::All(1.0),
         min: None,
         max: Some(5.0),
         unit: Some("N".into()),
-    };
+    });
     let mut tf = Transfer::new(&scalar_spec, &scalar(), 0).unwrap();
     assert_eq!(tf.output_kind(), &PortKind::Scalar { unit: "N".into() });
     let mut out = Payload::empty_for(tf.output_kind());
@@ -735,13 +758,13 @@ fn linear_per_channel_gains_and_clipping() {
 
 #[test]
 fn wrong_payloads_leave_out_unchanged() {
-    let spec = TransferSpec::Linear {
+    let spec = TransferSpec::Linear(Linear {
         gain: PerChannel::All(2.0),
         offset: PerChannel::All(0.0),
         min: None,
         max: None,
         unit: None,
-    };
+    });
     let mut tf = Transfer::new(&spec, &analog(2), 0).unwrap();
     let mut out = Payload::Analog(vec![7.0, 8.0]);
     tf.apply(&Payload::Scalar(1.0), 0.0, 1.0, &mut out);
@@ -749,10 +772,10 @@ fn wrong_payloads_leave_out_unchanged() {
     tf.apply(&batch(&[(0, 0.0)]), 0.0, 1.0, &mut out);
     assert_eq!(out, Payload::Analog(vec![7.0, 8.0]));
 
-    let spec = TransferSpec::SpikeRate {
+    let spec = TransferSpec::SpikeRate(SpikeRate {
         filter: RateFilter::Window { window_ms: 10.0 },
         per: RatePer::Neuron,
-    };
+    });
     let mut tf = Transfer::new(&spec, &spikes(2), 0).unwrap();
     let mut out = Payload::Analog(vec![1.0, 2.0]);
     tf.apply(&Payload::Analog(vec![1.0, 2.0]), 0.0, 1.0, &mut out);
@@ -764,10 +787,10 @@ fn wrong_payloads_leave_out_unchanged() {
 #[test]
 fn population_vector_of_one_active_neuron_is_its_direction() {
     // Default directions: neuron i of 4 at angle i * 90 degrees.
-    let spec = TransferSpec::PopulationVector {
+    let spec = TransferSpec::PopulationVector(PopulationVector {
         filter: RateFilter::Window { window_ms: 20.0 },
         preferred: None,
-    };
+    });
     let mut tf = Transfer::new(&spec, &spikes(4), 0).unwrap();
     let mut out = Payload::empty_for(tf.output_kind());
     tf.apply(&batch(&[]), 0.0, 1.0, &mut out);
@@ -777,10 +800,10 @@ fn population_vector_of_one_active_neuron_is_its_direction() {
     assert!(v[0].abs() < 1e-12 && close(v[1], 1.0), "{v:?}");
 
     let preferred = vec![vec![1.0, 0.0, 0.0], vec![0.0, 0.0, -2.0]];
-    let spec = TransferSpec::PopulationVector {
+    let spec = TransferSpec::PopulationVector(PopulationVector {
         filter: RateFilter::Exponential { tau_ms: 10.0 },
         preferred: Some(preferred),
-    };
+    });
     let mut tf = Transfer::new(&spec, &spikes(2), 0).unwrap();
     let mut out = Payload::empty_for(tf.output_kind());
     tf.apply(&batch(&[(1, 0.5)]), 1.0, 2.0, &mut out);
@@ -798,11 +821,11 @@ fn population_vector_of_one_active_neuron_is_its_direction() {
 // ---- threshold ----
 
 fn threshold_run(direction: Crossing, input: &PortKind, values: &[f64]) -> Vec<f64> {
-    let spec = TransferSpec::Threshold {
+    let spec = TransferSpec::Threshold(Threshold {
         threshold: 1.0,
         channel: 1,
         direction,
-    };
+    });
     let mut tf = Transfer::new(&spec, input, 0).unwrap();
     let mut out = Payload::empty_for(tf.output_kind());
     values
@@ -838,11 +861,11 @@ fn threshold_crossings() {
 
 #[test]
 fn threshold_reset_forgets_the_previous_value() {
-    let spec = TransferSpec::Threshold {
+    let spec = TransferSpec::Threshold(Threshold {
         threshold: 0.0,
         channel: 0,
         direction: Crossing::Rising,
-    };
+    });
     let mut tf = Transfer::new(&spec, &scalar(), 0).unwrap();
     let mut out = Payload::empty_for(tf.output_kind());
     tf.apply(&Payload::Scalar(-1.0), 0.0, 1.0, &mut out);
