@@ -201,8 +201,8 @@ enum PlasticRows {
 
 /// A Poisson drive on one thread: a table of its count distribution and its local target range.
 struct Drive {
-    local_lo: usize,
-    local_hi: usize,
+    /// Local target runs `[lo, hi)`.
+    runs: Vec<(usize, usize)>,
     /// `thresholds[c]` = P(count <= c) scaled to 2^64 (the last one is u64::MAX): the count drawn from a
     /// uniform 64-bit integer `r` is the number of thresholds `<= r` (inversion, no float conversion).
     thresholds: Vec<u64>,
@@ -212,8 +212,8 @@ struct Drive {
 
 /// A current into a local range during steps `[start, stop)`.
 struct Current {
-    local_lo: usize,
-    local_hi: usize,
+    /// Local target runs `[lo, hi)`.
+    runs: Vec<(usize, usize)>,
     amplitude: f64,
     start: u64,
     stop: u64,
@@ -221,8 +221,8 @@ struct Current {
 
 /// Given spikes into a local range: (arrival step, weight), sorted by step, and the next one due.
 struct Train {
-    local_lo: usize,
-    local_hi: usize,
+    /// Local target runs `[lo, hi)`.
+    runs: Vec<(usize, usize)>,
     arrivals: Vec<(u64, f64)>,
     next: usize,
 }
@@ -271,8 +271,8 @@ struct VolumeTransmitter {
     signal: RwLock<DopamineSignal>,
     /// (arrival step, multiplicity), in arrival order.
     pending: std::sync::Mutex<std::collections::VecDeque<(u64, f64)>>,
-    /// Global id range of its dopaminergic population.
-    source: Option<(u32, u32)>,
+    /// Global id runs of its dopaminergic neurons (empty: none).
+    source: Vec<(u32, u32)>,
     delay: u64,
 }
 
@@ -303,8 +303,12 @@ pub struct Network {
     pub population_ranges: Vec<(u32, u32)>,
     /// Population names, in order.
     pub population_names: Vec<String>,
-    /// Whether each population's spikes are recorded.
+    /// Per population: its groups' names and local neuron indices (in each group's order).
+    groups: Vec<Vec<(String, Vec<u32>)>>,
+    /// Whether each population's spikes are recorded (switched by [`Network::record_spikes`]).
     recorded: Vec<bool>,
+    /// Neurons recorded by the description's `spike_recorders`, as sorted global runs.
+    recorded_groups: Vec<(u32, u32)>,
     /// Multimeter results so far.
     multimeters: Vec<MultimeterData>,
     /// Identifies the description, seed and thread count a checkpoint must come from.
@@ -422,16 +426,136 @@ fn steps_round(ms: f64, h: f64) -> u64 {
     }
 }
 
+/// The neurons a source or target refers to (a population or one of its groups), as global ids:
+/// a contiguous range, or a list in the group's order.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Members {
+    /// Global ids `[a, b)`.
+    Range(u32, u32),
+    /// These global ids, in this order (no repeats).
+    List(Vec<u32>),
+}
+
+impl Members {
+    /// From local indices of the population starting at `first` (a list that is a contiguous
+    /// ascending run becomes a range).
+    pub fn from_local(first: u32, local: &[u32]) -> Members {
+        let contiguous = local.windows(2).all(|w| w[1] == w[0] + 1);
+        match (local.first(), contiguous) {
+            (Some(&a), true) => Members::Range(first + a, first + a + local.len() as u32),
+            _ => Members::List(local.iter().map(|&i| first + i).collect()),
+        }
+    }
+
+    /// Number of neurons.
+    pub fn len(&self) -> u32 {
+        match self {
+            Members::Range(a, b) => b - a,
+            Members::List(v) => v.len() as u32,
+        }
+    }
+
+    /// Whether there is no neuron.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The global id of member `i`.
+    #[inline]
+    pub fn id(&self, i: u32) -> u32 {
+        match self {
+            Members::Range(a, _) => a + i,
+            Members::List(v) => v[i as usize],
+        }
+    }
+
+    /// All global ids, in member order.
+    pub fn ids(&self) -> Vec<u32> {
+        (0..self.len()).map(|i| self.id(i)).collect()
+    }
+
+    /// The smallest id and one past the largest (`(0, 0)` if empty).
+    pub fn bounds(&self) -> (u32, u32) {
+        match self {
+            Members::Range(a, b) => (*a, *b),
+            Members::List(v) => (
+                v.iter().copied().min().unwrap_or(0),
+                v.iter().copied().max().map_or(0, |m| m + 1),
+            ),
+        }
+    }
+
+    /// The ids as sorted contiguous runs `[a, b)`.
+    pub fn runs(&self) -> Vec<(u32, u32)> {
+        match self {
+            Members::Range(a, b) => vec![(*a, *b)],
+            Members::List(v) => runs_of(v.clone()),
+        }
+    }
+
+    /// Whether the two share a neuron.
+    fn overlaps(&self, other: &Members) -> bool {
+        let theirs = other.runs();
+        self.runs()
+            .iter()
+            .any(|&(a, b)| theirs.iter().any(|&(c, d)| a.max(c) < b.min(d)))
+    }
+}
+
+/// Sorted contiguous runs `[a, b)` of a set of ids.
+fn runs_of(mut ids: Vec<u32>) -> Vec<(u32, u32)> {
+    ids.sort_unstable();
+    ids.dedup();
+    let mut runs: Vec<(u32, u32)> = Vec::new();
+    for i in ids {
+        match runs.last_mut() {
+            Some(r) if r.1 == i => r.1 += 1,
+            _ => runs.push((i, i + 1)),
+        }
+    }
+    runs
+}
+
+/// Sorted, merged union of runs `[a, b)`.
+fn merge_runs(mut runs: Vec<(u32, u32)>) -> Vec<(u32, u32)> {
+    runs.retain(|r| r.0 < r.1);
+    runs.sort_unstable();
+    let mut out: Vec<(u32, u32)> = Vec::new();
+    for (a, b) in runs {
+        match out.last_mut() {
+            Some(r) if a <= r.1 => r.1 = r.1.max(b),
+            _ => out.push((a, b)),
+        }
+    }
+    out
+}
+
+/// The parts of global runs that fall in `[lo, hi)`, as local runs (offsets from `lo`).
+fn local_runs(runs: &[(u32, u32)], lo: u32, hi: u32) -> Vec<(usize, usize)> {
+    runs.iter()
+        .filter_map(|&(a, b)| {
+            let (a, b) = (a.max(lo), b.min(hi));
+            (a < b).then(|| ((a - lo) as usize, (b - lo) as usize))
+        })
+        .collect()
+}
+
 /// Everything checked before any allocation: indices, delays, rules.
 struct Checked {
     h: f64,
     /// Per projection: the plastic synapse model's parameters, if any.
     plastic: Vec<Option<PlasticParams>>,
-    /// Per volume transmitter: its dopaminergic population, if any.
-    vt_sources: Vec<Option<usize>>,
+    /// Per volume transmitter: its dopaminergic neurons, if any.
+    vt_sources: Vec<Option<Members>>,
     ranges: Vec<(u32, u32)>,
-    /// Per projection: (source index, target index).
-    ends: Vec<(usize, usize)>,
+    /// Per population: its groups' names and local indices.
+    groups: Vec<Vec<(String, Vec<u32>)>>,
+    /// Per projection: (source population, source members, target population, target members).
+    ends: Vec<(usize, Members, usize, Members)>,
+    /// Targets of the Poisson, spike and dc generators, in that order and the description's.
+    device_targets: Vec<Members>,
+    /// Per spike recorder: what it records.
+    recorder_members: Vec<Members>,
     /// Constant delays (steps) per projection, or the bounds of drawn ones.
     delay_bounds: Vec<(u64, u64)>,
     device_delays: Vec<u64>,
@@ -557,6 +681,25 @@ fn check(spec: &NetworkSpec, threads: usize) -> Result<Checked, NetworkError> {
         ranges.push((next, end));
         next = end;
     }
+    let mut groups = Vec::new();
+    for (i, p) in spec.populations.iter().enumerate() {
+        groups.push(
+            p.resolve_groups(&format!("populations[{i}]"))
+                .map_err(|e| bad(e.path, e.message))?,
+        );
+    }
+    // A population (index) or group: its members.
+    let sel = |name: &str, path: String| -> Result<(usize, Members), NetworkError> {
+        let (p, g) = spec.find(name).map_err(|e| bad(path, e))?;
+        let (a, b) = ranges[p];
+        Ok((
+            p,
+            match g {
+                None => Members::Range(a, b),
+                Some(g) => Members::from_local(a, &groups[p][g].1),
+            },
+        ))
+    };
     let find = |name: &str, path: String| {
         spec.population_index(name).ok_or_else(|| {
             bad(
@@ -580,10 +723,10 @@ fn check(spec: &NetworkSpec, threads: usize) -> Result<Checked, NetworkError> {
     let mut largest = 0f64;
     for (i, pr) in spec.projections.iter().enumerate() {
         let path = format!("projections[{i}]");
-        let s = find(&pr.source, format!("{path}.source"))?;
-        let t = find(&pr.target, format!("{path}.target"))?;
-        let (ns, nt) = (spec.populations[s].n as u64, spec.populations[t].n as u64);
-        connect::check(&pr.connect, ns, nt, s == t)
+        let (s, src) = sel(&pr.source, format!("{path}.source"))?;
+        let (t, tgt) = sel(&pr.target, format!("{path}.target"))?;
+        let (ns, nt) = (u64::from(src.len()), u64::from(tgt.len()));
+        connect::check(&pr.connect, ns, nt, s == t && src.overlaps(&tgt))
             .map_err(|e| bad(format!("{path}.connect"), e))?;
         plastic.push(plastic_params(spec, pr, &path)?);
         if plastic[i].is_some() {
@@ -625,7 +768,7 @@ fn check(spec: &NetworkSpec, threads: usize) -> Result<Checked, NetworkError> {
                 (lo, hi.max(lo))
             }
         });
-        ends.push((s, t));
+        ends.push((s, src, t, tgt));
         let count = connect::expected_count(&pr.connect, ns, nt);
         synapses += count;
         let per =
@@ -639,9 +782,10 @@ fn check(spec: &NetworkSpec, threads: usize) -> Result<Checked, NetworkError> {
         largest = f64::max(largest, count * (8.0 + per));
     }
     let mut device_delays = Vec::new();
+    let mut device_targets = Vec::new();
     for (i, d) in spec.poisson_generators.iter().enumerate() {
         let path = format!("poisson_generators[{i}]");
-        find(&d.target, format!("{path}.target"))?;
+        device_targets.push(sel(&d.target, format!("{path}.target"))?.1);
         if !(d.rate.is_finite() && d.rate >= 0.0) {
             return Err(bad(
                 format!("{path}.rate"),
@@ -659,7 +803,7 @@ fn check(spec: &NetworkSpec, threads: usize) -> Result<Checked, NetworkError> {
     }
     for (i, d) in spec.spike_generators.iter().enumerate() {
         let path = format!("spike_generators[{i}]");
-        find(&d.target, format!("{path}.target"))?;
+        device_targets.push(sel(&d.target, format!("{path}.target"))?.1);
         let delay = u64::from(const_delay_steps(
             d.delay.unwrap_or(h),
             h,
@@ -682,7 +826,7 @@ fn check(spec: &NetworkSpec, threads: usize) -> Result<Checked, NetworkError> {
     }
     for (i, d) in spec.dc_generators.iter().enumerate() {
         let path = format!("dc_generators[{i}]");
-        find(&d.target, format!("{path}.target"))?;
+        device_targets.push(sel(&d.target, format!("{path}.target"))?.1);
         if !d.amplitude.is_finite() || !d.start.is_finite() || d.stop.is_some_and(|s| s.is_nan()) {
             return Err(bad(
                 path,
@@ -690,8 +834,9 @@ fn check(spec: &NetworkSpec, threads: usize) -> Result<Checked, NetworkError> {
             ));
         }
     }
+    let mut recorder_members = Vec::new();
     for (i, r) in spec.spike_recorders.iter().enumerate() {
-        find(&r.population, format!("spike_recorders[{i}].population"))?;
+        recorder_members.push(sel(&r.population, format!("spike_recorders[{i}].population"))?.1);
     }
     for (i, m) in spec.multimeters.iter().enumerate() {
         let path = format!("multimeters[{i}]");
@@ -719,7 +864,7 @@ fn check(spec: &NetworkSpec, threads: usize) -> Result<Checked, NetworkError> {
     }
     for (i, p) in spec.inputs.iter().enumerate() {
         let path = format!("inputs[{i}]");
-        find(&p.target, format!("{path}.target"))?;
+        sel(&p.target, format!("{path}.target"))?;
         device_delays.push(u64::from(const_delay_steps(
             p.delay.unwrap_or(h),
             h,
@@ -727,7 +872,7 @@ fn check(spec: &NetworkSpec, threads: usize) -> Result<Checked, NetworkError> {
         )?));
     }
     for (i, p) in spec.outputs.iter().enumerate() {
-        find(&p.population, format!("outputs[{i}].population"))?;
+        sel(&p.population, format!("outputs[{i}].population"))?;
     }
     let mut vt_sources = Vec::new();
     for (i, vt) in spec.volume_transmitters.iter().enumerate() {
@@ -754,7 +899,7 @@ fn check(spec: &NetworkSpec, threads: usize) -> Result<Checked, NetworkError> {
             ));
         }
         let source = match &vt.population {
-            Some(p) => Some(find(p, format!("{path}.population"))?),
+            Some(p) => Some(sel(p, format!("{path}.population"))?.1),
             None => None,
         };
         vt_sources.push(source);
@@ -779,7 +924,10 @@ fn check(spec: &NetworkSpec, threads: usize) -> Result<Checked, NetworkError> {
         plastic,
         vt_sources,
         ranges,
+        groups,
         ends,
+        device_targets,
+        recorder_members,
         delay_bounds,
         device_delays,
         estimate: Estimate {
@@ -874,7 +1022,7 @@ impl Network {
                         .map_err(|e| NetworkError::Invalid(e.to_string()))?,
                 ),
                 pending: std::sync::Mutex::new(Default::default()),
-                source: source.map(|i| c.ranges[i]),
+                source: source.as_ref().map(Members::runs).unwrap_or_default(),
                 delay,
             });
         }
@@ -883,10 +1031,9 @@ impl Network {
             .flat_map(|p| &p.rows)
             .map(|r| r.targets.len() as u64)
             .sum();
-        let mut recorded = vec![false; spec.populations.len()];
-        for r in &spec.spike_recorders {
-            recorded[spec.population_index(&r.population).unwrap_or(0)] = true;
-        }
+        let recorded = vec![false; spec.populations.len()];
+        let recorded_groups =
+            merge_runs(c.recorder_members.iter().flat_map(Members::runs).collect());
         Ok(Network {
             exchange: (0..parts.len()).map(|_| RwLock::new(Vec::new())).collect(),
             parts,
@@ -899,7 +1046,9 @@ impl Network {
             h_ms: c.h,
             population_ranges: c.ranges,
             population_names: spec.populations.iter().map(|p| p.name.clone()).collect(),
+            groups: c.groups.clone(),
             recorded,
+            recorded_groups,
             multimeters: spec
                 .multimeters
                 .iter()
@@ -1128,6 +1277,25 @@ impl Network {
         self.population_names.iter().position(|n| n == name)
     }
 
+    /// The groups of population `index`: names and local neuron indices, in each group's order.
+    pub fn groups(&self, index: usize) -> &[(String, Vec<u32>)] {
+        self.groups.get(index).map_or(&[], Vec::as_slice)
+    }
+
+    /// Resolves `"POP"` or `"POP.GROUP"` (as the description does) to (population index, group
+    /// index, members).
+    pub fn members(&self, reference: &str) -> Option<(usize, Option<usize>, Members)> {
+        if let Some(p) = self.population(reference) {
+            let (a, b) = self.population_ranges[p];
+            return Some((p, None, Members::Range(a, b)));
+        }
+        let (pop, group) = reference.split_once('.')?;
+        let p = self.population(pop)?;
+        let g = self.groups[p].iter().position(|(n, _)| n == group)?;
+        let first = self.population_ranges[p].0;
+        Some((p, Some(g), Members::from_local(first, &self.groups[p][g].1)))
+    }
+
     /// Records (or stops recording) the spikes of population `index`.
     pub fn record_spikes(&mut self, index: usize, on: bool) {
         if let Some(r) = self.recorded.get_mut(index) {
@@ -1178,13 +1346,17 @@ impl Network {
         let (m, ring_len, start) = (self.min_delay, self.ring_len, self.step);
         let exchange = &self.exchange;
         let vts = &self.vts;
-        let recorded_ranges: Vec<(u32, u32)> = self
-            .population_ranges
-            .iter()
-            .zip(&self.recorded)
-            .filter(|(_, &r)| r)
-            .map(|(&r, _)| r)
-            .collect();
+        let recorded_ranges = merge_runs(
+            self.population_ranges
+                .iter()
+                .zip(&self.recorded)
+                .filter(|(_, &r)| r)
+                .map(|(&r, _)| r)
+                .chain(self.recorded_groups.iter().copied())
+                .collect(),
+        );
+        // Everything recorded (the brain engine's case): no filter.
+        let record_all = recorded_ranges == [(0, self.n_neurons as u32)];
         let recorded_ranges = &recorded_ranges;
         let mut record: Vec<Spike> = Vec::new();
         std::thread::scope(|s| {
@@ -1227,12 +1399,17 @@ impl Network {
                                 // Thread 0 keeps the record, in global order (step, then neuron).
                                 for k in first..end {
                                     for l in &lists {
-                                        record.extend(l.iter().filter(|sp| {
-                                            sp.step == k
-                                                && recorded_ranges
+                                        let at = l.partition_point(|sp| sp.step < k);
+                                        let of_k = l[at..].iter().take_while(|sp| sp.step == k);
+                                        if record_all {
+                                            record.extend(of_k);
+                                        } else {
+                                            record.extend(of_k.filter(|sp| {
+                                                recorded_ranges
                                                     .iter()
                                                     .any(|&(a, b)| sp.neuron >= a && sp.neuron < b)
-                                        }));
+                                            }));
+                                        }
                                     }
                                 }
                             }
@@ -1305,11 +1482,14 @@ fn dopamine_phase(
                 let _ = signal.add_spike(end_ms(a, part.h_tics), mult);
                 pending.pop_front();
             }
-            if let Some((lo, hi)) = v.source {
+            if !v.source.is_empty() {
                 for k in first..end {
                     for l in lists {
                         for sp in l.iter().filter(|sp| sp.step == k) {
-                            if sp.neuron >= lo && sp.neuron < hi {
+                            if v.source
+                                .iter()
+                                .any(|&(lo, hi)| sp.neuron >= lo && sp.neuron < hi)
+                            {
                                 push_arrival(&mut pending, sp.step + v.delay, 1.0);
                             }
                         }
@@ -1415,9 +1595,7 @@ fn build_part(
     }
     let mut rows = Vec::new();
     for (pi, pr) in spec.projections.iter().enumerate() {
-        let (s, t) = c.ends[pi];
-        let (src_a, src_b) = c.ranges[s];
-        let (tgt_a, tgt_b) = c.ranges[t];
+        let (s, src, t, tgt) = &c.ends[pi];
         let delay = pr.synapse.delay.unwrap_or(Dist::Const(h));
         let job = Job {
             index: pi,
@@ -1426,8 +1604,8 @@ fn build_part(
             delay: &delay,
             h_ms: h,
             seed,
-            source: (src_a, src_b - src_a),
-            target: (tgt_a, tgt_b - tgt_a),
+            source: src,
+            target: tgt,
             same: s == t,
         };
         let drawn = connect::draw(&job, lo, hi)?;
@@ -1506,14 +1684,17 @@ fn build_part(
         }
     }
     let mut device = c.device_delays.iter().copied();
+    let mut targets = c
+        .device_targets
+        .iter()
+        .map(|m| local_runs(&m.runs(), lo, hi));
     let mut drives = Vec::new();
     for d in &spec.poisson_generators {
         let delay = device.next().unwrap_or(1);
-        let t = spec.population_index(&d.target).unwrap_or(0);
-        if let Some((s_lo, s_hi)) = overlap(c.ranges[t]) {
+        let runs = targets.next().unwrap_or_default();
+        if !runs.is_empty() {
             drives.push(Drive {
-                local_lo: (s_lo - lo) as usize,
-                local_hi: (s_hi - lo) as usize,
+                runs,
                 thresholds: poisson_thresholds(d.rate * h * 1e-3),
                 weight: d.weight,
                 delay,
@@ -1523,8 +1704,8 @@ fn build_part(
     let mut trains = Vec::new();
     for g in &spec.spike_generators {
         let delay = device.next().unwrap_or(1);
-        let t = spec.population_index(&g.target).unwrap_or(0);
-        if let Some((s_lo, s_hi)) = overlap(c.ranges[t]) {
+        let runs = targets.next().unwrap_or_default();
+        if !runs.is_empty() {
             // A spike at t_s with delay d arrives in the step ending at t_s + d.
             let arrivals = g
                 .spike_times
@@ -1532,8 +1713,7 @@ fn build_part(
                 .map(|&ts| ((ts / h).round() as u64 + delay - 1, g.weight))
                 .collect();
             trains.push(Train {
-                local_lo: (s_lo - lo) as usize,
-                local_hi: (s_hi - lo) as usize,
+                runs,
                 arrivals,
                 next: 0,
             });
@@ -1541,12 +1721,11 @@ fn build_part(
     }
     let mut currents = Vec::new();
     for d in &spec.dc_generators {
-        let t = spec.population_index(&d.target).unwrap_or(0);
-        if let Some((s_lo, s_hi)) = overlap(c.ranges[t]) {
+        let runs = targets.next().unwrap_or_default();
+        if !runs.is_empty() {
             // NEST: the current arrives in the steps from t with start <= t < stop.
             currents.push(Current {
-                local_lo: (s_lo - lo) as usize,
-                local_hi: (s_hi - lo) as usize,
+                runs,
                 amplitude: d.amplitude,
                 start: steps_round(d.start, h),
                 stop: d.stop.map_or(u64::MAX, |s| steps_round(s, h)),
@@ -1601,7 +1780,9 @@ fn build_part(
 
 /// Sorts drawn synapses into rows by source (stable: a row keeps the draw order).
 fn into_rows(drawn: connect::Drawn, job: &Job, const_delay: u64) -> Result<Rows, NetworkError> {
-    let n_src = job.source.1 as usize;
+    // One row per id between the smallest and the largest source (a group's gaps have empty rows).
+    let (src_lo, src_hi) = job.source.bounds();
+    let n_src = (src_hi - src_lo) as usize;
     let n = drawn.pairs.len();
     if u32::try_from(n).is_err() {
         return Err(NetworkError::Invalid(format!(
@@ -1657,8 +1838,8 @@ fn into_rows(drawn: connect::Drawn, job: &Job, const_delay: u64) -> Result<Rows,
         weights,
         delays,
         receptor,
-        source_first: job.source.0,
-        source_n: job.source.1,
+        source_first: src_lo,
+        source_n: src_hi - src_lo,
         plastic: None,
     })
 }
@@ -1695,21 +1876,20 @@ impl Part {
             let thr = d.thresholds.as_slice();
             let head: [u64; HEAD] =
                 std::array::from_fn(|j| thr.get(j).copied().unwrap_or(u64::MAX));
-            for (x, st) in row[d.local_lo..d.local_hi]
-                .iter_mut()
-                .zip(&mut self.rng[d.local_lo..d.local_hi])
-            {
-                let r = next_u64(st);
-                // Branch-free count over the first eight thresholds (a data-dependent loop here
-                // mispredicts on most draws), then the rare tail.
-                let mut c: usize = head.iter().map(|&t| usize::from(r >= t)).sum();
-                if c == HEAD {
-                    while c < thr.len() - 1 && r >= thr[c] {
-                        c += 1;
+            for &(a, b) in &d.runs {
+                for (x, st) in row[a..b].iter_mut().zip(&mut self.rng[a..b]) {
+                    let r = next_u64(st);
+                    // Branch-free count over the first eight thresholds (a data-dependent loop
+                    // here mispredicts on most draws), then the rare tail.
+                    let mut c: usize = head.iter().map(|&t| usize::from(r >= t)).sum();
+                    if c == HEAD {
+                        while c < thr.len() - 1 && r >= thr[c] {
+                            c += 1;
+                        }
                     }
-                }
-                if c > 0 {
-                    *x += c as f64 * d.weight;
+                    if c > 0 {
+                        *x += c as f64 * d.weight;
+                    }
                 }
             }
         }
@@ -1724,9 +1904,9 @@ impl Part {
                     } else {
                         &mut *ring_in
                     };
-                    row[tr.local_lo..tr.local_hi]
-                        .iter_mut()
-                        .for_each(|x| *x += w);
+                    for &(lo, hi) in &tr.runs {
+                        row[lo..hi].iter_mut().for_each(|x| *x += w);
+                    }
                 }
                 tr.next += 1;
             }
@@ -1735,9 +1915,11 @@ impl Part {
             self.i_stim.iter_mut().for_each(|x| *x = 0.0);
             for c in &self.currents {
                 if c.start <= k && k < c.stop {
-                    self.i_stim[c.local_lo..c.local_hi]
-                        .iter_mut()
-                        .for_each(|x| *x += c.amplitude);
+                    for &(lo, hi) in &c.runs {
+                        self.i_stim[lo..hi]
+                            .iter_mut()
+                            .for_each(|x| *x += c.amplitude);
+                    }
                 }
             }
         }
