@@ -348,7 +348,7 @@ enum PlasticRowsRef {
     Dopamine(Vec<stdp_dopamine_synapse::State>),
 }
 
-const CHECKPOINT_FORMAT: &str = "neuroloop-brain-checkpoint-2";
+const CHECKPOINT_FORMAT: &str = "neuroloop-brain-checkpoint-3";
 
 /// FNV-1a over the description (as JSON), the seed and the thread count.
 fn fingerprint(spec: &NetworkSpec, seed: u64, threads: usize) -> u64 {
@@ -1235,7 +1235,8 @@ impl Network {
     }
 
     /// The synapses of projection `index` as (source id, target id, weight), for plastic projections
-    /// their current weights; ordered by thread, then source, then row.
+    /// their current weights (`stdp_dopamine_synapse`: as after the last delivery of its volume
+    /// transmitter, NEST's value); ordered by thread, then source, then row.
     pub fn weights(&self, index: usize) -> Vec<(u32, u32, f64)> {
         let mut out = Vec::new();
         for p in &self.parts {
@@ -1246,7 +1247,24 @@ impl Network {
                 for i in r.offsets[s] as usize..r.offsets[s + 1] as usize {
                     let w = match (&r.plastic, &r.weights) {
                         (Some(PlasticRows::Stdp { states, .. }), _) => states[i].weight,
-                        (Some(PlasticRows::Dopamine { states, .. }), _) => states[i].weight,
+                        (Some(PlasticRows::Dopamine { params, states, vt }), _) => {
+                            let d = match &r.delays {
+                                PerSynapse::Const(d) => u64::from(*d),
+                                PerSynapse::Each(v) => u64::from(v[i]),
+                            };
+                            let signal = self.vts[*vt]
+                                .signal
+                                .read()
+                                .unwrap_or_else(|p| p.into_inner());
+                            stdp_dopamine_synapse::caught_up(
+                                params,
+                                &states[i],
+                                (d * p.h_tics) as f64 * 0.001,
+                                &p.archives[r.targets[i] as usize],
+                                &signal,
+                            )
+                            .weight
+                        }
                         (None, PerSynapse::Const(w)) => *w,
                         (None, PerSynapse::Each(v)) => v[i],
                     };
@@ -1456,8 +1474,10 @@ impl Network {
 
 /// The volume transmitters' part of a slice `[first, end)`, between the exchange and the delivery
 /// (NEST's order, see [`crate::plasticity`]): dopamine spikes due in the slice reach their signals
-/// (thread 0), then at a trigger every thread carries its dopamine synapses to the slice end, then the
-/// signals forget what they delivered (thread 0).
+/// and, at a delivery, the signals note it (thread 0). A delivery touches no synapse (they catch up
+/// when next used, see [`stdp_dopamine_synapse::DopamineSignal`]) except where the synapse model
+/// needs every delivery (`b != 0`) or at a sweep, when every thread carries its synapses of that
+/// signal to the delivery and the signal then forgets what all have read (thread 0).
 #[allow(clippy::too_many_arguments)]
 fn dopamine_phase(
     t: usize,
@@ -1482,6 +1502,9 @@ fn dopamine_phase(
                 let _ = signal.add_spike(end_ms(a, part.h_tics), mult);
                 pending.pop_front();
             }
+            if signal.trigger_due(end, m) {
+                signal.deliver(t_trig);
+            }
             if !v.source.is_empty() {
                 for k in first..end {
                     for l in lists {
@@ -1499,23 +1522,29 @@ fn dopamine_phase(
         }
     }
     barrier.wait();
-    let due: Vec<bool> = vts
+    // Per signal: delivered now, and whether every synapse is carried (a sweep).
+    let state: Vec<(bool, bool)> = vts
         .iter()
         .map(|v| {
-            v.signal
-                .read()
-                .unwrap_or_else(|p| p.into_inner())
-                .trigger_due(end, m)
+            let s = v.signal.read().unwrap_or_else(|p| p.into_inner());
+            let due = s.trigger_due(end, m);
+            (due, due && s.sweep_due())
         })
         .collect();
-    if due.iter().any(|&d| d) {
+    let carry = |vt: usize, params: &stdp_dopamine_synapse::Params| {
+        state[vt].1 || (state[vt].0 && params.needs_every_delivery())
+    };
+    let any = part.rows.iter().any(|r| {
+        matches!(&r.plastic, Some(PlasticRows::Dopamine { params, vt, .. }) if carry(*vt, params))
+    });
+    if any {
         let signals: Vec<_> = vts
             .iter()
             .map(|v| v.signal.read().unwrap_or_else(|p| p.into_inner()))
             .collect();
         for r in &mut part.rows {
             if let Some(PlasticRows::Dopamine { params, states, vt }) = &mut r.plastic {
-                if !due[*vt] {
+                if !carry(*vt, params) {
                     continue;
                 }
                 for (i, st) in states.iter_mut().enumerate() {
@@ -1524,10 +1553,9 @@ fn dopamine_phase(
                         PerSynapse::Each(v) => u64::from(v[i]),
                     };
                     let tgt = r.targets[i] as usize;
-                    stdp_dopamine_synapse::trigger_update_weight(
+                    stdp_dopamine_synapse::carry_to_delivery(
                         params,
                         st,
-                        t_trig,
                         (d * part.h_tics) as f64 * 0.001,
                         &part.archives[tgt],
                         &signals[*vt],
@@ -1535,14 +1563,15 @@ fn dopamine_phase(
                 }
             }
         }
-        drop(signals);
+    }
+    if state.iter().any(|s| s.1) {
         barrier.wait();
         if t == 0 {
-            for (v, _) in vts.iter().zip(&due).filter(|(_, &d)| d) {
+            for (v, _) in vts.iter().zip(&state).filter(|(_, s)| s.1) {
                 v.signal
                     .write()
                     .unwrap_or_else(|p| p.into_inner())
-                    .finish_trigger(t_trig);
+                    .forget_read();
             }
         }
         barrier.wait();
