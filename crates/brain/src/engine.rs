@@ -11,12 +11,19 @@
 //! | `checkpoint_file` | where to write the whole network state when the run ends (optional) |
 //! | `restore_file` | a checkpoint to start from (same network description and seed) (optional) |
 //!
-//! Ports, from the description: one spike **input** per `[[inputs]]` entry (size = its target
-//! population; spike `i` goes to neuron `i` with the entry's weight and delay), one spike **output**
-//! per `[[outputs]]` entry (size = its population, times on the network's grid), a scalar **reward**
-//! input per volume transmitter with a `reward_port` (a new value r > 0 is a dopamine pulse of size r
-//! at the start of the step; e.g. the body's `reward`), and an analog output `rates` with each
-//! population's mean firing rate over the last sync step (Hz).
+//! Ports, from the description: one spike **input** per `[[inputs]]` entry (size = its target, a
+//! population or a group `"POP.GROUP"`; spike `i` goes to its neuron `i` with the entry's weight and
+//! delay), one spike **output** per `[[outputs]]` entry (size = its population or group, channel `i`
+//! = its neuron `i`, times on the network's grid), a scalar **reward** input per volume transmitter
+//! with a `reward_port` (a new value r > 0 is a dopamine pulse of size r at the start of the step;
+//! e.g. the body's `reward`), and an analog output `rates` with one channel per population (not
+//! per group), its mean firing rate over the last sync step (Hz). A group's rate is read from its
+//! spike output (e.g. through a group readout transfer).
+//!
+//! Neuron map: when the run has a folder (`NEUROLOOP_RUN_DIR`, set by `neuroloop run`), the engine
+//! writes `<engine name>.neurons.json` there at start ([`neuron_map`]): every population (name,
+//! model, first global id, size, groups) and every input and output port (its population, group and
+//! the global id of each port channel).
 //!
 //! Timing: the sync step must be a whole number of resolution steps. An input spike stamped `t`
 //! arrives at `t + delay` (rounded to the grid) or, if that is already past, at the start of the
@@ -28,7 +35,7 @@ use neuroloop_core::payload::Payload;
 use neuroloop_core::port::{Channel, PortKind, PortSpec};
 use serde::Deserialize;
 
-use crate::network::{BuildOptions, Network, NetworkSpec};
+use crate::network::{BuildOptions, Members, Network, NetworkSpec, Spike};
 
 /// The brain engine's configuration.
 #[derive(Clone, Debug, Deserialize)]
@@ -55,10 +62,10 @@ fn default_threads() -> usize {
     2
 }
 
-/// An input port: the target population's first global id and size, weight and delay in steps.
+/// An input port: its target neurons (channel `i` = member `i`), weight and delay in steps.
 struct InputPort {
     port: usize,
-    first: u32,
+    members: Members,
     size: u32,
     weight: f64,
     delay_steps: u64,
@@ -71,11 +78,13 @@ struct RewardPort {
     last_stamp: Option<neuroloop_core::time::Step>,
 }
 
-/// An output port: its population's id range.
+/// An output port: the id range holding its neurons and, for a group listed by index, the channel
+/// of each id in that range (`u32::MAX` for ids outside the group).
 struct OutputPort {
     port: usize,
     first: u32,
     end: u32,
+    channel: Option<Vec<u32>>,
 }
 
 /// The brain engine. See the [module docs](self).
@@ -89,6 +98,10 @@ pub struct BrainEngine {
     outputs: Vec<OutputPort>,
     rewards: Vec<RewardPort>,
     rates_port: usize,
+    /// Population index of each neuron (for the rates).
+    population_of: Vec<u32>,
+    /// The spikes of the last step (kept to reuse its memory).
+    spikes: Vec<Spike>,
     steps_per_sync: u64,
     checkpoint_file: Option<String>,
     restore: Option<Vec<u8>>,
@@ -100,8 +113,18 @@ pub fn new_engine(ctx: &InitContext) -> Result<Box<dyn Engine>, EngineError> {
 }
 
 impl BrainEngine {
-    /// Reads the configuration and the network description and builds the network.
+    /// Reads the configuration and the network description and builds the network; writes the
+    /// neuron map into the run folder named by `NEUROLOOP_RUN_DIR`, if set.
     pub fn new(ctx: &InitContext) -> Result<BrainEngine, EngineError> {
+        let run_dir = std::env::var_os("NEUROLOOP_RUN_DIR").map(std::path::PathBuf::from);
+        BrainEngine::new_in(ctx, run_dir.as_deref())
+    }
+
+    /// As [`BrainEngine::new`], with the run folder given (`None`: write no neuron map).
+    pub fn new_in(
+        ctx: &InitContext,
+        run_dir: Option<&std::path::Path>,
+    ) -> Result<BrainEngine, EngineError> {
         let config: BrainConfig = ctx.config()?;
         let key = |k: &str| format!("engines.{}.config.{k}", ctx.name);
         let spec = match (&config.network_file, &config.network) {
@@ -182,29 +205,42 @@ impl BrainEngine {
         let mut ports = Vec::new();
         let mut inputs = Vec::new();
         let mut outputs = Vec::new();
+        // The network checked every reference already.
+        let members = |r: &str| net.members(r).map(|m| m.2).unwrap_or(Members::Range(0, 0));
         for inp in &spec.inputs {
-            let p = net.population(&inp.target).unwrap_or(0);
-            let (a, b) = net.population_ranges[p];
+            let m = members(&inp.target);
+            let size = m.len();
             inputs.push(InputPort {
                 port: ports.len(),
-                first: a,
-                size: b - a,
+                members: m,
+                size,
                 weight: inp.weight,
                 delay_steps: (inp.delay.unwrap_or(h) / h).round() as u64,
             });
-            ports.push(PortSpec::input(&inp.name, PortKind::Spikes { size: b - a }));
+            ports.push(PortSpec::input(&inp.name, PortKind::Spikes { size }));
         }
         for out in &spec.outputs {
-            let p = net.population(&out.population).unwrap_or(0);
-            let (a, b) = net.population_ranges[p];
+            let m = members(&out.population);
+            let (first, end) = m.bounds();
+            let channel = match &m {
+                Members::Range(..) => None,
+                Members::List(ids) => {
+                    let mut c = vec![u32::MAX; (end - first) as usize];
+                    for (i, &id) in ids.iter().enumerate() {
+                        c[(id - first) as usize] = i as u32;
+                    }
+                    Some(c)
+                }
+            };
             outputs.push(OutputPort {
                 port: ports.len(),
-                first: a,
-                end: b,
+                first,
+                end,
+                channel,
             });
             ports.push(PortSpec::output(
                 &out.name,
-                PortKind::Spikes { size: b - a },
+                PortKind::Spikes { size: m.len() },
             ));
         }
         let mut rewards = Vec::new();
@@ -249,7 +285,25 @@ impl BrainEngine {
         for i in 0..net.population_names.len() {
             net.record_spikes(i, true);
         }
+        if let Some(dir) = run_dir {
+            let path = dir.join(format!("{}.neurons.json", ctx.name));
+            let text = serde_json::to_string_pretty(&neuron_map(&ctx.name, &spec, &net))
+                .unwrap_or_default();
+            std::fs::write(&path, text + "\n").map_err(|e| {
+                EngineError::Config(format!(
+                    "engine {}: cannot write the neuron map {}: {e}",
+                    ctx.name,
+                    path.display()
+                ))
+            })?;
+        }
+        let mut population_of = vec![0u32; net.n_neurons];
+        for (p, &(a, b)) in net.population_ranges.iter().enumerate() {
+            population_of[a as usize..b as usize].fill(p as u32);
+        }
         Ok(BrainEngine {
+            population_of,
+            spikes: Vec::new(),
             name: ctx.name.clone(),
             spec,
             opts,
@@ -294,7 +348,7 @@ impl Engine for BrainEngine {
                 }
                 // The step ending at t + delay (a spike at t arrives at t + d, NEST's rule).
                 let arrival = ((t / h).round() as u64 + inp.delay_steps).saturating_sub(1);
-                self.net.inject(inp.first + i, arrival, inp.weight);
+                self.net.inject(inp.members.id(i), arrival, inp.weight);
             }
         }
         let first = self.net.steps_done();
@@ -317,29 +371,34 @@ impl Engine for BrainEngine {
             }
         }
         self.net.simulate(self.steps_per_sync);
-        let spikes = self.net.take_spikes();
+        // The network's record and ours swap places: no allocation once both have grown.
+        self.spikes.clear();
+        std::mem::swap(&mut self.net.spikes, &mut self.spikes);
+        let spikes = &self.spikes;
         for out in &self.outputs {
             if let Payload::Spikes(b) = outputs.get_mut(out.port) {
                 for s in spikes
                     .iter()
                     .filter(|s| s.neuron >= out.first && s.neuron < out.end)
                 {
-                    b.push(s.neuron - out.first, (s.step + 1) as f64 * h);
+                    let i = s.neuron - out.first;
+                    let channel = match &out.channel {
+                        None => i,
+                        Some(c) => c[i as usize],
+                    };
+                    if channel != u32::MAX {
+                        b.push(channel, (s.step + 1) as f64 * h);
+                    }
                 }
             }
         }
         let dt_s = self.steps_per_sync as f64 * h * 1e-3;
         let rates = outputs.analog_mut(self.rates_port);
         rates.iter_mut().for_each(|r| *r = 0.0);
-        for s in &spikes {
+        for s in spikes {
             debug_assert!(s.step >= first);
-            if let Some(p) = self
-                .net
-                .population_ranges
-                .iter()
-                .position(|&(a, b)| s.neuron >= a && s.neuron < b)
-            {
-                rates[p] += 1.0;
+            if let Some(&p) = self.population_of.get(s.neuron as usize) {
+                rates[p as usize] += 1.0;
             }
         }
         for (r, &(a, b)) in rates.iter_mut().zip(&self.net.population_ranges) {
@@ -373,6 +432,76 @@ impl Engine for BrainEngine {
             }
         }
     }
+}
+
+/// The neuron map written to `<engine>.neurons.json`:
+///
+/// ```json
+/// { "engine": "brain",
+///   "populations": [ { "name": "M1", "model": "iaf_psc_exp", "first_id": 0, "size": 200,
+///       "groups": [ { "name": "Foot1", "size": 50, "local_range": [0, 50], "global_range": [0, 50] },
+///                   { "name": "odd", "size": 3, "local_neurons": [1, 3, 5], "global_ids": [1, 3, 5] } ] } ],
+///   "inputs":  [ { "port": "touch", "population": "S1", "group": "paw", "size": 50, "global_range": [300, 350] } ],
+///   "outputs": [ { "port": "foot1", "population": "M1", "group": "Foot1", "size": 50, "global_range": [0, 50] } ] }
+/// ```
+///
+/// Ranges are `[a, b)`; port channel `i` is global id `a + i` (or the `i`-th of `global_ids`);
+/// `group` is `null` for a whole population. Global ids are those of the spike recordings.
+pub fn neuron_map(engine: &str, spec: &NetworkSpec, net: &Network) -> serde_json::Value {
+    use serde_json::{json, Map, Value};
+    let populations: Vec<Value> = spec
+        .populations
+        .iter()
+        .enumerate()
+        .map(|(p, ps)| {
+            let (a, b) = net.population_ranges[p];
+            let groups: Vec<Value> = net
+                .groups(p)
+                .iter()
+                .map(|(name, local)| {
+                    let mut g = Map::new();
+                    g.insert("name".into(), json!(name));
+                    g.insert("size".into(), json!(local.len()));
+                    match Members::from_local(0, local) {
+                        Members::Range(x, y) => {
+                            g.insert("local_range".into(), json!([x, y]));
+                            g.insert("global_range".into(), json!([a + x, a + y]));
+                        }
+                        Members::List(ids) => {
+                            g.insert("local_neurons".into(), json!(ids));
+                            let global: Vec<u32> = ids.iter().map(|&i| a + i).collect();
+                            g.insert("global_ids".into(), json!(global));
+                        }
+                    }
+                    Value::Object(g)
+                })
+                .collect();
+            json!({"name": ps.name, "model": ps.model, "first_id": a, "size": b - a, "groups": groups})
+        })
+        .collect();
+    let port = |name: &str, reference: &str| {
+        let mut m = Map::new();
+        m.insert("port".into(), json!(name));
+        if let Some((p, g, members)) = net.members(reference) {
+            m.insert("population".into(), json!(net.population_names[p]));
+            m.insert(
+                "group".into(),
+                g.map_or(Value::Null, |g| json!(net.groups(p)[g].0)),
+            );
+            m.insert("size".into(), json!(members.len()));
+            match members {
+                Members::Range(a, b) => m.insert("global_range".into(), json!([a, b])),
+                Members::List(ids) => m.insert("global_ids".into(), json!(ids)),
+            };
+        }
+        Value::Object(m)
+    };
+    json!({
+        "engine": engine,
+        "populations": populations,
+        "inputs": spec.inputs.iter().map(|i| port(&i.name, &i.target)).collect::<Vec<_>>(),
+        "outputs": spec.outputs.iter().map(|o| port(&o.name, &o.population)).collect::<Vec<_>>(),
+    })
 }
 
 #[cfg(test)]
@@ -520,6 +649,90 @@ mod tests {
         let tail = run(&mut second, 80, 200);
         assert!(!tail.is_empty());
         assert_eq!([head, tail].concat(), all);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn ports_on_groups_feed_and_read_part_of_a_population_and_the_map_says_which() {
+        // S has 6 neurons: input "paw" drives neurons 0..3 (channel i -> neuron i); output "odd"
+        // reads neurons 5, 3, 4 (channel 0 = neuron 5).
+        let config = json!({
+            "network": {
+                "populations": [
+                    {"name": "pad", "model": "iaf_psc_delta", "n": 3},
+                    {"name": "S", "model": "iaf_psc_delta", "n": 6,
+                     "groups": [{"name": "paw", "range": [0, 3]}, {"name": "odd", "neurons": [5, 3, 4]}]},
+                ],
+                "inputs": [
+                    {"name": "touch", "target": "S.paw", "weight": 30.0, "delay": 1.0},
+                    {"name": "all", "target": "S", "weight": 30.0, "delay": 1.0},
+                ],
+                "outputs": [{"name": "odd", "population": "S.odd"}],
+            },
+        });
+        let dir = std::env::temp_dir().join(format!("nl-brain-map-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut e = BrainEngine::new_in(&ctx(config), Some(&dir)).unwrap();
+        let ports = e.ports();
+        assert_eq!(ports[0].kind, PortKind::Spikes { size: 3 });
+        assert_eq!(ports[1].kind, PortKind::Spikes { size: 6 });
+        assert_eq!(ports[2].kind, PortKind::Spikes { size: 3 });
+        let mut inputs = Inputs::for_ports(&ports);
+        let mut outputs = Outputs::for_ports(&ports);
+        let mut seen = Vec::new();
+        for k in 0..4u64 {
+            inputs.begin_step();
+            outputs.begin_step();
+            if k == 1 {
+                // touch channel 1 = S neuron 1 (not in odd); all channel 5 = S neuron 5 (odd
+                // channel 0); all channel 3 = S neuron 3 (odd channel 1).
+                let mut b = neuroloop_core::payload::SpikeBatch::default();
+                b.push(1, 0.5);
+                inputs.set(0, Payload::Spikes(b), None).unwrap();
+                let mut b = neuroloop_core::payload::SpikeBatch::default();
+                b.push(5, 0.5);
+                b.push(3, 0.5);
+                inputs.set(1, Payload::Spikes(b), None).unwrap();
+            }
+            let c = StepContext {
+                step: Step(k),
+                n_steps: 1,
+                base_step_ms: 1.0,
+            };
+            e.step(&c, &inputs, &mut outputs).unwrap();
+            let Payload::Spikes(out) = outputs.get(2) else {
+                panic!("odd is a spike port")
+            };
+            seen.extend(out.neuron.iter().copied());
+            if k == 1 {
+                // rates: one channel per population; S had 3 spikes among 6 neurons in 1 ms.
+                assert_eq!(outputs.analog(3), &[0.0, 500.0]);
+            }
+        }
+        seen.sort_unstable();
+        assert_eq!(seen, vec![0, 1]);
+        let map: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("brain.neurons.json")).unwrap())
+                .unwrap();
+        assert_eq!(map["engine"], "brain");
+        assert_eq!(
+            map["populations"][1],
+            json!({"name": "S", "model": "iaf_psc_delta", "first_id": 3, "size": 6, "groups": [
+                {"name": "paw", "size": 3, "local_range": [0, 3], "global_range": [3, 6]},
+                {"name": "odd", "size": 3, "local_neurons": [5, 3, 4], "global_ids": [8, 6, 7]},
+            ]})
+        );
+        assert_eq!(
+            map["inputs"],
+            json!([
+                {"port": "touch", "population": "S", "group": "paw", "size": 3, "global_range": [3, 6]},
+                {"port": "all", "population": "S", "group": null, "size": 6, "global_range": [3, 9]},
+            ])
+        );
+        assert_eq!(
+            map["outputs"],
+            json!([{"port": "odd", "population": "S", "group": "odd", "size": 3, "global_ids": [8, 6, 7]}])
+        );
         std::fs::remove_dir_all(&dir).ok();
     }
 

@@ -201,8 +201,8 @@ enum PlasticRows {
 
 /// A Poisson drive on one thread: a table of its count distribution and its local target range.
 struct Drive {
-    local_lo: usize,
-    local_hi: usize,
+    /// Local target runs `[lo, hi)`.
+    runs: Vec<(usize, usize)>,
     /// `thresholds[c]` = P(count <= c) scaled to 2^64 (the last one is u64::MAX): the count drawn from a
     /// uniform 64-bit integer `r` is the number of thresholds `<= r` (inversion, no float conversion).
     thresholds: Vec<u64>,
@@ -212,8 +212,8 @@ struct Drive {
 
 /// A current into a local range during steps `[start, stop)`.
 struct Current {
-    local_lo: usize,
-    local_hi: usize,
+    /// Local target runs `[lo, hi)`.
+    runs: Vec<(usize, usize)>,
     amplitude: f64,
     start: u64,
     stop: u64,
@@ -221,8 +221,8 @@ struct Current {
 
 /// Given spikes into a local range: (arrival step, weight), sorted by step, and the next one due.
 struct Train {
-    local_lo: usize,
-    local_hi: usize,
+    /// Local target runs `[lo, hi)`.
+    runs: Vec<(usize, usize)>,
     arrivals: Vec<(u64, f64)>,
     next: usize,
 }
@@ -271,8 +271,8 @@ struct VolumeTransmitter {
     signal: RwLock<DopamineSignal>,
     /// (arrival step, multiplicity), in arrival order.
     pending: std::sync::Mutex<std::collections::VecDeque<(u64, f64)>>,
-    /// Global id range of its dopaminergic population.
-    source: Option<(u32, u32)>,
+    /// Global id runs of its dopaminergic neurons (empty: none).
+    source: Vec<(u32, u32)>,
     delay: u64,
 }
 
@@ -303,8 +303,12 @@ pub struct Network {
     pub population_ranges: Vec<(u32, u32)>,
     /// Population names, in order.
     pub population_names: Vec<String>,
-    /// Whether each population's spikes are recorded.
+    /// Per population: its groups' names and local neuron indices (in each group's order).
+    groups: Vec<Vec<(String, Vec<u32>)>>,
+    /// Whether each population's spikes are recorded (switched by [`Network::record_spikes`]).
     recorded: Vec<bool>,
+    /// Neurons recorded by the description's `spike_recorders`, as sorted global runs.
+    recorded_groups: Vec<(u32, u32)>,
     /// Multimeter results so far.
     multimeters: Vec<MultimeterData>,
     /// Identifies the description, seed and thread count a checkpoint must come from.
@@ -344,7 +348,7 @@ enum PlasticRowsRef {
     Dopamine(Vec<stdp_dopamine_synapse::State>),
 }
 
-const CHECKPOINT_FORMAT: &str = "neuroloop-brain-checkpoint-2";
+const CHECKPOINT_FORMAT: &str = "neuroloop-brain-checkpoint-3";
 
 /// FNV-1a over the description (as JSON), the seed and the thread count.
 fn fingerprint(spec: &NetworkSpec, seed: u64, threads: usize) -> u64 {
@@ -422,16 +426,136 @@ fn steps_round(ms: f64, h: f64) -> u64 {
     }
 }
 
+/// The neurons a source or target refers to (a population or one of its groups), as global ids:
+/// a contiguous range, or a list in the group's order.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Members {
+    /// Global ids `[a, b)`.
+    Range(u32, u32),
+    /// These global ids, in this order (no repeats).
+    List(Vec<u32>),
+}
+
+impl Members {
+    /// From local indices of the population starting at `first` (a list that is a contiguous
+    /// ascending run becomes a range).
+    pub fn from_local(first: u32, local: &[u32]) -> Members {
+        let contiguous = local.windows(2).all(|w| w[1] == w[0] + 1);
+        match (local.first(), contiguous) {
+            (Some(&a), true) => Members::Range(first + a, first + a + local.len() as u32),
+            _ => Members::List(local.iter().map(|&i| first + i).collect()),
+        }
+    }
+
+    /// Number of neurons.
+    pub fn len(&self) -> u32 {
+        match self {
+            Members::Range(a, b) => b - a,
+            Members::List(v) => v.len() as u32,
+        }
+    }
+
+    /// Whether there is no neuron.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The global id of member `i`.
+    #[inline]
+    pub fn id(&self, i: u32) -> u32 {
+        match self {
+            Members::Range(a, _) => a + i,
+            Members::List(v) => v[i as usize],
+        }
+    }
+
+    /// All global ids, in member order.
+    pub fn ids(&self) -> Vec<u32> {
+        (0..self.len()).map(|i| self.id(i)).collect()
+    }
+
+    /// The smallest id and one past the largest (`(0, 0)` if empty).
+    pub fn bounds(&self) -> (u32, u32) {
+        match self {
+            Members::Range(a, b) => (*a, *b),
+            Members::List(v) => (
+                v.iter().copied().min().unwrap_or(0),
+                v.iter().copied().max().map_or(0, |m| m + 1),
+            ),
+        }
+    }
+
+    /// The ids as sorted contiguous runs `[a, b)`.
+    pub fn runs(&self) -> Vec<(u32, u32)> {
+        match self {
+            Members::Range(a, b) => vec![(*a, *b)],
+            Members::List(v) => runs_of(v.clone()),
+        }
+    }
+
+    /// Whether the two share a neuron.
+    fn overlaps(&self, other: &Members) -> bool {
+        let theirs = other.runs();
+        self.runs()
+            .iter()
+            .any(|&(a, b)| theirs.iter().any(|&(c, d)| a.max(c) < b.min(d)))
+    }
+}
+
+/// Sorted contiguous runs `[a, b)` of a set of ids.
+fn runs_of(mut ids: Vec<u32>) -> Vec<(u32, u32)> {
+    ids.sort_unstable();
+    ids.dedup();
+    let mut runs: Vec<(u32, u32)> = Vec::new();
+    for i in ids {
+        match runs.last_mut() {
+            Some(r) if r.1 == i => r.1 += 1,
+            _ => runs.push((i, i + 1)),
+        }
+    }
+    runs
+}
+
+/// Sorted, merged union of runs `[a, b)`.
+fn merge_runs(mut runs: Vec<(u32, u32)>) -> Vec<(u32, u32)> {
+    runs.retain(|r| r.0 < r.1);
+    runs.sort_unstable();
+    let mut out: Vec<(u32, u32)> = Vec::new();
+    for (a, b) in runs {
+        match out.last_mut() {
+            Some(r) if a <= r.1 => r.1 = r.1.max(b),
+            _ => out.push((a, b)),
+        }
+    }
+    out
+}
+
+/// The parts of global runs that fall in `[lo, hi)`, as local runs (offsets from `lo`).
+fn local_runs(runs: &[(u32, u32)], lo: u32, hi: u32) -> Vec<(usize, usize)> {
+    runs.iter()
+        .filter_map(|&(a, b)| {
+            let (a, b) = (a.max(lo), b.min(hi));
+            (a < b).then(|| ((a - lo) as usize, (b - lo) as usize))
+        })
+        .collect()
+}
+
 /// Everything checked before any allocation: indices, delays, rules.
 struct Checked {
     h: f64,
     /// Per projection: the plastic synapse model's parameters, if any.
     plastic: Vec<Option<PlasticParams>>,
-    /// Per volume transmitter: its dopaminergic population, if any.
-    vt_sources: Vec<Option<usize>>,
+    /// Per volume transmitter: its dopaminergic neurons, if any.
+    vt_sources: Vec<Option<Members>>,
     ranges: Vec<(u32, u32)>,
-    /// Per projection: (source index, target index).
-    ends: Vec<(usize, usize)>,
+    /// Per population: its groups' names and local indices.
+    groups: Vec<Vec<(String, Vec<u32>)>>,
+    /// Per projection: (source population, source members, target population, target members).
+    ends: Vec<(usize, Members, usize, Members)>,
+    /// Targets of the Poisson, spike and dc generators, in that order and the description's.
+    device_targets: Vec<Members>,
+    /// Per spike recorder: what it records.
+    recorder_members: Vec<Members>,
     /// Constant delays (steps) per projection, or the bounds of drawn ones.
     delay_bounds: Vec<(u64, u64)>,
     device_delays: Vec<u64>,
@@ -557,6 +681,25 @@ fn check(spec: &NetworkSpec, threads: usize) -> Result<Checked, NetworkError> {
         ranges.push((next, end));
         next = end;
     }
+    let mut groups = Vec::new();
+    for (i, p) in spec.populations.iter().enumerate() {
+        groups.push(
+            p.resolve_groups(&format!("populations[{i}]"))
+                .map_err(|e| bad(e.path, e.message))?,
+        );
+    }
+    // A population (index) or group: its members.
+    let sel = |name: &str, path: String| -> Result<(usize, Members), NetworkError> {
+        let (p, g) = spec.find(name).map_err(|e| bad(path, e))?;
+        let (a, b) = ranges[p];
+        Ok((
+            p,
+            match g {
+                None => Members::Range(a, b),
+                Some(g) => Members::from_local(a, &groups[p][g].1),
+            },
+        ))
+    };
     let find = |name: &str, path: String| {
         spec.population_index(name).ok_or_else(|| {
             bad(
@@ -580,10 +723,10 @@ fn check(spec: &NetworkSpec, threads: usize) -> Result<Checked, NetworkError> {
     let mut largest = 0f64;
     for (i, pr) in spec.projections.iter().enumerate() {
         let path = format!("projections[{i}]");
-        let s = find(&pr.source, format!("{path}.source"))?;
-        let t = find(&pr.target, format!("{path}.target"))?;
-        let (ns, nt) = (spec.populations[s].n as u64, spec.populations[t].n as u64);
-        connect::check(&pr.connect, ns, nt, s == t)
+        let (s, src) = sel(&pr.source, format!("{path}.source"))?;
+        let (t, tgt) = sel(&pr.target, format!("{path}.target"))?;
+        let (ns, nt) = (u64::from(src.len()), u64::from(tgt.len()));
+        connect::check(&pr.connect, ns, nt, s == t && src.overlaps(&tgt))
             .map_err(|e| bad(format!("{path}.connect"), e))?;
         plastic.push(plastic_params(spec, pr, &path)?);
         if plastic[i].is_some() {
@@ -625,7 +768,7 @@ fn check(spec: &NetworkSpec, threads: usize) -> Result<Checked, NetworkError> {
                 (lo, hi.max(lo))
             }
         });
-        ends.push((s, t));
+        ends.push((s, src, t, tgt));
         let count = connect::expected_count(&pr.connect, ns, nt);
         synapses += count;
         let per =
@@ -639,9 +782,10 @@ fn check(spec: &NetworkSpec, threads: usize) -> Result<Checked, NetworkError> {
         largest = f64::max(largest, count * (8.0 + per));
     }
     let mut device_delays = Vec::new();
+    let mut device_targets = Vec::new();
     for (i, d) in spec.poisson_generators.iter().enumerate() {
         let path = format!("poisson_generators[{i}]");
-        find(&d.target, format!("{path}.target"))?;
+        device_targets.push(sel(&d.target, format!("{path}.target"))?.1);
         if !(d.rate.is_finite() && d.rate >= 0.0) {
             return Err(bad(
                 format!("{path}.rate"),
@@ -659,7 +803,7 @@ fn check(spec: &NetworkSpec, threads: usize) -> Result<Checked, NetworkError> {
     }
     for (i, d) in spec.spike_generators.iter().enumerate() {
         let path = format!("spike_generators[{i}]");
-        find(&d.target, format!("{path}.target"))?;
+        device_targets.push(sel(&d.target, format!("{path}.target"))?.1);
         let delay = u64::from(const_delay_steps(
             d.delay.unwrap_or(h),
             h,
@@ -682,7 +826,7 @@ fn check(spec: &NetworkSpec, threads: usize) -> Result<Checked, NetworkError> {
     }
     for (i, d) in spec.dc_generators.iter().enumerate() {
         let path = format!("dc_generators[{i}]");
-        find(&d.target, format!("{path}.target"))?;
+        device_targets.push(sel(&d.target, format!("{path}.target"))?.1);
         if !d.amplitude.is_finite() || !d.start.is_finite() || d.stop.is_some_and(|s| s.is_nan()) {
             return Err(bad(
                 path,
@@ -690,8 +834,9 @@ fn check(spec: &NetworkSpec, threads: usize) -> Result<Checked, NetworkError> {
             ));
         }
     }
+    let mut recorder_members = Vec::new();
     for (i, r) in spec.spike_recorders.iter().enumerate() {
-        find(&r.population, format!("spike_recorders[{i}].population"))?;
+        recorder_members.push(sel(&r.population, format!("spike_recorders[{i}].population"))?.1);
     }
     for (i, m) in spec.multimeters.iter().enumerate() {
         let path = format!("multimeters[{i}]");
@@ -719,7 +864,7 @@ fn check(spec: &NetworkSpec, threads: usize) -> Result<Checked, NetworkError> {
     }
     for (i, p) in spec.inputs.iter().enumerate() {
         let path = format!("inputs[{i}]");
-        find(&p.target, format!("{path}.target"))?;
+        sel(&p.target, format!("{path}.target"))?;
         device_delays.push(u64::from(const_delay_steps(
             p.delay.unwrap_or(h),
             h,
@@ -727,7 +872,7 @@ fn check(spec: &NetworkSpec, threads: usize) -> Result<Checked, NetworkError> {
         )?));
     }
     for (i, p) in spec.outputs.iter().enumerate() {
-        find(&p.population, format!("outputs[{i}].population"))?;
+        sel(&p.population, format!("outputs[{i}].population"))?;
     }
     let mut vt_sources = Vec::new();
     for (i, vt) in spec.volume_transmitters.iter().enumerate() {
@@ -754,7 +899,7 @@ fn check(spec: &NetworkSpec, threads: usize) -> Result<Checked, NetworkError> {
             ));
         }
         let source = match &vt.population {
-            Some(p) => Some(find(p, format!("{path}.population"))?),
+            Some(p) => Some(sel(p, format!("{path}.population"))?.1),
             None => None,
         };
         vt_sources.push(source);
@@ -779,7 +924,10 @@ fn check(spec: &NetworkSpec, threads: usize) -> Result<Checked, NetworkError> {
         plastic,
         vt_sources,
         ranges,
+        groups,
         ends,
+        device_targets,
+        recorder_members,
         delay_bounds,
         device_delays,
         estimate: Estimate {
@@ -874,7 +1022,7 @@ impl Network {
                         .map_err(|e| NetworkError::Invalid(e.to_string()))?,
                 ),
                 pending: std::sync::Mutex::new(Default::default()),
-                source: source.map(|i| c.ranges[i]),
+                source: source.as_ref().map(Members::runs).unwrap_or_default(),
                 delay,
             });
         }
@@ -883,10 +1031,9 @@ impl Network {
             .flat_map(|p| &p.rows)
             .map(|r| r.targets.len() as u64)
             .sum();
-        let mut recorded = vec![false; spec.populations.len()];
-        for r in &spec.spike_recorders {
-            recorded[spec.population_index(&r.population).unwrap_or(0)] = true;
-        }
+        let recorded = vec![false; spec.populations.len()];
+        let recorded_groups =
+            merge_runs(c.recorder_members.iter().flat_map(Members::runs).collect());
         Ok(Network {
             exchange: (0..parts.len()).map(|_| RwLock::new(Vec::new())).collect(),
             parts,
@@ -899,7 +1046,9 @@ impl Network {
             h_ms: c.h,
             population_ranges: c.ranges,
             population_names: spec.populations.iter().map(|p| p.name.clone()).collect(),
+            groups: c.groups.clone(),
             recorded,
+            recorded_groups,
             multimeters: spec
                 .multimeters
                 .iter()
@@ -1086,7 +1235,8 @@ impl Network {
     }
 
     /// The synapses of projection `index` as (source id, target id, weight), for plastic projections
-    /// their current weights; ordered by thread, then source, then row.
+    /// their current weights (`stdp_dopamine_synapse`: as after the last delivery of its volume
+    /// transmitter, NEST's value); ordered by thread, then source, then row.
     pub fn weights(&self, index: usize) -> Vec<(u32, u32, f64)> {
         let mut out = Vec::new();
         for p in &self.parts {
@@ -1097,7 +1247,24 @@ impl Network {
                 for i in r.offsets[s] as usize..r.offsets[s + 1] as usize {
                     let w = match (&r.plastic, &r.weights) {
                         (Some(PlasticRows::Stdp { states, .. }), _) => states[i].weight,
-                        (Some(PlasticRows::Dopamine { states, .. }), _) => states[i].weight,
+                        (Some(PlasticRows::Dopamine { params, states, vt }), _) => {
+                            let d = match &r.delays {
+                                PerSynapse::Const(d) => u64::from(*d),
+                                PerSynapse::Each(v) => u64::from(v[i]),
+                            };
+                            let signal = self.vts[*vt]
+                                .signal
+                                .read()
+                                .unwrap_or_else(|p| p.into_inner());
+                            stdp_dopamine_synapse::caught_up(
+                                params,
+                                &states[i],
+                                (d * p.h_tics) as f64 * 0.001,
+                                &p.archives[r.targets[i] as usize],
+                                &signal,
+                            )
+                            .weight
+                        }
                         (None, PerSynapse::Const(w)) => *w,
                         (None, PerSynapse::Each(v)) => v[i],
                     };
@@ -1126,6 +1293,25 @@ impl Network {
     /// The index of population `name`.
     pub fn population(&self, name: &str) -> Option<usize> {
         self.population_names.iter().position(|n| n == name)
+    }
+
+    /// The groups of population `index`: names and local neuron indices, in each group's order.
+    pub fn groups(&self, index: usize) -> &[(String, Vec<u32>)] {
+        self.groups.get(index).map_or(&[], Vec::as_slice)
+    }
+
+    /// Resolves `"POP"` or `"POP.GROUP"` (as the description does) to (population index, group
+    /// index, members).
+    pub fn members(&self, reference: &str) -> Option<(usize, Option<usize>, Members)> {
+        if let Some(p) = self.population(reference) {
+            let (a, b) = self.population_ranges[p];
+            return Some((p, None, Members::Range(a, b)));
+        }
+        let (pop, group) = reference.split_once('.')?;
+        let p = self.population(pop)?;
+        let g = self.groups[p].iter().position(|(n, _)| n == group)?;
+        let first = self.population_ranges[p].0;
+        Some((p, Some(g), Members::from_local(first, &self.groups[p][g].1)))
     }
 
     /// Records (or stops recording) the spikes of population `index`.
@@ -1178,13 +1364,17 @@ impl Network {
         let (m, ring_len, start) = (self.min_delay, self.ring_len, self.step);
         let exchange = &self.exchange;
         let vts = &self.vts;
-        let recorded_ranges: Vec<(u32, u32)> = self
-            .population_ranges
-            .iter()
-            .zip(&self.recorded)
-            .filter(|(_, &r)| r)
-            .map(|(&r, _)| r)
-            .collect();
+        let recorded_ranges = merge_runs(
+            self.population_ranges
+                .iter()
+                .zip(&self.recorded)
+                .filter(|(_, &r)| r)
+                .map(|(&r, _)| r)
+                .chain(self.recorded_groups.iter().copied())
+                .collect(),
+        );
+        // Everything recorded (the brain engine's case): no filter.
+        let record_all = recorded_ranges == [(0, self.n_neurons as u32)];
         let recorded_ranges = &recorded_ranges;
         let mut record: Vec<Spike> = Vec::new();
         std::thread::scope(|s| {
@@ -1227,12 +1417,17 @@ impl Network {
                                 // Thread 0 keeps the record, in global order (step, then neuron).
                                 for k in first..end {
                                     for l in &lists {
-                                        record.extend(l.iter().filter(|sp| {
-                                            sp.step == k
-                                                && recorded_ranges
+                                        let at = l.partition_point(|sp| sp.step < k);
+                                        let of_k = l[at..].iter().take_while(|sp| sp.step == k);
+                                        if record_all {
+                                            record.extend(of_k);
+                                        } else {
+                                            record.extend(of_k.filter(|sp| {
+                                                recorded_ranges
                                                     .iter()
                                                     .any(|&(a, b)| sp.neuron >= a && sp.neuron < b)
-                                        }));
+                                            }));
+                                        }
                                     }
                                 }
                             }
@@ -1279,8 +1474,10 @@ impl Network {
 
 /// The volume transmitters' part of a slice `[first, end)`, between the exchange and the delivery
 /// (NEST's order, see [`crate::plasticity`]): dopamine spikes due in the slice reach their signals
-/// (thread 0), then at a trigger every thread carries its dopamine synapses to the slice end, then the
-/// signals forget what they delivered (thread 0).
+/// and, at a delivery, the signals note it (thread 0). A delivery touches no synapse (they catch up
+/// when next used, see [`stdp_dopamine_synapse::DopamineSignal`]) except where the synapse model
+/// needs every delivery (`b != 0`) or at a sweep, when every thread carries its synapses of that
+/// signal to the delivery and the signal then forgets what all have read (thread 0).
 #[allow(clippy::too_many_arguments)]
 fn dopamine_phase(
     t: usize,
@@ -1305,11 +1502,17 @@ fn dopamine_phase(
                 let _ = signal.add_spike(end_ms(a, part.h_tics), mult);
                 pending.pop_front();
             }
-            if let Some((lo, hi)) = v.source {
+            if signal.trigger_due(end, m) {
+                signal.deliver(t_trig);
+            }
+            if !v.source.is_empty() {
                 for k in first..end {
                     for l in lists {
                         for sp in l.iter().filter(|sp| sp.step == k) {
-                            if sp.neuron >= lo && sp.neuron < hi {
+                            if v.source
+                                .iter()
+                                .any(|&(lo, hi)| sp.neuron >= lo && sp.neuron < hi)
+                            {
                                 push_arrival(&mut pending, sp.step + v.delay, 1.0);
                             }
                         }
@@ -1319,23 +1522,29 @@ fn dopamine_phase(
         }
     }
     barrier.wait();
-    let due: Vec<bool> = vts
+    // Per signal: delivered now, and whether every synapse is carried (a sweep).
+    let state: Vec<(bool, bool)> = vts
         .iter()
         .map(|v| {
-            v.signal
-                .read()
-                .unwrap_or_else(|p| p.into_inner())
-                .trigger_due(end, m)
+            let s = v.signal.read().unwrap_or_else(|p| p.into_inner());
+            let due = s.trigger_due(end, m);
+            (due, due && s.sweep_due())
         })
         .collect();
-    if due.iter().any(|&d| d) {
+    let carry = |vt: usize, params: &stdp_dopamine_synapse::Params| {
+        state[vt].1 || (state[vt].0 && params.needs_every_delivery())
+    };
+    let any = part.rows.iter().any(|r| {
+        matches!(&r.plastic, Some(PlasticRows::Dopamine { params, vt, .. }) if carry(*vt, params))
+    });
+    if any {
         let signals: Vec<_> = vts
             .iter()
             .map(|v| v.signal.read().unwrap_or_else(|p| p.into_inner()))
             .collect();
         for r in &mut part.rows {
             if let Some(PlasticRows::Dopamine { params, states, vt }) = &mut r.plastic {
-                if !due[*vt] {
+                if !carry(*vt, params) {
                     continue;
                 }
                 for (i, st) in states.iter_mut().enumerate() {
@@ -1344,10 +1553,9 @@ fn dopamine_phase(
                         PerSynapse::Each(v) => u64::from(v[i]),
                     };
                     let tgt = r.targets[i] as usize;
-                    stdp_dopamine_synapse::trigger_update_weight(
+                    stdp_dopamine_synapse::carry_to_delivery(
                         params,
                         st,
-                        t_trig,
                         (d * part.h_tics) as f64 * 0.001,
                         &part.archives[tgt],
                         &signals[*vt],
@@ -1355,14 +1563,15 @@ fn dopamine_phase(
                 }
             }
         }
-        drop(signals);
+    }
+    if state.iter().any(|s| s.1) {
         barrier.wait();
         if t == 0 {
-            for (v, _) in vts.iter().zip(&due).filter(|(_, &d)| d) {
+            for (v, _) in vts.iter().zip(&state).filter(|(_, s)| s.1) {
                 v.signal
                     .write()
                     .unwrap_or_else(|p| p.into_inner())
-                    .finish_trigger(t_trig);
+                    .forget_read();
             }
         }
         barrier.wait();
@@ -1415,9 +1624,7 @@ fn build_part(
     }
     let mut rows = Vec::new();
     for (pi, pr) in spec.projections.iter().enumerate() {
-        let (s, t) = c.ends[pi];
-        let (src_a, src_b) = c.ranges[s];
-        let (tgt_a, tgt_b) = c.ranges[t];
+        let (s, src, t, tgt) = &c.ends[pi];
         let delay = pr.synapse.delay.unwrap_or(Dist::Const(h));
         let job = Job {
             index: pi,
@@ -1426,8 +1633,8 @@ fn build_part(
             delay: &delay,
             h_ms: h,
             seed,
-            source: (src_a, src_b - src_a),
-            target: (tgt_a, tgt_b - tgt_a),
+            source: src,
+            target: tgt,
             same: s == t,
         };
         let drawn = connect::draw(&job, lo, hi)?;
@@ -1506,14 +1713,17 @@ fn build_part(
         }
     }
     let mut device = c.device_delays.iter().copied();
+    let mut targets = c
+        .device_targets
+        .iter()
+        .map(|m| local_runs(&m.runs(), lo, hi));
     let mut drives = Vec::new();
     for d in &spec.poisson_generators {
         let delay = device.next().unwrap_or(1);
-        let t = spec.population_index(&d.target).unwrap_or(0);
-        if let Some((s_lo, s_hi)) = overlap(c.ranges[t]) {
+        let runs = targets.next().unwrap_or_default();
+        if !runs.is_empty() {
             drives.push(Drive {
-                local_lo: (s_lo - lo) as usize,
-                local_hi: (s_hi - lo) as usize,
+                runs,
                 thresholds: poisson_thresholds(d.rate * h * 1e-3),
                 weight: d.weight,
                 delay,
@@ -1523,8 +1733,8 @@ fn build_part(
     let mut trains = Vec::new();
     for g in &spec.spike_generators {
         let delay = device.next().unwrap_or(1);
-        let t = spec.population_index(&g.target).unwrap_or(0);
-        if let Some((s_lo, s_hi)) = overlap(c.ranges[t]) {
+        let runs = targets.next().unwrap_or_default();
+        if !runs.is_empty() {
             // A spike at t_s with delay d arrives in the step ending at t_s + d.
             let arrivals = g
                 .spike_times
@@ -1532,8 +1742,7 @@ fn build_part(
                 .map(|&ts| ((ts / h).round() as u64 + delay - 1, g.weight))
                 .collect();
             trains.push(Train {
-                local_lo: (s_lo - lo) as usize,
-                local_hi: (s_hi - lo) as usize,
+                runs,
                 arrivals,
                 next: 0,
             });
@@ -1541,12 +1750,11 @@ fn build_part(
     }
     let mut currents = Vec::new();
     for d in &spec.dc_generators {
-        let t = spec.population_index(&d.target).unwrap_or(0);
-        if let Some((s_lo, s_hi)) = overlap(c.ranges[t]) {
+        let runs = targets.next().unwrap_or_default();
+        if !runs.is_empty() {
             // NEST: the current arrives in the steps from t with start <= t < stop.
             currents.push(Current {
-                local_lo: (s_lo - lo) as usize,
-                local_hi: (s_hi - lo) as usize,
+                runs,
                 amplitude: d.amplitude,
                 start: steps_round(d.start, h),
                 stop: d.stop.map_or(u64::MAX, |s| steps_round(s, h)),
@@ -1601,7 +1809,9 @@ fn build_part(
 
 /// Sorts drawn synapses into rows by source (stable: a row keeps the draw order).
 fn into_rows(drawn: connect::Drawn, job: &Job, const_delay: u64) -> Result<Rows, NetworkError> {
-    let n_src = job.source.1 as usize;
+    // One row per id between the smallest and the largest source (a group's gaps have empty rows).
+    let (src_lo, src_hi) = job.source.bounds();
+    let n_src = (src_hi - src_lo) as usize;
     let n = drawn.pairs.len();
     if u32::try_from(n).is_err() {
         return Err(NetworkError::Invalid(format!(
@@ -1657,8 +1867,8 @@ fn into_rows(drawn: connect::Drawn, job: &Job, const_delay: u64) -> Result<Rows,
         weights,
         delays,
         receptor,
-        source_first: job.source.0,
-        source_n: job.source.1,
+        source_first: src_lo,
+        source_n: src_hi - src_lo,
         plastic: None,
     })
 }
@@ -1695,21 +1905,20 @@ impl Part {
             let thr = d.thresholds.as_slice();
             let head: [u64; HEAD] =
                 std::array::from_fn(|j| thr.get(j).copied().unwrap_or(u64::MAX));
-            for (x, st) in row[d.local_lo..d.local_hi]
-                .iter_mut()
-                .zip(&mut self.rng[d.local_lo..d.local_hi])
-            {
-                let r = next_u64(st);
-                // Branch-free count over the first eight thresholds (a data-dependent loop here
-                // mispredicts on most draws), then the rare tail.
-                let mut c: usize = head.iter().map(|&t| usize::from(r >= t)).sum();
-                if c == HEAD {
-                    while c < thr.len() - 1 && r >= thr[c] {
-                        c += 1;
+            for &(a, b) in &d.runs {
+                for (x, st) in row[a..b].iter_mut().zip(&mut self.rng[a..b]) {
+                    let r = next_u64(st);
+                    // Branch-free count over the first eight thresholds (a data-dependent loop
+                    // here mispredicts on most draws), then the rare tail.
+                    let mut c: usize = head.iter().map(|&t| usize::from(r >= t)).sum();
+                    if c == HEAD {
+                        while c < thr.len() - 1 && r >= thr[c] {
+                            c += 1;
+                        }
                     }
-                }
-                if c > 0 {
-                    *x += c as f64 * d.weight;
+                    if c > 0 {
+                        *x += c as f64 * d.weight;
+                    }
                 }
             }
         }
@@ -1724,9 +1933,9 @@ impl Part {
                     } else {
                         &mut *ring_in
                     };
-                    row[tr.local_lo..tr.local_hi]
-                        .iter_mut()
-                        .for_each(|x| *x += w);
+                    for &(lo, hi) in &tr.runs {
+                        row[lo..hi].iter_mut().for_each(|x| *x += w);
+                    }
                 }
                 tr.next += 1;
             }
@@ -1735,9 +1944,11 @@ impl Part {
             self.i_stim.iter_mut().for_each(|x| *x = 0.0);
             for c in &self.currents {
                 if c.start <= k && k < c.stop {
-                    self.i_stim[c.local_lo..c.local_hi]
-                        .iter_mut()
-                        .for_each(|x| *x += c.amplitude);
+                    for &(lo, hi) in &c.runs {
+                        self.i_stim[lo..hi]
+                            .iter_mut()
+                            .for_each(|x| *x += c.amplitude);
+                    }
                 }
             }
         }

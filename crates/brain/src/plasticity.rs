@@ -18,8 +18,11 @@
 //! 2. *update*: the neurons are stepped; a neuron that fires at `t` (a step end) calls
 //!    [`PostArchive::record_spike`]; dopamine spikes arriving at `t` (emission time + delay) go into
 //!    [`DopamineSignal::add_spike`]; at the slice end `t_trig = (O + m) h`, if
-//!    [`DopamineSignal::trigger_due`], every `stdp_dopamine_synapse` reading that signal gets
-//!    `trigger_update_weight(.., t_trig, ..)`, then [`DopamineSignal::finish_trigger`] is called.
+//!    [`DopamineSignal::trigger_due`], [`DopamineSignal::deliver`] notes the delivery (NEST's
+//!    `trigger_update_weight` of every synapse, which each `stdp_dopamine_synapse` catches up with
+//!    when next used; `stdp_dopamine_synapse::carry_to_delivery` for every synapse of the signal
+//!    when its parameters need every delivery, or at a sweep, followed by
+//!    [`DopamineSignal::forget_read`]).
 //!
 //! The delay of a plastic synapse is all dendritic (NEST's default): it reads the postsynaptic spikes
 //! up to `t_spike - delay`. Each synapse must be registered with its target's archive before the first
@@ -27,8 +30,9 @@
 //!
 //! **Threads**: a [`PostArchive`] is read (and its access counters bumped) by the synapses ending on
 //! its neuron, on the thread that owns the neuron; it is `Send`, not `Sync`. A [`DopamineSignal`] is
-//! read by all its synapses on every thread (it is `Sync`): feed it, then trigger every synapse on
-//! every thread, then call `finish_trigger` once, with barriers between these phases. A trigger at
+//! read by all its synapses on every thread (it is `Sync`): feed it and note a delivery, then (where
+//! needed) carry synapses on every thread, then call `forget_read` once after a sweep, with barriers
+//! between these phases. A delivery at
 //! `t_trig` reads only postsynaptic spikes up to `t_trig - delay <= t_trig - m h`, so it may run
 //! before or after the neurons' update of the slice, but it must run before the pre spikes of that
 //! slice are delivered.

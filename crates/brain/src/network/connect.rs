@@ -11,7 +11,7 @@ use rand_distr::{Binomial, Distribution, StandardNormal};
 use rand_pcg::Pcg64Mcg;
 
 use super::spec::{Connect, Dist, Rule};
-use super::NetworkError;
+use super::{Members, NetworkError};
 
 /// The random stream `(kind, index)` of the run seed.
 pub(crate) fn stream(seed: u64, kind: u64, index: u64) -> Pcg64Mcg {
@@ -20,7 +20,7 @@ pub(crate) fn stream(seed: u64, kind: u64, index: u64) -> Pcg64Mcg {
 
 /// What a projection's synapses look like on one thread, before they are sorted into rows.
 pub(crate) struct Drawn {
-    /// (source index in the source population, local target index), in draw order.
+    /// (source row: global id minus the smallest source id, local target index), in draw order.
     pub pairs: Vec<(u32, u32)>,
     /// One weight per pair, unless the weight is constant.
     pub weights: Option<Vec<f64>>,
@@ -36,11 +36,12 @@ pub(crate) struct Job<'a> {
     pub delay: &'a Dist,
     pub h_ms: f64,
     pub seed: u64,
-    /// Source population: first global id, size.
-    pub source: (u32, u32),
-    /// Target population: first global id, size.
-    pub target: (u32, u32),
-    /// Whether source and target are the same population (autapses matter).
+    /// Source neurons (a population or a group).
+    pub source: &'a Members,
+    /// Target neurons (a population or a group).
+    pub target: &'a Members,
+    /// Whether source and target are in the same population (autapses matter: a source and a
+    /// target with the same global id).
     pub same: bool,
 }
 
@@ -196,9 +197,25 @@ pub(crate) fn expected_count(c: &Connect, n_src: u64, n_tgt: u64) -> f64 {
 
 /// Draws the synapses of `job` that end on global ids `[lo, hi)`.
 pub(crate) fn draw(job: &Job, lo: u32, hi: u32) -> Result<Drawn, NetworkError> {
-    let (src_first, n_src) = job.source;
-    let (tgt_first, n_tgt) = job.target;
-    let (t_lo, t_hi) = (tgt_first.max(lo), (tgt_first + n_tgt).min(hi));
+    let (src, tgt) = (job.source, job.target);
+    let (n_src, n_tgt) = (src.len(), tgt.len());
+    let src_first = src.bounds().0;
+    // The row of source index s (its id minus the smallest source id).
+    let row = |s: u32| src.id(s) - src_first;
+    // Target indices (within the target set) owned by this thread, in order.
+    let mine: Vec<u32> = match tgt {
+        Members::Range(a, b) => {
+            let (l, h) = ((*a).max(lo), (*b).min(hi));
+            if l < h {
+                (l - a..h - a).collect()
+            } else {
+                Vec::new()
+            }
+        }
+        Members::List(v) => (0..n_tgt)
+            .filter(|&i| v[i as usize] >= lo && v[i as usize] < hi)
+            .collect(),
+    };
     let mut out = Drawn {
         pairs: Vec::new(),
         weights: (!job.weight.is_const()).then(Vec::new),
@@ -210,8 +227,8 @@ pub(crate) fn draw(job: &Job, lo: u32, hi: u32) -> Result<Drawn, NetworkError> {
     let c = job.connect;
     let no_autapse = job.same && !c.allow_autapses;
     // Pushes one synapse and its weight/delay draws.
-    let push = |out: &mut Drawn, src: u32, tgt_local: u32, rng: &mut Pcg64Mcg| {
-        out.pairs.push((src, tgt_local));
+    let push = |out: &mut Drawn, s: u32, tgt_local: u32, rng: &mut Pcg64Mcg| {
+        out.pairs.push((row(s), tgt_local));
         if let Some(w) = &mut out.weights {
             w.push(sample(job.weight, rng));
         }
@@ -229,7 +246,9 @@ pub(crate) fn draw(job: &Job, lo: u32, hi: u32) -> Result<Drawn, NetworkError> {
                 chosen.clear();
                 while (chosen.len() as u64) < k {
                     let t = rng.random_range(0..n_tgt);
-                    if (no_autapse && t == s) || (!c.allow_multapses && chosen.contains(&t)) {
+                    if (no_autapse && tgt.id(t) == src.id(s))
+                        || (!c.allow_multapses && chosen.contains(&t))
+                    {
                         continue;
                     }
                     chosen.push(t);
@@ -237,15 +256,15 @@ pub(crate) fn draw(job: &Job, lo: u32, hi: u32) -> Result<Drawn, NetworkError> {
                 // Weights and delays for every synapse of this source, in draw order, so that each
                 // thread sees the same stream; keep the ones ending here.
                 for &t in &chosen {
-                    let g = tgt_first + t;
-                    let mine = g >= t_lo && g < t_hi;
+                    let g = tgt.id(t);
+                    let mine = g >= lo && g < hi;
                     let w = out.weights.as_ref().map(|_| sample(job.weight, &mut rng));
                     let d = match out.delays {
                         Some(_) => Some(sample_delay(job.delay, job.h_ms, &mut rng).map_err(bad)?),
                         None => None,
                     };
                     if mine {
-                        out.pairs.push((s, g - lo));
+                        out.pairs.push((row(s), g - lo));
                         if let (Some(ws), Some(w)) = (&mut out.weights, w) {
                             ws.push(w);
                         }
@@ -276,15 +295,15 @@ pub(crate) fn draw(job: &Job, lo: u32, hi: u32) -> Result<Drawn, NetworkError> {
                         .sample(&mut counts_rng)
                 };
                 remaining -= count;
-                let g = tgt_first + t;
-                if g < t_lo || g >= t_hi {
+                let g = tgt.id(t);
+                if g < lo || g >= hi {
                     continue;
                 }
                 let mut rng = stream(job.seed, kind, u64::from(g));
                 for _ in 0..count {
                     let s = loop {
                         let s = rng.random_range(0..n_src);
-                        if !(no_autapse && s == t) {
+                        if !(no_autapse && src.id(s) == g) {
                             break s;
                         }
                     };
@@ -294,20 +313,20 @@ pub(crate) fn draw(job: &Job, lo: u32, hi: u32) -> Result<Drawn, NetworkError> {
         }
         _ => {
             let mut chosen: Vec<u32> = Vec::new();
-            for g in t_lo..t_hi {
-                let t = g - tgt_first;
+            for &t in &mine {
+                let g = tgt.id(t);
                 let mut rng = stream(job.seed, kind, u64::from(g));
                 let local = g - lo;
                 match c.rule {
                     Rule::AllToAll => {
                         for s in 0..n_src {
-                            if !(no_autapse && s == t) {
+                            if !(no_autapse && src.id(s) == g) {
                                 push(&mut out, s, local, &mut rng).map_err(bad)?;
                             }
                         }
                     }
                     Rule::OneToOne => {
-                        if !(no_autapse) {
+                        if !(no_autapse && src.id(t) == g) {
                             push(&mut out, t, local, &mut rng).map_err(bad)?;
                         }
                     }
@@ -316,7 +335,8 @@ pub(crate) fn draw(job: &Job, lo: u32, hi: u32) -> Result<Drawn, NetworkError> {
                         chosen.clear();
                         while (chosen.len() as u64) < k {
                             let s = rng.random_range(0..n_src);
-                            if (no_autapse && s == t) || (!c.allow_multapses && chosen.contains(&s))
+                            if (no_autapse && src.id(s) == g)
+                                || (!c.allow_multapses && chosen.contains(&s))
                             {
                                 continue;
                             }
@@ -346,7 +366,7 @@ pub(crate) fn draw(job: &Job, lo: u32, hi: u32) -> Result<Drawn, NetworkError> {
                                 break;
                             }
                             let su = s as u32;
-                            if !(no_autapse && su == t) {
+                            if !(no_autapse && src.id(su) == g) {
                                 push(&mut out, su, local, &mut rng).map_err(bad)?;
                             }
                         }
@@ -356,9 +376,11 @@ pub(crate) fn draw(job: &Job, lo: u32, hi: u32) -> Result<Drawn, NetworkError> {
             }
         }
     }
-    // Sources are drawn in the range of the source population.
-    debug_assert!(out.pairs.iter().all(|&(s, _)| s < n_src));
-    let _ = src_first;
+    // Rows lie within the sources' bounds.
+    debug_assert!(out
+        .pairs
+        .iter()
+        .all(|&(s, _)| s < src.bounds().1 - src_first));
     Ok(out)
 }
 
@@ -381,8 +403,13 @@ mod tests {
             delay: d,
             h_ms: 0.1,
             seed: 11,
-            source: (0, n_src),
-            target: (if same { 0 } else { n_src }, n_tgt),
+            // Leaked: a test's few bytes.
+            source: Box::leak(Box::new(Members::Range(0, n_src))),
+            target: Box::leak(Box::new(if same {
+                Members::Range(0, n_tgt)
+            } else {
+                Members::Range(n_src, n_src + n_tgt)
+            })),
             same,
         }
     }

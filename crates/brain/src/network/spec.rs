@@ -123,15 +123,145 @@ pub struct PopulationSpec {
     /// NEST too; default 20). Used only when plastic synapses end on this population.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tau_minus: Option<f64>,
+    /// Named subgroups of the population's neurons (default none); a source or target written
+    /// `"POP.GROUP"` refers to one of them. See [`GroupSpec`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<GroupSpec>,
+}
+
+/// A named subgroup of a population: exactly one of `size` (the next `size` neurons after the
+/// previous `size` group: consecutive blocks from neuron 0), `range = [a, b]` (neurons `a..b`, `b`
+/// excluded) or `neurons = [i, j, ...]` (these neurons, in this order). Indices are local (0 = the
+/// population's first neuron). Groups of one population must not overlap; a group name must be
+/// unique in its population and must not contain `.`.
+///
+/// ```toml
+/// [[populations]]
+/// name = "M1"
+/// model = "iaf_psc_exp"
+/// n = 200
+/// groups = [{ name = "Foot1", size = 50 }, { name = "Foot2", size = 50 },
+///           { name = "rest", range = [100, 200] }]
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupSpec {
+    /// Name, unique in the population.
+    pub name: String,
+    /// A block of this many neurons following the previous `size` group (the first starts at 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<usize>,
+    /// Local neurons `[a, b)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub range: Option<[usize; 2]>,
+    /// Local neuron indices, in the order the group numbers them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub neurons: Option<Vec<usize>>,
+}
+
+impl GroupSpec {
+    /// A group of `size` neurons after the previous `size` group.
+    pub fn block(name: &str, size: usize) -> GroupSpec {
+        GroupSpec {
+            name: name.into(),
+            size: Some(size),
+            range: None,
+            neurons: None,
+        }
+    }
+}
+
+impl PopulationSpec {
+    /// The groups' local neuron indices (in each group's order), checked: one of `size`, `range`,
+    /// `neurons` each, inside the population, no overlap, unique names without `.`. Errors name the
+    /// key path below `path` (e.g. `populations[1]`).
+    pub fn resolve_groups(&self, path: &str) -> Result<Vec<(String, Vec<u32>)>, SpecError> {
+        let mut out: Vec<(String, Vec<u32>)> = Vec::new();
+        let mut owner: Vec<Option<usize>> =
+            vec![None; if self.groups.is_empty() { 0 } else { self.n }];
+        let mut next_block = 0usize;
+        for (j, g) in self.groups.iter().enumerate() {
+            let err = |key: &str, message: String| SpecError {
+                path: format!("{path}.groups[{j}]{key}"),
+                message,
+            };
+            if g.name.is_empty() || g.name.contains('.') {
+                return Err(err(
+                    ".name",
+                    format!(
+                        "\"{}\": a group name must be non-empty and without `.`",
+                        g.name
+                    ),
+                ));
+            }
+            if out.iter().any(|(n, _)| n == &g.name) {
+                return Err(err(".name", format!("\"{}\" is used twice", g.name)));
+            }
+            let ids: Vec<usize> = match (g.size, g.range, &g.neurons) {
+                (Some(size), None, None) => {
+                    let ids = (next_block..next_block + size).collect();
+                    next_block += size;
+                    ids
+                }
+                (None, Some([a, b]), None) => {
+                    if a >= b {
+                        return Err(err(".range", format!("[{a}, {b}] is empty (needs a < b)")));
+                    }
+                    (a..b).collect()
+                }
+                (None, None, Some(list)) => list.clone(),
+                _ => {
+                    return Err(err(
+                        "",
+                        "give exactly one of `size`, `range` or `neurons`".into(),
+                    ))
+                }
+            };
+            if ids.is_empty() {
+                return Err(err("", format!("group \"{}\" has no neuron", g.name)));
+            }
+            let key = match (g.size, g.range) {
+                (Some(_), _) => ".size",
+                (_, Some(_)) => ".range",
+                _ => ".neurons",
+            };
+            for &i in &ids {
+                if i >= self.n {
+                    return Err(err(
+                        key,
+                        format!(
+                            "neuron {i} is outside population \"{}\" of {} neurons",
+                            self.name, self.n
+                        ),
+                    ));
+                }
+                if let Some(other) = owner[i] {
+                    let message = if other == j {
+                        format!("neuron {i} is listed twice")
+                    } else {
+                        format!(
+                            "neuron {i} is also in group \"{}\" (groups must not overlap)",
+                            self.groups[other].name
+                        )
+                    };
+                    return Err(err(key, message));
+                }
+                owner[i] = Some(j);
+            }
+            out.push((g.name.clone(), ids.into_iter().map(|i| i as u32).collect()));
+        }
+        Ok(out)
+    }
 }
 
 /// Connections from one population to another (NEST: `Connect(source, target, conn_spec, syn_spec)`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectionSpec {
-    /// Source population name.
+    /// Source population name, or `"POP.GROUP"` for one of its groups.
     pub source: String,
-    /// Target population name.
+    /// Target population name, or `"POP.GROUP"`; rules count within the group (a
+    /// `fixed_indegree` target draws its sources from the source group only).
     pub target: String,
     /// Connection rule (NEST's `conn_spec`).
     pub connect: Connect,
@@ -559,7 +689,7 @@ impl From<f64> for Dist {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PoissonGenerator {
-    /// Target population.
+    /// Target population, or `"POP.GROUP"`.
     pub target: String,
     /// Rate of each train, Hz (NEST's `rate`).
     pub rate: f64,
@@ -574,7 +704,7 @@ pub struct PoissonGenerator {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DcGenerator {
-    /// Target population.
+    /// Target population, or `"POP.GROUP"`.
     pub target: String,
     /// Current, pA.
     pub amplitude: f64,
@@ -590,7 +720,7 @@ pub struct DcGenerator {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SpikeGenerator {
-    /// Target population.
+    /// Target population, or `"POP.GROUP"`.
     pub target: String,
     /// Spike times in ms, on the grid, > 0, non-decreasing.
     pub spike_times: Vec<f64>,
@@ -605,7 +735,7 @@ pub struct SpikeGenerator {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SpikeRecorder {
-    /// Recorded population.
+    /// Recorded population, or `"POP.GROUP"`.
     pub population: String,
 }
 
@@ -629,13 +759,15 @@ fn default_interval() -> f64 {
     1.0
 }
 
-/// A spike input port: spike `i` of the port arrives at neuron `i` of `target`, after `delay` ms.
+/// A spike input port: spike `i` of the port arrives at neuron `i` of `target` (a population or a
+/// group), after `delay` ms.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SpikeInput {
     /// Port name.
     pub name: String,
-    /// Target population; the port has one channel per neuron.
+    /// Target population, or `"POP.GROUP"`: the port has one channel per neuron of it (channel `i`
+    /// = neuron `i` of the population, or the group's `i`-th neuron).
     pub target: String,
     /// Weight of each spike.
     pub weight: f64,
@@ -644,13 +776,13 @@ pub struct SpikeInput {
     pub delay: Option<f64>,
 }
 
-/// A spike output port: the spikes of a population (channel `i` = neuron `i` of the population).
+/// A spike output port: the spikes of a population or group (channel `i` = its neuron `i`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SpikeOutput {
     /// Port name.
     pub name: String,
-    /// Source population.
+    /// Source population, or `"POP.GROUP"` (channel `i` = the group's `i`-th neuron).
     pub population: String,
 }
 
@@ -661,7 +793,7 @@ pub struct SpikeOutput {
 pub struct VolumeTransmitterSpec {
     /// Name, referred to by `synapse.volume_transmitter`.
     pub name: String,
-    /// Dopaminergic population whose spikes are the dopamine signal (optional).
+    /// Dopaminergic population (or `"POP.GROUP"`) whose spikes are the dopamine signal (optional).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub population: Option<String>,
     /// Name of a scalar input port of the brain engine (e.g. `"reward"`): a value r > 0 received in a
@@ -752,6 +884,7 @@ impl NetworkSpec {
             params,
             v_m: None,
             tau_minus: None,
+            groups: Vec::new(),
         });
         self
     }
@@ -811,9 +944,64 @@ impl NetworkSpec {
         self
     }
 
+    /// Builder: adds groups to the last added population.
+    pub fn groups(&mut self, groups: Vec<GroupSpec>) -> &mut Self {
+        if let Some(p) = self.populations.last_mut() {
+            p.groups.extend(groups);
+        }
+        self
+    }
+
     /// The index of the population called `name`.
     pub fn population_index(&self, name: &str) -> Option<usize> {
         self.populations.iter().position(|p| p.name == name)
+    }
+
+    /// Resolves a source or target: `"POP"` (the whole population) or `"POP.GROUP"` (one of its
+    /// groups) to (population index, group index). A population whose name itself contains `.`
+    /// is matched first. The error says what is missing and what exists.
+    pub fn find(&self, reference: &str) -> Result<(usize, Option<usize>), String> {
+        if let Some(p) = self.population_index(reference) {
+            return Ok((p, None));
+        }
+        let names = || {
+            self.populations
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let Some((pop, group)) = reference.split_once('.') else {
+            return Err(format!(
+                "no population \"{reference}\" (populations: {})",
+                names()
+            ));
+        };
+        let Some(p) = self.population_index(pop) else {
+            return Err(format!(
+                "no population \"{pop}\" in \"{reference}\" (populations: {})",
+                names()
+            ));
+        };
+        let groups = &self.populations[p].groups;
+        groups
+            .iter()
+            .position(|g| g.name == group)
+            .map(|g| (p, Some(g)))
+            .ok_or_else(|| {
+                format!(
+                    "population \"{pop}\" has no group \"{group}\" (groups: {})",
+                    if groups.is_empty() {
+                        "none".to_string()
+                    } else {
+                        groups
+                            .iter()
+                            .map(|g| g.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    }
+                )
+            })
     }
 }
 

@@ -583,3 +583,201 @@ fn dopamine_turns_eligibility_into_weight_change_and_checkpoints_keep_it() {
         "a checkpoint in the middle changes nothing"
     );
 }
+
+/// A population with three kinds of groups: two consecutive blocks, a range and an index list.
+fn grouped() -> NetworkSpec {
+    NetworkSpec::from_toml(
+        r#"
+[[populations]]
+name = "M1"
+model = "iaf_psc_delta"
+n = 40
+groups = [{ name = "Foot1", size = 10 }, { name = "Foot2", size = 10 },
+          { name = "late", range = [30, 40] }, { name = "odd", neurons = [25, 21, 23] }]
+
+[[populations]]
+name = "S"
+model = "iaf_psc_delta"
+n = 30
+"#,
+    )
+    .unwrap()
+}
+
+#[test]
+fn projections_between_groups_connect_only_their_neurons() {
+    let mut s = grouped();
+    s.connect(
+        "M1.Foot1",
+        "M1.late",
+        Connect::fixed_indegree(4),
+        SynapseSpec::fixed(1.0, 1.0),
+    )
+    .connect(
+        "S",
+        "M1.odd",
+        Connect::all_to_all(),
+        SynapseSpec::fixed(1.0, 1.0),
+    )
+    .connect(
+        "M1.odd",
+        "M1.Foot2",
+        Connect::fixed_outdegree(2),
+        SynapseSpec::fixed(1.0, 1.0),
+    )
+    .connect(
+        "M1.odd",
+        "M1.odd",
+        Connect::all_to_all().with(false, true),
+        SynapseSpec::fixed(1.0, 1.0),
+    );
+    for threads in [1, 2, 3] {
+        let net = Network::build(&s, &opts(threads)).unwrap();
+        let w0 = net.weights(0);
+        assert_eq!(w0.len(), 40, "10 targets x indegree 4");
+        assert!(w0.iter().all(|&(a, b, _)| a < 10 && (30..40).contains(&b)));
+        for t in 30..40 {
+            assert_eq!(w0.iter().filter(|x| x.1 == t).count(), 4);
+        }
+        let w1 = net.weights(1);
+        assert_eq!(w1.len(), 90);
+        assert!(w1
+            .iter()
+            .all(|&(a, b, _)| (40..70).contains(&a) && [21, 23, 25].contains(&b)));
+        let w2 = net.weights(2);
+        assert_eq!(w2.len(), 6);
+        assert!(w2
+            .iter()
+            .all(|&(a, b, _)| [21, 23, 25].contains(&a) && (10..20).contains(&b)));
+        for a in [21, 23, 25] {
+            assert_eq!(w2.iter().filter(|x| x.0 == a).count(), 2);
+        }
+        // Autapses are the same neuron, not the same index.
+        let w3 = net.weights(3);
+        assert_eq!(w3.len(), 6);
+        assert!(w3.iter().all(|&(a, b, _)| a != b));
+        assert_eq!(net.groups(0)[3], ("odd".to_string(), vec![25, 21, 23]));
+        assert_eq!(
+            net.members("M1.odd").unwrap().2,
+            Members::List(vec![25, 21, 23])
+        );
+        assert_eq!(net.members("M1.late").unwrap().2, Members::Range(30, 40));
+        assert_eq!(net.members("S").unwrap().2, Members::Range(40, 70));
+        assert!(net.members("M1.x").is_none());
+    }
+}
+
+#[test]
+fn a_group_of_the_whole_population_connects_as_the_population() {
+    // Same seed, same rules: a group that is the whole population draws the same synapses.
+    let base = mixed();
+    let mut grouped = base.clone();
+    for p in &mut grouped.populations {
+        p.groups = vec![spec::GroupSpec::block("all", p.n)];
+    }
+    for pr in &mut grouped.projections {
+        pr.source = format!("{}.all", pr.source);
+        pr.target = format!("{}.all", pr.target);
+    }
+    let (a, b) = (
+        Network::build(&base, &opts(2)).unwrap(),
+        Network::build(&grouped, &opts(2)).unwrap(),
+    );
+    for i in 0..base.projections.len() {
+        assert_eq!(a.weights(i), b.weights(i), "projection {i}");
+    }
+}
+
+#[test]
+fn devices_and_recorders_reach_only_their_group() {
+    let mut s = grouped();
+    s.poisson("M1.odd", 50_000.0, 30.0, 1.0)
+        .poisson("M1.Foot2", 50_000.0, 30.0, 1.0)
+        .record_spikes("M1.Foot2")
+        .record_spikes("M1.odd");
+    s.dc_generators.push(spec::DcGenerator {
+        target: "S.x".into(),
+        amplitude: 1.0,
+        start: 0.0,
+        stop: None,
+    });
+    let e = Network::build(&s, &opts(2)).err().unwrap().to_string();
+    assert!(
+        e.contains("dc_generators[0].target: population \"S\" has no group \"x\""),
+        "{e}"
+    );
+    s.dc_generators.clear();
+    let mut net = Network::build(&s, &opts(2)).unwrap();
+    net.simulate(500);
+    let fired: std::collections::BTreeSet<u32> = net.spikes.iter().map(|sp| sp.neuron).collect();
+    let expect: std::collections::BTreeSet<u32> = (10..20).chain([21, 23, 25]).collect();
+    assert_eq!(fired, expect);
+}
+
+#[test]
+fn bad_groups_are_refused_with_their_key() {
+    let cases = [
+        (
+            "groups = [{ name = \"a\", size = 30 }, { name = \"b\", size = 20 }]",
+            "populations[0].groups[1].size: neuron 40 is outside population \"M1\" of 40 neurons",
+        ),
+        (
+            "groups = [{ name = \"a\", range = [0, 10] }, { name = \"b\", neurons = [3] }]",
+            "populations[0].groups[1].neurons: neuron 3 is also in group \"a\"",
+        ),
+        (
+            "groups = [{ name = \"a\", range = [5, 5] }]",
+            "populations[0].groups[0].range: [5, 5] is empty",
+        ),
+        (
+            "groups = [{ name = \"a\", size = 3, range = [0, 3] }]",
+            "populations[0].groups[0]: give exactly one of `size`, `range` or `neurons`",
+        ),
+        (
+            "groups = [{ name = \"a\", size = 3 }, { name = \"a\", size = 3 }]",
+            "populations[0].groups[1].name: \"a\" is used twice",
+        ),
+        (
+            "groups = [{ name = \"a.b\", size = 3 }]",
+            "populations[0].groups[0].name",
+        ),
+        (
+            "groups = [{ name = \"a\", neurons = [1, 1] }]",
+            "populations[0].groups[0].neurons: neuron 1 is listed twice",
+        ),
+    ];
+    for (groups, expect) in cases {
+        let text = format!(
+            "[[populations]]\nname = \"M1\"\nmodel = \"iaf_psc_delta\"\nn = 40\n{groups}\n"
+        );
+        let s = NetworkSpec::from_toml(&text).unwrap();
+        let e = Network::build(&s, &opts(1)).err().unwrap().to_string();
+        assert!(e.contains(expect), "{groups}: {e}");
+    }
+    let mut s = grouped();
+    s.connect(
+        "M1.Foot3",
+        "S",
+        Connect::all_to_all(),
+        SynapseSpec::fixed(1.0, 1.0),
+    );
+    let e = Network::build(&s, &opts(1)).err().unwrap().to_string();
+    assert!(
+        e.contains(
+            "projections[0].source: population \"M1\" has no group \"Foot3\" (groups: Foot1, Foot2, late, odd)"
+        ),
+        "{e}"
+    );
+    s.projections[0].source = "X.Foot1".into();
+    let e = Network::build(&s, &opts(1)).err().unwrap().to_string();
+    assert!(
+        e.contains("projections[0].source: no population \"X\""),
+        "{e}"
+    );
+    // Rules count within groups: one_to_one needs equal group sizes.
+    s.projections[0].source = "M1.odd".into();
+    s.projections[0].target = "M1.Foot1".into();
+    s.projections[0].connect = Connect::one_to_one();
+    let e = Network::build(&s, &opts(1)).err().unwrap().to_string();
+    assert!(e.contains("(3 sources, 10 targets)"), "{e}");
+}

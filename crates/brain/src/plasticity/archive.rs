@@ -148,6 +148,32 @@ impl PostArchive {
         self.history.range(start..finish).map(|e| e.t_ms)
     }
 
+    /// The times of the archived spikes in `(t1_ms, t2_ms]`, as [`PostArchive::get_history`], without
+    /// counting a read.
+    pub fn peek_history(&self, t1_ms: f64, t2_ms: f64) -> impl Iterator<Item = f64> + '_ {
+        let (t1_lim, t2_lim) = (t1_ms + STDP_EPS_MS, t2_ms + STDP_EPS_MS);
+        let finish = self.history.partition_point(|e| e.t_ms < t2_lim);
+        let start = self.history.partition_point(|e| e.t_ms < t1_lim);
+        self.history
+            .range(start.min(finish)..finish)
+            .map(|e| e.t_ms)
+    }
+
+    /// Takes back one read of each spike in `(t1_ms, t2_ms]` (a synapse that will read them again;
+    /// see `stdp_dopamine_synapse::send`).
+    pub fn unread(&self, t1_ms: f64, t2_ms: f64) {
+        let (t1_lim, t2_lim) = (t1_ms + STDP_EPS_MS, t2_ms + STDP_EPS_MS);
+        for e in self
+            .history
+            .iter()
+            .rev()
+            .skip_while(|e| e.t_ms >= t2_lim)
+            .take_while(|e| e.t_ms >= t1_lim)
+        {
+            e.access.set(e.access.get().saturating_sub(1));
+        }
+    }
+
     /// Number of spikes held (for monitoring memory).
     pub fn len(&self) -> usize {
         self.history.len()
