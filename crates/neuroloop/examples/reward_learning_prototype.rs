@@ -1,8 +1,23 @@
-//! Prototype (issue 11, part 2): reward learning of the joystick pull by a spiking brain.
+//! Prototype (issue 11, part 2): a spiking brain learns the joystick pull of Mathis et al. (2017) from
+//! the task's water reward (dopamine-modulated STDP, Izhikevich 2007). Design and measured figures:
+//! `experiments/joystick_reward_learning.md`.
 //!
-//! Mode `explore`: the body alone, open loop, constant excitation patterns from rest.
+//! The real engines (`BrainEngine`, `BodyEngine`) are stepped together at 1 ms through the `Engine`
+//! trait with one step of delay per link, as the coordinator does; the glue between them is written by
+//! hand and does what the planned link transfers will do:
+//! - body `task` (state) -> `gaussian` tuning curves over states 2..4 -> `poisson` -> brain `cue`;
+//! - brain motor pools -> `group_rate` (exponential filter) -> `linear` (gain, offset, clip) -> body
+//!   `excitations`;
+//! - body `reward` -> brain `reward` (dopamine through the volume transmitter).
 //!
-//! Usage: `cargo run --release -p neuroloop --example reward_learning_prototype -- explore`
+//! Modes:
+//! - `explore [PATTERN ...]`: the body alone, open loop; each pattern (8 excitations, NRP order, comma
+//!   separated) is held 500 ms from rest, then rest for 1 s; prints the grip (pull, lateral) every 50 ms.
+//! - `run [--network F] [--seed N] [--trials N] [--no-reward] [--checkpoint F] [--restore F] [-v]
+//!   [--trace]`: a session; prints the learning curve (success per 25 trials), the actions taken, the
+//!   mean cue weight per channel, the real-time factor and the cost per engine.
+//!
+//! Usage: `cargo run --release -p neuroloop --example reward_learning_prototype -- run --seed 1 -v`
 
 use neuroloop_body::engine::{port as bport, BodyEngine};
 use neuroloop_body::task::Outcome;
