@@ -45,8 +45,10 @@ def main():
         w('[[populations]]\nname = "N%d"\nmodel = "iaf_psc_exp"\nn = %d\nparams = %s\nV_m = %s\n' % (i, P["n_noise"], nrn, vm))
     for i, c in enumerate(chans):
         w('[[populations]]\nname = "I%d"\nmodel = "iaf_psc_exp"\nn = %d\nparams = %s\nV_m = %s\n' % (i, P["n_inh"], nrn, vm))
-    for m in MUSCLES:
-        w('[[populations]]\nname = "M_%s"\nmodel = "iaf_psc_exp"\nn = %d\nparams = %s\nV_m = %s\n' % (m, P["n_motor"], nrn, vm))
+    # Motor pools: one population, one group per muscle in the body's excitation order, so that one
+    # output port carries all of them and a `group_rate` transfer reads one rate per muscle.
+    groups = ", ".join('{ name = "%s", size = %d }' % (m, P["n_motor"]) for m in MUSCLES)
+    w('[[populations]]\nname = "M1"\nmodel = "iaf_psc_exp"\nn = %d\nparams = %s\nV_m = %s\ngroups = [%s]\n' % (len(MUSCLES) * P["n_motor"], nrn, vm, groups))
     if a.cortex:
         ne = a.cortex * 4 // 5
         ni = a.cortex - ne
@@ -74,7 +76,7 @@ def main():
         w('[[projections]]\nsource = "N%d"\ntarget = "A%d"\nconnect = { rule = "all_to_all" }\nsynapse = { weight = %g, delay = 1.0 }\n' % (i, i, P["w_noise"]))
         for m, x in zip(MUSCLES, c["u"]):
             if x > 0:
-                w('[[projections]]\nsource = "A%d"\ntarget = "M_%s"\nconnect = { rule = "fixed_indegree", indegree = %d }\nsynapse = { weight = %g, delay = 1.0 }\n' % (i, m, P["k_motor"], x * P["w_motor"]))
+                w('[[projections]]\nsource = "A%d"\ntarget = "M1.%s"\nconnect = { rule = "fixed_indegree", indegree = %d }\nsynapse = { weight = %g, delay = 1.0 }\n' % (i, m, P["k_motor"], x * P["w_motor"]))
     if a.cortex:
         # A sparse balanced cortex (Brunel 2000 style, current-based), driven by Poisson input and by the
         # cue; it does not drive the action channels (it sets the cost of a 10^4-neuron brain).
@@ -85,6 +87,7 @@ def main():
         for t in ["CtxE", "CtxI"]:
             w('[[poisson_generators]]\ntarget = "%s"\nrate = %g\nweight = %g\n' % (t, P["ctx_bg_rate"], P["ctx_j"]))
     w('[[inputs]]\nname = "cue"\ntarget = "Cue"\nweight = 25.0\ndelay = 1.0\n')
+    w('[[outputs]]\nname = "motor"\npopulation = "M1"\n')
     print("\n".join(out))
 
 main()

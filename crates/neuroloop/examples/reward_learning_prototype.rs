@@ -186,10 +186,11 @@ fn run(o: &RunOpts) -> Result<(), Box<dyn std::error::Error>> {
     let port_of = |ports: &[neuroloop_core::port::PortSpec], name: &str| {
         ports.iter().position(|p| p.name == name).unwrap()
     };
-    let (cue_port, reward_port, rates_port) = (
+    let (cue_port, reward_port, rates_port, motor_port) = (
         port_of(&np, "cue"),
         port_of(&np, "reward"),
         port_of(&np, "rates"),
+        port_of(&np, "motor"),
     );
     let net = brain.network();
     let pop = |n: &str| net.population(n).unwrap();
@@ -199,7 +200,9 @@ fn run(o: &RunOpts) -> Result<(), Box<dyn std::error::Error>> {
         .map_while(|i| net.population(&format!("A{i}")))
         .collect();
     let inh = pop("I0");
-    let pools: Vec<usize> = MUSCLES.iter().map(|m| pop(&format!("M_{m}"))).collect();
+    // The motor output port carries the population M1: one group of equal size per muscle.
+    let m1 = net.population_ranges[pop("M1")];
+    let pool_size = (m1.1 - m1.0) as usize / MUSCLES.len();
     let spec = neuroloop_brain::network::NetworkSpec::load(std::path::Path::new(&o.network))
         .map_err(|e| e.to_string())?;
     let cue_proj: Vec<usize> = (0..channels.len())
@@ -246,7 +249,13 @@ fn run(o: &RunOpts) -> Result<(), Box<dyn std::error::Error>> {
             base_step_ms: 1.0,
         };
         let rates = no.analog(rates_port);
-        let pool_rates: Vec<f64> = pools.iter().map(|&p| rates[p]).collect();
+        let mut pool_rates = vec![0.0; MUSCLES.len()];
+        if let neuroloop_core::payload::Payload::Spikes(b) = no.get(motor_port) {
+            for &n in &b.neuron {
+                // Hz: spikes per neuron per 1 ms step.
+                pool_rates[n as usize / pool_size] += 1e3 / pool_size as f64;
+            }
+        }
         let u = glue.excitations(&pool_rates);
         let state = bo.analog(bport::TASK)[0];
         if state == 3.0 || state == 4.0 {
