@@ -543,11 +543,14 @@ impl<'a> Coordinator<'a> {
         Err(RunError::Ports(ConfigError { file, problems }))
     }
 
-    fn port_index(&self, engine: usize, port: &str) -> Option<u16> {
-        self.engines[engine]
-            .ports
+    /// The index of `engine`'s port named `port`, preferring one of direction `want` (an input and an
+    /// output may share a name).
+    fn port_index(&self, engine: usize, port: &str, want: Direction) -> Option<u16> {
+        let ports = &self.engines[engine].ports;
+        ports
             .iter()
-            .position(|p| p.name == port)
+            .position(|p| p.name == port && p.direction == want)
+            .or_else(|| ports.iter().position(|p| p.name == port))
             .map(|i| i as u16)
     }
 
@@ -558,11 +561,14 @@ impl<'a> Coordinator<'a> {
     fn build_links(&mut self) -> Result<(), RunError> {
         let mut defs = Vec::new();
         for (i, link) in self.exp.links.iter().enumerate() {
-            let find = |r: &neuroloop_core::experiment::PortRef| {
+            let find = |r: &neuroloop_core::experiment::PortRef, want| {
                 let e = self.engine_index(&r.engine)?;
-                Some((e, self.port_index(e, &r.port)?))
+                Some((e, self.port_index(e, &r.port, want)?))
             };
-            let (Some((fe, fp)), Some((te, tp))) = (find(&link.from), find(&link.to)) else {
+            let (Some((fe, fp)), Some((te, tp))) = (
+                find(&link.from, Direction::Output),
+                find(&link.to, Direction::Input),
+            ) else {
                 return Err(RunError::Setup(format!(
                     "links[{i}]: {} -> {} does not resolve",
                     link.from, link.to
@@ -604,14 +610,15 @@ impl<'a> Coordinator<'a> {
 
     /// One recording per `[record]` entry, `<engine>.<port>.parquet`: an output port records what the
     /// engine produced, an input port what its link delivered (after the transfer chain), with the
-    /// input port's own kind (port names are unique on an engine, so the names cannot collide).
+    /// input port's own kind. An entry names the output when an input and an output share the name, so
+    /// the file names cannot collide.
     fn create_recorder(&mut self, dir: &std::path::Path) -> Result<(), RunError> {
         let mut rec = Recorder::new(dir);
         for r in &self.exp.record {
             let Some(e) = self.engine_index(&r.engine) else {
                 continue;
             };
-            let Some(p) = self.port_index(e, &r.port) else {
+            let Some(p) = self.port_index(e, &r.port, Direction::Output) else {
                 continue;
             };
             let port = &self.engines[e].ports[usize::from(p)];

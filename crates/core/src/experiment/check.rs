@@ -119,21 +119,21 @@ pub(crate) fn check_port_level(
 ) -> Vec<Problem> {
     let mut problems = Vec::new();
     // The port `r` names, or None (with a problem pushed when the engine's ports are known).
-    let find = |r: &PortRef, path: &str, problems: &mut Vec<Problem>| -> Option<PortSpec> {
+    let find = |r: &PortRef,
+                want: Direction,
+                path: &str,
+                problems: &mut Vec<Problem>|
+     -> Option<PortSpec> {
         let list = ports.get(&r.engine)?;
         if !exp.engines.iter().any(|e| e.name == r.engine) {
             return None;
         }
-        let found = list.iter().find(|p| p.name == r.port).cloned();
-        if list.iter().filter(|p| p.name == r.port).count() > 1 {
-            problems.push(problem(
-                path.to_string(),
-                format!(
-                    "engine \"{}\" declares two ports named \"{}\"",
-                    r.engine, r.port
-                ),
-            ));
-        }
+        // An input and an output may share a name: prefer the direction the entry wants.
+        let found = list
+            .iter()
+            .find(|p| p.name == r.port && p.direction == want)
+            .or_else(|| list.iter().find(|p| p.name == r.port))
+            .cloned();
         if found.is_none() {
             let known: Vec<String> = list.iter().map(describe_port).collect();
             problems.push(problem(
@@ -155,8 +155,8 @@ pub(crate) fn check_port_level(
     for (i, link) in exp.links.iter().enumerate() {
         let from_path = origins.link(i, "from");
         let to_path = origins.link(i, "to");
-        let from = find(&link.from, &from_path, &mut problems);
-        let to = find(&link.to, &to_path, &mut problems);
+        let from = find(&link.from, Direction::Output, &from_path, &mut problems);
+        let to = find(&link.to, Direction::Input, &to_path, &mut problems);
         let mut directions_ok = true;
         if let Some(f) = &from {
             if f.direction != Direction::Output {
@@ -232,7 +232,7 @@ pub(crate) fn check_port_level(
     }
     for (i, r) in exp.record.iter().enumerate() {
         let path = origins.record(i);
-        if let Some(p) = find(r, &path, &mut problems) {
+        if let Some(p) = find(r, Direction::Output, &path, &mut problems) {
             if p.direction == Direction::Input && !exp.links.iter().any(|l| l.to == *r) {
                 problems.push(problem(
                     path,

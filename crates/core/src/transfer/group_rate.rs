@@ -142,7 +142,7 @@ impl GroupRate {
             Groups::Size(0) => return Err("group_rate: `groups.size` must be at least 1".into()),
             Groups::Size(s) => {
                 let s = *s as usize;
-                if n % s != 0 {
+                if !n.is_multiple_of(s) {
                     return Err(format!(
                         "group_rate: {n} neurons cannot be split into groups of {s} ({n} is not a multiple of {s})"
                     ));
