@@ -267,7 +267,7 @@ fn run(o: &RunOpts) -> Result<(), Box<dyn std::error::Error>> {
             *f = *f * 0.95 + 0.05 * rates[p];
         }
         inh_f = inh_f * 0.95 + 0.05 * rates[inh];
-        if o.trace && t % 50 == 0 {
+        if o.trace && t.is_multiple_of(50) {
             let js = bo.analog(bport::JOYSTICK_POSITION_MM);
             let ch: Vec<String> = chan_f.iter().map(|r| format!("{r:.0}")).collect();
             let ex: Vec<String> = u.iter().map(|x| format!("{x:.2}")).collect();
