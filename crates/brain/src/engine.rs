@@ -10,15 +10,16 @@
 //! | `threads` | threads (default 2; results do not depend on it) |
 //! | `checkpoint_file` | where to write the whole network state when the run ends (optional) |
 //! | `restore_file` | a checkpoint to start from (same network description and seed) (optional) |
+//! | `plasticity` | default `true`; `false`: every plastic synapse keeps its weight (e.g. to test weights restored from `restore_file`); reward inputs are accepted and ignored ([`Network::set_plasticity`]) |
 //!
 //! Ports, from the description: one spike **input** per `[[inputs]]` entry (size = its target, a
 //! population or a group `"POP.GROUP"`; spike `i` goes to its neuron `i` with the entry's weight and
 //! delay), one spike **output** per `[[outputs]]` entry (size = its population or group, channel `i`
 //! = its neuron `i`, times on the network's grid), a scalar **reward** input per volume transmitter
 //! with a `reward_port` (a new value r > 0 is a dopamine pulse of size r at the start of the step;
-//! e.g. the body's `reward`), and an analog output `rates` with one channel per population (not
-//! per group), its mean firing rate over the last sync step (Hz). A group's rate is read from its
-//! spike output (e.g. through a group readout transfer).
+//! e.g. the body's `reward`; ignored with `plasticity = false`), and an analog output `rates` with
+//! one channel per population (not per group), its mean firing rate over the last sync step (Hz).
+//! A group's rate is read from its spike output (e.g. through a group readout transfer).
 //!
 //! Neuron map: when the run has a folder (`NEUROLOOP_RUN_DIR`, set by `neuroloop run`), the engine
 //! writes `<engine name>.neurons.json` there at start ([`neuron_map`]): every population (name,
@@ -56,10 +57,17 @@ pub struct BrainConfig {
     /// A checkpoint to start from.
     #[serde(default)]
     pub restore_file: Option<String>,
+    /// Whether the plastic synapses learn (default true; see [`Network::set_plasticity`]).
+    #[serde(default = "default_plasticity")]
+    pub plasticity: bool,
 }
 
 fn default_threads() -> usize {
     2
+}
+
+fn default_plasticity() -> bool {
+    true
 }
 
 /// An input port: its target neurons (channel `i` = member `i`), weight and delay in steps.
@@ -105,6 +113,8 @@ pub struct BrainEngine {
     steps_per_sync: u64,
     checkpoint_file: Option<String>,
     restore: Option<Vec<u8>>,
+    /// Whether the plastic synapses learn; off, reward inputs are ignored.
+    plasticity: bool,
 }
 
 /// Creates the brain engine (the built-in kind `brain`).
@@ -190,6 +200,7 @@ impl BrainEngine {
             EngineError::Config(format!("{}: {e}", key(which)))
         };
         let mut net = Network::build(&spec, &opts).map_err(in_network)?;
+        net.set_plasticity(config.plasticity);
         let restore = match &config.restore_file {
             Some(path) => {
                 let bytes = std::fs::read(path).map_err(|e| {
@@ -301,6 +312,13 @@ impl BrainEngine {
         for (p, &(a, b)) in net.population_ranges.iter().enumerate() {
             population_of[a as usize..b as usize].fill(p as u32);
         }
+        if !config.plasticity {
+            // Once per engine (a reset does not repeat it); the engine's stderr is its log.
+            eprintln!(
+                "engine {}: plasticity is off: plastic synapses keep their weights, rewards are ignored",
+                ctx.name
+            );
+        }
         Ok(BrainEngine {
             population_of,
             spikes: Vec::new(),
@@ -316,6 +334,7 @@ impl BrainEngine {
             steps_per_sync: steps_per_sync as u64,
             checkpoint_file: config.checkpoint_file,
             restore,
+            plasticity: config.plasticity,
         })
     }
 
@@ -365,7 +384,8 @@ impl Engine for BrainEngine {
                         self.name, self.ports[r.port].name
                     )));
                 }
-                if value > 0.0 {
+                // Plasticity off: accepted and ignored.
+                if value > 0.0 && self.plasticity {
                     self.net.add_dopamine(r.vt, first, value);
                 }
             }
@@ -410,6 +430,7 @@ impl Engine for BrainEngine {
     fn reset(&mut self) -> Result<(), EngineError> {
         let mut net = Network::build(&self.spec, &self.opts)
             .map_err(|e| EngineError::Model(format!("engine {}: rebuilding: {e}", self.name)))?;
+        net.set_plasticity(self.plasticity);
         if let Some(bytes) = &self.restore {
             net.load_state(bytes)
                 .map_err(|e| EngineError::Model(format!("engine {}: restoring: {e}", self.name)))?;
@@ -750,52 +771,145 @@ mod reward_tests {
     use neuroloop_core::time::Step;
     use serde_json::json;
 
-    #[test]
-    fn rewards_reach_the_dopamine_synapses() {
-        // Pre fires 5 ms before post every 20 ms (positive eligibility); reward pulses make the weight
-        // grow, no reward leaves it.
-        let config = json!({"network": {
+    /// Pre fires 5 ms before post every 20 ms for `ms` ms (positive eligibility), through a
+    /// dopamine synapse of weight 5 fed by the reward port `reward`.
+    fn pairing(ms: u32) -> serde_json::Value {
+        let pre: Vec<f64> = (1..ms / 20).map(|i| f64::from(i) * 20.0).collect();
+        let post: Vec<f64> = pre.iter().map(|t| t + 5.0).collect();
+        json!({"network": {
             "populations": [
                 {"name": "pre", "model": "iaf_psc_delta", "n": 1},
                 {"name": "post", "model": "iaf_psc_delta", "n": 1},
             ],
             "spike_generators": [
-                {"target": "pre", "spike_times": (1..40).map(|i| i as f64 * 20.0).collect::<Vec<_>>(), "weight": 100.0},
-                {"target": "post", "spike_times": (1..40).map(|i| i as f64 * 20.0 + 5.0).collect::<Vec<_>>(), "weight": 100.0},
+                {"target": "pre", "spike_times": pre, "weight": 100.0},
+                {"target": "post", "spike_times": post, "weight": 100.0},
             ],
             "projections": [{"source": "pre", "target": "post", "connect": {"rule": "one_to_one"},
                 "synapse": {"synapse_model": "stdp_dopamine_synapse", "weight": 5.0, "delay": 1.0,
                     "params": {"A_plus": 2.0, "tau_n": 100.0}, "volume_transmitter": "vt"}}],
             "volume_transmitters": [{"name": "vt", "reward_port": "reward"}],
-        }});
-        let run = |rewarded: bool| {
-            let ctx = InitContext {
-                name: "brain".into(),
-                config: config.clone(),
-                seed: 1,
-                base_step_ms: 1.0,
-                period: 1,
-            };
-            let mut e = BrainEngine::new(&ctx).unwrap();
-            let ports = e.ports();
-            assert_eq!(ports[0].name, "reward");
-            let mut inputs = Inputs::for_ports(&ports);
-            let mut outputs = Outputs::for_ports(&ports);
-            for k in 0..800u64 {
-                inputs.begin_step();
-                if rewarded && k % 100 == 50 {
-                    inputs.set(0, Payload::Scalar(1.0), Some(Step(k))).unwrap();
-                }
-                let c = StepContext {
-                    step: Step(k),
-                    n_steps: 1,
-                    base_step_ms: 1.0,
-                };
-                e.step(&c, &inputs, &mut outputs).unwrap();
-            }
-            e.network().weights(0)[0].2
+        }})
+    }
+
+    fn engine(config: &serde_json::Value) -> BrainEngine {
+        let ctx = InitContext {
+            name: "brain".into(),
+            config: config.clone(),
+            seed: 1,
+            base_step_ms: 1.0,
+            period: 1,
         };
-        assert_eq!(run(false), 5.0);
-        assert!(run(true) > 5.5, "{}", run(true));
+        BrainEngine::new(&ctx).unwrap()
+    }
+
+    /// Steps `e` through sync steps `[from, to)` (1 ms each), with a reward of 1 at every step
+    /// `k % 100 == 50` if `rewarded`; returns the network's spikes (step, neuron).
+    fn run(e: &mut BrainEngine, from: u64, to: u64, rewarded: bool) -> Vec<(u64, u32)> {
+        let ports = e.ports();
+        assert_eq!(ports[0].name, "reward");
+        let mut inputs = Inputs::for_ports(&ports);
+        let mut outputs = Outputs::for_ports(&ports);
+        let mut spikes = Vec::new();
+        for k in from..to {
+            inputs.begin_step();
+            outputs.begin_step();
+            if rewarded && k % 100 == 50 {
+                inputs.set(0, Payload::Scalar(1.0), Some(Step(k))).unwrap();
+            }
+            let c = StepContext {
+                step: Step(k),
+                n_steps: 1,
+                base_step_ms: 1.0,
+            };
+            e.step(&c, &inputs, &mut outputs).unwrap();
+            spikes.extend(e.spikes.iter().map(|s| (s.step, s.neuron)));
+        }
+        spikes
+    }
+
+    fn weight(e: &BrainEngine) -> f64 {
+        e.network().weights(0)[0].2
+    }
+
+    #[test]
+    fn rewards_reach_the_dopamine_synapses() {
+        // Reward pulses make the weight grow, no reward leaves it.
+        let config = pairing(800);
+        let mut unrewarded = engine(&config);
+        run(&mut unrewarded, 0, 800, false);
+        assert_eq!(weight(&unrewarded), 5.0);
+        let mut rewarded = engine(&config);
+        run(&mut rewarded, 0, 800, true);
+        assert!(weight(&rewarded) > 5.5, "{}", weight(&rewarded));
+    }
+
+    #[test]
+    fn with_plasticity_off_rewards_are_ignored_and_the_weight_stays() {
+        let mut config = pairing(800);
+        config["plasticity"] = json!(false);
+        let mut off = engine(&config);
+        assert!(!off.network().plasticity());
+        run(&mut off, 0, 800, true);
+        assert_eq!(weight(&off), 5.0);
+        // The same run learning (the default), for contrast.
+        config["plasticity"] = json!(true);
+        let mut on = engine(&config);
+        run(&mut on, 0, 800, true);
+        assert!(weight(&on) > 5.5, "{}", weight(&on));
+        assert!(BrainEngine::new(&InitContext {
+            name: "brain".into(),
+            config: json!({"network": {}, "plasticity": "no"}),
+            seed: 1,
+            base_step_ms: 1.0,
+            period: 1,
+        })
+        .err()
+        .unwrap()
+        .to_string()
+        .contains("plasticity"));
+    }
+
+    #[test]
+    fn learned_weights_restored_with_plasticity_off_stay_as_saved() {
+        // No bound in reach (`pairing` reaches the default Wmax in 800 ms).
+        let pairing = |ms| {
+            let mut c = pairing(ms);
+            c["network"]["projections"][0]["synapse"]["params"]["Wmax"] = json!(1e4);
+            c
+        };
+        let dir = std::env::temp_dir().join(format!("nl-brain-frozen-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("learned.ckpt");
+        // Learn for 790 ms (the last pre spike, at 780 ms, leaves the synapse behind the deliveries
+        // that follow: restoring must carry it there) and save at shutdown.
+        let mut config = pairing(1600);
+        config["checkpoint_file"] = json!(file.to_string_lossy());
+        let mut learner = engine(&config);
+        run(&mut learner, 0, 790, true);
+        let learned = weight(&learner);
+        assert!(learned > 5.5, "{learned}");
+        learner.shutdown();
+        // Restored without learning: the saved weight, through 800 ms more pairing and rewards, and
+        // through a reset (which restores it again).
+        let mut config = pairing(1600);
+        config["restore_file"] = json!(file.to_string_lossy());
+        config["plasticity"] = json!(false);
+        let mut frozen = engine(&config);
+        assert_eq!(weight(&frozen), learned);
+        let spikes = run(&mut frozen, 790, 1590, true);
+        assert!(spikes.len() > 70, "{}", spikes.len());
+        assert_eq!(weight(&frozen), learned);
+        frozen.reset().unwrap();
+        assert!(!frozen.network().plasticity());
+        run(&mut frozen, 790, 1590, true);
+        assert_eq!(weight(&frozen), learned);
+        // Restored learning, it goes on changing.
+        config["plasticity"] = json!(true);
+        let mut learning = engine(&config);
+        assert_eq!(weight(&learning), learned);
+        run(&mut learning, 790, 1590, true);
+        assert!(weight(&learning) > learned + 0.1, "{}", weight(&learning));
+        std::fs::remove_dir_all(&dir).ok();
     }
 }

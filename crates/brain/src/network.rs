@@ -24,6 +24,10 @@
 //! `spike_generator`, `spike_recorder`, `multimeter`, and spikes injected from outside between calls
 //! to `simulate` ([`Network::inject`], used by the brain engine's input ports).
 //!
+//! **Plasticity** (`stdp_synapse`, `stdp_dopamine_synapse` with volume transmitters, see
+//! [`crate::plasticity`]) can be switched off at run time ([`Network::set_plasticity`]): the plastic
+//! synapses then transmit fixed weights, e.g. learned ones restored from a checkpoint.
+//!
 //! ```
 //! use neuroloop_brain::network::{BuildOptions, Network, NetworkSpec, spec::{Connect, SynapseSpec}};
 //!
@@ -264,6 +268,8 @@ struct Part {
     h_tics: u64,
     /// The smallest delay in ms (for the archives' pruning).
     min_delay_ms: f64,
+    /// Whether the plastic synapses learn (see [`Network::set_plasticity`]).
+    plasticity: bool,
 }
 
 /// A volume transmitter: its dopamine signal, the spikes on their way to it, and its sources.
@@ -317,6 +323,8 @@ pub struct Network {
     vts: Vec<VolumeTransmitter>,
     /// Their names.
     vt_names: Vec<String>,
+    /// Whether the plastic synapses learn (see [`Network::set_plasticity`]; each part has a copy).
+    plasticity: bool,
 }
 
 /// The whole state of a network, as written by [`Network::save_state`].
@@ -1065,6 +1073,7 @@ impl Network {
                 .iter()
                 .map(|v| v.name.clone())
                 .collect(),
+            plasticity: true,
         })
     }
 
@@ -1211,7 +1220,78 @@ impl Network {
             *v.pending.lock().unwrap_or_else(|p| p.into_inner()) = pending.into();
         }
         self.step = c.step;
+        if !self.plasticity {
+            self.freeze_plastic_state();
+        }
         Ok(())
+    }
+
+    /// Switches learning on (the default) or off. Off, every plastic synapse (`stdp_synapse`,
+    /// `stdp_dopamine_synapse`) transmits its weight unchanged and its state stays as it is; nothing
+    /// plastic runs or accumulates: the neurons' spikes are not archived for the rules, the volume
+    /// transmitters take no dopamine (dopaminergic spikes and [`Network::add_dopamine`] are
+    /// dropped) and make no deliveries. For reloading learned weights from a checkpoint and testing
+    /// them without learning.
+    ///
+    /// Switching off first carries every `stdp_dopamine_synapse` to its volume transmitter's last
+    /// delivery (as a sweep does) and drops the dopamine on its way: the weights kept are those
+    /// [`Network::weights`] reported just before. [`Network::load_state`] does the same while off,
+    /// so a checkpoint keeps the weights it reports whether it is restored before or after switching
+    /// off. The switch is not part of the description, the fingerprint or the checkpoint: a
+    /// checkpoint written with learning on restores into a network switched off, and the reverse.
+    ///
+    /// Switching back on resumes the rules from the synapses' and archives' state at the switch-off
+    /// (traces decay over the time off, as if no pre, post or dopamine spike had happened then).
+    pub fn set_plasticity(&mut self, on: bool) {
+        if on == self.plasticity {
+            return;
+        }
+        self.plasticity = on;
+        for p in &mut self.parts {
+            p.plasticity = on;
+        }
+        if !on {
+            self.freeze_plastic_state();
+        }
+    }
+
+    /// Whether the plastic synapses learn (see [`Network::set_plasticity`]).
+    pub fn plasticity(&self) -> bool {
+        self.plasticity
+    }
+
+    /// Carries every `stdp_dopamine_synapse` to its signal's last delivery (a sweep without
+    /// forgetting: its stored weight becomes the one [`Network::weights`] reports) and drops the
+    /// dopamine on its way to the volume transmitters.
+    fn freeze_plastic_state(&mut self) {
+        let vts = &self.vts;
+        for p in &mut self.parts {
+            for r in &mut p.rows {
+                let Some(PlasticRows::Dopamine { params, states, vt }) = &mut r.plastic else {
+                    continue;
+                };
+                let signal = vts[*vt].signal.read().unwrap_or_else(|e| e.into_inner());
+                for (i, st) in states.iter_mut().enumerate() {
+                    let d = match &r.delays {
+                        PerSynapse::Const(d) => u64::from(*d),
+                        PerSynapse::Each(v) => u64::from(v[i]),
+                    };
+                    stdp_dopamine_synapse::carry_to_delivery(
+                        params,
+                        st,
+                        (d * p.h_tics) as f64 * 0.001,
+                        &p.archives[r.targets[i] as usize],
+                        &signal,
+                    );
+                }
+            }
+        }
+        for v in &mut self.vts {
+            v.pending
+                .get_mut()
+                .unwrap_or_else(|e| e.into_inner())
+                .clear();
+        }
     }
 
     /// The index of the volume transmitter called `name`.
@@ -1221,12 +1301,13 @@ impl Network {
 
     /// Adds dopamine of `multiplicity` to volume transmitter `vt`, arriving at the end of step
     /// `arrival` (moved to the next step to simulate if earlier). Returns false if there is no such
-    /// volume transmitter or the multiplicity is not a positive number.
+    /// volume transmitter or the multiplicity is not a positive number, and while plasticity is off
+    /// (the dopamine is dropped, see [`Network::set_plasticity`]).
     pub fn add_dopamine(&mut self, vt: usize, arrival: u64, multiplicity: f64) -> bool {
         let Some(v) = self.vts.get_mut(vt) else {
             return false;
         };
-        if !(multiplicity.is_finite() && multiplicity > 0.0) {
+        if !(self.plasticity && multiplicity.is_finite() && multiplicity > 0.0) {
             return false;
         }
         let pending = v.pending.get_mut().unwrap_or_else(|p| p.into_inner());
@@ -1236,7 +1317,8 @@ impl Network {
 
     /// The synapses of projection `index` as (source id, target id, weight), for plastic projections
     /// their current weights (`stdp_dopamine_synapse`: as after the last delivery of its volume
-    /// transmitter, NEST's value); ordered by thread, then source, then row.
+    /// transmitter, NEST's value; with plasticity off, the stored weight it transmits); ordered by
+    /// thread, then source, then row.
     pub fn weights(&self, index: usize) -> Vec<(u32, u32, f64)> {
         let mut out = Vec::new();
         for p in &self.parts {
@@ -1247,6 +1329,10 @@ impl Network {
                 for i in r.offsets[s] as usize..r.offsets[s + 1] as usize {
                     let w = match (&r.plastic, &r.weights) {
                         (Some(PlasticRows::Stdp { states, .. }), _) => states[i].weight,
+                        // Off: the stored weight, the one transmitted (nothing to catch up).
+                        (Some(PlasticRows::Dopamine { states, .. }), _) if !self.plasticity => {
+                            states[i].weight
+                        }
                         (Some(PlasticRows::Dopamine { params, states, vt }), _) => {
                             let d = match &r.delays {
                                 PerSynapse::Const(d) => u64::from(*d),
@@ -1404,7 +1490,7 @@ impl Network {
                                 .iter()
                                 .map(|l| l.read().unwrap_or_else(|p| p.into_inner()))
                                 .collect();
-                            if !vts.is_empty() {
+                            if !vts.is_empty() && part.plasticity {
                                 dopamine_phase(t, part, vts, &lists, first, end, m, barrier);
                             }
                             let signals: Vec<_> = vts
@@ -1804,6 +1890,7 @@ fn build_part(
         archives,
         h_tics: crate::grid::resolution_tics(h).unwrap_or(1).max(1) as u64,
         min_delay_ms: 0.0,
+        plasticity: true,
     })
 }
 
@@ -1961,7 +2048,7 @@ impl Part {
             };
             seg.neurons
                 .step(&ring_ex[a..b], &ring_in[a..b], i_stim, &mut self.spiked);
-            if !self.archives.is_empty() {
+            if self.plasticity && !self.archives.is_empty() {
                 let t = end_ms(k, self.h_tics);
                 for &i in &self.spiked {
                     self.archives[a + i as usize].record_spike(t, self.min_delay_ms);
@@ -2025,8 +2112,10 @@ impl Part {
                             continue;
                         }
                         if let Some(pl) = &mut r.plastic {
-                            // Plastic synapses: each one updates, then sends its new weight.
+                            // Plastic synapses: each one updates, then sends its new weight (with
+                            // plasticity off, its stored weight, unchanged).
                             let t_spike = end_ms(k, self.h_tics);
+                            let learn = self.plasticity;
                             for i in a..b {
                                 let d = match &r.delays {
                                     PerSynapse::Const(d) => *d,
@@ -2036,6 +2125,10 @@ impl Part {
                                 let tgt = r.targets[i] as usize;
                                 let post = &self.archives[tgt];
                                 let w = match pl {
+                                    PlasticRows::Stdp { states, .. } if !learn => states[i].weight,
+                                    PlasticRows::Dopamine { states, .. } if !learn => {
+                                        states[i].weight
+                                    }
                                     PlasticRows::Stdp { params, states } => stdp_synapse::send(
                                         params,
                                         &mut states[i],

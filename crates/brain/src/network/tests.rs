@@ -781,3 +781,186 @@ fn bad_groups_are_refused_with_their_key() {
     let e = Network::build(&s, &opts(1)).err().unwrap().to_string();
     assert!(e.contains("(3 sources, 10 targets)"), "{e}");
 }
+
+/// Recurrent excitatory network with every kind of plastic synapse: `stdp_synapse`, dopamine STDP
+/// fed by a dopaminergic population (`b = 0`, lazy) and by rewards (`b != 0`, carried at every
+/// delivery, `deliver_interval` 2).
+fn plastic_mix() -> NetworkSpec {
+    NetworkSpec::from_json(json!({
+        "populations": [
+            {"name": "E", "model": "iaf_psc_exp", "n": 60, "params": {"I_e": 200.0}},
+            {"name": "DA", "model": "iaf_psc_exp", "n": 6, "params": {"I_e": 360.0}},
+        ],
+        "poisson_generators": [
+            {"target": "E", "rate": 8000.0, "weight": 25.0},
+            {"target": "DA", "rate": 6000.0, "weight": 25.0},
+        ],
+        "projections": [
+            {"source": "E", "target": "E", "connect": {"rule": "fixed_indegree", "indegree": 8},
+             "synapse": {"synapse_model": "stdp_synapse", "weight": 40.0,
+                         "delay": {"distribution": "normal", "mean": 1.5, "std": 0.5, "min": 0.1},
+                         "params": {"lambda": 0.05, "Wmax": 120.0}}},
+            {"source": "E", "target": "E", "connect": {"rule": "fixed_indegree", "indegree": 8},
+             "synapse": {"synapse_model": "stdp_dopamine_synapse", "weight": 40.0, "delay": 1.0,
+                         "params": {"A_plus": 0.02, "A_minus": 0.015, "tau_n": 100.0, "Wmax": 150.0},
+                         "volume_transmitter": "da"}},
+            {"source": "E", "target": "E", "connect": {"rule": "fixed_indegree", "indegree": 4},
+             "synapse": {"synapse_model": "stdp_dopamine_synapse", "weight": 30.0, "delay": 1.0,
+                         "params": {"A_plus": 0.05, "A_minus": 0.04, "b": 0.0002, "tau_n": 100.0, "Wmax": 150.0},
+                         "volume_transmitter": "reward"}},
+        ],
+        "volume_transmitters": [
+            {"name": "da", "population": "DA", "delay": 1.0},
+            {"name": "reward", "reward_port": "reward", "deliver_interval": 2},
+        ],
+        "spike_recorders": [{"population": "E"}, {"population": "DA"}],
+    }))
+    .unwrap()
+}
+
+/// Every projection's (source, target, weight), as [`Network::weights`].
+type Weights = Vec<Vec<(u32, u32, f64)>>;
+
+/// Runs `plastic_mix` for 500 ms with a reward every 50 ms: the recorded spikes and the weights.
+fn plastic_mix_run(net: &mut Network) -> (Vec<Spike>, Weights) {
+    let v = net.volume_transmitter("reward").unwrap();
+    for k in 0..10u64 {
+        net.add_dopamine(v, k * 500 + 7, 1.5);
+        net.simulate(500);
+    }
+    let w = (0..3).map(|i| net.weights(i)).collect();
+    (net.spikes.clone(), w)
+}
+
+#[test]
+fn with_plasticity_off_plastic_synapses_transmit_fixed_weights() {
+    let initial = [40.0, 40.0, 30.0];
+    // On, every projection learns.
+    let mut on = Network::build(&plastic_mix(), &opts(2)).unwrap();
+    let (_, learned) = plastic_mix_run(&mut on);
+    for (p, ws) in learned.iter().enumerate() {
+        assert!(
+            ws.iter().all(|w| w.2 != initial[p]),
+            "projection {p} did not learn"
+        );
+    }
+    // Off, none does, rewards are refused, and the run is that of static synapses of these weights.
+    let mut off = Network::build(&plastic_mix(), &opts(2)).unwrap();
+    off.set_plasticity(false);
+    assert!(!off.plasticity());
+    assert!(!off.add_dopamine(1, 0, 1.0));
+    let (spikes, kept) = plastic_mix_run(&mut off);
+    assert!(spikes.len() > 1000, "{}", spikes.len());
+    for (p, ws) in kept.iter().enumerate() {
+        assert!(
+            ws.iter().all(|w| w.2 == initial[p]),
+            "projection {p} changed"
+        );
+    }
+    let mut fixed = plastic_mix();
+    for pr in &mut fixed.projections {
+        pr.synapse.synapse_model = SynapseModel::StaticSynapse;
+        pr.synapse.params = json!({});
+        pr.synapse.volume_transmitter = None;
+    }
+    let mut fixed = Network::build(&fixed, &opts(2)).unwrap();
+    assert_eq!(plastic_mix_run(&mut fixed).0, spikes);
+}
+
+#[test]
+fn an_stdp_synapse_keeps_its_weight_with_plasticity_off() {
+    let syn = SynapseSpec {
+        synapse_model: spec::SynapseModel::StdpSynapse,
+        weight: Dist::Const(1.0),
+        delay: Some(Dist::Const(1.0)),
+        params: json!({"lambda": 0.05, "mu_plus": 0.0, "mu_minus": 0.0, "Wmax": 10.0}),
+        volume_transmitter: None,
+    };
+    // Pre 4 ms before post, again and again: potentiation when learning.
+    let pre: Vec<f64> = (1..40).map(|i| i as f64 * 25.0).collect();
+    let post: Vec<f64> = (1..40).map(|i| i as f64 * 25.0 + 4.0).collect();
+    let run = |on: bool| {
+        let mut net =
+            Network::build(&pair(syn.clone(), pre.clone(), post.clone()), &opts(1)).unwrap();
+        net.set_plasticity(on);
+        net.simulate(10_000);
+        assert!(net.spikes.len() > 70);
+        net.weights(0)[0].2
+    };
+    assert!(run(true) > 1.5, "{}", run(true));
+    assert_eq!(run(false), 1.0);
+}
+
+#[test]
+fn switching_plasticity_off_keeps_the_reported_weights_and_nothing_piles_up() {
+    let mut net = Network::build(&plastic_mix(), &opts(2)).unwrap();
+    plastic_mix_run(&mut net);
+    // (Not at a sweep, which comes every 1000 deliveries, here steps.)
+    net.simulate(37);
+    let reported: Vec<_> = (0..3).map(|i| net.weights(i)).collect();
+    let stored = |net: &Network| -> Vec<f64> {
+        net.parts
+            .iter()
+            .flat_map(|p| &p.rows)
+            .filter_map(|r| match &r.plastic {
+                Some(PlasticRows::Dopamine { states, .. }) => Some(states.iter().map(|s| s.weight)),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    };
+    let bytes = net.save_state();
+    // The dopamine synapses were last updated before the last delivery: their stored weights lag
+    // behind the reported ones, and switching off carries them there.
+    let before = stored(&net);
+    net.set_plasticity(false);
+    assert_ne!(before, stored(&net));
+    let kept: Vec<_> = (0..3).map(|i| net.weights(i)).collect();
+    assert_eq!(kept, reported);
+    // More time, rewards and dopaminergic spikes: no weight moves, no archive, signal or queue grows.
+    let sizes = |net: &mut Network| {
+        let archives: Vec<usize> = net
+            .parts
+            .iter()
+            .flat_map(|p| p.archives.iter().map(PostArchive::len))
+            .collect();
+        let signals: Vec<(usize, usize)> = net
+            .vts
+            .iter_mut()
+            .map(|v| {
+                (
+                    v.signal.get_mut().unwrap().spikes().len(),
+                    v.pending.get_mut().unwrap().len(),
+                )
+            })
+            .collect();
+        (archives, signals)
+    };
+    let held = sizes(&mut net);
+    assert!(held.1.iter().all(|&(_, pending)| pending == 0));
+    plastic_mix_run(&mut net);
+    assert_eq!(sizes(&mut net), held);
+    assert_eq!((0..3).map(|i| net.weights(i)).collect::<Vec<_>>(), reported);
+    // The checkpoint restores the same weights into a network switched off before or after.
+    for off_first in [true, false] {
+        let mut restored = Network::build(&plastic_mix(), &opts(2)).unwrap();
+        if off_first {
+            restored.set_plasticity(false);
+        }
+        restored.load_state(&bytes).unwrap();
+        restored.set_plasticity(false);
+        plastic_mix_run(&mut restored);
+        assert_eq!(
+            (0..3).map(|i| restored.weights(i)).collect::<Vec<_>>(),
+            reported
+        );
+    }
+    // A checkpoint written while off restores into a learning network, which goes on learning.
+    let mut learning = Network::build(&plastic_mix(), &opts(2)).unwrap();
+    learning.load_state(&net.save_state()).unwrap();
+    assert!(learning.plasticity());
+    plastic_mix_run(&mut learning);
+    for (i, r) in reported.iter().enumerate() {
+        assert_ne!(&learning.weights(i), r, "projection {i}");
+    }
+}
