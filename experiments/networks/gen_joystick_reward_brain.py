@@ -65,8 +65,11 @@ def main():
         # Lateral inhibition: the channel's own inhibitory pool inhibits every other channel.
         w('[[projections]]\nsource = "A%d"\ntarget = "I%d"\nconnect = { rule = "fixed_indegree", indegree = %d }\nsynapse = { weight = %g, delay = 1.0 }\n' % (i, i, P["k_ai"], P["w_ai"]))
         # Feedforward inhibition (striatal fast-spiking interneurons): the cue drives every pool too.
+        # All-to-all: every pool gets the same cue drive (a random indegree from a Gaussian code, where
+        # only a few cue neurons fire at a time, made some pools much stronger: a built-in winner).
         if P.get("w_ci", 0.0) > 0.0:
-            w('[[projections]]\nsource = "Cue"\ntarget = "I%d"\nconnect = { rule = "fixed_indegree", indegree = %d }\nsynapse = { weight = %g, delay = 1.0 }\n' % (i, P["k_ci"], P["w_ci"]))
+            rule = '{ rule = "fixed_indegree", indegree = %d }' % P["k_ci"] if "k_ci" in P else '{ rule = "all_to_all" }'
+            w('[[projections]]\nsource = "Cue"\ntarget = "I%d"\nconnect = %s\nsynapse = { weight = %g, delay = 1.0 }\n' % (i, rule, P["w_ci"]))
         for j in range(len(chans)):
             if j != i:
                 w('[[projections]]\nsource = "I%d"\ntarget = "A%d"\nconnect = { rule = "fixed_indegree", indegree = %d }\nsynapse = { weight = %g, delay = 1.0 }\n' % (i, j, P["k_ia"], -P["w_ia"]))
