@@ -29,7 +29,9 @@
 //! Timing: the sync step must be a whole number of resolution steps. An input spike stamped `t`
 //! arrives at `t + delay` (rounded to the grid) or, if that is already past, at the start of the
 //! current step. Output spikes carry NEST's spike times: a spike emitted in the step ending at the
-//! sync step's end is stamped with that end.
+//! sync step's end is stamped with that end. Times are the run's: a network restored from a
+//! checkpoint saved at network time T0 counts from T0 (its spike at network time T0 + t is stamped t,
+//! an input spike stamped t arrives at T0 + t + delay), so a reloaded brain joins a new run at 0.
 
 use neuroloop_core::engine::{Engine, EngineError, InitContext, Inputs, Outputs, StepContext};
 use neuroloop_core::payload::Payload;
@@ -115,6 +117,8 @@ pub struct BrainEngine {
     restore: Option<Vec<u8>>,
     /// Whether the plastic synapses learn; off, reward inputs are ignored.
     plasticity: bool,
+    /// The network's step count when the run started (non-zero after a restore): run time 0.
+    t0_steps: u64,
 }
 
 /// Creates the brain engine (the built-in kind `brain`).
@@ -319,6 +323,7 @@ impl BrainEngine {
                 ctx.name
             );
         }
+        let net_t0 = net.steps_done();
         Ok(BrainEngine {
             population_of,
             spikes: Vec::new(),
@@ -335,6 +340,7 @@ impl BrainEngine {
             checkpoint_file: config.checkpoint_file,
             restore,
             plasticity: config.plasticity,
+            t0_steps: net_t0,
         })
     }
 
@@ -366,7 +372,8 @@ impl Engine for BrainEngine {
                     )));
                 }
                 // The step ending at t + delay (a spike at t arrives at t + d, NEST's rule).
-                let arrival = ((t / h).round() as u64 + inp.delay_steps).saturating_sub(1);
+                let arrival =
+                    ((t / h).round() as u64 + inp.delay_steps).saturating_sub(1) + self.t0_steps;
                 self.net.inject(inp.members.id(i), arrival, inp.weight);
             }
         }
@@ -407,7 +414,7 @@ impl Engine for BrainEngine {
                         Some(c) => c[i as usize],
                     };
                     if channel != u32::MAX {
-                        b.push(channel, (s.step + 1) as f64 * h);
+                        b.push(channel, (s.step + 1 - self.t0_steps) as f64 * h);
                     }
                 }
             }
@@ -438,6 +445,7 @@ impl Engine for BrainEngine {
         for i in 0..net.population_names.len() {
             net.record_spikes(i, true);
         }
+        self.t0_steps = net.steps_done();
         self.net = net;
         Ok(())
     }
@@ -667,9 +675,69 @@ mod tests {
         let mut config2 = relay_with_drive();
         config2["restore_file"] = json!(file.to_string_lossy());
         let mut second = BrainEngine::new(&ctx(config2)).unwrap();
-        let tail = run(&mut second, 80, 200);
+        // The restored engine starts a new run: its times count from the checkpoint (80 ms).
+        // Compared on the 0.1 ms grid (t + 80 is not always the float the whole run stamps).
+        let grid = |v: &[f64]| {
+            v.iter()
+                .map(|t| (t * 10.0).round() as i64)
+                .collect::<Vec<_>>()
+        };
+        let tail: Vec<f64> = run(&mut second, 0, 120).iter().map(|t| t + 80.0).collect();
         assert!(!tail.is_empty());
-        assert_eq!([head, tail].concat(), all);
+        assert_eq!(grid(&[head, tail].concat()), grid(&all));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn a_restored_brain_runs_on_the_new_run_clock() {
+        // Saved at network time 80 ms, restored into a run that starts at 0: an input spike stamped
+        // 0.5 ms arrives after its 1 ms delay and comes back out stamped 1.5 ms (not 81.5 ms).
+        let dir = std::env::temp_dir().join(format!("nl-brain-clock-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("net.ckpt");
+        let mut config = relay();
+        config["checkpoint_file"] = json!(file.to_string_lossy());
+        let step = |e: &mut BrainEngine, k: u64, spike: Option<f64>| {
+            let ports = e.ports();
+            let mut inputs = Inputs::for_ports(&ports);
+            let mut outputs = Outputs::for_ports(&ports);
+            inputs.begin_step();
+            outputs.begin_step();
+            if let Some(t) = spike {
+                let mut b = neuroloop_core::payload::SpikeBatch::default();
+                b.push(2, t);
+                inputs.set(0, Payload::Spikes(b), None).unwrap();
+            }
+            let c = StepContext {
+                step: Step(k),
+                n_steps: 1,
+                base_step_ms: 1.0,
+            };
+            e.step(&c, &inputs, &mut outputs).unwrap();
+            match outputs.get(1) {
+                Payload::Spikes(b) => b.time_ms.clone(),
+                _ => panic!("motor is a spike port"),
+            }
+        };
+        let mut first = BrainEngine::new(&ctx(config)).unwrap();
+        for k in 0..80 {
+            assert!(step(&mut first, k, None).is_empty());
+        }
+        first.shutdown();
+        let mut config = relay();
+        config["restore_file"] = json!(file.to_string_lossy());
+        let mut second = BrainEngine::new(&ctx(config)).unwrap();
+        assert_eq!(second.network().time_ms(), 80.0);
+        let mut seen = Vec::new();
+        for k in 0..5 {
+            let spike = (k == 1).then_some(0.5);
+            seen.extend(step(&mut second, k, spike).into_iter().map(|t| (k, t)));
+        }
+        assert_eq!(seen, vec![(1, 1.5)]);
+        // A reset restores the checkpoint again, and the clock with it.
+        second.reset().unwrap();
+        assert_eq!(step(&mut second, 0, None), Vec::<f64>::new());
+        assert_eq!(step(&mut second, 1, Some(0.5)), vec![1.5]);
         std::fs::remove_dir_all(&dir).ok();
     }
 

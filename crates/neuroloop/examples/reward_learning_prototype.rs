@@ -230,7 +230,6 @@ fn run(o: &RunOpts) -> Result<(), Box<dyn std::error::Error>> {
     let (mut ni, mut no) = (Inputs::for_ports(&np), Outputs::for_ports(&np));
     body.initial_outputs(&mut bo);
     brain.initial_outputs(&mut no);
-    let t0_brain = brain.network().time_ms();
     let mut rng = o.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     let (mut t_brain, mut t_body, mut t_glue) = (0.0, 0.0, 0.0);
     let wall = std::time::Instant::now();
@@ -283,7 +282,8 @@ fn run(o: &RunOpts) -> Result<(), Box<dyn std::error::Error>> {
         bi.begin_step();
         bi.set(bport::EXCITATIONS, Payload::Analog(u), Some(Step(t)))?;
         ni.begin_step();
-        let t_b = t0_brain + t as f64;
+        // Run time (a restored brain counts from its checkpoint too).
+        let t_b = t as f64;
         ni.set(
             cue_port,
             Payload::Spikes(glue.cue_spikes(state, t_b, &mut rng)),
@@ -300,13 +300,9 @@ fn run(o: &RunOpts) -> Result<(), Box<dyn std::error::Error>> {
             )?;
         }
         no.begin_step();
-        let cb = StepContext {
-            step: Step(t + t0_brain as u64),
-            ..c
-        };
         t_glue += tg.elapsed().as_secs_f64();
         let tb = std::time::Instant::now();
-        brain.step(&cb, &ni, &mut no)?;
+        brain.step(&c, &ni, &mut no)?;
         t_brain += tb.elapsed().as_secs_f64();
         let tb = std::time::Instant::now();
         body.step(&c, &bi, &mut bo)?;
