@@ -20,7 +20,7 @@ out=runs/experiments
 mkdir -p "$out"
 
 # value LABEL EXPECT-NAME-FRAGMENT: the measured value of one expectation, from its check output.
-value() { grep -m1 "$2" "$out/$1.check" | sed -E 's/^[A-Z]+ +[^:]+: ([^ ]+).*/\1/' || true; }
+value() { grep -m1 "$2" "$out/$1.check" | sed -E 's/.*: ([^ ]+) \([<>]=.*/\1/' || true; }
 verdict() { grep -m1 "$2" "$out/$1.check" | awk '{print $1}' || true; }
 
 session() { # LABEL FILE ARGS...: one run and its check
