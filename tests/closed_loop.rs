@@ -110,7 +110,7 @@ fn rate(v: &[bool]) -> f64 {
 /// reward link's gain 0) does not.
 #[test]
 fn the_reward_teaches_the_pull_within_100_trials_and_nothing_is_learnt_without_it() {
-    let learnt = outcomes(4, 150_000.0, &[]);
+    let learnt = outcomes(4, 165_000.0, &[]);
     assert!(learnt.len() >= 100, "{} trials", learnt.len());
     let (first, late) = (rate(&learnt[..30]), rate(&learnt[75..100]));
     assert!(first < 0.2, "first 30 trials {first}");
@@ -119,7 +119,7 @@ fn the_reward_teaches_the_pull_within_100_trials_and_nothing_is_learnt_without_i
     // Failed trials last longer (the full movement window): 100 of them need more time.
     let control = outcomes(
         4,
-        170_000.0,
+        180_000.0,
         &[r#"links[2].transfer={ kind = "linear", gain = 0.0 }"#],
     );
     assert!(control.len() >= 100, "{} trials", control.len());
