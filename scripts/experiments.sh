@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The closed-loop experiments in full, over several seeds, with their expected results checked by
 # `neuroloop check`; prints one table at the end. Long: each 250-trial session is 420 s simulated
-# (about 2.5 min of wall time on an idle 2-core machine; two sessions run at once).
+# (about 3 min of wall time each, two sessions at once: the whole script takes ~14 min on 2 cores).
 #
 #   scripts/experiments.sh [SEEDS...]        # default seeds 1 2 3 4 5
 #
@@ -21,6 +21,8 @@ mkdir -p "$out"
 
 # value LABEL EXPECT-NAME-FRAGMENT: the measured value of one expectation, from its check output.
 value() { grep -m1 "$2" "$out/$1.check" | sed -E 's/.*: ([^ ]+) \([<>]=.*/\1/' || true; }
+# num X: X with two decimals ("?" if it is not a number).
+num() { LC_ALL=C printf '%.2f' "$1" 2>/dev/null || echo "?"; }
 verdict() { grep -m1 "$2" "$out/$1.check" | awk '{print $1}' || true; }
 
 session() { # LABEL FILE ARGS...: one run and its check
@@ -68,11 +70,11 @@ for s in "${seeds[@]}"; do
     if [ "$(verdict "seed$s" "first 30 trials")" = PASS ] && [ "$(verdict "seed$s" "trials 200-250")" = PASS ]; then
         met=$((met + 1))
     fi
-    printf '%-10s %-9.3s %-9.3s %-9.3s %5ss  %s\n' "seed$s" "${first:-?}" "${late:-?}" "${reload:-?}" \
+    printf '%-10s %-9s %-9s %-9s %5ss  %s\n' "seed$s" "$(num "$first")" "$(num "$late")" "$(num "$reload")" \
         "$(cat "$out/seed$s.wall")" "$curve"
 done
 c="control$((seeds[0]))"
-printf '%-10s %-9.3s %-9s %-9s %5ss  %s\n' "$c" "$(value "$c" "first 30 trials")" \
-    "$(value "$c" "trials 200-250")" - "$(cat "$out/$c.wall")" \
+printf '%-10s %-9s %-9s %-9s %5ss  %s\n' "$c" "$(num "$(value "$c" "first 30 trials")")" \
+    "$(num "$(value "$c" "trials 200-250")")" - "$(cat "$out/$c.wall")" \
     "$(grep -m1 "learning curve" "$out/$c.check" | sed -E 's/.*: //' || true)"
 echo "seeds meeting both learning bounds: $met of ${#seeds[@]}"
