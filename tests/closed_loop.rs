@@ -2,37 +2,70 @@
 //! `experiments/joystick_reward_learning.toml` (brain and body, each its own process). The brain's motor
 //! spikes reach the muscles through `group_rate -> linear`, the task's 'go' state reaches the brain
 //! through `select -> gaussian -> poisson`, trials start, and the naive brain succeeds in fewer than
-//! 20 % of them (the experiment's first expectation). Then 150 s of one seed, with and without
+//! 20 % of them (the experiment's first expectation). Then 165 s of one seed, with and without
 //! dopamine: the reward teaches the pull within 100 trials, and nothing is learnt without it. The full
 //! sessions (250 trials, 5 seeds, reload with plasticity off) are in `scripts/experiments.sh`.
 
 mod common;
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::{experiment, run_neuroloop, tempdir, unique_run_id, Table};
 
-#[test]
-fn brain_spikes_move_the_arm_and_the_naive_brain_rarely_succeeds() {
+/// Runs the reward-learning experiment for `ms` simulated ms with extra `--set`s; returns the temporary
+/// folder (kept alive by the caller) and the run folder in it.
+fn session(ms: f64, sets: &[&str]) -> (tempfile::TempDir, PathBuf) {
     let dir = tempdir();
     let run = dir.path().join("run");
     let file = experiment("joystick_reward_learning.toml");
     let id = unique_run_id("closed-loop");
-    let out = run_neuroloop(
-        &[
-            "run",
-            file.to_str().unwrap(),
-            "--output",
-            run.to_str().unwrap(),
-            "--run-id",
-            &id,
-            "-q",
-            "--set",
-            "run.duration_ms=40000.0",
-        ],
-        Duration::from_secs(400),
-    );
-    out.expect_code(0).expect_no_panic();
+    let duration = format!("run.duration_ms={ms:.1}");
+    let mut args = vec![
+        "run",
+        file.to_str().unwrap(),
+        "--output",
+        run.to_str().unwrap(),
+        "--run-id",
+        &id,
+        "-q",
+        "--set",
+        &duration,
+    ];
+    for s in sets {
+        args.extend_from_slice(&["--set", s]);
+    }
+    run_neuroloop(&args, Duration::from_secs(600))
+        .expect_code(0)
+        .expect_no_panic();
+    (dir, run)
+}
+
+/// The trial outcomes of a run folder in order (true = success).
+fn outcomes_of(run: &Path) -> Vec<bool> {
+    let text = std::fs::read_to_string(run.join("body.trials.jsonl")).expect("trials file");
+    text.lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("a JSON line"))
+        .map(|t| t["outcome"] == serde_json::json!("success"))
+        .collect()
+}
+
+/// The outcomes of `ms` simulated ms of the experiment with `seed` and extra `--set`s.
+fn outcomes(seed: u64, ms: f64, extra: &[&str]) -> Vec<bool> {
+    let seed = format!("run.seed={seed}");
+    let sets: Vec<&str> = std::iter::once(seed.as_str())
+        .chain(extra.iter().copied())
+        .collect();
+    outcomes_of(&session(ms, &sets).1)
+}
+
+fn rate(v: &[bool]) -> f64 {
+    v.iter().filter(|x| **x).count() as f64 / v.len().max(1) as f64
+}
+
+#[test]
+fn brain_spikes_move_the_arm_and_the_naive_brain_rarely_succeeds() {
+    let (_dir, run) = session(40_000.0, &[]);
 
     // Spikes reached the muscles: the delivered excitations (recorded on the body's input port).
     let exc = Table::read(&run.join("body.excitations.parquet"));
@@ -46,63 +79,10 @@ fn brain_spikes_move_the_arm_and_the_naive_brain_rarely_succeeds() {
     assert!(max_exc > 0.3, "largest excitation {max_exc}");
 
     // Trials started, and few succeeded.
-    let text = std::fs::read_to_string(run.join("body.trials.jsonl")).expect("trials file");
-    let trials: Vec<serde_json::Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a JSON line"))
-        .collect();
+    let trials = outcomes_of(&run);
     assert!(trials.len() >= 15, "{} trials in 40 s", trials.len());
-    let successes = trials
-        .iter()
-        .filter(|t| t["outcome"] == serde_json::json!("success"))
-        .count();
-    let rate = successes as f64 / trials.len() as f64;
-    assert!(
-        rate < 0.2,
-        "naive success {successes}/{} = {rate}",
-        trials.len()
-    );
-}
-
-/// Runs the reward-learning experiment for `ms` simulated ms with `seed` and extra `--set`s; returns
-/// the trial outcomes (true = success) in order.
-fn outcomes(seed: u64, ms: f64, extra: &[&str]) -> Vec<bool> {
-    let dir = tempdir();
-    let run = dir.path().join("run");
-    let file = experiment("joystick_reward_learning.toml");
-    let id = unique_run_id("closed-loop-learn");
-    let (seed, duration) = (
-        format!("run.seed={seed}"),
-        format!("run.duration_ms={ms:.1}"),
-    );
-    let mut args = vec![
-        "run",
-        file.to_str().unwrap(),
-        "--output",
-        run.to_str().unwrap(),
-        "--run-id",
-        &id,
-        "-q",
-        "--set",
-        &seed,
-        "--set",
-        &duration,
-    ];
-    for e in extra {
-        args.extend_from_slice(&["--set", e]);
-    }
-    run_neuroloop(&args, Duration::from_secs(600))
-        .expect_code(0)
-        .expect_no_panic();
-    let text = std::fs::read_to_string(run.join("body.trials.jsonl")).expect("trials file");
-    text.lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("a JSON line"))
-        .map(|t| t["outcome"] == serde_json::json!("success"))
-        .collect()
-}
-
-fn rate(v: &[bool]) -> f64 {
-    v.iter().filter(|x| **x).count() as f64 / v.len().max(1) as f64
+    let r = rate(&trials);
+    assert!(r < 0.2, "naive success {r} of {} trials", trials.len());
 }
 
 /// The learning itself, shortened: seed 4 (in the full run: 4, 4, 52, 72 % in its first four blocks of

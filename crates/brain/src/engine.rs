@@ -115,8 +115,6 @@ pub struct BrainEngine {
     steps_per_sync: u64,
     checkpoint_file: Option<String>,
     restore: Option<Vec<u8>>,
-    /// Whether the plastic synapses learn; off, reward inputs are ignored.
-    plasticity: bool,
     /// The network's step count when the run started (non-zero after a restore): run time 0.
     t0_steps: u64,
 }
@@ -339,7 +337,6 @@ impl BrainEngine {
             steps_per_sync: steps_per_sync as u64,
             checkpoint_file: config.checkpoint_file,
             restore,
-            plasticity: config.plasticity,
             t0_steps: net_t0,
         })
     }
@@ -391,8 +388,8 @@ impl Engine for BrainEngine {
                         self.name, self.ports[r.port].name
                     )));
                 }
-                // Plasticity off: accepted and ignored.
-                if value > 0.0 && self.plasticity {
+                // With plasticity off the network drops it (accepted and ignored).
+                if value > 0.0 {
                     self.net.add_dopamine(r.vt, first, value);
                 }
             }
@@ -437,7 +434,7 @@ impl Engine for BrainEngine {
     fn reset(&mut self) -> Result<(), EngineError> {
         let mut net = Network::build(&self.spec, &self.opts)
             .map_err(|e| EngineError::Model(format!("engine {}: rebuilding: {e}", self.name)))?;
-        net.set_plasticity(self.plasticity);
+        net.set_plasticity(self.net.plasticity());
         if let Some(bytes) = &self.restore {
             net.load_state(bytes)
                 .map_err(|e| EngineError::Model(format!("engine {}: restoring: {e}", self.name)))?;
@@ -561,6 +558,31 @@ mod tests {
         })
     }
 
+    /// One 1 ms step of a `relay()`-shaped engine (input port 0, spike output port 1), with an
+    /// input spike of neuron 2 stamped `spike` if given; returns the output spike times.
+    fn step_relay(e: &mut BrainEngine, k: u64, spike: Option<f64>) -> Vec<f64> {
+        let ports = e.ports();
+        let mut inputs = Inputs::for_ports(&ports);
+        let mut outputs = Outputs::for_ports(&ports);
+        inputs.begin_step();
+        outputs.begin_step();
+        if let Some(t) = spike {
+            let mut b = neuroloop_core::payload::SpikeBatch::default();
+            b.push(2, t);
+            inputs.set(0, Payload::Spikes(b), None).unwrap();
+        }
+        let c = StepContext {
+            step: Step(k),
+            n_steps: 1,
+            base_step_ms: 1.0,
+        };
+        e.step(&c, &inputs, &mut outputs).unwrap();
+        match outputs.get(1) {
+            Payload::Spikes(b) => b.time_ms.clone(),
+            _ => panic!("port 1 is a spike port"),
+        }
+    }
+
     #[test]
     fn input_spikes_come_back_out_after_their_delay() {
         let mut e = BrainEngine::new(&ctx(relay())).unwrap();
@@ -648,24 +670,8 @@ mod tests {
         config["network"]["poisson_generators"] =
             json!([{"target": "S", "rate": 3000.0, "weight": 3.0}]);
         config["checkpoint_file"] = json!(file.to_string_lossy());
-        let run = |e: &mut BrainEngine, from: u64, to: u64| {
-            let ports = e.ports();
-            let inputs = Inputs::for_ports(&ports);
-            let mut outputs = Outputs::for_ports(&ports);
-            let mut seen = Vec::new();
-            for k in from..to {
-                outputs.begin_step();
-                let c = StepContext {
-                    step: Step(k),
-                    n_steps: 1,
-                    base_step_ms: 1.0,
-                };
-                e.step(&c, &inputs, &mut outputs).unwrap();
-                if let Payload::Spikes(b) = outputs.get(1) {
-                    seen.extend(b.time_ms.iter().copied());
-                }
-            }
-            seen
+        let run = |e: &mut BrainEngine, from: u64, to: u64| -> Vec<f64> {
+            (from..to).flat_map(|k| step_relay(e, k, None)).collect()
         };
         let mut whole = BrainEngine::new(&ctx(relay_with_drive())).unwrap();
         let all = run(&mut whole, 0, 200);
@@ -697,31 +703,9 @@ mod tests {
         let file = dir.join("net.ckpt");
         let mut config = relay();
         config["checkpoint_file"] = json!(file.to_string_lossy());
-        let step = |e: &mut BrainEngine, k: u64, spike: Option<f64>| {
-            let ports = e.ports();
-            let mut inputs = Inputs::for_ports(&ports);
-            let mut outputs = Outputs::for_ports(&ports);
-            inputs.begin_step();
-            outputs.begin_step();
-            if let Some(t) = spike {
-                let mut b = neuroloop_core::payload::SpikeBatch::default();
-                b.push(2, t);
-                inputs.set(0, Payload::Spikes(b), None).unwrap();
-            }
-            let c = StepContext {
-                step: Step(k),
-                n_steps: 1,
-                base_step_ms: 1.0,
-            };
-            e.step(&c, &inputs, &mut outputs).unwrap();
-            match outputs.get(1) {
-                Payload::Spikes(b) => b.time_ms.clone(),
-                _ => panic!("motor is a spike port"),
-            }
-        };
         let mut first = BrainEngine::new(&ctx(config)).unwrap();
         for k in 0..80 {
-            assert!(step(&mut first, k, None).is_empty());
+            assert!(step_relay(&mut first, k, None).is_empty());
         }
         first.shutdown();
         let mut config = relay();
@@ -731,13 +715,17 @@ mod tests {
         let mut seen = Vec::new();
         for k in 0..5 {
             let spike = (k == 1).then_some(0.5);
-            seen.extend(step(&mut second, k, spike).into_iter().map(|t| (k, t)));
+            seen.extend(
+                step_relay(&mut second, k, spike)
+                    .into_iter()
+                    .map(|t| (k, t)),
+            );
         }
         assert_eq!(seen, vec![(1, 1.5)]);
         // A reset restores the checkpoint again, and the clock with it.
         second.reset().unwrap();
-        assert_eq!(step(&mut second, 0, None), Vec::<f64>::new());
-        assert_eq!(step(&mut second, 1, Some(0.5)), vec![1.5]);
+        assert_eq!(step_relay(&mut second, 0, None), Vec::<f64>::new());
+        assert_eq!(step_relay(&mut second, 1, Some(0.5)), vec![1.5]);
         std::fs::remove_dir_all(&dir).ok();
     }
 
@@ -860,15 +848,18 @@ mod reward_tests {
         }})
     }
 
-    fn engine(config: &serde_json::Value) -> BrainEngine {
-        let ctx = InitContext {
+    fn ctx(config: &serde_json::Value) -> InitContext {
+        InitContext {
             name: "brain".into(),
             config: config.clone(),
             seed: 1,
             base_step_ms: 1.0,
             period: 1,
-        };
-        BrainEngine::new(&ctx).unwrap()
+        }
+    }
+
+    fn engine(config: &serde_json::Value) -> BrainEngine {
+        BrainEngine::new(&ctx(config)).unwrap()
     }
 
     /// Steps `e` through sync steps `[from, to)` (1 ms each), with a reward of 1 at every step
@@ -925,17 +916,13 @@ mod reward_tests {
         let mut on = engine(&config);
         run(&mut on, 0, 800, true);
         assert!(weight(&on) > 5.5, "{}", weight(&on));
-        assert!(BrainEngine::new(&InitContext {
-            name: "brain".into(),
-            config: json!({"network": {}, "plasticity": "no"}),
-            seed: 1,
-            base_step_ms: 1.0,
-            period: 1,
-        })
-        .err()
-        .unwrap()
-        .to_string()
-        .contains("plasticity"));
+        assert!(
+            BrainEngine::new(&ctx(&json!({"network": {}, "plasticity": "no"})))
+                .err()
+                .unwrap()
+                .to_string()
+                .contains("plasticity")
+        );
     }
 
     #[test]
