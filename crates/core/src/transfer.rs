@@ -27,6 +27,7 @@
 //! | `gaussian` | analog[C] or scalar (C = 1) | analog[C * count] `<name>_<k>`, unit `Hz` |
 //! | `population_vector` | spikes(N) | analog `x`, `y`, (`d2`, ...), unit `1` |
 //! | `threshold` | analog[C] or scalar | scalar, unit `1` |
+//! | `in_range` | analog[C] or scalar | scalar, unit `1` (1 while a channel lies in `[min, max]`) |
 //! | `events_to_spikes` | events(WxH) | spikes(P * ceil(W/px) * ceil(H/py)), P = 2 or 1 |
 //!
 //! Timing: the coordinator calls [`TransferChain::apply`] once per consumer step `[t_start, t_end)`
@@ -60,6 +61,7 @@ mod chain;
 mod events_to_spikes;
 mod gaussian;
 mod group_rate;
+mod in_range;
 mod linear;
 mod poisson;
 mod population_vector;
@@ -81,6 +83,7 @@ pub use chain::{ChainError, TransferChain, TransferChainSpec};
 pub use events_to_spikes::{EventsToSpikes, Polarity};
 pub use gaussian::{Gaussian, Ranges};
 pub use group_rate::{Group, GroupRate, Groups};
+pub use in_range::InRange;
 pub use linear::Linear;
 pub use poisson::Poisson;
 pub use population_vector::PopulationVector;
@@ -188,6 +191,8 @@ transfer_kinds! {
     PopulationVector(PopulationVector) = "population_vector",
     /// analog or scalar -> a scalar event on threshold crossings.
     Threshold(Threshold) = "threshold",
+    /// analog or scalar -> 1 while a value lies in [min, max], else 0.
+    InRange(InRange) = "in_range",
     /// address events -> spikes, per pixel or pooled, ON and OFF apart.
     EventsToSpikes(EventsToSpikes) = "events_to_spikes",
 }
