@@ -297,6 +297,10 @@ pub fn trial_problems(exp: &Experiment) -> Vec<experiment::Problem> {
                 walk(a, &format!("{path}.numerator"), f);
                 walk(b, &format!("{path}.denominator"), f);
             }
+            Metric::Difference(a, b) => {
+                walk(a, &format!("{path}.of"), f);
+                walk(b, &format!("{path}.minus"), f);
+            }
             Metric::Abs(a) => walk(a, &format!("{path}.of"), f),
             other => f(other, path),
         }

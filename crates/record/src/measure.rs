@@ -136,6 +136,17 @@ impl RunFolder {
                     ),
                 })
             }
+            Metric::Difference(a, b) => {
+                let a = self.measure(a, &join(key, "of"))?;
+                let b = self.measure(b, &join(key, "minus"))?;
+                Ok(Measured {
+                    value: a.value - b.value,
+                    detail: format!(
+                        "{:.4} ({}) - {:.4} ({})",
+                        a.value, a.detail, b.value, b.detail
+                    ),
+                })
+            }
             Metric::Abs(a) => {
                 let a = self.measure(a, &join(key, "of"))?;
                 Ok(Measured {
@@ -784,6 +795,19 @@ mod tests {
             )),
         );
         assert_eq!(run.measure(&ratio, "k").unwrap().value, 9.5 / 1.5);
+        let difference = Metric::Difference(
+            Box::new(m(
+                "lateral_at_bins_mm",
+                Some(TrialElement::BinMm(1.0)),
+                trials(9, 10),
+            )),
+            Box::new(m(
+                "lateral_at_bins_mm",
+                Some(TrialElement::BinMm(0.5)),
+                trials(1, 2),
+            )),
+        );
+        assert_eq!(run.measure(&difference, "k").unwrap().value, -9.5 - 1.5);
         // Errors name the key.
         let errs = [
             (m("nope", None, None), "k.field", "no field \"nope\""),

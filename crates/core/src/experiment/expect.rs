@@ -106,6 +106,8 @@ pub enum Metric {
     },
     /// Quotient of two metrics.
     Ratio(Box<Metric>, Box<Metric>),
+    /// Difference of two metrics (the first minus the second).
+    Difference(Box<Metric>, Box<Metric>),
     /// Absolute value of a metric.
     Abs(Box<Metric>),
     /// Mean of one channel of a recorded analog or scalar port.
@@ -200,6 +202,7 @@ impl std::fmt::Display for Metric {
                 write!(f, "trial_mean({engine} {field}{e}, {})", fmt_trials(trials))
             }
             Metric::Ratio(a, b) => write!(f, "{a} / {b}"),
+            Metric::Difference(a, b) => write!(f, "({a} - {b})"),
             Metric::Abs(a) => write!(f, "|{a}|"),
             Metric::Mean {
                 port,
@@ -416,6 +419,11 @@ fn resolve_metric(m: &MetricSection, path: &str, problems: &mut Vec<Problem>) ->
             let b = resolve_metric(denominator, &join(path, "denominator"), problems);
             Metric::Ratio(Box::new(a?), Box::new(b?))
         }
+        MetricSection::Difference { of, minus } => {
+            let a = resolve_metric(of, &join(path, "of"), problems);
+            let b = resolve_metric(minus, &join(path, "minus"), problems);
+            Metric::Difference(Box::new(a?), Box::new(b?))
+        }
         MetricSection::Abs { of } => {
             Metric::Abs(Box::new(resolve_metric(of, &join(path, "of"), problems)?))
         }
@@ -530,6 +538,10 @@ fn visit(m: &Metric, path: &str, f: &mut dyn FnMut(&Metric, &str)) {
         Metric::Ratio(a, b) => {
             visit(a, &join(path, "numerator"), f);
             visit(b, &join(path, "denominator"), f);
+        }
+        Metric::Difference(a, b) => {
+            visit(a, &join(path, "of"), f);
+            visit(b, &join(path, "minus"), f);
         }
         Metric::Abs(a) => visit(a, &join(path, "of"), f),
         other => f(other, path),
@@ -708,10 +720,23 @@ min = 1
 [[expect]]
 name = "rate"
 metric = { kind = "spike_rate", port = "plant.spikes" }
+
+[[expect]]
+name = "after-effect"
+metric = { kind = "difference", of = { kind = "trial_mean", engine = "body", field = "lateral_at_bins_mm", bin_mm = 1.0, trials = [176, 185] }, minus = { kind = "success_rate", engine = "body" } }
+max = 0.0
 "#,
         );
         let exp = parse(&text, None, &[]).unwrap();
-        assert_eq!(exp.expect.len(), 6);
+        assert_eq!(exp.expect.len(), 7);
+        let Metric::Difference(a, b) = &exp.expect[6].metric else {
+            panic!("{:?}", exp.expect[6].metric)
+        };
+        assert!(matches!(**a, Metric::TrialMean { .. }), "{a:?}");
+        assert!(
+            matches!(**b, Metric::SuccessRate { trials: None, .. }),
+            "{b:?}"
+        );
         let e = &exp.expect[0];
         assert_eq!(
             e.metric,

@@ -232,6 +232,13 @@ pub enum MetricSection {
         /// A metric.
         denominator: Box<MetricSection>,
     },
+    /// `of - minus` (e.g. a block's mean against the baseline's).
+    Difference {
+        /// A metric.
+        of: Box<MetricSection>,
+        /// A metric.
+        minus: Box<MetricSection>,
+    },
     /// `|of|`.
     Abs {
         /// A metric.
