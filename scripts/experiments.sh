@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # The closed-loop experiments in full, over several seeds, with their expected results checked by
-# `neuroloop check`; prints one table at the end. Long: each 250-trial session is 420 s simulated
-# (about 3 min of wall time each, two sessions at once: the whole script takes ~14 min on 2 cores).
+# `neuroloop check`; prints one table per experiment at the end. Long: each 250-trial session is
+# 400-420 s simulated (3-4 min of wall time each, two sessions at once: the whole script takes ~30 min
+# on 2 cores).
 #
 #   scripts/experiments.sh [SEEDS...]        # default seeds 1 2 3 4 5
+#   ONLY=reward scripts/experiments.sh       # or ONLY=force_field: one experiment's sessions
 #
 # Per seed: experiments/joystick_reward_learning.toml (saving the learned weights), then
 # experiments/joystick_reward_reload.toml (those weights, plasticity off, 50 trials, no reward); and
 # the no-reward control (the reward link given a zero gain: no dopamine pulse ever reaches the brain)
-# for the first seed. Run folders go under runs/experiments/. The CI version (shortened) is
-# tests/closed_loop.rs.
+# for the first seed. Then force-field adaptation (experiments/force_field_adaptation.toml, with S1
+# silenced during the force field and from its middle) for the first three seeds. Run folders go
+# under runs/experiments/. The CI versions (shortened) are tests/closed_loop.rs and tests/force_field.rs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seeds=("$@")
@@ -20,7 +23,7 @@ out=runs/experiments
 mkdir -p "$out"
 
 # value LABEL EXPECT-NAME-FRAGMENT: the measured value of one expectation, from its check output.
-value() { grep -m1 "$2" "$out/$1.check" | sed -E 's/.*: ([^ ]+) \([<>]=.*/\1/' || true; }
+value() { grep -m1 "$2" "$out/$1.check" | sed -E 's/.*: ([^ ]+) \((no bound|[<>]=).*/\1/' || true; }
 # num X: X with two decimals ("?" if it is not a number).
 num() { LC_ALL=C printf '%.2f' "$1" 2>/dev/null || echo "?"; }
 verdict() { grep -m1 "$2" "$out/$1.check" | awk '{print $1}' || true; }
@@ -43,6 +46,8 @@ learn_and_reload() { # SEED
         --set engines.brain.config.restore_file="$PWD/$out/seed$s.ckpt"
 }
 
+only=${ONLY:-all}
+if [ "$only" != force_field ]; then
 # Two sessions at a time (each engine process is single-threaded here).
 pids=()
 for s in "${seeds[@]}"; do
@@ -78,3 +83,42 @@ printf '%-10s %-9s %-9s %-9s %5ss  %s\n' "$c" "$(num "$(value "$c" "first 30 tri
     "$(num "$(value "$c" "trials 200-250")")" - "$(cat "$out/$c.wall")" \
     "$(grep -m1 "learning curve" "$out/$c.check" | sed -E 's/.*: //' || true)"
 echo "seeds meeting both learning bounds: $met of ${#seeds[@]}"
+fi
+[ "$only" = reward ] && exit 0
+
+# Force-field adaptation: feedback and silenced for the first three seeds, late silencing for the first.
+ff_seeds=("${seeds[@]:0:3}")
+jobs=()
+for s in "${ff_seeds[@]}"; do
+    jobs+=("ff$s experiments/force_field_adaptation.toml $s" "silenced$s experiments/force_field_silenced.toml $s")
+done
+jobs+=("late${seeds[0]} experiments/force_field_silenced_late.toml ${seeds[0]}")
+pids=()
+for j in "${jobs[@]}"; do
+    read -r label file s <<<"$j"
+    session "$label" "$file" --set run.seed="$s" &
+    pids+=($!)
+    if [ ${#pids[@]} -eq 2 ]; then
+        wait "${pids[@]}"
+        pids=()
+    fi
+done
+[ ${#pids[@]} -gt 0 ] && wait "${pids[@]}"
+
+echo
+echo "force_field_adaptation: lateral displacement (mm) at the 1 mm bin per block (paper: +0.03, -1.28,"
+echo "-1.16, -1.00, +0.61, +0.38); checked: adapted ratio <= 0.7 with feedback, >= 0.9 silenced during"
+echo "the force field, <= 0.7 silenced from trial 126; after-effect ratio <= -0.1 with feedback"
+printf '%-11s %-7s %-7s %-7s %-7s %-7s %-7s %-8s %-6s %6s\n' run 66-75 76-85 116-125 166-175 176-185 241-250 ratio verdict wall
+for j in "${jobs[@]}"; do
+    read -r label file s <<<"$j"
+    row=()
+    for b in "trials 66-75" "trials 76-85" "trials 116-125" "trials 166-175" "trials 176-185" "trials 241-250"; do
+        row+=("$(num "$(value "$label" "$b: lateral")")")
+    done
+    ratio=$(grep -m1 "|trials 166-175| / |trials 76-85|" "$out/$label.check" | sed -E 's/.*baseline: ([^ ]+) .*/\1/' || true)
+    ok=PASS
+    grep -q '^FAIL' "$out/$label.check" && ok=FAIL
+    printf '%-11s %-7s %-7s %-7s %-7s %-7s %-7s %-8s %-6s %5ss\n' "$label" "${row[@]}" "$(num "$ratio")" "$ok" \
+        "$(cat "$out/$label.wall")"
+done
