@@ -12,7 +12,7 @@ use anyhow::{bail, Context};
 use zenoh::qos::CongestionControl;
 use zenoh::Wait;
 
-use crate::coordinator::{self, percentiles_us, RunOptions};
+use neuroloop_run::{self as coordinator, percentiles_us, RunOptions};
 
 /// Which benchmark.
 #[derive(clap::Subcommand, Debug)]
@@ -116,7 +116,7 @@ fn lockstep(n: usize, steps: u64, transport: &str, lowlatency: bool) -> anyhow::
             "[[links]]\nfrom = \"noop{i}.spikes_out\"\nto = \"noop{j}.spikes_in\"\n"
         ));
     }
-    let exp = neuroloop_core::experiment::load_str(&text, None, &[], &crate::catalog::Builtins)
+    let exp = neuroloop_core::experiment::load_str(&text, None, &[], &neuroloop::catalog::Builtins)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let opts = RunOptions {
         no_recording: true,

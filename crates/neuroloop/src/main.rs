@@ -1,23 +1,23 @@
 //! `neuroloop`: the command line. Glue only: experiment files come from `neuroloop_core::experiment`,
-//! the run loop is [`coordinator`], engines are served by `neuroloop_transport::serve`.
+//! runs are driven by the run library `neuroloop_run`, engines are served by `neuroloop_transport::serve`.
 //!
 //! Exit codes: 0 success, 1 a run failed, 2 an experiment file or the command line is wrong,
 //! 130 interrupted. `check` (and `run --check`): 0 every expected result passes, 1 one fails, 2 the
 //! run folder or an expectation cannot be measured.
 
 mod bench;
-mod catalog;
-mod check;
-mod coordinator;
-mod processes;
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
+use neuroloop::{catalog, check};
 use neuroloop_core::experiment;
+use neuroloop_run::{Run, RunError, RunOptions, RunReport};
 
 /// Closed-loop neurorobotics: run experiments of engines in lockstep simulated time over zenoh.
 #[derive(Parser, Debug)]
@@ -225,15 +225,14 @@ fn cmd_run(
     }
     let interrupt = Arc::new(AtomicBool::new(false));
     watch_signals(interrupt.clone());
-    let opts = coordinator::RunOptions {
+    let opts = RunOptions {
         run_dir: output,
         run_id,
-        progress: !quiet,
         interrupt,
         realtime: realtime.then_some(true),
         ..Default::default()
     };
-    let (report, error) = coordinator::run(&exp, &opts);
+    let (report, error) = run_with_progress(&exp, opts, !quiet);
     if !quiet {
         print_summary(&exp, &report);
     }
@@ -256,14 +255,14 @@ fn cmd_run(
             }
             _ => ExitCode::SUCCESS,
         },
-        Some(coordinator::RunError::Interrupted) => {
+        Some(RunError::Interrupted) => {
             eprintln!(
                 "interrupted at {} ms; recordings are finalized",
                 report.sim_ms
             );
             ExitCode::from(130)
         }
-        Some(e @ coordinator::RunError::Ports(_)) => {
+        Some(e @ RunError::Ports(_)) => {
             eprintln!("{e}");
             ExitCode::from(2)
         }
@@ -274,7 +273,50 @@ fn cmd_run(
     }
 }
 
-fn print_summary(exp: &experiment::Experiment, r: &coordinator::RunReport) {
+/// Runs `exp` to its end on the run library, with a progress bar on a terminal unless `progress` is
+/// false.
+fn run_with_progress(
+    exp: &experiment::Experiment,
+    opts: RunOptions,
+    progress: bool,
+) -> (RunReport, Option<RunError>) {
+    let mut run = match Run::start(exp.clone(), opts) {
+        Ok(r) => r,
+        Err(f) => return (f.report, Some(f.error)),
+    };
+    let bar = (progress && std::io::stderr().is_terminal()).then(|| {
+        let pb = indicatif::ProgressBar::new(exp.duration.0);
+        pb.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {percent:>3}% {msg} (ETA {eta})")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        pb
+    });
+    let (start, mut last_ui) = (Instant::now(), Instant::now());
+    let mut error = None;
+    while !run.finished() {
+        if let Err(e) = run.advance(64) {
+            error = Some(e);
+            break;
+        }
+        if let Some(pb) = &bar {
+            let now = Instant::now();
+            if now.duration_since(last_ui) > Duration::from_millis(200) {
+                last_ui = now;
+                let sim_s = run.time_ms() * 1e-3;
+                let rtf = sim_s / now.duration_since(start).as_secs_f64().max(1e-9);
+                pb.set_position(run.steps());
+                pb.set_message(format!("{sim_s:.2} s simulated, {rtf:.2}x real time"));
+            }
+        }
+    }
+    if let Some(pb) = bar {
+        pb.finish_and_clear();
+    }
+    (run.stop(), error)
+}
+
+fn print_summary(exp: &experiment::Experiment, r: &RunReport) {
     println!(
         "{}: {} ms simulated in {:.3} s wall ({:.2}x real time), {} base steps of {} ms",
         exp.name, r.sim_ms, r.wall_s, r.realtime_factor, r.steps, exp.base_step_ms

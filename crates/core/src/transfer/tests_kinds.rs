@@ -89,6 +89,7 @@ fn every_kind_name_parses_and_reports_its_name() {
         r#"{ kind = "gaussian", range = [0, 1], count = 3, max_hz = 10 }"#,
         r#"{ kind = "population_vector", filter = "window", window_ms = 5 }"#,
         r#"{ kind = "threshold", threshold = 1 }"#,
+        r#"{ kind = "in_range", min = 0, max = 1 }"#,
         r#"{ kind = "events_to_spikes" }"#,
     ];
     let names: Vec<&str> = examples

@@ -1,0 +1,71 @@
+//! The coordinator's state: the engines as it sees them, the lockstep, the recorder and the timings.
+//! Its behaviour is spread by concern: [`crate::handshake`] (start), [`crate::stepping`] (the step
+//! loop), [`crate::faults`] (errors and shutdown), [`crate::report`] (report and manifest).
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use neuroloop_core::experiment::Experiment;
+use neuroloop_core::lockstep::Lockstep;
+use neuroloop_core::port::PortSpec;
+use neuroloop_core::time::Step;
+use neuroloop_core::wire::DataEntry;
+use neuroloop_record::Recorder;
+use neuroloop_transport::Hub;
+
+use crate::processes::EngineProcess;
+use crate::RunError;
+
+/// One engine as the coordinator sees it.
+pub(crate) struct EngineState {
+    pub name: String,
+    pub kind: String,
+    pub external: bool,
+    pub process: Option<EngineProcess>,
+    pub ports: Vec<PortSpec>,
+    /// The step it is computing: (start, when it was sent).
+    pub busy: Option<(Step, Instant)>,
+    /// Its finished step, not yet taken in: (start, outputs, compute ns).
+    pub done: Option<(Step, Vec<DataEntry>, u64)>,
+    pub compute_ns: Vec<u64>,
+    pub joined: bool,
+    pub said_bye: bool,
+    /// Recorded output ports: (port index, recorder index).
+    pub recorded: Vec<(u16, usize)>,
+    /// Recorded input ports (what their links delivered): (port index, recorder index).
+    pub recorded_inputs: Vec<(u16, usize)>,
+    /// How the process ended, if not normally (filled when the run stops).
+    pub exit: Option<String>,
+}
+
+/// The coordinator of one run.
+pub(crate) struct Coordinator {
+    pub exp: Experiment,
+    pub hub: Hub,
+    pub engines: Vec<EngineState>,
+    pub lockstep: Option<Lockstep>,
+    pub recorder: Option<Recorder>,
+    pub interrupt: Arc<AtomicBool>,
+    pub step_timeout: Duration,
+    /// Last boundary all engines reached.
+    pub reached: Step,
+    /// Wall seconds spent stepping.
+    pub wall_s: f64,
+    pub overhead_ns: Vec<u64>,
+    pub step_wall_ns: Vec<u64>,
+    pub late_steps: u64,
+    pub realtime: bool,
+    /// Per engine, the outputs of the last step it finished (its initial outputs before that).
+    pub latest: Vec<Vec<DataEntry>>,
+    /// When stepping first began (real-time pacing counts from there).
+    pub paced_from: Option<Instant>,
+    /// When the recorder was last flushed.
+    pub last_flush: Instant,
+    /// Scratch for the inputs of one `Step` message and its encoding.
+    pub inputs: Vec<DataEntry>,
+    pub buf: Vec<u8>,
+}
+
+/// A failed start: the error and the processes started so far (killed when dropped).
+pub(crate) type StartError = (RunError, Vec<EngineProcess>);

@@ -1,0 +1,154 @@
+//! Faults and the end of a run: malformed or out-of-place messages, dead or lost engines, the error
+//! text that names the engine (kind, pid, simulated time, last stderr lines), and the shutdown of
+//! every engine whatever happened.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use neuroloop_core::port::Direction;
+use neuroloop_core::wire::{self, DataEntry, Message};
+use neuroloop_transport::HubEvent;
+
+use crate::coordinator::Coordinator;
+use crate::processes::describe_exit;
+use crate::RunError;
+
+impl Coordinator {
+    pub(crate) fn decode(&self, engine: usize, bytes: &[u8]) -> Result<Message, RunError> {
+        wire::decode(bytes).map_err(|e| {
+            self.engine_error(
+                engine,
+                format!("sent a malformed message ({} bytes): {e}", bytes.len()),
+            )
+        })
+    }
+
+    pub(crate) fn check_outputs(
+        &self,
+        engine: usize,
+        outputs: &[DataEntry],
+    ) -> Result<(), RunError> {
+        let ports = &self.engines[engine].ports;
+        for d in outputs {
+            let Some(p) = ports.get(usize::from(d.port)) else {
+                return Err(self.engine_error(
+                    engine,
+                    format!(
+                        "sent data for port index {}, which it does not have",
+                        d.port
+                    ),
+                ));
+            };
+            if p.direction != Direction::Output {
+                return Err(
+                    self.engine_error(engine, format!("sent data for its input port '{}'", p.name))
+                );
+            }
+            if let Err(why) = d.payload.check_against(&p.kind) {
+                return Err(
+                    self.engine_error(engine, format!("sent bad data on port '{}': {why}", p.name))
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Fails if a started engine process has ended or Ctrl-C was pressed.
+    pub(crate) fn check_alive(&mut self) -> Result<(), RunError> {
+        if self.interrupt.load(Ordering::Relaxed) {
+            return Err(RunError::Interrupted);
+        }
+        for i in 0..self.engines.len() {
+            let exited = self.engines[i].process.as_mut().and_then(|p| p.exited());
+            if let Some(status) = exited {
+                return Err(self.engine_error(
+                    i,
+                    format!("exited unexpectedly ({})", describe_exit(status)),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// An engine's liveliness token went away: report its exit status if it is our process.
+    pub(crate) fn lost(&mut self, engine: usize, when: &str) -> RunError {
+        let status = self.engines[engine]
+            .process
+            .as_mut()
+            .and_then(|p| p.wait_for_exit(Duration::from_secs(1)));
+        let what = match status {
+            Some(s) => format!("crashed {when} ({})", describe_exit(s)),
+            None => format!("disconnected {when}"),
+        };
+        self.engine_error(engine, what)
+    }
+
+    pub(crate) fn engine_error(&self, engine: usize, what: String) -> RunError {
+        let e = &self.engines[engine];
+        let mut message = format!("engine '{}' ({}", e.name, e.kind);
+        if let Some(p) = &e.process {
+            message.push_str(&format!(", pid {}", p.pid()));
+        }
+        message.push_str(&format!(") {what}"));
+        message.push_str(&format!(
+            " [simulated time reached: {} ms]",
+            self.reached.to_ms(self.exp.base_step_ms)
+        ));
+        if let Some(p) = &e.process {
+            let tail = p.stderr_tail();
+            if !tail.is_empty() {
+                message.push_str(&format!("\nlast stderr lines of '{}':", e.name));
+                for l in tail {
+                    message.push_str("\n  | ");
+                    message.push_str(&l);
+                }
+            }
+        }
+        RunError::Engine {
+            engine: e.name.clone(),
+            message,
+        }
+    }
+
+    /// Shuts every engine down: `Shutdown`, a short wait for `Bye` or exit, then SIGKILL.
+    pub(crate) fn stop(&mut self) {
+        for i in 0..self.engines.len() {
+            let joined = self.engines[i].joined;
+            let alive = self.engines[i]
+                .process
+                .as_mut()
+                .map_or(joined, |p| p.exited().is_none());
+            if alive && joined {
+                let _ = self.hub.send(i, &Message::Shutdown);
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < deadline {
+            let waiting = self.engines.iter_mut().any(|e| match e.process.as_mut() {
+                Some(p) => p.exited().is_none(),
+                None => e.joined && !e.said_bye,
+            });
+            if !waiting {
+                break;
+            }
+            if let Some(HubEvent::Message { engine, bytes }) =
+                self.hub.recv_timeout(Duration::from_millis(10))
+            {
+                if let Ok(Message::Bye) = wire::decode(&bytes) {
+                    self.engines[engine].said_bye = true;
+                }
+            }
+        }
+        for e in &mut self.engines {
+            if let Some(p) = e.process.as_mut() {
+                if p.exited().is_none() {
+                    tracing::warn!(
+                        "engine '{}' did not stop within 2 s of Shutdown: killing it",
+                        e.name
+                    );
+                }
+                e.exit = p.kill().filter(|s| !s.success()).map(describe_exit);
+            }
+        }
+    }
+}

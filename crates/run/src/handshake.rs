@@ -1,0 +1,457 @@
+//! Start: spawn every non-external engine (own process group, killed if we die), wait for a `Hello`
+//! from each engine (external ones included) within the join time-out, send `Init`, wait for `Ready`
+//! with its ports and outputs at t = 0, check the ports against the links, build the links and the
+//! recorder.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use neuroloop_core::experiment::{check_ports, ConfigError, EngineKind, Experiment, Problem};
+use neuroloop_core::lockstep::{LinkDef, Lockstep};
+use neuroloop_core::port::{Direction, PortSpec};
+use neuroloop_core::time::Step;
+use neuroloop_core::transfer::TransferChain;
+use neuroloop_core::wire::{DataEntry, Message};
+use neuroloop_record::Recorder;
+use neuroloop_transport::{free_tcp_endpoint, Hub, HubEvent};
+
+use crate::coordinator::{Coordinator, EngineState, StartError};
+use crate::processes::EngineProcess;
+use crate::{RunError, RunOptions};
+
+impl Coordinator {
+    pub(crate) fn start(
+        exp: Experiment,
+        opts: &RunOptions,
+        run_id: &str,
+        run_dir: Option<&PathBuf>,
+    ) -> Result<Self, StartError> {
+        let names: Vec<String> = exp.engines.iter().map(|e| e.name.clone()).collect();
+        let listen = match &exp.zenoh.listen {
+            Some(l) => l.clone(),
+            None => free_tcp_endpoint().map_err(|e| (e.into(), vec![]))?,
+        };
+        let hub = Hub::open(
+            run_id,
+            &names,
+            std::slice::from_ref(&listen),
+            &exp.zenoh.connect,
+            exp.zenoh.lowlatency,
+        )
+        .map_err(|e| (e.into(), vec![]))?;
+        let connect = listen
+            .replace("0.0.0.0", "127.0.0.1")
+            .replace("[::]", "[::1]");
+        let mut engines = Vec::with_capacity(exp.engines.len());
+        for spec in &exp.engines {
+            let (kind, process) = match (&spec.kind, spec.external) {
+                (EngineKind::Builtin(k), true) => (k.clone(), None),
+                (EngineKind::Executable(p), true) => (p.display().to_string(), None),
+                (kind, false) => {
+                    let (program, mut args, kind) = match kind {
+                        EngineKind::Builtin(k) => {
+                            let exe = opts
+                                .engine_exe
+                                .clone()
+                                .map_or_else(std::env::current_exe, Ok)
+                                .map_err(|e| {
+                                    (
+                                        RunError::Setup(format!(
+                                            "cannot find the neuroloop binary: {e}"
+                                        )),
+                                        vec![],
+                                    )
+                                })?;
+                            (exe, vec!["engine".to_string(), k.clone()], k.clone())
+                        }
+                        EngineKind::Executable(p) => (p.clone(), vec![], p.display().to_string()),
+                    };
+                    args.extend(spec.args.iter().cloned());
+                    let mut env = vec![
+                        ("NEUROLOOP_RUN_ID", run_id.to_string()),
+                        ("NEUROLOOP_ENGINE", spec.name.clone()),
+                        ("NEUROLOOP_CONNECT", connect.clone()),
+                        (
+                            "NEUROLOOP_ZENOH_LOWLATENCY",
+                            if exp.zenoh.lowlatency { "1" } else { "0" }.to_string(),
+                        ),
+                    ];
+                    // Engines may write files of their own into the run folder (the body's trials).
+                    if let Some(dir) = run_dir {
+                        let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
+                        env.push(("NEUROLOOP_RUN_DIR", dir.display().to_string()));
+                    }
+                    let p =
+                        EngineProcess::spawn(&spec.name, &program, &args, &env).map_err(|e| {
+                            let err = RunError::Setup(format!(
+                                "cannot start engine '{}' ({}): {e}",
+                                spec.name,
+                                program.display()
+                            ));
+                            (
+                                err,
+                                engines
+                                    .iter_mut()
+                                    .filter_map(|s: &mut EngineState| s.process.take())
+                                    .collect::<Vec<_>>(),
+                            )
+                        })?;
+                    (kind, Some(p))
+                }
+            };
+            engines.push(EngineState {
+                name: spec.name.clone(),
+                kind,
+                external: spec.external,
+                process,
+                ports: vec![],
+                busy: None,
+                done: None,
+                compute_ns: Vec::new(),
+                joined: false,
+                said_bye: false,
+                recorded: vec![],
+                recorded_inputs: vec![],
+                exit: None,
+            });
+        }
+        for e in engines.iter().filter(|e| e.external) {
+            eprintln!(
+                "waiting up to {:.0} s for external engine '{}': start it with NEUROLOOP_RUN_ID={run_id} NEUROLOOP_ENGINE={} NEUROLOOP_CONNECT={connect}{}",
+                exp.join_timeout_ms as f64 / 1000.0,
+                e.name,
+                e.name,
+                if exp.zenoh.lowlatency {
+                    " NEUROLOOP_ZENOH_LOWLATENCY=1"
+                } else {
+                    ""
+                }
+            );
+        }
+        let n = engines.len();
+        let mut c = Coordinator {
+            step_timeout: Duration::from_millis(exp.step_timeout_ms),
+            realtime: opts.realtime.unwrap_or(exp.realtime),
+            exp,
+            hub,
+            engines,
+            lockstep: None,
+            recorder: None,
+            interrupt: opts.interrupt.clone(),
+            reached: Step(0),
+            wall_s: 0.0,
+            overhead_ns: Vec::new(),
+            step_wall_ns: Vec::new(),
+            late_steps: 0,
+            latest: vec![Vec::new(); n],
+            paced_from: None,
+            last_flush: Instant::now(),
+            inputs: Vec::new(),
+            buf: Vec::with_capacity(256),
+        };
+        match c.handshake(run_dir) {
+            Ok(()) => Ok(c),
+            Err(e) => {
+                c.stop();
+                let procs = c
+                    .engines
+                    .iter_mut()
+                    .filter_map(|s| s.process.take())
+                    .collect();
+                Err((e, procs))
+            }
+        }
+    }
+
+    /// Hello -> Init -> Ready for every engine, then the port check and the link and recorder set-up.
+    pub(crate) fn handshake(&mut self, run_dir: Option<&PathBuf>) -> Result<(), RunError> {
+        let deadline = Instant::now() + Duration::from_millis(self.exp.join_timeout_ms);
+        // Hello from everyone.
+        while let Some(missing) = self.engines.iter().position(|e| !e.joined) {
+            match self
+                .hub
+                .recv_until(deadline.min(Instant::now() + Duration::from_millis(50)))
+            {
+                Some(HubEvent::Message { engine, bytes }) => match self.decode(engine, &bytes)? {
+                    Message::Hello { engine: name, .. } if name == self.engines[engine].name => {
+                        self.engines[engine].joined = true;
+                    }
+                    Message::Hello { engine: name, .. } => {
+                        return Err(
+                            self.engine_error(engine, format!("said Hello as engine '{name}'"))
+                        );
+                    }
+                    Message::Error { message } => {
+                        return Err(self.engine_error(engine, format!("failed: {message}")))
+                    }
+                    other => {
+                        return Err(self.engine_error(
+                            engine,
+                            format!("sent {} before Hello", other.kind_name()),
+                        ))
+                    }
+                },
+                Some(HubEvent::Stray { key }) => {
+                    tracing::warn!("ignoring a message on {key}: no such engine in this run")
+                }
+                Some(_) => {}
+                None => {
+                    self.check_alive()?;
+                    if Instant::now() >= deadline {
+                        let e = &self.engines[missing];
+                        let how = if e.external {
+                            "external engine: was it started with this run's NEUROLOOP_RUN_ID and NEUROLOOP_CONNECT?"
+                        } else {
+                            "its process is running but never connected"
+                        };
+                        return Err(self.engine_error(
+                            missing,
+                            format!(
+                                "did not join within {} ms (run.join_timeout_ms; {how})",
+                                self.exp.join_timeout_ms
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        // Init to everyone.
+        for i in 0..self.engines.len() {
+            self.wait_listening(i, deadline)?;
+            let spec = &self.exp.engines[i];
+            let init = Message::Init {
+                base_step_ms: self.exp.base_step_ms,
+                period: spec.period,
+                seed: spec.seed,
+                config_json: spec.config.to_string(),
+            };
+            self.hub.send(i, &init)?;
+        }
+        // Ready from everyone.
+        let mut initial: Vec<Option<Vec<DataEntry>>> = vec![None; self.engines.len()];
+        while initial.iter().any(Option::is_none) {
+            match self
+                .hub
+                .recv_until(deadline.min(Instant::now() + Duration::from_millis(50)))
+            {
+                Some(HubEvent::Message { engine, bytes }) => match self.decode(engine, &bytes)? {
+                    Message::Ready { ports, outputs } => {
+                        self.engines[engine].ports = ports;
+                        self.check_outputs(engine, &outputs)?;
+                        initial[engine] = Some(outputs);
+                    }
+                    Message::Error { message } => {
+                        return Err(
+                            self.engine_error(engine, format!("failed to initialize: {message}"))
+                        )
+                    }
+                    other => {
+                        return Err(self.engine_error(
+                            engine,
+                            format!("sent {} instead of Ready", other.kind_name()),
+                        ))
+                    }
+                },
+                Some(HubEvent::Left { engine }) => {
+                    return Err(self.lost(engine, "while initializing"))
+                }
+                Some(_) => {}
+                None => {
+                    self.check_alive()?;
+                    if Instant::now() >= deadline {
+                        let i = initial.iter().position(Option::is_none).unwrap_or(0);
+                        return Err(self.engine_error(
+                            i,
+                            format!("did not answer Init within {} ms", self.exp.join_timeout_ms),
+                        ));
+                    }
+                }
+            }
+        }
+        self.check_ports()?;
+        self.build_links()?;
+        if let Some(dir) = run_dir {
+            self.create_recorder(dir)?;
+        }
+        // t = 0: everyone's initial outputs.
+        for (e, outs) in initial.into_iter().enumerate() {
+            let outs = outs.unwrap_or_default();
+            if let Some(l) = self.lockstep.as_mut() {
+                l.push_outputs(e, Step(0), &outs);
+            }
+            self.record(e, Step(0), &outs)?;
+            self.latest[e] = outs;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn wait_listening(
+        &mut self,
+        engine: usize,
+        deadline: Instant,
+    ) -> Result<(), RunError> {
+        // The engine declared its subscriber before saying Hello, and zenoh keeps declarations and data
+        // of one connection in order, so this is normally true at once; it is checked all the same.
+        while !self.hub.is_listening(engine)? {
+            if Instant::now() >= deadline {
+                return Err(self.engine_error(
+                    engine,
+                    "said Hello but its subscriber never appeared".into(),
+                ));
+            }
+            if let Some(HubEvent::Left { engine }) = self.hub.recv_timeout(Duration::from_millis(1))
+            {
+                return Err(self.lost(engine, "while joining"));
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn check_ports(&self) -> Result<(), RunError> {
+        let mut problems = Vec::new();
+        let mut by_name = BTreeMap::new();
+        for (e, spec) in self.engines.iter().zip(&self.exp.engines) {
+            if let Some(declared) = &spec.declared_ports {
+                if declared != &e.ports {
+                    problems.push(Problem {
+                        path: format!("engines.{}.ports", e.name),
+                        line: None,
+                        column: None,
+                        message: format!(
+                            "the engine declared other ports than the file: it has {}",
+                            describe_ports(&e.ports)
+                        ),
+                    });
+                }
+            }
+            by_name.insert(e.name.clone(), e.ports.clone());
+        }
+        problems.extend(check_ports(&self.exp, &by_name));
+        if problems.is_empty() {
+            return Ok(());
+        }
+        let file = self
+            .exp
+            .source
+            .as_ref()
+            .map_or("<experiment>".into(), |p| p.display().to_string());
+        for p in &mut problems {
+            if p.line.is_none() {
+                if let Some((l, c)) = neuroloop_core::experiment::locate(&self.exp.text, &p.path) {
+                    p.line = Some(l);
+                    p.column = Some(c);
+                }
+            }
+        }
+        Err(RunError::Ports(ConfigError { file, problems }))
+    }
+
+    /// The index of `engine`'s port named `port`, preferring one of direction `want` (an input and an
+    /// output may share a name).
+    pub(crate) fn port_index(&self, engine: usize, port: &str, want: Direction) -> Option<u16> {
+        let ports = &self.engines[engine].ports;
+        ports
+            .iter()
+            .position(|p| p.name == port && p.direction == want)
+            .or_else(|| ports.iter().position(|p| p.name == port))
+            .map(|i| i as u16)
+    }
+
+    pub(crate) fn engine_index(&self, name: &str) -> Option<usize> {
+        self.engines.iter().position(|e| e.name == name)
+    }
+
+    pub(crate) fn build_links(&mut self) -> Result<(), RunError> {
+        let mut defs = Vec::new();
+        for (i, link) in self.exp.links.iter().enumerate() {
+            let find = |r: &neuroloop_core::experiment::PortRef, want| {
+                let e = self.engine_index(&r.engine)?;
+                Some((e, self.port_index(e, &r.port, want)?))
+            };
+            let (Some((fe, fp)), Some((te, tp))) = (
+                find(&link.from, Direction::Output),
+                find(&link.to, Direction::Input),
+            ) else {
+                return Err(RunError::Setup(format!(
+                    "links[{i}]: {} -> {} does not resolve",
+                    link.from, link.to
+                )));
+            };
+            let from_kind = self.engines[fe].ports[usize::from(fp)].kind.clone();
+            // Each step's random stream comes from the link's endpoints (not its place in the file).
+            let transfer = match &link.transfer {
+                Some(chain) => Some(
+                    TransferChain::new(chain, &from_kind, |k| link.transfer_seed(self.exp.seed, k))
+                        .map_err(|e| {
+                            RunError::Setup(format!(
+                                "links[{i}].{}: {}",
+                                chain.step_key(e.step),
+                                e.message
+                            ))
+                        })?,
+                ),
+                None => None,
+            };
+            defs.push(LinkDef {
+                from_engine: fe,
+                from_port: fp,
+                to_engine: te,
+                to_port: tp,
+                from_kind,
+                transfer,
+            });
+        }
+        let periods = self.exp.engines.iter().map(|e| e.period).collect();
+        self.lockstep = Some(Lockstep::new(
+            periods,
+            self.exp.duration,
+            self.exp.base_step_ms,
+            defs,
+        ));
+        Ok(())
+    }
+
+    /// One recording per `[record]` entry, `<engine>.<port>.parquet`: an output port records what the
+    /// engine produced, an input port what its link delivered (after the transfer chain), with the
+    /// input port's own kind. An entry names the output when an input and an output share the name, so
+    /// the file names cannot collide.
+    pub(crate) fn create_recorder(&mut self, dir: &std::path::Path) -> Result<(), RunError> {
+        let mut rec = Recorder::new(dir);
+        for r in &self.exp.record {
+            let Some(e) = self.engine_index(&r.engine) else {
+                continue;
+            };
+            let Some(p) = self.port_index(e, &r.port, Direction::Output) else {
+                continue;
+            };
+            let port = &self.engines[e].ports[usize::from(p)];
+            let (kind, input) = (port.kind.clone(), port.direction == Direction::Input);
+            let idx = rec
+                .create(&r.engine, &r.port, &kind)
+                .map_err(|err| RunError::Setup(format!("cannot record {r}: {err}")))?;
+            if input {
+                self.engines[e].recorded_inputs.push((p, idx));
+            } else {
+                self.engines[e].recorded.push((p, idx));
+            }
+        }
+        self.recorder = Some(rec);
+        Ok(())
+    }
+}
+
+fn describe_ports(ports: &[PortSpec]) -> String {
+    let v: Vec<String> = ports
+        .iter()
+        .map(|p| {
+            let d = if p.direction == Direction::Input {
+                "input"
+            } else {
+                "output"
+            };
+            format!("{} ({d} {})", p.name, p.kind.describe())
+        })
+        .collect();
+    v.join(", ")
+}
