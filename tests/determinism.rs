@@ -107,7 +107,7 @@ fn recordings_read_back_with_sensible_rows_and_columns() {
     let steps = (DURATION_MS / STEP_MS) as usize;
     // plant.position: one row per 1 ms step plus t = 0, columns step, t_ms, x.
     let pos = Table::read(&out.join("plant.position.parquet"));
-    assert_eq!(pos.names, ["step", "t_ms", "x"]);
+    assert_eq!(pos.names, ["step", "t_ms", "x", "episode"]);
     assert_eq!(pos.rows(), steps + 1);
     for (k, (&s, &t)) in pos.col("step").iter().zip(pos.col("t_ms")).enumerate() {
         assert_eq!(s, k as f64);
@@ -125,7 +125,7 @@ fn recordings_read_back_with_sensible_rows_and_columns() {
 
     // controller.force: 2 ms steps -> duration / 2 + 1 rows.
     let force = Table::read(&out.join("controller.force.parquet"));
-    assert_eq!(force.names, ["step", "t_ms", "force"]);
+    assert_eq!(force.names, ["step", "t_ms", "force", "episode"]);
     assert_eq!(force.rows(), steps / 2 + 1);
 
     // decoder.rate: 5 ms steps; pos_decoder.rate: 3 ms steps.
@@ -141,7 +141,7 @@ fn recordings_read_back_with_sensible_rows_and_columns() {
     // source.spikes: one row per spike, times inside the run, in time order, neurons < 50, and the
     // producer's step end right after the spike time.
     let spikes = Table::read(&out.join("source.spikes.parquet"));
-    assert_eq!(spikes.names, ["step", "t_ms", "neuron"]);
+    assert_eq!(spikes.names, ["step", "t_ms", "neuron", "episode"]);
     let n = spikes.rows();
     // 50 neurons at 40 Hz for 0.6 s: 1200 expected; allow a wide margin.
     assert!((800..1600).contains(&n), "{n} spikes");

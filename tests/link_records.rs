@@ -48,7 +48,7 @@ fn recorded_inputs_are_what_the_links_delivered_and_seeds_follow_endpoints() {
     // controller.position: one row per controller step, at its start, holding 2 x + 0.001 of the
     // plant's position made at that time (the linear transfer of the recorded producer values).
     let got = Table::read(&out.join("controller.position.parquet"));
-    assert_eq!(got.names, ["step", "t_ms", "x"]);
+    assert_eq!(got.names, ["step", "t_ms", "x", "episode"]);
     assert_eq!(got.rows(), DURATION_MS / CONTROLLER_STEP);
     for (k, (&step, &v)) in got.col("step").iter().zip(got.col("x")).enumerate() {
         let t = k * CONTROLLER_STEP;
@@ -87,7 +87,7 @@ fn recorded_inputs_are_what_the_links_delivered_and_seeds_follow_endpoints() {
         }
     }
     let spikes = Table::read(&out.join("pos_decoder.spikes.parquet"));
-    assert_eq!(spikes.names, ["step", "t_ms", "neuron"]);
+    assert_eq!(spikes.names, ["step", "t_ms", "neuron", "episode"]);
     // 20 neurons at 20-400 Hz for 0.3 s: hundreds of spikes.
     assert!(spikes.rows() > 200, "{} delivered spikes", spikes.rows());
     assert_eq!(spikes.col("step"), &expected.0[..]);

@@ -30,7 +30,8 @@ fn slow_probe_sees_fast_producers_by_the_lockstep_rules() {
             "value",
             "value_stamp_ms",
             "spikes_now",
-            "spikes_total"
+            "spikes_total",
+            "episode"
         ]
     );
     let probe_steps = (DURATION_MS / PROBE_STEP_MS) as usize;

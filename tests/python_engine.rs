@@ -385,7 +385,10 @@ fn all_messages() -> Vec<Message> {
                 entry(2, 20, Payload::Events(events)),
             ],
         },
-        Message::Reset,
+        Message::Reset {
+            seed: 0x0123_4567_89ab_cdef,
+            episode: 3,
+        },
         Message::Shutdown,
         Message::Bye,
         Message::Error {

@@ -1,4 +1,5 @@
-"""neuroloop: write a neuroloop engine in Python.
+"""neuroloop: write a neuroloop engine in Python, or drive a run (:class:`Run`, a client of
+``neuroloop control``).
 
 An engine is a subclass of :class:`Engine`; :func:`serve` (or :func:`main`) runs it as a process of a
 ``neuroloop run``, speaking the wire protocol of ``docs/protocol.md`` over zenoh::
@@ -32,6 +33,7 @@ from .engine import (
     serve,
     zenoh_config,
 )
+from .run import Control, Run
 from .wire import (
     INPUT,
     OUTPUT,
@@ -49,6 +51,7 @@ from .wire import (
 
 __all__ = [
     "Analog",
+    "Control",
     "DataEntry",
     "Engine",
     "EngineArgs",
@@ -62,6 +65,7 @@ __all__ = [
     "Outputs",
     "PROTOCOL_VERSION",
     "Port",
+    "Run",
     "Scalar",
     "SpikeBatch",
     "Spikes",

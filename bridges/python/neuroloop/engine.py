@@ -16,6 +16,7 @@ import queue
 import sys
 import time
 import traceback
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
@@ -55,6 +56,9 @@ class InitContext:
     """Length of the base step in ms."""
     period: int
     """The engine's sync step in base steps."""
+    episode: int = 0
+    """The episode of the run: 0 after ``Init``, k after the k-th ``Reset`` (which builds the engine
+    anew with the episode's seed)."""
 
     @property
     def step_ms(self) -> float:
@@ -84,7 +88,9 @@ class Engine:
         raise NotImplementedError
 
     def reset(self) -> None:
-        """Goes back to the state at t = 0 (same seed, same parameters). The default refuses."""
+        """Goes back to the state at t = 0 (same seed, same parameters), for programs that hold the
+        engine themselves. The engine runner does not call it: on ``Reset`` it builds the engine anew
+        with the factory and the episode's seed (``InitContext.episode``). The default refuses."""
         raise NeuroloopError("this engine cannot be reset")
 
     def shutdown(self) -> None:
@@ -444,7 +450,13 @@ class _Server:
                 compute_ns = time.perf_counter_ns() - started
                 self.send(wire.StepDone(msg.step, compute_ns, entries))
             elif isinstance(msg, wire.Reset):
-                user("reset()", engine.reset)
+                # A new episode: the engine is built anew by the factory with the episode's seed, so
+                # that it starts exactly as a fresh engine of a run with that seed would.
+                user("shutdown()", engine.shutdown)
+                ctx = dataclasses.replace(ctx, seed=msg.seed, episode=msg.episode)
+                engine = user("the engine factory", engine_factory, ctx)
+                if list(user("ports()", engine.ports)) != ports:
+                    raise self.fail("the engine built for the new episode has other ports")
                 inputs, outputs = ready()
             elif isinstance(msg, wire.Shutdown):
                 user("shutdown()", engine.shutdown)

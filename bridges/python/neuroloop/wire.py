@@ -336,8 +336,11 @@ class StepDone:
 
 @dataclass
 class Reset:
-    """Coordinator -> engine: go back to t = 0 (answered by Ready)."""
+    """Coordinator -> engine: go back to t = 0 as a fresh engine built from the same configuration with
+    this seed would be, for episode ``episode`` of the run (answered by Ready)."""
 
+    seed: int
+    episode: int
     code = RESET
 
 
@@ -473,9 +476,12 @@ def encode(msg: Message) -> bytes:
     elif isinstance(msg, StepDone):
         out.append(_u64(msg.compute_ns))
         _put_entries(out, msg.outputs)
+    elif isinstance(msg, Reset):
+        out.append(_u64(msg.seed))
+        out.append(_u32(msg.episode))
     elif isinstance(msg, Error):
         _put_str(out, msg.message)
-    elif not isinstance(msg, (Reset, Shutdown, Bye)):
+    elif not isinstance(msg, (Shutdown, Bye)):
         raise TypeError(f"not a neuroloop message: {msg!r}")
     return b"".join(out)
 
@@ -632,7 +638,7 @@ def decode(buf: bytes) -> Message:
     elif kind == STEP_DONE:
         msg = StepDone(step, r.u64("compute_ns"), r.entries())
     elif kind == RESET:
-        msg = Reset()
+        msg = Reset(r.u64("seed"), r.u32("episode"))
     elif kind == SHUTDOWN:
         msg = Shutdown()
     elif kind == BYE:

@@ -34,7 +34,7 @@ def all_messages():
             [w.DataEntry(0, 16, np.array([1.0, -2.5])), w.DataEntry(3, 15, 0.25)],
         ),
         w.StepDone(17, 12345, [w.DataEntry(1, 20, spikes), w.DataEntry(2, 20, events)]),
-        w.Reset(),
+        w.Reset(0x0123456789ABCDEF, 3),
         w.Shutdown(),
         w.Bye(),
         w.Error("boom"),

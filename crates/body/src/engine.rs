@@ -73,23 +73,40 @@ pub struct BodyEngine {
     trials_log: Option<TrialLog>,
 }
 
-/// The per-trial records file, appended as trials end.
+/// The per-trial records file, appended as trials end: one JSON object per line, the episode of the
+/// run first (`{"episode": 0, "index": 0, ...}`), then the [`TrialRecord`].
 struct TrialLog {
     path: PathBuf,
     file: std::io::BufWriter<std::fs::File>,
     written: usize,
+    episode: u32,
+}
+
+/// One line of the trial records file.
+#[derive(serde::Serialize)]
+struct TrialLine<'a> {
+    episode: u32,
+    #[serde(flatten)]
+    record: &'a TrialRecord,
 }
 
 impl TrialLog {
-    fn create(path: PathBuf) -> std::io::Result<Self> {
+    /// Creates the file for episode 0; a later episode (the run was reset) appends to it.
+    fn create(path: PathBuf, episode: u32) -> std::io::Result<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
-        let file = std::io::BufWriter::new(std::fs::File::create(&path)?);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .append(episode > 0)
+            .truncate(episode == 0)
+            .open(&path)?;
         Ok(TrialLog {
             path,
-            file,
+            file: std::io::BufWriter::new(file),
             written: 0,
+            episode,
         })
     }
 
@@ -99,8 +116,12 @@ impl TrialLog {
         if records.len() <= self.written {
             return Ok(());
         }
-        for r in &records[self.written..] {
-            serde_json::to_writer(&mut self.file, r)?;
+        for record in &records[self.written..] {
+            let line = TrialLine {
+                episode: self.episode,
+                record,
+            };
+            serde_json::to_writer(&mut self.file, &line)?;
             self.file.write_all(b"\n")?;
         }
         self.file.flush()?;
@@ -168,7 +189,7 @@ impl BodyEngine {
         let run_dir = std::env::var_os("NEUROLOOP_RUN_DIR").map(PathBuf::from);
         let trials_log = trials_file(&ctx.name, cfg.trials_path.as_deref(), run_dir.as_deref())
             .map(|path| {
-                TrialLog::create(path.clone()).map_err(|e| {
+                TrialLog::create(path.clone(), ctx.episode).map_err(|e| {
                     EngineError::Config(format!(
                         "engines.{}.config.trials_path: cannot create {}: {e}",
                         ctx.name,

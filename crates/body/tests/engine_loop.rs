@@ -15,6 +15,7 @@ fn ctx(name: &str, config: serde_json::Value) -> InitContext {
         seed: 0,
         base_step_ms: 1.0,
         period: 1,
+        episode: 0,
     }
 }
 

@@ -87,6 +87,7 @@ fn main() {
             seed: c.seed,
             base_step_ms: 1.0,
             period: 1,
+            episode: 0,
         };
         let mut e = BrainEngine::new_in(&ctx, None).unwrap_or_else(|e| {
             eprintln!("error: {e}");

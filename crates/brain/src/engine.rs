@@ -543,6 +543,7 @@ mod tests {
             seed: 9,
             base_step_ms: 1.0,
             period: 1,
+            episode: 0,
         }
     }
 
@@ -855,6 +856,7 @@ mod reward_tests {
             seed: 1,
             base_step_ms: 1.0,
             period: 1,
+            episode: 0,
         }
     }
 

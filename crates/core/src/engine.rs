@@ -61,6 +61,10 @@ pub struct InitContext {
     pub base_step_ms: f64,
     /// The engine's sync step in base steps.
     pub period: u32,
+    /// The episode of the run this engine is built for: 0 after `Init`, k after the k-th `Reset`
+    /// (which rebuilds the engine with the episode's seed). Engines that write files into the run
+    /// folder append to them in later episodes.
+    pub episode: u32,
 }
 
 impl InitContext {
@@ -151,7 +155,9 @@ pub trait Engine: Send {
         outputs: &mut Outputs,
     ) -> Result<(), EngineError>;
 
-    /// Goes back to the state at t = 0 (same seed, same parameters). The default refuses.
+    /// Goes back to the state at t = 0 (same seed, same parameters), for programs that hold the engine
+    /// in-process. The engine runner of a run does not call it: on the protocol's `Reset` it builds
+    /// the engine anew with the episode's seed (`InitContext::episode`). The default refuses.
     fn reset(&mut self) -> Result<(), EngineError> {
         Err(EngineError::Model("this engine cannot be reset".into()))
     }

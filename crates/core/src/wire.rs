@@ -77,8 +77,14 @@ pub enum Message {
         /// Outputs produced during the step.
         outputs: Vec<DataEntry>,
     },
-    /// Coordinator -> engine: go back to t = 0 (answered by `Ready`).
-    Reset,
+    /// Coordinator -> engine: go back to t = 0 as a fresh engine built from the same configuration
+    /// with this seed would be, for episode `episode` of the run (answered by `Ready`).
+    Reset {
+        /// The engine's seed for the episode.
+        seed: u64,
+        /// The episode index (the run's first episode, after `Init`, is 0).
+        episode: u32,
+    },
     /// Coordinator -> engine: stop (answered by `Bye`).
     Shutdown,
     /// Engine -> coordinator: stopped.
@@ -99,7 +105,7 @@ impl Message {
             Message::Ready { .. } => 3,
             Message::Step { .. } => 4,
             Message::StepDone { .. } => 5,
-            Message::Reset => 6,
+            Message::Reset { .. } => 6,
             Message::Shutdown => 7,
             Message::Bye => 8,
             Message::Error { .. } => 9,
@@ -114,7 +120,7 @@ impl Message {
             Message::Ready { .. } => "Ready",
             Message::Step { .. } => "Step",
             Message::StepDone { .. } => "StepDone",
-            Message::Reset => "Reset",
+            Message::Reset { .. } => "Reset",
             Message::Shutdown => "Shutdown",
             Message::Bye => "Bye",
             Message::Error { .. } => "Error",
@@ -229,7 +235,11 @@ pub fn encode_into(msg: &Message, buf: &mut Vec<u8>) {
             buf.extend_from_slice(&compute_ns.to_le_bytes());
             put_entries(buf, outputs);
         }
-        Message::Reset | Message::Shutdown | Message::Bye => {}
+        Message::Reset { seed, episode } => {
+            buf.extend_from_slice(&seed.to_le_bytes());
+            buf.extend_from_slice(&episode.to_le_bytes());
+        }
+        Message::Shutdown | Message::Bye => {}
         Message::Error { message } => put_str(buf, message),
     }
 }
@@ -282,7 +292,10 @@ pub fn decode(bytes: &[u8]) -> Result<Message, WireError> {
             compute_ns: r.u64("compute_ns")?,
             outputs: r.entries()?,
         },
-        6 => Message::Reset,
+        6 => Message::Reset {
+            seed: r.u64("seed")?,
+            episode: r.u32("episode")?,
+        },
         7 => Message::Shutdown,
         8 => Message::Bye,
         9 => Message::Error {
@@ -656,7 +669,10 @@ mod tests {
                     },
                 ],
             },
-            Message::Reset,
+            Message::Reset {
+                seed: 0x0123_4567_89ab_cdef,
+                episode: 3,
+            },
             Message::Shutdown,
             Message::Bye,
             Message::Error {

@@ -151,6 +151,7 @@ mod tests {
             seed: 0,
             base_step_ms: 1.0,
             period: 1,
+            episode: 0,
         };
         let mut s = Spring::new(&ctx).unwrap();
         let ports = s.ports();
@@ -177,6 +178,7 @@ mod tests {
             seed: 0,
             base_step_ms: 1.0,
             period: 1,
+            episode: 0,
         };
         let e = Spring::new(&ctx).err().unwrap().to_string();
         assert!(e.contains("engines.plant.config.mass_kg"), "{e}");

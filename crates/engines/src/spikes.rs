@@ -196,6 +196,7 @@ mod tests {
             seed: 5,
             base_step_ms: 1.0,
             period: 1,
+            episode: 0,
         }
     }
 

@@ -33,6 +33,7 @@ fn ctx(name: &str, config: serde_json::Value, seed: u64) -> InitContext {
         seed,
         base_step_ms: 1.0,
         period: 1,
+        episode: 0,
     }
 }
 

@@ -6,6 +6,7 @@
 //! run folder or an expectation cannot be measured.
 
 mod bench;
+mod control;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -83,6 +84,17 @@ enum Command {
         #[arg(long)]
         connect: Option<String>,
     },
+    /// Serve runs to another process over zenoh (start, advance, read, reset, stop: JSON requests as
+    /// zenoh queries on neuroloop/control/ID; see docs/protocol.md). Prints one JSON line with the key
+    /// and the endpoint to connect to, then serves until a `quit` request or Ctrl-C.
+    Control {
+        /// The server's id (part of its key: neuroloop/control/ID).
+        #[arg(long)]
+        id: String,
+        /// The zenoh endpoint to listen on (default: a free loopback TCP port).
+        #[arg(long)]
+        listen: Option<String>,
+    },
     /// List the built-in engines and their ports (with default configuration).
     Engines,
     /// Benchmarks.
@@ -154,6 +166,11 @@ fn main() -> ExitCode {
             name,
             connect,
         } => cmd_engine(&kind, run_id, name, connect),
+        Command::Control { id, listen } => {
+            let interrupt = Arc::new(AtomicBool::new(false));
+            watch_signals(interrupt.clone());
+            control::serve(&id, listen, interrupt)
+        }
         Command::Engines => cmd_engines(),
         Command::Bench { which } => match bench::run(which) {
             Ok(()) => ExitCode::SUCCESS,
@@ -398,6 +415,7 @@ fn cmd_engines() -> ExitCode {
             seed: 0,
             base_step_ms: 1.0,
             period: 1,
+            episode: 0,
         };
         let construct = catalog::constructor(kind).expect("listed");
         match construct(&ctx) {

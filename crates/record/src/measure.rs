@@ -306,7 +306,13 @@ impl RunFolder {
                     continue;
                 }
                 match serde_json::from_str::<Value>(line) {
-                    Ok(Value::Object(m)) => list.push(m),
+                    // Expected results are measured on the run's first episode (a run that was
+                    // reset appends later episodes' records, marked with their `episode`).
+                    Ok(Value::Object(m)) => {
+                        if m.get("episode").and_then(Value::as_u64).unwrap_or(0) == 0 {
+                            list.push(m);
+                        }
+                    }
                     Ok(_) => {
                         return Err(MeasureError::Broken {
                             key: key.to_string(),
@@ -484,6 +490,12 @@ impl RunFolder {
                 key: key.to_string(),
                 reason: e.to_string(),
             })?;
+            // Expected results are measured on the run's first episode.
+            let rec = if rec.episode.iter().any(|&e| e != 0) {
+                rec.episode_only(0)
+            } else {
+                rec
+            };
             self.recordings.insert(label.to_string(), rec);
         }
         Ok(&self.recordings[label])

@@ -51,7 +51,9 @@ fn writer_properties() -> WriterProperties {
 /// - scalar: `step`, `t_ms`, `value` (Float64, metadata `unit`);
 /// - spikes: one row per spike: `step` (producer step end), `t_ms` (spike time), `neuron` (UInt32,
 ///   metadata `size`: the population size);
-/// - events: one row per event: `step`, `t_ms` (event time), `x`, `y` (UInt16), `polarity` (Boolean).
+/// - events: one row per event: `step`, `t_ms` (event time), `x`, `y` (UInt16), `polarity` (Boolean);
+/// - every kind ends with `episode` (UInt32): the episode of the run, 0 unless the run was reset
+///   (`neuroloop_run::Run::reset`); `step` and `t_ms` start again at 0 in each episode.
 ///
 /// ```
 /// use neuroloop_core::port::PortKind;
@@ -59,7 +61,7 @@ fn writer_properties() -> WriterProperties {
 ///
 /// let schema = schema_for(&PortKind::analog(&[("elbow", "rad"), ("elbow", "rad"), ("t_ms", "ms")]));
 /// let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-/// assert_eq!(names, ["step", "t_ms", "elbow", "elbow_1", "t_ms_1"]);
+/// assert_eq!(names, ["step", "t_ms", "elbow", "elbow_1", "t_ms_1", "episode"]);
 /// assert_eq!(schema.field(2).metadata().get("unit").map(String::as_str), Some("rad"));
 /// ```
 pub fn schema_for(kind: &PortKind) -> SchemaRef {
@@ -71,7 +73,7 @@ pub fn schema_for(kind: &PortKind) -> SchemaRef {
         |f: Field, unit: &str| f.with_metadata(arrow_schema::Metadata::new().with("unit", unit));
     match kind {
         PortKind::Analog { channels } => {
-            let mut used: Vec<String> = vec!["step".into(), "t_ms".into()];
+            let mut used: Vec<String> = vec!["step".into(), "t_ms".into(), "episode".into()];
             for (i, ch) in channels.iter().enumerate() {
                 let base = if ch.name.is_empty() {
                     format!("channel_{i}")
@@ -107,6 +109,9 @@ pub fn schema_for(kind: &PortKind) -> SchemaRef {
             fields.push(Field::new("polarity", DataType::Boolean, false));
         }
     }
+    // The episode of the run (0 unless the run was reset), last so that the kind's columns keep
+    // their places.
+    fields.push(Field::new("episode", DataType::UInt32, false));
     Arc::new(Schema::new(fields))
 }
 
@@ -128,6 +133,7 @@ enum Rest {
 struct Rows {
     step: Vec<u64>,
     t_ms: Vec<f64>,
+    episode: Vec<u32>,
     rest: Rest,
 }
 
@@ -172,6 +178,7 @@ impl Rows {
         Rows {
             step: Vec::new(),
             t_ms: Vec::new(),
+            episode: Vec::new(),
             rest,
         }
     }
@@ -181,7 +188,14 @@ impl Rows {
     }
 
     /// Appends one step's payload; the payload must already be checked against the port kind.
-    fn push(&mut self, step: u64, t_ms: f64, payload: &Payload) -> Result<(), String> {
+    fn push(
+        &mut self,
+        step: u64,
+        t_ms: f64,
+        episode: u32,
+        payload: &Payload,
+    ) -> Result<(), String> {
+        let before = self.len();
         match (&mut self.rest, payload) {
             (Rest::Analog(cols), Payload::Analog(v)) if cols.len() == v.len() => {
                 self.step.push(step);
@@ -218,6 +232,8 @@ impl Rows {
                 ))
             }
         }
+        self.episode
+            .extend(std::iter::repeat_n(episode, self.len() - before));
         Ok(())
     }
 
@@ -237,6 +253,8 @@ impl Rows {
         let result = (|| {
             extend_primitive::<UInt64Type>(&mut self.step, &cols[0], name(0))?;
             extend_primitive::<Float64Type>(&mut self.t_ms, &cols[1], name(1))?;
+            let last = cols.len() - 1;
+            extend_primitive::<UInt32Type>(&mut self.episode, &cols[last], name(last))?;
             match &mut self.rest {
                 Rest::Analog(chs) => {
                     for (i, ch) in chs.iter_mut().enumerate() {
@@ -272,6 +290,7 @@ impl Rows {
     fn truncate(&mut self, n: usize) {
         self.step.truncate(n);
         self.t_ms.truncate(n);
+        self.episode.truncate(n);
         match &mut self.rest {
             Rest::Analog(chs) => chs.iter_mut().for_each(|c| c.truncate(n)),
             Rest::Scalar(v) => v.truncate(n),
@@ -308,6 +327,10 @@ impl Rows {
                 cols.push(Arc::new(BooleanArray::from(take_front(polarity, n))));
             }
         }
+        cols.push(Arc::new(UInt32Array::from(take_front(
+            &mut self.episode,
+            n,
+        ))));
         RecordBatch::try_new(Arc::clone(schema), cols)
     }
 }
@@ -330,6 +353,8 @@ pub struct PortRecorder {
     part_dir: PathBuf,
     parts: Vec<PathBuf>,
     rows_recorded: u64,
+    /// The episode written into the rows pushed from now on.
+    episode: u32,
 }
 
 impl PortRecorder {
@@ -368,6 +393,7 @@ impl PortRecorder {
             part_dir,
             parts: Vec::new(),
             rows_recorded: 0,
+            episode: 0,
         })
     }
 
@@ -416,6 +442,11 @@ impl PortRecorder {
         self.rows.len()
     }
 
+    /// Marks the rows pushed from now on with episode `episode` (the `episode` column; 0 at the start).
+    pub fn set_episode(&mut self, episode: u32) {
+        self.episode = episode;
+    }
+
     /// Records the output of one step: `step_end` is the producer's step end, `t_ms` the end of that step
     /// in ms (analog and scalar rows; spikes and events carry their own times). A payload that does not
     /// fit the port's kind is refused with [`RecordError::Payload`] and nothing is recorded.
@@ -432,7 +463,9 @@ impl PortRecorder {
         };
         payload.check_against(&self.kind).map_err(err)?;
         let before = self.rows.len();
-        self.rows.push(step_end.0, t_ms, payload).map_err(err)?;
+        self.rows
+            .push(step_end.0, t_ms, self.episode, payload)
+            .map_err(err)?;
         self.rows_recorded += (self.rows.len() - before) as u64;
         Ok(())
     }

@@ -44,6 +44,9 @@ pub struct Recording {
     pub step: Vec<u64>,
     /// Time of each row, ms (step end for analog and scalar rows, spike or event time otherwise).
     pub t_ms: Vec<f64>,
+    /// Episode of the run of each row (0 unless the run was reset; 0 for recordings made before the
+    /// column existed).
+    pub episode: Vec<u32>,
     /// The other columns.
     pub data: RecordedData,
 }
@@ -77,7 +80,12 @@ impl Recording {
                 "columns {names:?} do not start with step, t_ms"
             )));
         }
-        let rest = &schema.fields()[2..];
+        let fields = schema.fields();
+        let has_episode = fields.len() > 2
+            && fields[fields.len() - 1].name() == "episode"
+            && fields[fields.len() - 1].data_type() == &DataType::UInt32;
+        let rest = &fields[2..fields.len() - usize::from(has_episode)];
+        let names = &names[..2 + rest.len()];
         let mut data = if rest.len() == 1
             && rest[0].name() == "neuron"
             && rest[0].data_type() == &DataType::UInt32
@@ -104,7 +112,7 @@ impl Recording {
             )));
         };
         let reader = builder.build().map_err(RecordError::parquet(path))?;
-        let (mut step, mut t_ms) = (Vec::new(), Vec::new());
+        let (mut step, mut t_ms, mut episode) = (Vec::new(), Vec::new(), Vec::new());
         for batch in reader {
             let batch: RecordBatch = batch.map_err(RecordError::arrow(path))?;
             let cols = batch.columns();
@@ -113,6 +121,14 @@ impl Recording {
                 .ok_or_else(|| mismatch("column step is not UInt64".into()))?;
             step.extend_from_slice(s.values());
             column_f64(&cols[1], "t_ms", &mut t_ms).map_err(mismatch)?;
+            if has_episode {
+                let e = cols[cols.len() - 1]
+                    .as_primitive_opt::<UInt32Type>()
+                    .ok_or_else(|| mismatch("column episode is not UInt32".into()))?;
+                episode.extend_from_slice(e.values());
+            } else {
+                episode.resize(step.len(), 0);
+            }
             match &mut data {
                 RecordedData::Values { names, columns, .. } => {
                     for (i, c) in columns.iter_mut().enumerate() {
@@ -132,8 +148,44 @@ impl Recording {
             path: path.to_path_buf(),
             step,
             t_ms,
+            episode,
             data,
         })
+    }
+
+    /// The rows of episode `episode` only.
+    pub fn episode_only(&self, episode: u32) -> Recording {
+        let keep: Vec<bool> = self.episode.iter().map(|&e| e == episode).collect();
+        fn pick<T: Clone>(v: &[T], keep: &[bool]) -> Vec<T> {
+            v.iter()
+                .zip(keep)
+                .filter(|(_, k)| **k)
+                .map(|(x, _)| x.clone())
+                .collect()
+        }
+        let data = match &self.data {
+            RecordedData::Values {
+                names,
+                units,
+                columns,
+            } => RecordedData::Values {
+                names: names.clone(),
+                units: units.clone(),
+                columns: columns.iter().map(|c| pick(c, &keep)).collect(),
+            },
+            RecordedData::Spikes { neuron, size } => RecordedData::Spikes {
+                neuron: pick(neuron, &keep),
+                size: *size,
+            },
+            RecordedData::Events => RecordedData::Events,
+        };
+        Recording {
+            path: self.path.clone(),
+            step: pick(&self.step, &keep),
+            t_ms: pick(&self.t_ms, &keep),
+            episode: pick(&self.episode, &keep),
+            data,
+        }
     }
 
     /// Number of rows.

@@ -84,6 +84,11 @@ impl Recorder {
         self.ports.iter().map(PortRecorder::file_name).collect()
     }
 
+    /// Marks the rows pushed from now on, in every recording, with episode `episode`.
+    pub fn set_episode(&mut self, episode: u32) {
+        self.ports.iter_mut().for_each(|p| p.set_episode(episode));
+    }
+
     /// Records one step's output of the port under `index` (see [`PortRecorder::push`]).
     pub fn push(
         &mut self,

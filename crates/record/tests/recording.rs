@@ -116,7 +116,7 @@ fn analog_round_trip_names_units_values() {
     let (schema, b, meta) = read(&path);
     assert_eq!(
         names(&schema),
-        ["step", "t_ms", "elbow", "elbow_1", "step_1", "force"]
+        ["step", "t_ms", "elbow", "elbow_1", "step_1", "force", "episode"]
     );
     assert_eq!(schema.field(0).data_type(), &DataType::UInt64);
     for i in 1..6 {
@@ -162,7 +162,7 @@ fn scalar_round_trip() {
     rec.push(Step(2), 2.0, &Payload::Scalar(0.25)).unwrap();
     rec.push(Step(4), 4.0, &Payload::Scalar(-1.0)).unwrap();
     let (schema, b, _) = read(&rec.finish().unwrap());
-    assert_eq!(names(&schema), ["step", "t_ms", "value"]);
+    assert_eq!(names(&schema), ["step", "t_ms", "value", "episode"]);
     assert_eq!(unit(&schema, 2).as_deref(), Some("1"));
     assert_eq!(u64s(&b, 0), [2, 4]);
     assert_eq!(f64s(&b, 1), [2.0, 4.0]);
@@ -185,14 +185,17 @@ fn spikes_round_trip_one_row_per_spike() {
         .unwrap();
     rec.push(Step(2), 2.0, &batch(&[])).unwrap();
     rec.flush().unwrap();
-    rec.push(Step(3), 3.0, &batch(&[(0, 2.5)])).unwrap();
+    // A reset run: the rows from here on belong to episode 1.
+    rec.set_episode(1);
+    rec.push(Step(1), 1.0, &batch(&[(0, 0.5)])).unwrap();
     assert_eq!(rec.rows_recorded(), 3);
     let (schema, b, _) = read(&rec.finish().unwrap());
-    assert_eq!(names(&schema), ["step", "t_ms", "neuron"]);
+    assert_eq!(names(&schema), ["step", "t_ms", "neuron", "episode"]);
     assert_eq!(schema.field(2).data_type(), &DataType::UInt32);
-    assert_eq!(u64s(&b, 0), [1, 1, 3]);
-    assert_eq!(f64s(&b, 1), [0.1, 0.7, 2.5]);
+    assert_eq!(u64s(&b, 0), [1, 1, 1]);
+    assert_eq!(f64s(&b, 1), [0.1, 0.7, 0.5]);
     assert_eq!(u32s(&b, 2), [3, 9, 0]);
+    assert_eq!(u32s(&b, 3), [0, 0, 1]);
 }
 
 #[test]
@@ -211,7 +214,10 @@ fn events_round_trip_one_row_per_event() {
     e.push(5, 6, 1.75, true);
     rec.push(Step(2), 2.0, &Payload::Events(e)).unwrap();
     let (schema, b, _) = read(&rec.finish().unwrap());
-    assert_eq!(names(&schema), ["step", "t_ms", "x", "y", "polarity"]);
+    assert_eq!(
+        names(&schema),
+        ["step", "t_ms", "x", "y", "polarity", "episode"]
+    );
     assert_eq!(schema.field(2).data_type(), &DataType::UInt16);
     assert_eq!(schema.field(4).data_type(), &DataType::Boolean);
     assert_eq!(u64s(&b, 0), [1, 1, 2]);
@@ -260,7 +266,7 @@ fn parts_are_readable_mid_run_and_removed_by_finish() {
         ]
     );
     let (schema, b0, _) = read(&rec.parts()[0]);
-    assert_eq!(names(&schema), ["step", "t_ms", "value"]);
+    assert_eq!(names(&schema), ["step", "t_ms", "value", "episode"]);
     assert_eq!(unit(&schema, 2).as_deref(), Some("1"));
     assert_eq!(f64s(&b0, 2), [0.0, 1.0, 2.0]);
     let (_, b1, _) = read(&rec.parts()[1]);
@@ -359,7 +365,10 @@ fn empty_recording_gives_a_valid_file_with_the_schema() {
     rec.flush().unwrap();
     let path = rec.finish().unwrap();
     let (schema, b, meta) = read(&path);
-    assert_eq!(names(&schema), ["step", "t_ms", "x", "y", "polarity"]);
+    assert_eq!(
+        names(&schema),
+        ["step", "t_ms", "x", "y", "polarity", "episode"]
+    );
     assert_eq!(rows(&b), 0);
     assert_eq!(meta.file_metadata().num_rows(), 0);
     assert!(!dir.path().join(PARTS_DIR).exists());
@@ -372,7 +381,7 @@ fn empty_recording_gives_a_valid_file_with_the_schema() {
     )
     .unwrap();
     let (schema, b, _) = read(&rec.finish().unwrap());
-    assert_eq!(names(&schema), ["step", "t_ms", "value"]);
+    assert_eq!(names(&schema), ["step", "t_ms", "value", "episode"]);
     assert_eq!(rows(&b), 0);
 }
 

@@ -56,6 +56,11 @@ pub(crate) struct Coordinator {
     pub step_wall_ns: Vec<u64>,
     pub late_steps: u64,
     pub realtime: bool,
+    /// The episode (0 until the first reset) and its run seed (the run seed for episode 0).
+    pub episode: u32,
+    pub episode_seed: u64,
+    /// Base steps of the episodes before this one.
+    pub steps_before: u64,
     /// Per engine, the outputs of the last step it finished (its initial outputs before that).
     pub latest: Vec<Vec<DataEntry>>,
     /// When stepping first began (real-time pacing counts from there).

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use neuroloop_core::experiment::{check_ports, ConfigError, EngineKind, Experiment, Problem};
 use neuroloop_core::lockstep::{LinkDef, Lockstep};
 use neuroloop_core::port::{Direction, PortSpec};
+use neuroloop_core::seed::derive_seed;
 use neuroloop_core::time::Step;
 use neuroloop_core::transfer::TransferChain;
 use neuroloop_core::wire::{DataEntry, Message};
@@ -129,7 +130,7 @@ impl Coordinator {
                 }
             );
         }
-        let n = engines.len();
+        let (n, run_seed) = (engines.len(), exp.seed);
         let mut c = Coordinator {
             step_timeout: Duration::from_millis(exp.step_timeout_ms),
             realtime: opts.realtime.unwrap_or(exp.realtime),
@@ -145,6 +146,9 @@ impl Coordinator {
             step_wall_ns: Vec::new(),
             late_steps: 0,
             latest: vec![Vec::new(); n],
+            episode: 0,
+            episode_seed: run_seed,
+            steps_before: 0,
             paced_from: None,
             last_flush: Instant::now(),
             inputs: Vec::new(),
@@ -228,7 +232,24 @@ impl Coordinator {
             };
             self.hub.send(i, &init)?;
         }
-        // Ready from everyone.
+        let initial = self.await_ready(deadline, "Init")?;
+        self.check_ports()?;
+        self.build_links()?;
+        if let Some(dir) = run_dir {
+            self.create_recorder(dir)?;
+        }
+        self.begin_episode(initial)?;
+        Ok(())
+    }
+
+    /// Waits for `Ready` from every engine (after `Init` or `Reset`, named by `after`), taking in
+    /// its ports (which must not change from one episode to the next) and returning its outputs at
+    /// t = 0.
+    pub(crate) fn await_ready(
+        &mut self,
+        deadline: Instant,
+        after: &str,
+    ) -> Result<Vec<Vec<DataEntry>>, RunError> {
         let mut initial: Vec<Option<Vec<DataEntry>>> = vec![None; self.engines.len()];
         while initial.iter().any(Option::is_none) {
             match self
@@ -237,14 +258,25 @@ impl Coordinator {
             {
                 Some(HubEvent::Message { engine, bytes }) => match self.decode(engine, &bytes)? {
                     Message::Ready { ports, outputs } => {
+                        let known = &self.engines[engine].ports;
+                        if !known.is_empty() && *known != ports {
+                            return Err(self.engine_error(
+                                engine,
+                                format!(
+                                    "answered {after} with other ports than before: {}",
+                                    describe_ports(&ports)
+                                ),
+                            ));
+                        }
                         self.engines[engine].ports = ports;
                         self.check_outputs(engine, &outputs)?;
                         initial[engine] = Some(outputs);
                     }
                     Message::Error { message } => {
-                        return Err(
-                            self.engine_error(engine, format!("failed to initialize: {message}"))
-                        )
+                        return Err(self.engine_error(
+                            engine,
+                            format!("failed to initialize after {after}: {message}"),
+                        ))
                     }
                     other => {
                         return Err(self.engine_error(
@@ -263,20 +295,22 @@ impl Coordinator {
                         let i = initial.iter().position(Option::is_none).unwrap_or(0);
                         return Err(self.engine_error(
                             i,
-                            format!("did not answer Init within {} ms", self.exp.join_timeout_ms),
+                            format!(
+                                "did not answer {after} within {} ms",
+                                self.exp.join_timeout_ms
+                            ),
                         ));
                     }
                 }
             }
         }
-        self.check_ports()?;
-        self.build_links()?;
-        if let Some(dir) = run_dir {
-            self.create_recorder(dir)?;
-        }
-        // t = 0: everyone's initial outputs.
+        Ok(initial.into_iter().map(Option::unwrap_or_default).collect())
+    }
+
+    /// t = 0 of an episode: everyone's initial outputs go to the links, the recordings and the
+    /// latest values.
+    pub(crate) fn begin_episode(&mut self, initial: Vec<Vec<DataEntry>>) -> Result<(), RunError> {
         for (e, outs) in initial.into_iter().enumerate() {
-            let outs = outs.unwrap_or_default();
             if let Some(l) = self.lockstep.as_mut() {
                 l.push_outputs(e, Step(0), &outs);
             }
@@ -284,6 +318,44 @@ impl Coordinator {
             self.latest[e] = outs;
         }
         Ok(())
+    }
+
+    /// Starts the next episode: waits for the steps still running, sends every engine `Reset` with
+    /// its seed for the episode (derived from the episode's run seed as the first episode's were from
+    /// the run seed; a seed set in the file stays), waits for `Ready`, and rebuilds the links (empty,
+    /// transfer functions seeded for the episode). The recordings go on, marked with the episode.
+    pub(crate) fn reset(&mut self) -> Result<u32, RunError> {
+        self.wait_for(|c, e| c.engines[e].busy.is_some())?;
+        for e in &mut self.engines {
+            e.done = None;
+        }
+        self.steps_before += self.reached.0;
+        self.episode += 1;
+        self.episode_seed = crate::episode_seed(self.exp.seed, self.episode);
+        for i in 0..self.engines.len() {
+            let spec = &self.exp.engines[i];
+            let derived = spec.seed == derive_seed(self.exp.seed, &spec.name);
+            let seed = if derived {
+                derive_seed(self.episode_seed, &spec.name)
+            } else {
+                spec.seed
+            };
+            let msg = Message::Reset {
+                seed,
+                episode: self.episode,
+            };
+            self.hub.send(i, &msg)?;
+        }
+        let deadline = Instant::now() + Duration::from_millis(self.exp.join_timeout_ms);
+        let initial = self.await_ready(deadline, "Reset")?;
+        self.build_links()?;
+        if let Some(rec) = self.recorder.as_mut() {
+            rec.set_episode(self.episode);
+        }
+        self.reached = Step(0);
+        self.paced_from = None;
+        self.begin_episode(initial)?;
+        Ok(self.episode)
     }
 
     pub(crate) fn wait_listening(
@@ -382,14 +454,16 @@ impl Coordinator {
             // Each step's random stream comes from the link's endpoints (not its place in the file).
             let transfer = match &link.transfer {
                 Some(chain) => Some(
-                    TransferChain::new(chain, &from_kind, |k| link.transfer_seed(self.exp.seed, k))
-                        .map_err(|e| {
-                            RunError::Setup(format!(
-                                "links[{i}].{}: {}",
-                                chain.step_key(e.step),
-                                e.message
-                            ))
-                        })?,
+                    TransferChain::new(chain, &from_kind, |k| {
+                        link.transfer_seed(self.episode_seed, k)
+                    })
+                    .map_err(|e| {
+                        RunError::Setup(format!(
+                            "links[{i}].{}: {}",
+                            chain.step_key(e.step),
+                            e.message
+                        ))
+                    })?,
                 ),
                 None => None,
             };

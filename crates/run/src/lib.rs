@@ -12,6 +12,7 @@
 //! run.advance_to(500.0)?; // simulated ms
 //! println!("x = {:?} at {} ms", run.output("plant.position")?, run.time_ms());
 //! run.advance(u64::MAX)?; // to the end
+//! run.reset()?; // episode 1: t = 0 again, new seeds
 //! let report = run.stop();
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -202,12 +203,31 @@ impl Run {
         self.advance(target.saturating_sub(self.coord.reached.0))
     }
 
-    /// Base steps done.
+    /// Starts the next episode: every engine goes back to t = 0 as a fresh engine with the episode's
+    /// seed would start ([`episode_seed`]; engines are rebuilt by their SDKs), links are emptied and
+    /// their transfer functions seeded for the episode, and the recordings go on with the new value
+    /// in their `episode` column (the body's trial records carry it too). Episode k is what a fresh
+    /// run with `run.seed = episode_seed(run seed, k)` gives. Returns the new episode's index.
+    pub fn reset(&mut self) -> Result<u32, RunError> {
+        if let Some(f) = &self.failure {
+            return Err(RunError::Stopped(f.message.clone()));
+        }
+        self.coord.reset().inspect_err(|e| {
+            self.failure = Some(Failure::from(e));
+        })
+    }
+
+    /// The episode: 0 until the first [`Run::reset`].
+    pub fn episode(&self) -> u32 {
+        self.coord.episode
+    }
+
+    /// Base steps done in this episode.
     pub fn steps(&self) -> u64 {
         self.coord.reached.0
     }
 
-    /// Simulated time reached, ms.
+    /// Simulated time reached in this episode, ms.
     pub fn time_ms(&self) -> f64 {
         self.coord.reached.to_ms(self.coord.exp.base_step_ms)
     }
@@ -230,6 +250,21 @@ impl Run {
     /// The run folder, unless the run records nothing.
     pub fn run_dir(&self) -> Option<&Path> {
         self.report.run_dir.as_deref()
+    }
+
+    /// Every output port of the run's engines as `("engine.port", kind)`, engine by engine in the
+    /// experiment's order.
+    pub fn output_ports(&self) -> Vec<(String, neuroloop_core::port::PortKind)> {
+        self.coord
+            .engines
+            .iter()
+            .flat_map(|e| {
+                e.ports
+                    .iter()
+                    .filter(|p| p.direction == Direction::Output)
+                    .map(move |p| (format!("{}.{}", e.name, p.name), p.kind.clone()))
+            })
+            .collect()
     }
 
     /// The latest value of output port `"engine.port"`: what the engine sent at the end of the last
@@ -290,6 +325,17 @@ impl Run {
             self.failure.as_ref(),
         );
         self.report
+    }
+}
+
+/// The run seed of episode `episode` of a run with seed `run_seed`: the run seed itself for episode 0,
+/// then derived from it and the episode index. Every engine and link seed of the episode is derived
+/// from it as the first episode's are from the run seed (a seed set in the file stays as it is).
+pub fn episode_seed(run_seed: u64, episode: u32) -> u64 {
+    if episode == 0 {
+        run_seed
+    } else {
+        neuroloop_core::seed::derive_seed(run_seed, &format!("episode {episode}"))
     }
 }
 

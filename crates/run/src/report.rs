@@ -66,8 +66,9 @@ impl From<&RunError> for Failure {
 
 impl Coordinator {
     pub(crate) fn fill_report(&self, r: &mut RunReport, keep_step_times: bool) {
-        r.steps = self.reached.0;
-        r.sim_ms = self.reached.to_ms(self.exp.base_step_ms);
+        // Every episode's steps (one episode unless the run was reset).
+        r.steps = self.steps_before + self.reached.0;
+        r.sim_ms = r.steps as f64 * self.exp.base_step_ms;
         r.wall_s = self.wall_s;
         r.realtime_factor = if self.wall_s > 0.0 {
             r.sim_ms * 1e-3 / self.wall_s

@@ -178,6 +178,7 @@ fn main() {
         seed: 1,
         base_step_ms: 1.0,
         period: 1,
+        episode: 0,
     };
     let mut cam = match EventCamera::new(&ctx) {
         Ok(c) => c,

@@ -1193,6 +1193,7 @@ mod tests {
                 seed: 1,
                 base_step_ms: 1.0,
                 period: 1,
+                episode: 0,
             };
             let mut cam = EventCamera::new(&ctx).unwrap();
             cam.init_pixels(0.0);
@@ -1248,6 +1249,7 @@ mod tests {
             seed: 1,
             base_step_ms: 1.0,
             period: 1,
+            episode: 0,
         };
         let mut cam = EventCamera::new(&ctx).unwrap();
         cam.init_pixels(0.0);

@@ -33,6 +33,7 @@
 //!     seed: 1,
 //!     base_step_ms: 1.0,
 //!     period: 1,
+//!     episode: 0,
 //! };
 //! let engine = neuroloop_sensors::new_proprioception(&ctx).unwrap();
 //! assert_eq!(engine.ports().len(), 5);

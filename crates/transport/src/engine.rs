@@ -246,6 +246,7 @@ pub fn serve(args: &EngineArgs, construct: EngineConstructor) -> Result<(), Tran
         seed,
         base_step_ms,
         period,
+        episode: 0,
     };
     let engine = construct(&ctx).map_err(|e| fail(e.into()))?;
     let ready = {
@@ -267,8 +268,18 @@ pub fn serve(args: &EngineArgs, construct: EngineConstructor) -> Result<(), Tran
                 let bytes = wire::encode(&msg);
                 st.step(&bytes).inspect_err(|e| st.send_error(e))?;
             }
-            Message::Reset => {
-                st.reset().inspect_err(|e| st.send_error(e))?;
+            // A new episode: the engine is rebuilt from the same configuration with the episode's
+            // seed, so that it starts exactly as a fresh engine of a run with that seed would.
+            Message::Reset { seed, episode } => {
+                let ctx = InitContext {
+                    seed,
+                    episode,
+                    ..ctx.clone()
+                };
+                st.engine.shutdown();
+                let engine = construct(&ctx)
+                    .inspect_err(|e| st.send_error(&TransportError::from(e.clone())))?;
+                *st = Stepper::new(engine, base_step_ms, publisher.clone());
                 let ready = st.ready();
                 drop(guard);
                 send(&ready)?;
@@ -345,14 +356,6 @@ impl Stepper {
             ports: self.ports.clone(),
             outputs: self.outputs.entries(Step(0)),
         }
-    }
-
-    fn reset(&mut self) -> Result<(), TransportError> {
-        self.engine.reset()?;
-        self.inputs = Inputs::for_ports(&self.ports);
-        self.outputs = Outputs::for_ports(&self.ports);
-        self.engine.initial_outputs(&mut self.outputs);
-        Ok(())
     }
 
     fn send_error(&self, e: &TransportError) {

@@ -664,6 +664,7 @@ pub(crate) fn gather_ports(
                     seed: e.seed,
                     base_step_ms: exp.base_step_ms,
                     period: e.period,
+                    episode: 0,
                 };
                 match catalog.builtin_ports(kind, &ctx) {
                     Ok(list) => {

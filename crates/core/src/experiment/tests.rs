@@ -299,6 +299,7 @@ fn ctx() -> InitContext {
         seed: 0,
         base_step_ms: 1.0,
         period: 1,
+        episode: 0,
     }
 }
 

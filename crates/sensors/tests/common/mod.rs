@@ -17,6 +17,7 @@ pub fn ctx(name: &str, config: serde_json::Value, seed: u64, period: u32) -> Ini
         seed,
         base_step_ms: 1.0,
         period,
+        episode: 0,
     }
 }
 
