@@ -56,6 +56,26 @@ fn external_engine_joining_late_completes_the_run() {
     e.expect_code(0).expect_no_panic();
     assert_no_leftovers(&id, Duration::from_secs(3));
 
+    // The variables to start it with, in a stable form: a JSON line on stdout and a file.
+    let line: serde_json::Value = o
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v.get("external_engine").is_some())
+        .expect("a JSON line for the external engine");
+    assert_eq!(line["external_engine"], "controller");
+    assert_eq!(line["env"]["NEUROLOOP_CONNECT"], endpoint.as_str());
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("external_engines.json")).unwrap())
+            .unwrap();
+    assert_eq!(file["controller"], line["env"]);
+    assert_eq!(file["controller"]["NEUROLOOP_RUN_ID"], id.as_str());
+    let run_dir = std::path::absolute(&out).unwrap();
+    assert_eq!(
+        file["controller"]["NEUROLOOP_RUN_DIR"],
+        run_dir.display().to_string()
+    );
+
     let m = manifest(&out);
     assert_eq!(m["exit_status"], "ok");
     let force = Table::read(&out.join("controller.force.parquet"));
@@ -85,4 +105,60 @@ fn external_engine_that_never_joins_fails_the_run() {
     );
     assert_no_leftovers(&id, Duration::from_secs(3));
     assert_eq!(manifest(&out)["exit_status"], "error");
+}
+
+/// An external engine killed mid-run: the error names it with the pid its Hello gave, the run stops
+/// at once (no wait for a Bye that cannot come), and the recordings up to then are there.
+#[test]
+fn an_external_engine_that_dies_is_named_with_its_pid_and_not_waited_for() {
+    let tmp = tempdir();
+    let out = tmp.path().join("run");
+    let id = unique_run_id("extdie");
+    let endpoint = free_endpoint();
+    let file = experiment_with(
+        "tests/external_controller.toml",
+        tmp.path(),
+        &format!("[zenoh]\nlisten = \"{endpoint}\""),
+    );
+    let coord = Proc::neuroloop(&[
+        "run",
+        file.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "--run-id",
+        &id,
+        "-q",
+        "--realtime",
+        "--set",
+        "run.duration_ms=30000",
+    ]);
+    let mut engine = Proc::neuroloop(&[
+        "engine",
+        "p_controller",
+        "--run-id",
+        &id,
+        "--name",
+        "controller",
+        "--connect",
+        &endpoint,
+    ]);
+    std::thread::sleep(Duration::from_millis(2500));
+    let pid = engine.pid();
+    engine.kill();
+    let killed = Instant::now();
+    let o = coord.wait(Duration::from_secs(60));
+    o.expect_code(1).expect_no_panic();
+    assert!(
+        killed.elapsed() < Duration::from_secs(8),
+        "the run stopped {:?} after the kill",
+        killed.elapsed()
+    );
+    assert!(
+        o.stderr.contains("'controller'") && o.stderr.contains(&format!("pid {pid}")),
+        "the error should name the engine and its pid {pid}:\n{}",
+        o.stderr
+    );
+    assert_no_leftovers(&id, Duration::from_secs(3));
+    assert_eq!(manifest(&out)["exit_status"], "error");
+    assert!(Table::read(&out.join("plant.position.parquet")).rows() > 100);
 }

@@ -30,7 +30,11 @@ pub(crate) struct EngineState {
     pub done: Option<(Step, Vec<DataEntry>, u64)>,
     pub compute_ns: Vec<u64>,
     pub joined: bool,
+    /// The pid its `Hello` gave (for an external engine's error reports).
+    pub hello_pid: Option<u32>,
     pub said_bye: bool,
+    /// Its liveliness token went away (it exited or lost its connection).
+    pub gone: bool,
     /// Recorded output ports: (port index, recorder index).
     pub recorded: Vec<(u16, usize)>,
     /// Recorded input ports (what their links delivered): (port index, recorder index).

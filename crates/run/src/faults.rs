@@ -14,12 +14,16 @@ use crate::processes::describe_exit;
 use crate::RunError;
 
 impl Coordinator {
+    /// Decodes an engine's message; a malformed one (another protocol version included) is answered
+    /// with `Error` saying why before the run fails, so that the engine can tell.
     pub(crate) fn decode(&self, engine: usize, bytes: &[u8]) -> Result<Message, RunError> {
         wire::decode(bytes).map_err(|e| {
-            self.engine_error(
-                engine,
-                format!("sent a malformed message ({} bytes): {e}", bytes.len()),
-            )
+            let why = format!("sent a malformed message ({} bytes): {e}", bytes.len());
+            let reply = wire::encode(&Message::Error {
+                message: format!("the coordinator refused a message from you: {e}"),
+            });
+            let _ = self.hub.send_bytes(engine, &reply);
+            self.engine_error(engine, why)
         })
     }
 
@@ -72,6 +76,7 @@ impl Coordinator {
 
     /// An engine's liveliness token went away: report its exit status if it is our process.
     pub(crate) fn lost(&mut self, engine: usize, when: &str) -> RunError {
+        self.engines[engine].gone = true;
         let status = self.engines[engine]
             .process
             .as_mut()
@@ -86,8 +91,10 @@ impl Coordinator {
     pub(crate) fn engine_error(&self, engine: usize, what: String) -> RunError {
         let e = &self.engines[engine];
         let mut message = format!("engine '{}' ({}", e.name, e.kind);
-        if let Some(p) = &e.process {
-            message.push_str(&format!(", pid {}", p.pid()));
+        match (&e.process, e.hello_pid) {
+            (Some(p), _) => message.push_str(&format!(", pid {}", p.pid())),
+            (None, Some(pid)) => message.push_str(&format!(", external, pid {pid}")),
+            (None, None) => message.push_str(", external"),
         }
         message.push_str(&format!(") {what}"));
         message.push_str(&format!(
@@ -110,15 +117,25 @@ impl Coordinator {
         }
     }
 
-    /// Shuts every engine down: `Shutdown`, a short wait for `Bye` or exit, then SIGKILL.
-    pub(crate) fn stop(&mut self) {
+    /// Shuts every engine down: `Error` with `failure` first when the run failed (so that an engine
+    /// can tell), then `Shutdown`, a short wait for `Bye` or exit (not for an engine already gone),
+    /// then SIGKILL.
+    pub(crate) fn stop(&mut self, failure: Option<&str>) {
         for i in 0..self.engines.len() {
-            let joined = self.engines[i].joined;
+            let joined = self.engines[i].joined && !self.engines[i].gone;
             let alive = self.engines[i]
                 .process
                 .as_mut()
                 .map_or(joined, |p| p.exited().is_none());
             if alive && joined {
+                if let Some(why) = failure {
+                    let _ = self.hub.send(
+                        i,
+                        &Message::Error {
+                            message: format!("the run failed: {why}"),
+                        },
+                    );
+                }
                 let _ = self.hub.send(i, &Message::Shutdown);
             }
         }
@@ -126,17 +143,20 @@ impl Coordinator {
         while Instant::now() < deadline {
             let waiting = self.engines.iter_mut().any(|e| match e.process.as_mut() {
                 Some(p) => p.exited().is_none(),
-                None => e.joined && !e.said_bye,
+                None => e.joined && !e.said_bye && !e.gone,
             });
             if !waiting {
                 break;
             }
-            if let Some(HubEvent::Message { engine, bytes }) =
-                self.hub.recv_timeout(Duration::from_millis(10))
-            {
-                if let Ok(Message::Bye) = wire::decode(&bytes) {
-                    self.engines[engine].said_bye = true;
+            match self.hub.recv_timeout(Duration::from_millis(10)) {
+                Some(HubEvent::Message { engine, bytes }) => {
+                    if let Ok(Message::Bye) = wire::decode(&bytes) {
+                        self.engines[engine].said_bye = true;
+                    }
                 }
+                // An engine that left (its liveliness token is gone) will not say Bye.
+                Some(HubEvent::Left { engine }) => self.engines[engine].gone = true,
+                _ => {}
             }
         }
         for e in &mut self.engines {

@@ -111,25 +111,56 @@ impl Coordinator {
                 done: None,
                 compute_ns: Vec::new(),
                 joined: false,
+                hello_pid: None,
                 said_bye: false,
+                gone: false,
                 recorded: vec![],
                 recorded_inputs: vec![],
                 exit: None,
             });
         }
+        // External engines: the variables to start them with, as a human line on stderr, a JSON line
+        // on stdout (`{"external_engine": NAME, "env": {...}}`) and, with a run folder, the file
+        // `external_engines.json` (`{NAME: {VAR: VALUE}}`), written before the wait.
+        let mut external = serde_json::Map::new();
         for e in engines.iter().filter(|e| e.external) {
+            let mut env = vec![
+                ("NEUROLOOP_RUN_ID", run_id.to_string()),
+                ("NEUROLOOP_ENGINE", e.name.clone()),
+                ("NEUROLOOP_CONNECT", connect.clone()),
+                (
+                    "NEUROLOOP_ZENOH_LOWLATENCY",
+                    if exp.zenoh.lowlatency { "1" } else { "0" }.to_string(),
+                ),
+            ];
+            if let Some(dir) = run_dir {
+                let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
+                env.push(("NEUROLOOP_RUN_DIR", dir.display().to_string()));
+            }
+            let words: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
             eprintln!(
-                "waiting up to {:.0} s for external engine '{}': start it with NEUROLOOP_RUN_ID={run_id} NEUROLOOP_ENGINE={} NEUROLOOP_CONNECT={connect}{}",
+                "waiting up to {:.0} s for external engine '{}': start it with {}",
                 exp.join_timeout_ms as f64 / 1000.0,
                 e.name,
-                e.name,
-                if exp.zenoh.lowlatency {
-                    " NEUROLOOP_ZENOH_LOWLATENCY=1"
-                } else {
-                    ""
-                }
+                words.join(" ")
             );
+            let env: serde_json::Map<String, serde_json::Value> = env
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), serde_json::Value::String(v)))
+                .collect();
+            println!(
+                "{}",
+                serde_json::json!({ "external_engine": e.name, "env": env })
+            );
+            external.insert(e.name.clone(), serde_json::Value::Object(env));
         }
+        if let (Some(dir), false) = (run_dir, external.is_empty()) {
+            let text = serde_json::to_string_pretty(&external).unwrap_or_default();
+            if let Err(e) = std::fs::write(dir.join("external_engines.json"), text + "\n") {
+                tracing::warn!("cannot write external_engines.json: {e}");
+            }
+        }
+        let _ = std::io::Write::flush(&mut std::io::stdout());
         let (n, run_seed) = (engines.len(), exp.seed);
         let mut c = Coordinator {
             step_timeout: Duration::from_millis(exp.step_timeout_ms),
@@ -157,7 +188,7 @@ impl Coordinator {
         match c.handshake(run_dir) {
             Ok(()) => Ok(c),
             Err(e) => {
-                c.stop();
+                c.stop(Some(&e.to_string()));
                 let procs = c
                     .engines
                     .iter_mut()
@@ -178,8 +209,9 @@ impl Coordinator {
                 .recv_until(deadline.min(Instant::now() + Duration::from_millis(50)))
             {
                 Some(HubEvent::Message { engine, bytes }) => match self.decode(engine, &bytes)? {
-                    Message::Hello { engine: name, .. } if name == self.engines[engine].name => {
+                    Message::Hello { engine: name, pid } if name == self.engines[engine].name => {
                         self.engines[engine].joined = true;
+                        self.engines[engine].hello_pid = (pid != 0).then_some(pid);
                     }
                     Message::Hello { engine: name, .. } => {
                         return Err(

@@ -304,7 +304,7 @@ impl Run {
     /// failed [`Run::advance`], if there was one); returns the report.
     pub fn stop(mut self) -> RunReport {
         let c = &mut self.coord;
-        c.stop();
+        c.stop(self.failure.as_ref().map(|f| f.message.as_str()));
         c.fill_report(&mut self.report, self.keep_step_times);
         if let Some(rec) = c.recorder.take() {
             let (files, err) = rec.finish_all();
