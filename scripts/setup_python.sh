@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Sets up the Python environment of the neuroloop Python engine SDK (bridges/python):
-# a virtual environment `.venv` in the repository root with eclipse-zenoh 1.10.x (the zenoh version
-# neuroloop speaks) and numpy. Idempotent: re-running it only checks that both are installed.
+# Sets up the Python side of neuroloop: a virtual environment `.venv` in the repository root with the
+# neuroloop Python package (bridges/python, installed editable with `pip install -e`: the engine SDK,
+# the `Run` client of `neuroloop control`, run-folder readers) and what it needs: eclipse-zenoh 1.10.x
+# (the zenoh version neuroloop speaks), numpy, pandas, pyarrow, and pytest for its tests. Idempotent:
+# re-running it only checks that everything is installed.
 #
 #   scripts/setup_python.sh            # uses python3 from PATH
 #   PYTHON=python3.12 scripts/setup_python.sh
@@ -16,20 +18,23 @@ if [ ! -x "$venv/bin/python" ]; then
     "$python" -m venv "$venv"
 fi
 
-# Only touch the network when something is missing or has the wrong version.
-if "$venv/bin/python" - <<'PY' 2>/dev/null
+ready() {
+    (cd / && "$venv/bin/python" - "$root" <<'PY' 2>/dev/null)
 import sys
 from importlib.metadata import version
-import numpy  # noqa: F401
-import zenoh  # noqa: F401
-sys.exit(0 if version("eclipse-zenoh").startswith("1.10.") else 1)
+from pathlib import Path
+import numpy, pandas, pyarrow, pytest, zenoh  # noqa: F401
+import neuroloop
+ok = version("eclipse-zenoh").startswith("1.10.")
+ok = ok and Path(neuroloop.__file__).resolve().is_relative_to(Path(sys.argv[1]) / "bridges" / "python")
+sys.exit(0 if ok else 1)
 PY
-then
-    echo "$venv is ready (eclipse-zenoh $("$venv/bin/python" -c 'from importlib.metadata import version; print(version("eclipse-zenoh"))'), numpy $("$venv/bin/python" -c 'import numpy; print(numpy.__version__)'))" >&2
-    exit 0
-fi
+}
 
-echo "installing eclipse-zenoh 1.10.x and numpy into $venv" >&2
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check "eclipse-zenoh==1.10.*" numpy
-"$venv/bin/python" -c 'import zenoh, numpy' 
-echo "$venv is ready (eclipse-zenoh $("$venv/bin/python" -c 'from importlib.metadata import version; print(version("eclipse-zenoh"))'), numpy $("$venv/bin/python" -c 'import numpy; print(numpy.__version__)'))" >&2
+# Only touch the network when something is missing or has the wrong version.
+if ! ready; then
+    echo "installing the neuroloop Python package (bridges/python, editable) and its dependencies into $venv" >&2
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$root/bridges/python[test]"
+    ready || { echo "setup_python.sh: $venv is still not ready" >&2; exit 1; }
+fi
+echo "$venv is ready (neuroloop package from bridges/python; eclipse-zenoh $("$venv/bin/python" -c 'from importlib.metadata import version; print(version("eclipse-zenoh"))'))" >&2

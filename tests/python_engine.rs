@@ -174,6 +174,34 @@ fn python_controller_converges_and_matches_the_rust_controller_bit_for_bit() {
     let x = column(&py_out.join("plant.position.parquet"), "x");
     assert_eq!(x.len(), 2001, "t = 0 plus 2000 steps of 1 ms");
     assert_eq!(x[0], 0.05, "x0");
+
+    // The same folder read from Python (neuroloop.read_run): the same values, the units kept.
+    let mut cmd = python_cmd();
+    cmd.args([
+        "-c",
+        "import json, sys, neuroloop as nl\n\
+         run = nl.read_run(sys.argv[1])\n\
+         df = run.recording('plant.position')\n\
+         print(json.dumps({'seed': run.manifest['seed'], 'recordings': run.recordings,\n\
+                           'columns': list(df.columns), 'unit': df.attrs['units']['x'],\n\
+                           'x': [float(v) for v in df['x']]}))",
+        py_out.to_str().unwrap(),
+    ]);
+    let read = run_bounded(&mut cmd, b"", LIMIT);
+    assert_eq!(read.code, Some(0), "read_run failed:\n{}", read.stderr);
+    let seen: serde_json::Value = serde_json::from_str(&read.stdout).unwrap();
+    assert_eq!(seen["seed"], 42);
+    assert_eq!(
+        seen["recordings"],
+        serde_json::json!(["plant.position", "controller.force"])
+    );
+    assert_eq!(
+        seen["columns"],
+        serde_json::json!(["step", "t_ms", "x", "episode"])
+    );
+    assert_eq!(seen["unit"], "m");
+    let from_python: Vec<f64> = serde_json::from_value(seen["x"].clone()).unwrap();
+    assert_eq!(bits(&from_python), bits(&x), "the values read by Python");
     // P control of a spring: a damped oscillation around x = g target / (k + g) (6.7 mm, near the 10 mm
     // target), decaying with the time constant 2 m / c = 0.67 s. Its envelope over 200 ms windows must
     // shrink window after window, to less than 15 % of the initial deviation in the last 200 ms.
@@ -484,7 +512,7 @@ fn the_worked_example_of_the_protocol_document_is_what_rust_encodes() {
 fn the_python_sdk_unit_tests_pass() {
     python();
     let mut cmd = python_cmd();
-    cmd.args(["-m", "unittest", "discover", "-s", "bridges/python/tests"]);
+    cmd.args(["-m", "pytest", "-q", "bridges/python/tests"]);
     let out = run_bounded(&mut cmd, b"", LIMIT);
     assert_eq!(
         out.code,
@@ -493,4 +521,32 @@ fn the_python_sdk_unit_tests_pass() {
         out.stdout,
         out.stderr
     );
+}
+
+/// A controller written in Python (bridges/python/examples/joystick_pd.py, 36 lines) pulls the
+/// forelimb's joystick into the end box through the 8 muscle excitations.
+#[test]
+fn a_python_pd_controller_pulls_the_joystick() {
+    python();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_neuroloop"));
+    cmd.args(["run", "-q", "--check", "--output"])
+        .arg(&out)
+        .arg(root().join("experiments/python_joystick.toml"));
+    let run = run_bounded(&mut cmd, b"", LIMIT);
+    assert_eq!(
+        run.code,
+        Some(0),
+        "python_joystick.toml failed its check:\n{}{}",
+        run.stdout,
+        run.stderr
+    );
+    assert!(run.stdout.contains("PASS"), "{}", run.stdout);
+    let lines = std::fs::read_to_string(out.join("body.trials.jsonl")).unwrap();
+    let rewarded = lines
+        .lines()
+        .filter(|l| l.contains("\"outcome\":\"success\""))
+        .count();
+    assert!(rewarded >= 1, "{lines}");
 }

@@ -1,5 +1,5 @@
-"""neuroloop: write a neuroloop engine in Python, or drive a run (:class:`Run`, a client of
-``neuroloop control``).
+"""neuroloop: write a neuroloop engine in Python, drive a run (:class:`Run`, a client of
+``neuroloop control``), and read run folders (:func:`read_run`).
 
 An engine is a subclass of :class:`Engine`; :func:`serve` (or :func:`main`) runs it as a process of a
 ``neuroloop run``, speaking the wire protocol of ``docs/protocol.md`` over zenoh::
@@ -33,6 +33,7 @@ from .engine import (
     serve,
     zenoh_config,
 )
+from .folder import RunFolder, read_run
 from .run import Control, Run
 from .wire import (
     INPUT,
@@ -66,11 +67,13 @@ __all__ = [
     "PROTOCOL_VERSION",
     "Port",
     "Run",
+    "RunFolder",
     "Scalar",
     "SpikeBatch",
     "Spikes",
     "WireError",
     "main",
+    "read_run",
     "serve",
     "wire",
     "zenoh_config",
