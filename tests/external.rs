@@ -162,3 +162,54 @@ fn an_external_engine_that_dies_is_named_with_its_pid_and_not_waited_for() {
     assert_eq!(manifest(&out)["exit_status"], "error");
     assert!(Table::read(&out.join("plant.position.parquet")).rows() > 100);
 }
+
+/// A run that fails tells its engines so: an external engine gets `Error` ("the run failed: ...")
+/// before `Shutdown`, says so on its stderr and exits non-zero, instead of taking the end for a
+/// normal one.
+#[test]
+fn a_failed_run_tells_an_external_engine_that_it_failed() {
+    let tmp = tempdir();
+    let out = tmp.path().join("run");
+    let id = unique_run_id("extfail");
+    let endpoint = free_endpoint();
+    let file = experiment_with(
+        "tests/fault_crash.toml",
+        tmp.path(),
+        &format!("[zenoh]\nlisten = \"{endpoint}\""),
+    );
+    let coord = Proc::neuroloop(&[
+        "run",
+        file.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "--run-id",
+        &id,
+        "-q",
+        "--set",
+        "engines.controller.external=true",
+    ]);
+    let engine = Proc::neuroloop(&[
+        "engine",
+        "p_controller",
+        "--run-id",
+        &id,
+        "--name",
+        "controller",
+        "--connect",
+        &endpoint,
+    ]);
+    let o = coord.wait(Duration::from_secs(60));
+    o.expect_code(1).expect_stderr("'faulty'");
+    let e = engine.wait(Duration::from_secs(20));
+    assert_ne!(
+        e.code,
+        Some(0),
+        "the engine took the failed run for a finished one"
+    );
+    assert!(
+        e.stderr.contains("the run failed") && e.stderr.contains("faulty"),
+        "the engine should say the run failed and why:\n{}",
+        e.stderr
+    );
+    assert_no_leftovers(&id, Duration::from_secs(3));
+}
