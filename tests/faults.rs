@@ -231,3 +231,53 @@ fn killed_coordinator_leaves_no_engines_and_readable_parts() {
     }
     assert!(rows > 100, "only {rows} rows in the flushed parts");
 }
+
+/// Two runs never share a run folder: a second run into a folder that a running run uses, or into one
+/// that holds anything, is refused (exit 2) before it starts anything, and the first run's recordings
+/// are complete.
+#[test]
+fn a_run_folder_in_use_or_not_empty_is_refused() {
+    let tmp = tempdir();
+    let out = tmp.path().join("run");
+    let (id1, id2) = (unique_run_id("lock1"), unique_run_id("lock2"));
+    let file = experiment("tests/closed_loop.toml");
+    let f = file.to_str().unwrap();
+    let o = out.to_str().unwrap();
+    // The first run is paced to the wall clock (600 ms): the second starts while it runs.
+    let first = Proc::neuroloop(&[
+        "run",
+        f,
+        "--output",
+        o,
+        "--run-id",
+        &id1,
+        "-q",
+        "--realtime",
+    ]);
+    std::thread::sleep(Duration::from_millis(300));
+    let second = run_neuroloop(
+        &["run", f, "--output", o, "--run-id", &id2, "-q"],
+        Duration::from_secs(60),
+    );
+    second.expect_code(2).expect_no_panic();
+    assert!(
+        second.stderr.contains("in use by another run") || second.stderr.contains("not empty"),
+        "{}",
+        second.stderr
+    );
+    first.wait(Duration::from_secs(60)).expect_code(0);
+    assert_eq!(manifest(&out)["exit_status"], "ok");
+    assert_eq!(Table::read(&out.join("plant.position.parquet")).rows(), 601);
+    assert!(
+        !out.join(".neuroloop.lock").exists(),
+        "the lock is removed at the end"
+    );
+    // The finished folder is not empty: a third run into it is refused too.
+    let third = run_neuroloop(
+        &["run", f, "--output", o, "--run-id", &id2, "-q"],
+        Duration::from_secs(60),
+    );
+    third.expect_code(2).expect_stderr("not empty");
+    assert_no_leftovers(&id1, Duration::from_secs(3));
+    assert_no_leftovers(&id2, Duration::from_secs(3));
+}

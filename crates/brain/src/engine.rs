@@ -395,6 +395,13 @@ impl Engine for BrainEngine {
             }
         }
         self.net.simulate(self.steps_per_sync);
+        if let Some((population, i, var, value)) = self.net.first_non_finite() {
+            return Err(EngineError::Model(format!(
+                "engine {}: neuron {i} of population {population} has {var} = {value} at {} ms: the model diverged (a weight or input too large, or parameters out of range)",
+                self.name,
+                self.net.steps_done().saturating_sub(self.t0_steps) as f64 * h
+            )));
+        }
         // The network's record and ours swap places: no allocation once both have grown.
         self.spikes.clear();
         std::mem::swap(&mut self.net.spikes, &mut self.spikes);
@@ -557,6 +564,46 @@ mod tests {
             },
             "threads": 2,
         })
+    }
+
+    #[test]
+    fn a_diverging_neuron_stops_the_engine_with_its_name() {
+        // Two input spikes of 1e308 pA in one step sum to an infinite synaptic current.
+        let mut e = BrainEngine::new(&ctx(json!({
+            "network": {
+                "populations": [{"name": "Cortex", "model": "iaf_psc_exp", "n": 3}],
+                "inputs": [{"name": "drive", "target": "Cortex", "weight": 1e308, "delay": 1.0}],
+            },
+        })))
+        .unwrap();
+        let ports = e.ports();
+        let mut inputs = Inputs::for_ports(&ports);
+        let mut outputs = Outputs::for_ports(&ports);
+        let mut err = None;
+        for k in 0..5 {
+            inputs.begin_step();
+            outputs.begin_step();
+            if k == 0 {
+                let mut b = neuroloop_core::payload::SpikeBatch::default();
+                b.push(1, 0.0);
+                b.push(1, 0.0);
+                inputs.set(0, Payload::Spikes(b), None).unwrap();
+            }
+            let c = StepContext {
+                step: Step(k),
+                n_steps: 1,
+                base_step_ms: 1.0,
+            };
+            if let Err(e) = e.step(&c, &inputs, &mut outputs) {
+                err = Some(e.to_string());
+                break;
+            }
+        }
+        let err = err.expect("the engine stops");
+        assert!(
+            err.contains("neuron 1 of population Cortex") && err.contains("inf"),
+            "{err}"
+        );
     }
 
     /// One 1 ms step of a `relay()`-shaped engine (input port 0, spike output port 1), with an

@@ -1412,6 +1412,29 @@ impl Network {
         std::mem::take(&mut self.spikes)
     }
 
+    /// The first neuron with a state variable that is not a finite number (a model that diverged:
+    /// a weight or an input too large, parameters out of range), as (population, index in the
+    /// population, variable, value); None when every recordable variable of every neuron is finite.
+    /// NEST runs on silently in that case; the brain engine stops the run naming the neuron.
+    pub fn first_non_finite(&self) -> Option<(&str, u32, &'static str, f64)> {
+        for part in &self.parts {
+            for seg in &part.segments {
+                for &var in seg.neurons.recordables() {
+                    let Some(values) = seg.neurons.recordable(var) else {
+                        continue;
+                    };
+                    if let Some(i) = values.iter().position(|x| !x.is_finite()) {
+                        let gid = seg.first + i as u32;
+                        let (lo, _) = self.population_ranges[seg.population];
+                        let name = self.population_names[seg.population].as_str();
+                        return Some((name, gid - lo, var, values[i]));
+                    }
+                }
+            }
+        }
+        None
+    }
+
     /// What each multimeter recorded so far (in the order of the description).
     pub fn multimeters(&self) -> &[MultimeterData] {
         &self.multimeters

@@ -250,7 +250,9 @@ fn cmd_run(
         ..Default::default()
     };
     let (report, error) = run_with_progress(&exp, opts, !quiet);
-    if !quiet {
+    // A run that never started has nothing to summarize.
+    let never_started = error.is_some() && report.steps == 0;
+    if !quiet && !never_started {
         print_summary(&exp, &report);
     }
     if let Some(dir) = &report.run_dir {
@@ -279,7 +281,7 @@ fn cmd_run(
             );
             ExitCode::from(130)
         }
-        Some(e @ RunError::Ports(_)) => {
+        Some(e @ (RunError::Ports(_) | RunError::Folder(_))) => {
             eprintln!("{e}");
             ExitCode::from(2)
         }

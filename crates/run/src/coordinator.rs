@@ -15,6 +15,7 @@ use neuroloop_record::Recorder;
 use neuroloop_transport::Hub;
 
 use crate::processes::EngineProcess;
+use crate::stats::Histogram;
 use crate::RunError;
 
 /// One engine as the coordinator sees it.
@@ -28,7 +29,8 @@ pub(crate) struct EngineState {
     pub busy: Option<(Step, Instant)>,
     /// Its finished step, not yet taken in: (start, outputs, compute ns).
     pub done: Option<(Step, Vec<DataEntry>, u64)>,
-    pub compute_ns: Vec<u64>,
+    /// Compute time of its steps.
+    pub compute: Histogram,
     pub joined: bool,
     /// The pid its `Hello` gave (for an external engine's error reports).
     pub hello_pid: Option<u32>,
@@ -56,8 +58,11 @@ pub(crate) struct Coordinator {
     pub reached: Step,
     /// Wall seconds spent stepping.
     pub wall_s: f64,
-    pub overhead_ns: Vec<u64>,
-    pub step_wall_ns: Vec<u64>,
+    /// Coupling overhead and wall time of every round (bounded memory).
+    pub overhead: Histogram,
+    pub step_wall: Histogram,
+    /// Every round's overhead, kept only for benchmarks (`RunOptions::keep_step_times`).
+    pub overhead_ns: Option<Vec<u64>>,
     pub late_steps: u64,
     pub realtime: bool,
     /// The episode (0 until the first reset) and its run seed (the run seed for episode 0).

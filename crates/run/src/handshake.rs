@@ -19,6 +19,7 @@ use neuroloop_transport::{free_tcp_endpoint, Hub, HubEvent};
 
 use crate::coordinator::{Coordinator, EngineState, StartError};
 use crate::processes::EngineProcess;
+use crate::stats::Histogram;
 use crate::{RunError, RunOptions};
 
 impl Coordinator {
@@ -109,7 +110,7 @@ impl Coordinator {
                 ports: vec![],
                 busy: None,
                 done: None,
-                compute_ns: Vec::new(),
+                compute: Histogram::default(),
                 joined: false,
                 hello_pid: None,
                 said_bye: false,
@@ -173,8 +174,9 @@ impl Coordinator {
             interrupt: opts.interrupt.clone(),
             reached: Step(0),
             wall_s: 0.0,
-            overhead_ns: Vec::new(),
-            step_wall_ns: Vec::new(),
+            overhead: Histogram::default(),
+            step_wall: Histogram::default(),
+            overhead_ns: opts.keep_step_times.then(Vec::new),
             late_steps: 0,
             latest: vec![Vec::new(); n],
             episode: 0,

@@ -34,6 +34,7 @@ mod faults;
 mod handshake;
 mod processes;
 mod report;
+mod stats;
 mod stepping;
 
 use std::path::{Path, PathBuf};
@@ -49,6 +50,7 @@ use coordinator::Coordinator;
 use report::{write_manifest, Failure};
 
 pub use report::{percentiles_us, RunReport};
+pub use stats::Histogram;
 
 /// How to run an experiment.
 #[derive(Clone, Debug, Default)]
@@ -95,6 +97,9 @@ pub enum RunError {
     /// Ctrl-C or a termination signal.
     #[error("interrupted")]
     Interrupted,
+    /// The run folder cannot be used: it is not empty, or another run is using it.
+    #[error("{0}")]
+    Folder(String),
     /// A port name that is not an output port of an engine of the run.
     #[error("{0}")]
     NoSuchPort(String),
@@ -152,9 +157,8 @@ impl Run {
             }))
         };
         if let Some(dir) = &run_dir {
-            if let Err(e) = std::fs::create_dir_all(dir) {
-                let e = RunError::Setup(format!("cannot create run folder {}: {e}", dir.display()));
-                return Err(Box::new(StartFailed { report, error: e }));
+            if let Err(error) = claim_folder(dir) {
+                return Err(Box::new(StartFailed { report, error }));
             }
         }
         report.run_dir = run_dir.clone();
@@ -324,8 +328,56 @@ impl Run {
             &self.started_utc,
             self.failure.as_ref(),
         );
+        if let Some(dir) = &self.report.run_dir {
+            let _ = std::fs::remove_file(dir.join(LOCK_FILE));
+        }
         self.report
     }
+}
+
+/// The lock file a run keeps in its run folder while it runs.
+const LOCK_FILE: &str = ".neuroloop.lock";
+
+/// Creates the run folder, or takes an existing empty one, and locks it for this run: a folder that
+/// holds anything (another run's files, or its lock while it runs) is refused, so that two runs never
+/// write into one folder.
+fn claim_folder(dir: &Path) -> Result<(), RunError> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| RunError::Setup(format!("cannot create run folder {}: {e}", dir.display())))?;
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| RunError::Setup(format!("cannot read run folder {}: {e}", dir.display())))?;
+    let names: Vec<String> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    if names.iter().any(|n| n == LOCK_FILE) {
+        return Err(RunError::Folder(format!(
+            "run folder {} is in use by another run (it holds {LOCK_FILE}; if no run is using it, its run crashed: choose another folder)",
+            dir.display()
+        )));
+    }
+    if !names.is_empty() {
+        let mut shown = names.clone();
+        shown.sort();
+        shown.truncate(3);
+        return Err(RunError::Folder(format!(
+            "run folder {} is not empty (it holds {}{}): give a new or empty folder",
+            dir.display(),
+            shown.join(", "),
+            if names.len() > 3 { ", ..." } else { "" }
+        )));
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(dir.join(LOCK_FILE))
+        .map(|_| ())
+        .map_err(|e| {
+            RunError::Folder(format!(
+                "run folder {} is in use by another run (cannot create its lock file: {e})",
+                dir.display()
+            ))
+        })
 }
 
 /// The run seed of episode `episode` of a run with seed `run_seed`: the run seed itself for episode 0,

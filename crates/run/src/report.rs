@@ -75,29 +75,29 @@ impl Coordinator {
         } else {
             f64::NAN
         };
-        let (p50, p99) = percentiles_us(&self.overhead_ns);
+        let (p50, p99) = self.overhead.p50_p99_us();
         r.overhead_p50_us = p50;
         r.overhead_p99_us = p99;
-        let (w50, w99) = percentiles_us(&self.step_wall_ns);
+        let (w50, w99) = self.step_wall.p50_p99_us();
         r.step_wall_p50_us = w50;
         r.step_wall_p99_us = w99;
         r.late_steps = self.late_steps;
         r.realtime = self.realtime;
         if keep_step_times {
-            r.overhead_ns = self.overhead_ns.clone();
+            r.overhead_ns = self.overhead_ns.clone().unwrap_or_default();
         }
         r.engines = self
             .engines
             .iter()
             .zip(&self.exp.engines)
             .map(|(e, spec)| {
-                let (p50, p99) = percentiles_us(&e.compute_ns);
+                let (p50, p99) = e.compute.p50_p99_us();
                 EngineTiming {
                     name: e.name.clone(),
                     kind: e.kind.clone(),
                     period_steps: u64::from(spec.period),
-                    steps: e.compute_ns.len() as u64,
-                    compute_s: e.compute_ns.iter().sum::<u64>() as f64 * 1e-9,
+                    steps: e.compute.count(),
+                    compute_s: e.compute.sum_s(),
                     compute_p50_us: p50,
                     compute_p99_us: p99,
                     exit: e.exit.clone(),

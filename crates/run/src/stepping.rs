@@ -92,14 +92,18 @@ impl Coordinator {
             }
             let (_, outs, compute) = self.engines[e].done.take().expect("waited for");
             max_compute = max_compute.max(compute);
-            self.engines[e].compute_ns.push(compute);
+            self.engines[e].compute.push(compute);
             lockstep.push_outputs(e, next, &outs);
             self.record(e, next, &outs)?;
             self.latest[e] = outs;
         }
         let wall = round_end.duration_since(round_start).as_nanos() as u64;
-        self.step_wall_ns.push(wall);
-        self.overhead_ns.push(wall.saturating_sub(max_compute));
+        let overhead = wall.saturating_sub(max_compute);
+        self.step_wall.push(wall);
+        self.overhead.push(overhead);
+        if let Some(all) = self.overhead_ns.as_mut() {
+            all.push(overhead);
+        }
         self.reached = next;
         if t.0.is_multiple_of(64)
             && round_end.duration_since(self.last_flush) > Duration::from_millis(200)

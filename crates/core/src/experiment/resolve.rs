@@ -17,6 +17,10 @@ use crate::port::{valid_name, Channel, PortKind, PortSpec, PortType};
 use crate::seed::derive_seed;
 use crate::time::{steps_in, Step};
 
+/// The most base steps a run may have: 10^12 (about 32 years at 1 ms). Per-step statistics are kept in
+/// bounded memory, so a long run costs what a short one does; beyond this a duration is a mistake.
+pub const MAX_STEPS: u64 = 1_000_000_000_000;
+
 /// A resolved experiment with the problems found so far (it is only usable if there are none).
 pub(crate) struct Read<'a> {
     pub(crate) exp: Experiment,
@@ -208,6 +212,13 @@ pub(crate) fn read<'a>(
         );
     } else if base_ok {
         match steps_in(d, base) {
+            Some(n) if n > MAX_STEPS => bad(
+                "run.duration_ms".into(),
+                format!(
+                    "duration_ms = {} is {n} base steps of {base} ms: at most {MAX_STEPS} are allowed",
+                    if d < 1e15 { d.to_string() } else { format!("{d:e}") }
+                ),
+            ),
             Some(n) if n >= 1 => duration = Step(n),
             _ => bad(
                 "run.duration_ms".into(),
