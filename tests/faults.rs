@@ -230,6 +230,27 @@ fn killed_coordinator_leaves_no_engines_and_readable_parts() {
         }
     }
     assert!(rows > 100, "only {rows} rows in the flushed parts");
+
+    // The manifest written at the start says the run never ended; `neuroloop recover` merges the
+    // parts into the usual files and records what happened.
+    assert_eq!(manifest(&out)["exit_status"], "running");
+    assert_eq!(manifest(&out)["seed"], 1);
+    let o = run_neuroloop(&["recover", out.to_str().unwrap()], Duration::from_secs(60));
+    o.expect_code(0).expect_no_panic();
+    let merged = Table::read(&out.join("plant.position.parquet"));
+    assert_eq!(merged.rows(), rows, "every flushed row, once");
+    assert!(!out.join(".parts").exists());
+    let m = manifest(&out);
+    assert_eq!(m["exit_status"], "error");
+    assert!(m["error"].as_str().unwrap().contains("recover"), "{m}");
+    assert!(m["recordings"]
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!("plant.position.parquet")));
+    // A finished folder has nothing to recover.
+    run_neuroloop(&["recover", out.to_str().unwrap()], Duration::from_secs(60))
+        .expect_code(2)
+        .expect_stderr("nothing to recover");
 }
 
 /// Two runs never share a run folder: a second run into a folder that a running run uses, or into one

@@ -61,6 +61,13 @@ enum Command {
         /// The run folder (holds manifest.json and the recordings).
         run_dir: PathBuf,
     },
+    /// Finish the run folder of a run whose coordinator died (its manifest says `running`): merge each
+    /// recording's part files into its usual file and mark the manifest `error`. Exit 2 if RUN_DIR is
+    /// not such a folder.
+    Recover {
+        /// The run folder.
+        run_dir: PathBuf,
+    },
     /// Check an experiment file and report every problem with its line and key.
     Validate {
         /// The experiment file (TOML).
@@ -132,6 +139,22 @@ fn main() -> ExitCode {
             check,
         } => cmd_run(&file, &overrides, realtime, output, run_id, quiet, check),
         Command::Check { run_dir } => ExitCode::from(check::check(&run_dir).code()),
+        Command::Recover { run_dir } => match neuroloop_run::recover(&run_dir) {
+            Ok(files) => {
+                for f in &files {
+                    eprintln!("merged {}", f.display());
+                }
+                eprintln!(
+                    "{}: recovered; manifest.json says how the run ended",
+                    run_dir.display()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        },
         Command::Validate { file, overrides } => {
             match experiment::load_with_warnings(&file, &overrides, &catalog::Builtins) {
                 Ok((exp, _)) if check::trial_error(&exp).is_some() => {

@@ -54,6 +54,6 @@ pub use manifest::{
     rfc3339_from_unix, utc_now_rfc3339, EngineTiming, ExitStatus, Manifest, MANIFEST_FILE,
 };
 pub use measure::{learning_curve, MeasureError, Measured, RunFolder, TrialSource};
-pub use port::{schema_for, PortRecorder, PARTS_DIR, ROW_GROUP_ROWS};
+pub use port::{recover_parts, schema_for, PortRecorder, PARTS_DIR, ROW_GROUP_ROWS};
 pub use read::{RecordedData, Recording};
 pub use recorder::{Recorder, FLUSH_INTERVAL};

@@ -24,6 +24,10 @@ pub enum ExitStatus {
     Error,
     /// The run was interrupted (Ctrl-C, a signal).
     Interrupted,
+    /// The run is going on: the manifest written at its start. Left so, the coordinator died
+    /// (killed, crashed) before it could finish: `neuroloop recover RUN_DIR` merges the recordings'
+    /// parts and marks the run as failed.
+    Running,
 }
 
 /// Reads an `f64` written by serde_json, where non-finite values become `null`: `null` reads as NaN.

@@ -533,6 +533,99 @@ impl PortRecorder {
     }
 }
 
+/// The port kind a recording's schema was made for ([`schema_for`]): the layout of its columns (an
+/// events recording's width and height are not stored: 0).
+fn kind_from_schema(schema: &Schema) -> Option<PortKind> {
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    let n = names.len();
+    if n < 3 || names[0] != "step" || names[1] != "t_ms" || names[n - 1] != "episode" {
+        return None;
+    }
+    let rest = &schema.fields()[2..n - 1];
+    let own: Vec<&str> = names[2..n - 1].to_vec();
+    Some(match own.as_slice() {
+        ["neuron"] if rest[0].data_type() == &DataType::UInt32 => PortKind::Spikes {
+            size: rest[0]
+                .metadata()
+                .get("size")
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0),
+        },
+        ["x", "y", "polarity"] if rest[2].data_type() == &DataType::Boolean => PortKind::Events {
+            width: 0,
+            height: 0,
+        },
+        ["value"] => PortKind::Scalar {
+            unit: rest[0].metadata().get("unit").cloned().unwrap_or_default(),
+        },
+        _ => PortKind::Analog {
+            channels: rest
+                .iter()
+                .map(|f| neuroloop_core::port::Channel {
+                    name: f.name().clone(),
+                    unit: f.metadata().get("unit").cloned().unwrap_or_default(),
+                })
+                .collect(),
+        },
+    })
+}
+
+/// Merges the part files a recording left in `<dir>/.parts/<label>/` (its run's coordinator died
+/// before finishing it) into `<dir>/<label>.parquet`, as [`PortRecorder::finish`] would have, and
+/// removes them; returns the final path. Part files that cannot be read are an error naming them.
+pub fn recover_parts(dir: &Path, label: &str) -> Result<PathBuf, RecordError> {
+    let part_dir = dir.join(PARTS_DIR).join(label);
+    let mut parts: Vec<PathBuf> = fs::read_dir(&part_dir)
+        .map_err(RecordError::io("read", &part_dir))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("part-") && n.ends_with(".parquet"))
+        })
+        .collect();
+    parts.sort();
+    let final_path = dir.join(format!("{label}.parquet"));
+    let Some(first) = parts.first() else {
+        let _ = fs::remove_dir(&part_dir);
+        return Err(RecordError::PartMismatch {
+            path: part_dir,
+            reason: "no part file to recover".into(),
+        });
+    };
+    let file = File::open(first).map_err(RecordError::io("open", first))?;
+    let schema = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(RecordError::parquet(first))?
+        .schema()
+        .clone();
+    let kind = kind_from_schema(&schema).ok_or_else(|| RecordError::PartMismatch {
+        path: first.clone(),
+        reason: "its columns are not those of a neuroloop recording".into(),
+    })?;
+    let tmp = dir.join(format!(".{label}.parquet.tmp"));
+    let merged = MergedBatches {
+        parts: &parts,
+        next_part: 0,
+        reader: None,
+        rows: Rows::new(&kind),
+        schema: &schema,
+        done: false,
+    };
+    let result = write_file(&tmp, &schema, merged)
+        .and_then(|()| fs::rename(&tmp, &final_path).map_err(RecordError::io("rename", &tmp)));
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
+    for part in &parts {
+        fs::remove_file(part).map_err(RecordError::io("remove", part))?;
+    }
+    let _ = fs::remove_dir(&part_dir);
+    let _ = fs::remove_dir(dir.join(PARTS_DIR));
+    Ok(final_path)
+}
+
 /// Writes the batches to a new Parquet file at `path`.
 fn write_file(
     path: &Path,

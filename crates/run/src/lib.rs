@@ -162,6 +162,9 @@ impl Run {
             }
         }
         report.run_dir = run_dir.clone();
+        // The manifest at the start: seed, experiment text, status `running` (what a coordinator that
+        // dies leaves behind; `recover` finishes such a folder).
+        write_manifest(&exp, &report, run_dir.as_ref(), &started_utc, None, true);
         match Coordinator::start(exp.clone(), &opts, &run_id, run_dir.as_ref()) {
             Ok(coord) => Ok(Run {
                 coord,
@@ -178,6 +181,7 @@ impl Run {
                     run_dir.as_ref(),
                     &started_utc,
                     Some(&Failure::from(&e)),
+                    false,
                 );
                 Err(Box::new(StartFailed { report, error: e }))
             }
@@ -327,6 +331,7 @@ impl Run {
             self.report.run_dir.as_ref(),
             &self.started_utc,
             self.failure.as_ref(),
+            false,
         );
         if let Some(dir) = &self.report.run_dir {
             let _ = std::fs::remove_file(dir.join(LOCK_FILE));
@@ -378,6 +383,51 @@ fn claim_folder(dir: &Path) -> Result<(), RunError> {
                 dir.display()
             ))
         })
+}
+
+/// Finishes the run folder of a run whose coordinator died (killed, crashed: its manifest still says
+/// `running`, its recordings are part files under `.parts/`): merges every recording's parts into its
+/// usual file, marks the manifest `error` with what happened, and removes the lock. Returns the
+/// recordings it merged. A folder whose run finished is left as it is (an error says so).
+pub fn recover(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let mut m = neuroloop_record::Manifest::read(dir).map_err(|e| e.to_string())?;
+    if m.exit_status != neuroloop_record::ExitStatus::Running {
+        return Err(format!(
+            "{}: the run ended ({:?}): nothing to recover",
+            dir.display(),
+            m.exit_status
+        ));
+    }
+    let parts = dir.join(neuroloop_record::PARTS_DIR);
+    let mut labels: Vec<String> = match std::fs::read_dir(&parts) {
+        Ok(entries) => entries
+            .filter_map(Result::ok)
+            .filter(|e| e.path().is_dir())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    labels.sort();
+    let mut merged = Vec::new();
+    for label in &labels {
+        let path = neuroloop_record::recover_parts(dir, label).map_err(|e| e.to_string())?;
+        merged.push(path);
+    }
+    for p in &merged {
+        if let Some(name) = p.file_name().map(|n| n.to_string_lossy().into_owned()) {
+            if !m.recordings.contains(&name) {
+                m.recordings.push(name);
+            }
+        }
+    }
+    m.exit_status = neuroloop_record::ExitStatus::Error;
+    m.error = Some(
+        "the coordinator stopped without finishing the run (killed or crashed); its recordings were merged from their parts by `neuroloop recover` (the rows up to the last flush, about a second before)".into(),
+    );
+    m.ended_utc = neuroloop_record::utc_now_rfc3339();
+    m.write(dir).map_err(|e| e.to_string())?;
+    let _ = std::fs::remove_file(dir.join(LOCK_FILE));
+    Ok(merged)
 }
 
 /// The run seed of episode `episode` of a run with seed `run_seed`: the run seed itself for episode 0,

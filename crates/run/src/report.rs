@@ -119,13 +119,15 @@ pub fn percentiles_us(ns: &[u64]) -> (f64, f64) {
 }
 
 /// Writes `manifest.json` into the run folder (if any): what ran, with which seed and versions, how it
-/// ended (`failure`: interrupted or not, and the error text) and the report's figures.
+/// ended (`failure`: interrupted or not, and the error text; `running`: the manifest written at the
+/// start, which a coordinator that dies leaves behind) and the report's figures.
 pub(crate) fn write_manifest(
     exp: &Experiment,
     r: &RunReport,
     dir: Option<&PathBuf>,
     started_utc: &str,
     failure: Option<&Failure>,
+    running: bool,
 ) {
     let Some(dir) = dir else { return };
     let mut versions = BTreeMap::new();
@@ -155,8 +157,13 @@ pub(crate) fn write_manifest(
         versions,
         host: hostname(),
         started_utc: started_utc.to_string(),
-        ended_utc: neuroloop_record::utc_now_rfc3339(),
+        ended_utc: if running {
+            String::new()
+        } else {
+            neuroloop_record::utc_now_rfc3339()
+        },
         exit_status: match failure {
+            None if running => RunExit::Running,
             None => RunExit::Ok,
             Some(f) if f.interrupted => RunExit::Interrupted,
             Some(_) => RunExit::Error,
