@@ -174,6 +174,27 @@ fn engine_error_is_reported_with_its_message() {
     check_partial_recordings(&out, &["plant.position"], 200.0, 2.0);
 }
 
+/// A panic in a model (a bug) is caught at the engine SDK's boundary and reported like an error: the
+/// run stops naming the engine and the panic's message, and the recordings up to then are there.
+#[test]
+fn engine_panic_is_caught_and_reported() {
+    let tmp = tempdir();
+    let out = tmp.path().join("run");
+    let id = unique_run_id("panic");
+    let o = run_experiment(
+        &experiment("tests/fault_error.toml"),
+        &out,
+        &id,
+        &["--set", "engines.faulty.config.mode=\"panic\""],
+    );
+    o.expect_code(1)
+        .expect_stderr("engine 'faulty'")
+        .expect_stderr("the engine panicked in step at 200 ms: fault engine: panicking on purpose");
+    assert_no_leftovers(&id, Duration::from_secs(3));
+    assert_eq!(manifest(&out)["exit_status"], "error");
+    check_partial_recordings(&out, &["plant.position"], 200.0, 2.0);
+}
+
 #[test]
 fn ctrl_c_stops_the_run_cleanly() {
     let tmp = tempdir();

@@ -179,6 +179,8 @@ pub enum FaultMode {
     Error,
     /// Exit the process with status 3.
     Exit,
+    /// Panic in `step` (a bug in a model).
+    Panic,
     /// Never fail.
     None,
 }
@@ -239,6 +241,7 @@ impl Engine for Fault {
                 "failing on purpose at {} ms",
                 ctx.t_ms()
             ))),
+            FaultMode::Panic => panic!("fault engine: panicking on purpose at {} ms", ctx.t_ms()),
             FaultMode::Exit => {
                 eprintln!("fault engine: exiting with status 3 at {} ms", ctx.t_ms());
                 std::process::exit(3);

@@ -307,6 +307,17 @@ pub fn serve(args: &EngineArgs, construct: EngineConstructor) -> Result<(), Tran
     }
 }
 
+/// The text of a panic's payload (a `&str` or `String` message), else a placeholder.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(a panic without a message)".to_string()
+    }
+}
+
 /// The wire code of `Step` (see `docs/protocol.md`).
 const STEP_KIND: u8 = 4;
 
@@ -411,7 +422,21 @@ impl Stepper {
             n_steps,
             base_step_ms: self.base_step_ms,
         };
-        self.engine.step(&ctx, &self.inputs, &mut self.outputs)?;
+        // A panic in the model (a bug) is caught here, at the SDK's boundary, and reported like an
+        // error: the coordinator names the engine and the panic's message.
+        let stepped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.engine.step(&ctx, &self.inputs, &mut self.outputs)
+        }));
+        match stepped {
+            Ok(result) => result?,
+            Err(payload) => {
+                return Err(TransportError::Protocol(format!(
+                    "the engine panicked in step at {} ms: {}",
+                    ctx.t_ms(),
+                    panic_message(payload.as_ref())
+                )))
+            }
+        }
         let compute_ns = started.elapsed().as_nanos() as u64;
         // Encode straight from the output slots, without building a Message.
         let mut head = std::mem::take(&mut self.buf);
