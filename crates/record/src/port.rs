@@ -572,8 +572,10 @@ fn kind_from_schema(schema: &Schema) -> Option<PortKind> {
 
 /// Merges the part files a recording left in `<dir>/.parts/<label>/` (its run's coordinator died
 /// before finishing it) into `<dir>/<label>.parquet`, as [`PortRecorder::finish`] would have, and
-/// removes them; returns the final path. Part files that cannot be read are an error naming them.
-pub fn recover_parts(dir: &Path, label: &str) -> Result<PathBuf, RecordError> {
+/// removes them; returns the final path, or None when no part had been flushed yet (the empty part
+/// folder is removed: without a part the recording's columns are unknown). Part files that cannot be
+/// read are an error naming them.
+pub fn recover_parts(dir: &Path, label: &str) -> Result<Option<PathBuf>, RecordError> {
     let part_dir = dir.join(PARTS_DIR).join(label);
     let mut parts: Vec<PathBuf> = fs::read_dir(&part_dir)
         .map_err(RecordError::io("read", &part_dir))?
@@ -589,10 +591,8 @@ pub fn recover_parts(dir: &Path, label: &str) -> Result<PathBuf, RecordError> {
     let final_path = dir.join(format!("{label}.parquet"));
     let Some(first) = parts.first() else {
         let _ = fs::remove_dir(&part_dir);
-        return Err(RecordError::PartMismatch {
-            path: part_dir,
-            reason: "no part file to recover".into(),
-        });
+        let _ = fs::remove_dir(dir.join(PARTS_DIR));
+        return Ok(None);
     };
     let file = File::open(first).map_err(RecordError::io("open", first))?;
     let schema = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
@@ -623,7 +623,7 @@ pub fn recover_parts(dir: &Path, label: &str) -> Result<PathBuf, RecordError> {
     }
     let _ = fs::remove_dir(&part_dir);
     let _ = fs::remove_dir(dir.join(PARTS_DIR));
-    Ok(final_path)
+    Ok(Some(final_path))
 }
 
 /// Writes the batches to a new Parquet file at `path`.

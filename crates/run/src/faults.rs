@@ -121,6 +121,13 @@ impl Coordinator {
     /// can tell), then `Shutdown`, a short wait for `Bye` or exit (not for an engine already gone),
     /// then SIGKILL.
     pub(crate) fn stop(&mut self, failure: Option<&str>) {
+        // How each process had ended before we told it to stop (a crash): what its report keeps. A
+        // process that ends on our Error/Shutdown ended normally, whatever its status.
+        let ended_before: Vec<Option<std::process::ExitStatus>> = self
+            .engines
+            .iter_mut()
+            .map(|e| e.process.as_mut().and_then(|p| p.exited()))
+            .collect();
         for i in 0..self.engines.len() {
             let joined = self.engines[i].joined && !self.engines[i].gone;
             let alive = self.engines[i]
@@ -159,15 +166,23 @@ impl Coordinator {
                 _ => {}
             }
         }
-        for e in &mut self.engines {
+        for (e, before) in self.engines.iter_mut().zip(ended_before) {
             if let Some(p) = e.process.as_mut() {
-                if p.exited().is_none() {
-                    tracing::warn!(
-                        "engine '{}' did not stop within 2 s of Shutdown: killing it",
-                        e.name
-                    );
-                }
-                e.exit = p.kill().filter(|s| !s.success()).map(describe_exit);
+                let status = match before {
+                    Some(s) => Some(s),
+                    None if p.exited().is_none() => {
+                        tracing::warn!(
+                            "engine '{}' did not stop within 2 s of Shutdown: killing it",
+                            e.name
+                        );
+                        p.kill()
+                    }
+                    None => {
+                        p.kill();
+                        None
+                    }
+                };
+                e.exit = status.filter(|s| !s.success()).map(describe_exit);
             }
         }
     }

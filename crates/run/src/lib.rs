@@ -408,10 +408,12 @@ pub fn recover(dir: &Path) -> Result<Vec<PathBuf>, String> {
         Err(_) => Vec::new(),
     };
     labels.sort();
-    let mut merged = Vec::new();
+    let (mut merged, mut unflushed) = (Vec::new(), Vec::new());
     for label in &labels {
-        let path = neuroloop_record::recover_parts(dir, label).map_err(|e| e.to_string())?;
-        merged.push(path);
+        match neuroloop_record::recover_parts(dir, label).map_err(|e| e.to_string())? {
+            Some(path) => merged.push(path),
+            None => unflushed.push(label.clone()),
+        }
     }
     for p in &merged {
         if let Some(name) = p.file_name().map(|n| n.to_string_lossy().into_owned()) {
@@ -421,9 +423,14 @@ pub fn recover(dir: &Path) -> Result<Vec<PathBuf>, String> {
         }
     }
     m.exit_status = neuroloop_record::ExitStatus::Error;
-    m.error = Some(
-        "the coordinator stopped without finishing the run (killed or crashed); its recordings were merged from their parts by `neuroloop recover` (the rows up to the last flush, about a second before)".into(),
-    );
+    let mut error = "the coordinator stopped without finishing the run (killed or crashed); its recordings were merged from their parts by `neuroloop recover` (the rows up to the last flush, about a second before)".to_string();
+    if !unflushed.is_empty() {
+        error.push_str(&format!(
+            "; no rows of {} had been flushed",
+            unflushed.join(", ")
+        ));
+    }
+    m.error = Some(error);
     m.ended_utc = neuroloop_record::utc_now_rfc3339();
     m.write(dir).map_err(|e| e.to_string())?;
     let _ = std::fs::remove_file(dir.join(LOCK_FILE));
