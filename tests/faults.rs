@@ -323,3 +323,26 @@ fn a_run_folder_in_use_or_not_empty_is_refused() {
     assert_no_leftovers(&id1, Duration::from_secs(3));
     assert_no_leftovers(&id2, Duration::from_secs(3));
 }
+
+/// A coordinator stopped for longer than zenoh's lease (SIGSTOP, then SIGCONT): its engines give up on
+/// it and exit with the "coordinator gone" status, and the coordinator, back, says that it was
+/// unreachable, not that an engine crashed.
+#[test]
+fn a_stalled_coordinator_is_not_blamed_on_its_engines() {
+    let tmp = tempdir();
+    let out = tmp.path().join("run");
+    let id = unique_run_id("stall");
+    let mut coord = start_long_run(&out, &id);
+    coord.signal(libc::SIGSTOP);
+    std::thread::sleep(Duration::from_secs(14));
+    coord.signal(libc::SIGCONT);
+    let o = coord.wait(Duration::from_secs(60));
+    o.expect_code(1).expect_no_panic();
+    assert!(
+        o.stderr.contains("lost contact with the coordinator") && !o.stderr.contains("crashed"),
+        "{}",
+        o.stderr
+    );
+    assert_no_leftovers(&id, Duration::from_secs(5));
+    assert_eq!(manifest(&out)["exit_status"], "error");
+}

@@ -42,6 +42,14 @@ class NeuroloopError(RuntimeError):
     """The engine could not run to a clean Shutdown; the text says why."""
 
 
+#: The exit status of an engine that stopped because it lost the coordinator (as in Rust).
+EXIT_COORDINATOR_GONE = 75
+
+
+class CoordinatorGone(NeuroloopError):
+    """The coordinator of the run went away (its liveliness token disappeared)."""
+
+
 @dataclass
 class InitContext:
     """Everything an engine is created from (the ``Init`` message plus the engine's name)."""
@@ -351,7 +359,7 @@ class _Server:
                 f"timed out after {int(timeout_s * 1000)} ms waiting for a message from the coordinator"
             ) from None
         if item is _GONE:
-            raise NeuroloopError(f"the coordinator of run {self.args.run_id} is gone")
+            raise CoordinatorGone(f"the coordinator of run {self.args.run_id} is gone")
         try:
             return wire.decode(item)
         except wire.WireError as e:
@@ -476,6 +484,7 @@ def main(engine_factory: EngineFactory, **kwargs) -> None:
     except NeuroloopError as e:
         print(f"engine {kwargs.get('name') or os.environ.get('NEUROLOOP_ENGINE', '?')}: {e}",
               file=sys.stderr)
-        sys.exit(1)
+        # The coordinator tells this status apart from a crash (EXIT_COORDINATOR_GONE in Rust).
+        sys.exit(EXIT_COORDINATOR_GONE if isinstance(e, CoordinatorGone) else 1)
     except KeyboardInterrupt:
         sys.exit(130)

@@ -427,7 +427,12 @@ fn cmd_engine(
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("engine {}: {e}", args.name);
-            ExitCode::FAILURE
+            match e {
+                neuroloop_transport::TransportError::CoordinatorGone(_) => {
+                    ExitCode::from(neuroloop_transport::EXIT_COORDINATOR_GONE)
+                }
+                _ => ExitCode::FAILURE,
+            }
         }
     }
 }

@@ -65,10 +65,7 @@ impl Coordinator {
         for i in 0..self.engines.len() {
             let exited = self.engines[i].process.as_mut().and_then(|p| p.exited());
             if let Some(status) = exited {
-                return Err(self.engine_error(
-                    i,
-                    format!("exited unexpectedly ({})", describe_exit(status)),
-                ));
+                return Err(self.engine_error(i, exit_reason("exited unexpectedly", status)));
             }
         }
         Ok(())
@@ -82,7 +79,7 @@ impl Coordinator {
             .as_mut()
             .and_then(|p| p.wait_for_exit(Duration::from_secs(1)));
         let what = match status {
-            Some(s) => format!("crashed {when} ({})", describe_exit(s)),
+            Some(s) => exit_reason(&format!("crashed {when}"), s),
             None => format!("disconnected {when}"),
         };
         self.engine_error(engine, what)
@@ -186,4 +183,13 @@ impl Coordinator {
             }
         }
     }
+}
+
+/// Why an engine process ended, for an error report: `what (status)`, or, for the exit status of an
+/// engine that lost the coordinator, that the coordinator itself was unreachable.
+fn exit_reason(what: &str, status: std::process::ExitStatus) -> String {
+    if status.code() == Some(i32::from(neuroloop_transport::EXIT_COORDINATOR_GONE)) {
+        return "stopped because it lost contact with the coordinator: the coordinator was unreachable for longer than zenoh's lease (about 10 s; was it stopped, e.g. by SIGSTOP, or starved of CPU?)".into();
+    }
+    format!("{what} ({})", describe_exit(status))
 }

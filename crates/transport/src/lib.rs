@@ -93,6 +93,11 @@ pub enum TransportError {
     CoordinatorGone(String),
 }
 
+/// The exit status of an engine process that stopped because it lost the coordinator (its
+/// liveliness token went away, e.g. the coordinator was stopped or starved for longer than zenoh's
+/// lease): the coordinator, should it come back, reports it as such and not as a crash. Both SDKs use it.
+pub const EXIT_COORDINATOR_GONE: u8 = 75;
+
 pub(crate) fn zerr(what: impl Into<String>) -> impl FnOnce(zenoh::Error) -> TransportError {
     let what = what.into();
     move |e| TransportError::Zenoh {
