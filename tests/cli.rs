@@ -176,3 +176,26 @@ fn validate_warns_about_an_input_no_link_feeds() {
     o.expect_code(0).expect_no_panic();
     assert!(!o.stderr.contains("warning"), "{}", o.stderr);
 }
+
+/// An engine too large for the machine is refused by its estimate, with the figures, before anything
+/// is allocated: `validate` of a 65535 x 65535 event camera exits 2 at once (it used to abort after
+/// trying to allocate 68.7 GB).
+#[test]
+fn validate_refuses_a_camera_too_large_for_memory_by_its_estimate() {
+    let tmp = tempdir();
+    let file = tmp.path().join("big_camera.toml");
+    std::fs::write(
+        &file,
+        "[run]\nduration_ms = 10.0\n\n[engines.body]\nkind = \"body\"\nstep_ms = 1.0\n\n\
+         [engines.camera]\nkind = \"event_camera\"\nstep_ms = 1.0\nconfig = { width = 65535, height = 65535 }\n\n\
+         [[links]]\nfrom = \"body.body_poses\"\nto = \"camera.body_poses\"\n",
+    )
+    .unwrap();
+    run_neuroloop(
+        &["validate", file.to_str().unwrap()],
+        Duration::from_secs(60),
+    )
+    .expect_code(2)
+    .expect_no_panic()
+    .expect_stderr("a 65535x65535 camera needs about 549.7 GB");
+}

@@ -80,13 +80,7 @@ impl Default for BuildOptions {
     }
 }
 
-/// Memory the system reports as available (Linux `MemAvailable`), in bytes.
-pub fn available_memory_bytes() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
-}
+pub use neuroloop_core::engine::available_memory_bytes;
 
 /// A network that cannot be built. The text names the key path in the description.
 #[derive(Debug, thiserror::Error)]

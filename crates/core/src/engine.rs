@@ -376,3 +376,12 @@ impl Outputs {
             .collect()
     }
 }
+
+/// Memory the system reports as available (Linux `MemAvailable`), in bytes: what an engine checks its
+/// estimate against before it allocates (and refuses with the figures instead of aborting).
+pub fn available_memory_bytes() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}

@@ -555,6 +555,28 @@ impl EventCamera {
             "supersampling",
             "must be in 1..=8",
         )?;
+        // Estimate before allocating: per pixel about 15 f64 of event-model state, the supersampled
+        // rendering (8 bytes per sample) and, with a frame output, its channel (a name and a value).
+        let pixels = u64::from(cfg.width) * u64::from(cfg.height);
+        let ss = u64::from(cfg.supersampling);
+        let per_pixel = 120 + 8 * ss * ss + if cfg.frame_output { 48 } else { 0 };
+        let need = pixels.saturating_mul(per_pixel);
+        if let Some(avail) = neuroloop_core::engine::available_memory_bytes() {
+            if need > avail / 2 {
+                return Err(config_error(
+                    ctx,
+                    "width",
+                    &format!(
+                        "a {}x{} camera needs about {:.1} GB, and only {:.1} GB may be used (half of the {:.1} GB available)",
+                        cfg.width,
+                        cfg.height,
+                        need as f64 / 1e9,
+                        avail as f64 / 2e9,
+                        avail as f64 / 1e9
+                    ),
+                ));
+            }
+        }
         let c = &cfg.camera;
         require(
             c.fov_deg > 0.0 && c.fov_deg < 180.0,

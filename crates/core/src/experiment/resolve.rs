@@ -420,6 +420,16 @@ fn resolve_engine(
                         resolved.display()
                     ),
                 );
+            } else if let Some(mode) = unix_mode(&resolved).filter(|m| m & 0o111 == 0) {
+                bad(
+                    "kind",
+                    format!(
+                        "executable \"{}\" is not executable ({}, mode {:o}): chmod +x it",
+                        e.kind,
+                        resolved.display(),
+                        mode & 0o777
+                    ),
+                );
             }
         }
         EngineKind::Executable(resolved)
@@ -703,4 +713,18 @@ pub(crate) fn gather_ports(
         }
     }
     (ports, problems)
+}
+
+/// The permission bits of a file (None where the platform has none or the file cannot be read).
+fn unix_mode(path: &Path) -> Option<u32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).ok().map(|m| m.permissions().mode())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
 }
