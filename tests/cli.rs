@@ -29,7 +29,7 @@ fn broken_files() -> Vec<(std::path::PathBuf, String)> {
     files
         .into_iter()
         .map(|p| {
-            let text = std::fs::read_to_string(&p).unwrap();
+            let text = String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned();
             let first = text.lines().next().unwrap_or("");
             let expect = first
                 .strip_prefix("# expect:")
@@ -198,4 +198,36 @@ fn validate_refuses_a_camera_too_large_for_memory_by_its_estimate() {
     .expect_code(2)
     .expect_no_panic()
     .expect_stderr("a 65535x65535 camera needs about 549.7 GB");
+}
+
+/// Diagnostics name what they should: an override of an engine the file does not have says so (and
+/// that it is the `--set`), and a NaN in an engine's configuration is one problem, not two.
+#[test]
+fn overrides_of_missing_engines_and_nan_values_are_reported_once_and_by_name() {
+    let demo = experiment("demo_spring.toml");
+    run_neuroloop(
+        &[
+            "validate",
+            demo.to_str().unwrap(),
+            "--set",
+            "engines.nosuch.step_ms=1",
+        ],
+        Duration::from_secs(30),
+    )
+    .expect_code(2)
+    .expect_stderr("--set engines.nosuch.step_ms=1: the file has no engine \"nosuch\"");
+    let tmp = tempdir();
+    let file = tmp.path().join("nan.toml");
+    std::fs::write(
+        &file,
+        "[run]\nduration_ms = 10.0\n[engines.a]\nkind = \"spring\"\nstep_ms = 1.0\nconfig = { mass_kg = nan }\n",
+    )
+    .unwrap();
+    let o = run_neuroloop(
+        &["validate", file.to_str().unwrap()],
+        Duration::from_secs(30),
+    );
+    o.expect_code(2)
+        .expect_stderr("mass_kg: NaN cannot be passed");
+    assert_eq!(o.stderr.trim().lines().count(), 1, "{}", o.stderr);
 }

@@ -259,16 +259,45 @@ pub fn load(
     overrides: &[String],
     catalog: &dyn PortCatalog,
 ) -> Result<Experiment, ConfigError> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => load_str(&text, Some(path), overrides, catalog),
-        Err(e) => Err(ConfigError {
-            file: path.display().to_string(),
-            problems: vec![Problem::new(
-                "",
-                format!("cannot read the experiment file: {e}"),
-            )],
-        }),
-    }
+    let text = read_file(path)?;
+    load_str(&text, Some(path), overrides, catalog)
+}
+
+/// The text of an experiment file; a file that cannot be read, or is not UTF-8 (with the line and
+/// column of the first bad byte), is a problem.
+fn read_file(path: &Path) -> Result<String, ConfigError> {
+    let fail = |p: Problem| ConfigError {
+        file: path.display().to_string(),
+        problems: vec![p],
+    };
+    let bytes = std::fs::read(path).map_err(|e| {
+        fail(Problem::new(
+            "",
+            format!("cannot read the experiment file: {e}"),
+        ))
+    })?;
+    String::from_utf8(bytes).map_err(|e| {
+        let bytes = e.as_bytes();
+        let at = e.utf8_error().valid_up_to();
+        let line = 1 + bytes[..at].iter().filter(|&&b| b == b'\n').count();
+        let line_start = bytes[..at]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        let column = 1 + String::from_utf8_lossy(&bytes[line_start..at])
+            .chars()
+            .count();
+        let mut p = Problem::new(
+            "",
+            format!(
+                "the file is not UTF-8 text (byte 0x{:02x}): save it as UTF-8",
+                bytes[at]
+            ),
+        );
+        p.line = Some(line);
+        p.column = Some(column);
+        fail(p)
+    })
 }
 
 /// [`load`] for text already in memory (`source`, when given, plays the role of the file's path).
@@ -288,16 +317,8 @@ pub fn load_with_warnings(
     overrides: &[String],
     catalog: &dyn PortCatalog,
 ) -> Result<(Experiment, Vec<Problem>), ConfigError> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => load_str_with_warnings(&text, Some(path), overrides, catalog),
-        Err(e) => Err(ConfigError {
-            file: path.display().to_string(),
-            problems: vec![Problem::new(
-                "",
-                format!("cannot read the experiment file: {e}"),
-            )],
-        }),
-    }
+    let text = read_file(path)?;
+    load_str_with_warnings(&text, Some(path), overrides, catalog)
 }
 
 /// [`load_str`] with the warnings of [`load_with_warnings`].
@@ -310,7 +331,13 @@ pub fn load_str_with_warnings(
     let read = resolve::read(text, source, overrides)?;
     let mut problems = read.problems.clone();
     let (ports, port_problems) = resolve::gather_ports(&read.exp, catalog);
-    problems.extend(port_problems);
+    // One problem per key: an engine that refuses a value already reported (a NaN passed as null)
+    // adds nothing.
+    problems.extend(
+        port_problems
+            .into_iter()
+            .filter(|p| !read.problems.iter().any(|q| q.path == p.path)),
+    );
     problems.extend(check::check_port_level(&read.exp, &ports, &read.origins));
     problems.extend(expect::check_ports(&read.exp, &ports, &read.expect_origins));
     if !problems.is_empty() {

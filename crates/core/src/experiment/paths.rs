@@ -288,6 +288,23 @@ pub(crate) fn apply_override(doc: &mut DocumentMut, text: &str) -> Result<Vec<Se
             "\"{key}\" is not a key path like engines.plant.seed or links[0].to"
         ));
     };
+    // An override changes the file's engines, it does not add one (a typo would make a new, empty
+    // engine and a puzzling error elsewhere).
+    if let [Seg::Key(top), Seg::Key(name), ..] = segs.as_slice() {
+        if top == "engines" {
+            let names: Vec<String> = doc
+                .get("engines")
+                .and_then(Item::as_table_like)
+                .map(|t| t.iter().map(|(k, _)| k.to_string()).collect())
+                .unwrap_or_default();
+            if !names.iter().any(|n| n == name) {
+                return Err(format!(
+                    "the file has no engine \"{name}\" (its engines: {}); --set changes the file's engines, it does not add one",
+                    names.join(", ")
+                ));
+            }
+        }
+    }
     let raw = value.trim();
     let mut value = match raw.parse::<Value>() {
         Ok(v) => v,

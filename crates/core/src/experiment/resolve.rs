@@ -147,6 +147,18 @@ fn de_problem(parsed: &str, original: &str, e: &toml::de::Error) -> Problem {
         p.line = Some(l);
         p.column = Some(c);
     }
+    // A parse error (a duplicate key) or a value out of its type's range (a seed of 2^64) comes with a
+    // place but no key path: take the key from the text there.
+    if p.path.is_empty() {
+        if let Some(span) = e.span() {
+            if let Some(key) = key_at(original, span.start) {
+                p.path = key.clone();
+                if message == "duplicate key" {
+                    p.message = "duplicate key: it is set twice".into();
+                }
+            }
+        }
+    }
     // Name the missing or unknown key itself rather than its table.
     for prefix in ["missing field `", "unknown field `"] {
         if let Some(rest) = message.strip_prefix(prefix) {
@@ -727,4 +739,27 @@ fn unix_mode(path: &Path) -> Option<u32> {
         let _ = path;
         None
     }
+}
+
+/// The key path of the `key = value` line holding byte `offset` of `text`, under the nearest `[table]`
+/// or `[[array]]` header above it (an array element is not numbered: `links.to`), if the line is one.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let offset = offset.min(text.len());
+    let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[start..].lines().next()?;
+    let (key, _) = line.split_once('=')?;
+    let key = key.trim().trim_matches('"');
+    if key.is_empty() || key.starts_with('#') || key.starts_with('[') {
+        return None;
+    }
+    let table = text[..start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|h| h.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+    Some(match table {
+        Some(t) if !t.is_empty() => format!("{t}.{key}"),
+        _ => key.to_string(),
+    })
 }

@@ -428,6 +428,11 @@ fn declared_ports_of_executables() {
     let dir = std::env::temp_dir().join(format!("neuroloop_exp_test_{}", std::process::id()));
     std::fs::create_dir_all(dir.join("bin")).unwrap();
     std::fs::write(dir.join("bin/brain"), "#!/bin/sh\n").unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let exe = std::fs::Permissions::from_mode(0o755);
+        std::fs::set_permissions(dir.join("bin/brain"), exe).unwrap();
+    }
     let text = r#"[run]
 duration_ms = 10
 
