@@ -273,7 +273,8 @@ pub fn decode(bytes: &[u8]) -> Result<Message, WireError> {
         },
         3 => {
             let n = r.u16("port count")?;
-            let mut ports = Vec::with_capacity(usize::from(n).min(1024));
+            // Reserve no more than the bytes left can hold (a port takes at least 8 bytes).
+            let mut ports = Vec::with_capacity(usize::from(n).min(r.left() / 8));
             for _ in 0..n {
                 ports.push(r.port()?);
             }
@@ -431,6 +432,11 @@ impl<'a> Reader<'a> {
 
     /// A count of elements of `elem_size` bytes each, checked against the bytes left so that a corrupt
     /// count cannot make us allocate gigabytes.
+    /// Bytes not yet read.
+    fn left(&self) -> usize {
+        self.bytes.len() - self.at
+    }
+
     fn count(&mut self, elem_size: usize, what: &'static str) -> Result<usize, WireError> {
         let at = self.at;
         let n = self.u32(what)? as usize;
@@ -511,7 +517,9 @@ impl<'a> Reader<'a> {
 
     fn entries(&mut self) -> Result<Vec<DataEntry>, WireError> {
         let n = self.u16("entry count")?;
-        let mut v = Vec::with_capacity(usize::from(n).min(1024));
+        // Reserve no more than the bytes left can hold (an entry takes at least 15 bytes), so that a
+        // message allocates in proportion to its length, not to what its counts claim.
+        let mut v = Vec::with_capacity(usize::from(n).min(self.left() / 15));
         for _ in 0..n {
             v.push(self.entry()?);
         }
