@@ -166,6 +166,9 @@ impl Coordinator {
         missing: impl Fn(&Self, usize) -> bool,
     ) -> Result<(), RunError> {
         let mut events = Vec::with_capacity(self.engines.len());
+        // Time the coordinator itself was stopped (SIGSTOP, starved) while waiting does not count
+        // against the engines: a poll returns within 50 ms, so a longer gap is the coordinator's.
+        let (mut last_poll, mut own_stall) = (Instant::now(), Duration::ZERO);
         loop {
             let mut waiting = (0..self.engines.len()).filter(|&e| missing(self, e));
             let Some(first) = waiting.next() else {
@@ -175,7 +178,13 @@ impl Coordinator {
             let sent = self.engines[first]
                 .busy
                 .map_or_else(Instant::now, |(_, at)| at);
-            let deadline = sent + self.step_timeout;
+            let now = Instant::now();
+            let gap = now.duration_since(last_poll);
+            if gap > Duration::from_secs(1) {
+                own_stall += gap;
+            }
+            last_poll = now;
+            let deadline = sent + self.step_timeout + own_stall;
             self.hub.recv_many(
                 want,
                 deadline.min(Instant::now() + Duration::from_millis(50)),
@@ -187,6 +196,15 @@ impl Coordinator {
                     return Err(RunError::Interrupted);
                 }
                 if Instant::now() >= deadline {
+                    // An engine that gave up on the coordinator (status 75) or crashed meanwhile is
+                    // reported as such, not as hanging.
+                    let exited = self.engines[first]
+                        .process
+                        .as_mut()
+                        .and_then(|p| p.wait_for_exit(Duration::from_secs(2)));
+                    if exited.is_some() {
+                        self.check_alive()?;
+                    }
                     let at = self.engines[first]
                         .busy
                         .map_or(0.0, |(s, _)| s.to_ms(self.exp.base_step_ms));
