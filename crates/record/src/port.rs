@@ -590,6 +590,7 @@ pub fn recover_parts(dir: &Path, label: &str) -> Result<Option<PathBuf>, RecordE
     parts.sort();
     let final_path = dir.join(format!("{label}.parquet"));
     let Some(first) = parts.first() else {
+        remove_unfinished(&part_dir);
         let _ = fs::remove_dir(&part_dir);
         let _ = fs::remove_dir(dir.join(PARTS_DIR));
         return Ok(None);
@@ -621,9 +622,22 @@ pub fn recover_parts(dir: &Path, label: &str) -> Result<Option<PathBuf>, RecordE
     for part in &parts {
         fs::remove_file(part).map_err(RecordError::io("remove", part))?;
     }
+    remove_unfinished(&part_dir);
     let _ = fs::remove_dir(&part_dir);
     let _ = fs::remove_dir(dir.join(PARTS_DIR));
     Ok(Some(final_path))
+}
+
+/// Removes what a part folder holds besides part files: the hidden temporary file of a part whose
+/// writing was cut short (a part appears only when complete, by a rename).
+fn remove_unfinished(part_dir: &Path) {
+    if let Ok(entries) = fs::read_dir(part_dir) {
+        for e in entries.filter_map(Result::ok) {
+            if e.file_name().to_string_lossy().starts_with('.') {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+    }
 }
 
 /// Writes the batches to a new Parquet file at `path`.
