@@ -45,6 +45,24 @@ impl Coordinator {
         let connect = listen
             .replace("0.0.0.0", "127.0.0.1")
             .replace("[::]", "[::1]");
+        // The variables every engine process gets (spawned here or started by hand): protocol.md,
+        // section 3. Engines may write files of their own into the run folder (the body's trials).
+        let engine_env = |name: &str| {
+            let mut env = vec![
+                ("NEUROLOOP_RUN_ID", run_id.to_string()),
+                ("NEUROLOOP_ENGINE", name.to_string()),
+                ("NEUROLOOP_CONNECT", connect.clone()),
+                (
+                    "NEUROLOOP_ZENOH_LOWLATENCY",
+                    if exp.zenoh.lowlatency { "1" } else { "0" }.to_string(),
+                ),
+            ];
+            if let Some(dir) = run_dir {
+                let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
+                env.push(("NEUROLOOP_RUN_DIR", dir.display().to_string()));
+            }
+            env
+        };
         let mut engines = Vec::with_capacity(exp.engines.len());
         for spec in &exp.engines {
             let (kind, process) = match (&spec.kind, spec.external) {
@@ -70,20 +88,7 @@ impl Coordinator {
                         EngineKind::Executable(p) => (p.clone(), vec![], p.display().to_string()),
                     };
                     args.extend(spec.args.iter().cloned());
-                    let mut env = vec![
-                        ("NEUROLOOP_RUN_ID", run_id.to_string()),
-                        ("NEUROLOOP_ENGINE", spec.name.clone()),
-                        ("NEUROLOOP_CONNECT", connect.clone()),
-                        (
-                            "NEUROLOOP_ZENOH_LOWLATENCY",
-                            if exp.zenoh.lowlatency { "1" } else { "0" }.to_string(),
-                        ),
-                    ];
-                    // Engines may write files of their own into the run folder (the body's trials).
-                    if let Some(dir) = run_dir {
-                        let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
-                        env.push(("NEUROLOOP_RUN_DIR", dir.display().to_string()));
-                    }
+                    let env = engine_env(&spec.name);
                     let p =
                         EngineProcess::spawn(&spec.name, &program, &args, &env).map_err(|e| {
                             let err = RunError::Setup(format!(
@@ -125,19 +130,7 @@ impl Coordinator {
         // `external_engines.json` (`{NAME: {VAR: VALUE}}`), written before the wait.
         let mut external = serde_json::Map::new();
         for e in engines.iter().filter(|e| e.external) {
-            let mut env = vec![
-                ("NEUROLOOP_RUN_ID", run_id.to_string()),
-                ("NEUROLOOP_ENGINE", e.name.clone()),
-                ("NEUROLOOP_CONNECT", connect.clone()),
-                (
-                    "NEUROLOOP_ZENOH_LOWLATENCY",
-                    if exp.zenoh.lowlatency { "1" } else { "0" }.to_string(),
-                ),
-            ];
-            if let Some(dir) = run_dir {
-                let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
-                env.push(("NEUROLOOP_RUN_DIR", dir.display().to_string()));
-            }
+            let env = engine_env(&e.name);
             let words: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
             eprintln!(
                 "waiting up to {:.0} s for external engine '{}': start it with {}",
