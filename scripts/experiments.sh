@@ -5,14 +5,17 @@
 # on 2 cores).
 #
 #   scripts/experiments.sh [SEEDS...]        # default seeds 1 2 3 4 5
-#   ONLY=reward scripts/experiments.sh       # or ONLY=force_field: one experiment's sessions
+#   ONLY=reward scripts/experiments.sh       # or ONLY=force_field, ONLY=visuo_tactile: one experiment
 #
 # Per seed: experiments/joystick_reward_learning.toml (saving the learned weights), then
 # experiments/joystick_reward_reload.toml (those weights, plasticity off, 50 trials, no reward); and
 # the no-reward control (the reward link given a zero gain: no dopamine pulse ever reaches the brain)
 # for the first seed. Then force-field adaptation (experiments/force_field_adaptation.toml, with S1
-# silenced during the force field and from its middle) for the first three seeds. Run folders go
-# under runs/experiments/. The CI versions (shortened) are tests/closed_loop.rs and tests/force_field.rs.
+# silenced during the force field and from its middle) for the first three seeds. Then visuo-tactile
+# integration (experiments/visuo_tactile_integration.toml, with noise on proprioception and with the
+# camera occluded; 20 s each) for the first three seeds. Run folders go under runs/experiments/. The
+# CI versions are tests/closed_loop.rs, tests/force_field.rs (shortened) and tests/visuo_tactile.rs
+# (seed 1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seeds=("$@")
@@ -38,6 +41,20 @@ session() { # LABEL FILE ARGS...: one run and its check
     "$bin" check "$out/$label" >"$out/$label.check" 2>&1 || true
 }
 
+run_jobs() { # the "LABEL FILE SEED" lines of the array jobs, two sessions at a time
+    local pids=() j label file s
+    for j in "${jobs[@]}"; do
+        read -r label file s <<<"$j"
+        session "$label" "$file" --set run.seed="$s" &
+        pids+=($!)
+        if [ ${#pids[@]} -eq 2 ]; then
+            wait "${pids[@]}"
+            pids=()
+        fi
+    done
+    if [ ${#pids[@]} -gt 0 ]; then wait "${pids[@]}"; fi
+}
+
 learn_and_reload() { # SEED
     local s=$1
     session "seed$s" experiments/joystick_reward_learning.toml --set run.seed="$s" \
@@ -47,7 +64,7 @@ learn_and_reload() { # SEED
 }
 
 only=${ONLY:-all}
-if [ "$only" != force_field ]; then
+if [ "$only" = all ] || [ "$only" = reward ]; then
 # Two sessions at a time (each engine process is single-threaded here).
 pids=()
 for s in "${seeds[@]}"; do
@@ -86,6 +103,7 @@ echo "seeds meeting both learning bounds: $met of ${#seeds[@]}"
 fi
 [ "$only" = reward ] && exit 0
 
+if [ "$only" = all ] || [ "$only" = force_field ]; then
 # Force-field adaptation: feedback and silenced for the first three seeds, late silencing for the first.
 ff_seeds=("${seeds[@]:0:3}")
 jobs=()
@@ -93,17 +111,7 @@ for s in "${ff_seeds[@]}"; do
     jobs+=("ff$s experiments/force_field_adaptation.toml $s" "silenced$s experiments/force_field_silenced.toml $s")
 done
 jobs+=("late${seeds[0]} experiments/force_field_silenced_late.toml ${seeds[0]}")
-pids=()
-for j in "${jobs[@]}"; do
-    read -r label file s <<<"$j"
-    session "$label" "$file" --set run.seed="$s" &
-    pids+=($!)
-    if [ ${#pids[@]} -eq 2 ]; then
-        wait "${pids[@]}"
-        pids=()
-    fi
-done
-[ ${#pids[@]} -gt 0 ] && wait "${pids[@]}"
+run_jobs
 
 echo
 echo "force_field_adaptation: lateral displacement (mm) at the 1 mm bin per block (paper: +0.03, -1.28,"
@@ -121,4 +129,41 @@ for j in "${jobs[@]}"; do
     grep -q '^FAIL' "$out/$label.check" && ok=FAIL
     printf '%-11s %-7s %-7s %-7s %-7s %-7s %-7s %-8s %-6s %5ss\n' "$label" "${row[@]}" "$(num "$ratio")" "$ok" \
         "$(cat "$out/$label.wall")"
+done
+fi
+[ "$only" = force_field ] && exit 0
+
+# Visuo-tactile integration: the three conditions for the first three seeds.
+vt_seeds=("${seeds[@]:0:3}")
+jobs=()
+for s in "${vt_seeds[@]}"; do
+    jobs+=("vt$s experiments/visuo_tactile_integration.toml $s" "vtnoise$s experiments/visuo_tactile_noise.toml $s"
+        "vtocc$s experiments/visuo_tactile_occluded.toml $s")
+done
+run_jobs
+
+echo
+echo "visuo_tactile_integration: RMS errors (mm) of the position decoded in 50 ms windows while the arm"
+echo "moves; checked: combined <= 0.85 x the best single sense; with proprioception's code at a quarter"
+echo "of its rate, its measured weight within 0.1 of the inverse-variance prediction; occluded camera:"
+echo "combined within 10 % of touch + proprioception"
+printf '%-9s %-7s %-7s %-7s %-8s %-9s %-9s %-8s %-6s %6s
+' run vision proprio touch combined "w(P) meas" "w(P) pred" "M/S occl" verdict wall
+for s in "${vt_seeds[@]}"; do
+    for label in "vt$s" "vtnoise$s"; do
+        ok=PASS
+        grep -q '^FAIL\|^ERROR' "$out/$label.check" && ok=FAIL
+        printf '%-9s %-7s %-7s %-7s %-8s %-9s %-9s %-8s %-6s %5ss\n' "$label" \
+            "$(num "$(value "$label" "vision alone")")" "$(num "$(value "$label" "proprioception alone")")" \
+            "$(num "$(value "$label" "touch alone")")" "$(num "$(value "$label" "combined: RMS")")" \
+            "$(num "$(value "$label" "proprioception's weight, measured")")" \
+            "$(num "$(value "$label" "proprioception's weight, predicted")")" - "$ok" "$(cat "$out/$label.wall")"
+    done
+    label="vtocc$s"
+    ok=PASS
+    grep -q '^FAIL\|^ERROR' "$out/$label.check" && ok=FAIL
+    ratio=$(grep -m1 "combined / touch + proprioception" "$out/$label.check" | sed -E 's/.*RMS error: ([^ ]+) .*/\1/' || true)
+    printf '%-9s %-7s %-7s %-7s %-8s %-9s %-9s %-8s %-6s %5ss\n' "$label" - \
+        "$(num "$(value "$label" "proprioception: RMS")")" "$(num "$(value "$label" "touch: RMS")")" \
+        "$(num "$(value "$label" "combined (M): RMS")")" - - "$(num "$ratio")" "$ok" "$(cat "$out/$label.wall")"
 done

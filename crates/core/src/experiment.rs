@@ -47,12 +47,17 @@ use crate::port::PortSpec;
 use crate::time::Step;
 use crate::transfer::TransferChainSpec;
 
-pub use expect::{channel_index, Expectation, Metric, TrialElement, TrialRange, WindowMs};
+pub use expect::{
+    channel_index, Decoded, DecodedQuantity, Decoder, Expectation, Metric, TrialElement,
+    TrialRange, WindowMs,
+};
 pub use spec::{
     ChannelSection, EngineSection, ExperimentSpec, LinkSection, PortSection, RecordSection,
     RunSection, ZenohSection,
 };
-pub use spec::{ChannelSelect, ExpectSection, MetricSection};
+pub use spec::{
+    ChannelSelect, DecoderSection, ExpectSection, MetricSection, PreferredSection, WeightEstimate,
+};
 
 /// A reference to one port: `engine.port`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

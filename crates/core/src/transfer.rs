@@ -23,6 +23,7 @@
 //! | `group_rate` | spikes(N) | analog, one channel per group (`g0`.. or `names`), unit `Hz` |
 //! | `poisson` | analog[C] or scalar (C = 1) | spikes(C * neurons_per_channel) |
 //! | `linear` | analog[C] / scalar | same channel names, unit `unit` or the input's / scalar |
+//! | `affine` | analog[C] / scalar | analog[R], y = W x + b, unit `unit` (default `1`) |
 //! | `select` | analog[C] / spikes(N) | analog[K] (chosen channels) / spikes(b - a) |
 //! | `gaussian` | analog[C] or scalar (C = 1) | analog[C * count] `<name>_<k>`, unit `Hz` |
 //! | `population_vector` | spikes(N) | analog `x`, `y`, (`d2`, ...), unit `1` |
@@ -57,6 +58,7 @@
 //! assert_eq!(out, Payload::Analog(vec![30.0]));
 //! ```
 
+mod affine;
 mod chain;
 mod events_to_spikes;
 mod gaussian;
@@ -79,6 +81,7 @@ use serde::Deserialize;
 use crate::payload::Payload;
 use crate::port::PortKind;
 
+pub use affine::Affine;
 pub use chain::{ChainError, TransferChain, TransferChainSpec};
 pub use events_to_spikes::{EventsToSpikes, Polarity};
 pub use gaussian::{Gaussian, Ranges};
@@ -183,6 +186,8 @@ transfer_kinds! {
     Poisson(Poisson) = "poisson",
     /// analog / scalar -> gain, offset and clip per element.
     Linear(Linear) = "linear",
+    /// analog / scalar -> a linear readout across channels, y = W x + b.
+    Affine(Affine) = "affine",
     /// analog -> chosen channels; spikes -> a range of neurons.
     Select(Select) = "select",
     /// analog or scalar -> Gaussian tuning curves (population code), in Hz.

@@ -13,7 +13,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use neuroloop_core::experiment::{
-    channel_index, ChannelSelect, Metric, TrialElement, TrialRange, WindowMs,
+    channel_index, ChannelSelect, Decoded, DecodedQuantity, Decoder, Metric, TrialElement,
+    TrialRange, WindowMs,
 };
 use neuroloop_core::port::{Channel, PortKind};
 use serde_json::{Map, Value};
@@ -225,6 +226,7 @@ impl RunFolder {
                     detail: format!("{n} paired samples"),
                 })
             }
+            Metric::Decoded(d) => self.decoded(d, key),
             Metric::SpikeCount {
                 port,
                 neurons,
@@ -248,6 +250,148 @@ impl RunFolder {
                 })
             }
         }
+    }
+
+    /// A [`Metric::Decoded`]: the decoders' estimates and the reference at the common samples, then
+    /// the quantity.
+    fn decoded(&mut self, d: &Decoded, key: &str) -> Result<Measured, MeasureError> {
+        let w = self.window(&d.window);
+        let (t0, t1) = (w.t0_ms.max(0.0), w.t1_ms.min(self.duration_ms));
+        let (ref_rec, ref_col) = self.channel(
+            &d.reference.to_string(),
+            &d.reference_channel,
+            key,
+            "reference_channel",
+        )?;
+        let reference = Windowed::new(ref_rec.t_ms.iter().copied().zip(ref_col));
+        let mut decoders = Vec::new();
+        for x in &d.decoders {
+            decoders.push(self.decoder_series(x, key)?);
+        }
+        let mut samples: Vec<(f64, Vec<f64>)> = Vec::new();
+        let mut k = 0u64;
+        loop {
+            let t = t0 + d.decode_ms + k as f64 * d.every_ms;
+            k += 1;
+            if t > t1 {
+                break;
+            }
+            let Some((r, _)) = reference.mean(t - d.decode_ms, t) else {
+                continue;
+            };
+            let est: Option<Vec<f64>> = decoders
+                .iter()
+                .zip(&d.decoders)
+                .map(|(s, x)| {
+                    s.mean(t - d.decode_ms, t)
+                        .filter(|(_, n)| *n >= x.min_spikes as usize)
+                        .map(|(e, _)| e - r)
+                })
+                .collect();
+            if let Some(errors) = est {
+                samples.push((t, errors));
+            }
+        }
+        let names: Vec<&str> = d.decoders.iter().map(|x| x.name.as_str()).collect();
+        let need = match d.quantity {
+            DecodedQuantity::RmsError => 1,
+            DecodedQuantity::Weight { .. } => d.decoders.len() + 1,
+        };
+        if samples.len() < need {
+            return Err(MeasureError::Selection {
+                key: join(key, "window_ms"),
+                reason: format!(
+                    "{} samples in {t0}-{t1} ms where every decoder ({}) has at least its min_spikes in {} ms (needs {need})",
+                    samples.len(),
+                    names.join(", "),
+                    d.decode_ms
+                ),
+            });
+        }
+        let n = samples.len();
+        match d.quantity {
+            DecodedQuantity::RmsError => {
+                let ms = samples.iter().map(|(_, e)| e[0] * e[0]).sum::<f64>() / n as f64;
+                Ok(Measured {
+                    value: ms.sqrt(),
+                    detail: format!("{n} samples every {} ms", d.every_ms),
+                })
+            }
+            DecodedQuantity::Weight { cue, predicted } => {
+                let m = d.decoders.len() - 1;
+                let mut mean = vec![0.0; m + 1];
+                for (_, e) in &samples {
+                    for (a, x) in mean.iter_mut().zip(e) {
+                        *a += x / n as f64;
+                    }
+                }
+                let centred: Vec<Vec<f64>> = samples
+                    .iter()
+                    .map(|(_, e)| e.iter().zip(&mean).map(|(x, a)| x - a).collect())
+                    .collect();
+                let cov = |i: usize, j: usize| {
+                    centred.iter().map(|e| e[i] * e[j]).sum::<f64>() / n as f64
+                };
+                let var: Vec<f64> = (1..=m).map(|i| cov(i, i)).collect();
+                let sd: Vec<String> = var.iter().map(|v| format!("{:.3}", v.sqrt())).collect();
+                let detail = format!(
+                    "{n} samples; error sd of {}: {}",
+                    names[1..].join(", "),
+                    sd.join(", ")
+                );
+                if predicted {
+                    if var.iter().any(|v| *v <= 0.0) {
+                        return Err(MeasureError::Selection {
+                            key: key.to_string(),
+                            reason: "a cue's error has no variance: inverse-variance weights are undefined".into(),
+                        });
+                    }
+                    let total: f64 = var.iter().map(|v| 1.0 / v).sum();
+                    return Ok(Measured {
+                        value: (1.0 / var[cue]) / total,
+                        detail,
+                    });
+                }
+                // Least squares: cov(cues) w = cov(cues, combined).
+                let a: Vec<Vec<f64>> = (1..=m)
+                    .map(|i| (1..=m).map(|j| cov(i, j)).collect())
+                    .collect();
+                let b: Vec<f64> = (1..=m).map(|i| cov(i, 0)).collect();
+                let weights = solve(a, b).ok_or_else(|| MeasureError::Selection {
+                    key: key.to_string(),
+                    reason: format!(
+                        "the cues' errors ({}) are linearly dependent: their weights cannot be told apart",
+                        names[1..].join(", ")
+                    ),
+                })?;
+                let all: Vec<String> = weights.iter().map(|x| format!("{x:.3}")).collect();
+                Ok(Measured {
+                    value: weights[cue],
+                    detail: format!("{detail}; weights {}", all.join(", ")),
+                })
+            }
+        }
+    }
+
+    /// The (time, preferred value) of every spike of a decoder's port, by time.
+    fn decoder_series(&mut self, x: &Decoder, key: &str) -> Result<Windowed, MeasureError> {
+        let rec = self.recording(&x.port.to_string(), key)?;
+        let RecordedData::Spikes { neuron, .. } = &rec.data else {
+            return Err(MeasureError::Selection {
+                key: join(key, "decoder"),
+                reason: format!(
+                    "decoder \"{}\": {} is not a spikes recording",
+                    x.name,
+                    rec.path.display()
+                ),
+            });
+        };
+        Ok(Windowed::new(
+            rec.t_ms
+                .iter()
+                .zip(neuron)
+                .map(|(t, &i)| (*t, x.preferred(i))),
+        ))
     }
 
     /// Success (`outcome == "success"`) of every trial of body engine `engine`, in order.
@@ -607,6 +751,74 @@ impl RunFolder {
             .count();
         Ok((count, b - a + 1, w))
     }
+}
+
+/// Values stamped with times, sorted by time, with prefix sums: the mean over any window `(a, b]`.
+struct Windowed {
+    t_ms: Vec<f64>,
+    /// `sum[i]` = sum of the first i values.
+    sum: Vec<f64>,
+}
+
+impl Windowed {
+    fn new(items: impl Iterator<Item = (f64, f64)>) -> Self {
+        let mut v: Vec<(f64, f64)> = items
+            .filter(|(t, x)| t.is_finite() && x.is_finite())
+            .collect();
+        v.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut sum = Vec::with_capacity(v.len() + 1);
+        sum.push(0.0);
+        let mut s = 0.0;
+        for (_, x) in &v {
+            s += x;
+            sum.push(s);
+        }
+        Windowed {
+            t_ms: v.into_iter().map(|(t, _)| t).collect(),
+            sum,
+        }
+    }
+
+    /// Mean and count of the values with `a < t <= b`; None when there are none.
+    fn mean(&self, a: f64, b: f64) -> Option<(f64, usize)> {
+        let i = self.t_ms.partition_point(|&t| t <= a);
+        let j = self.t_ms.partition_point(|&t| t <= b);
+        (j > i).then(|| ((self.sum[j] - self.sum[i]) / (j - i) as f64, j - i))
+    }
+}
+
+/// Solves `a x = b` by Gaussian elimination with partial pivoting; None when `a` is (nearly)
+/// singular.
+fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Option<Vec<f64>> {
+    let n = b.len();
+    let scale = a
+        .iter()
+        .flatten()
+        .fold(0.0f64, |m, x| m.max(x.abs()))
+        .max(f64::MIN_POSITIVE);
+    for c in 0..n {
+        let p = (c..n).max_by(|&i, &j| a[i][c].abs().total_cmp(&a[j][c].abs()))?;
+        if a[p][c].abs() <= 1e-12 * scale {
+            return None;
+        }
+        a.swap(c, p);
+        b.swap(c, p);
+        let (top, rest) = a.split_at_mut(c + 1);
+        let pivot = &top[c];
+        for (i, row) in rest.iter_mut().enumerate() {
+            let f = row[c] / pivot[c];
+            for (x, p) in row[c..].iter_mut().zip(&pivot[c..]) {
+                *x -= f * p;
+            }
+            b[c + 1 + i] -= f * b[c];
+        }
+    }
+    let mut x = vec![0.0; n];
+    for r in (0..n).rev() {
+        let s: f64 = (r + 1..n).map(|k| a[r][k] * x[k]).sum();
+        x[r] = (b[r] - s) / a[r][r];
+    }
+    Some(x)
 }
 
 fn no_samples(key: &str, path: &Path, w: &WindowMs) -> MeasureError {
@@ -1014,6 +1226,155 @@ mod tests {
         for (metric, key, text) in errs {
             let e = run.measure(&metric, "k").unwrap_err().to_string();
             assert!(e.starts_with(key) && e.contains(text), "{e}");
+        }
+    }
+
+    /// A reference at 0 (1 ms steps, 400 ms) and four populations on the lattice -5 + 0.001 i: cues
+    /// a, b, c fire one spike per 10 ms window at the value of their error e_a, e_b, e_c (sd 0.1,
+    /// 0.2, 0.4, independent); 'comb' fires at 0.5 e_a + 0.3 e_b + 0.2 e_c.
+    fn cue_recordings(dir: &Path) -> Vec<[f64; 3]> {
+        let mut rec = Recorder::new(dir);
+        let r = rec
+            .create("body", "pos", &PortKind::analog(&[("x", "mm")]))
+            .unwrap();
+        let names = ["a", "b", "c", "comb"];
+        let ports: Vec<_> = names
+            .iter()
+            .map(|n| {
+                rec.create("brain", n, &PortKind::Spikes { size: 10_000 })
+                    .unwrap()
+            })
+            .collect();
+        let mut state = 12345u64;
+        let mut uniform = move || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let mut errors = Vec::new();
+        for k in 1..=400u64 {
+            rec.push(r, Step(k), k as f64, &Payload::Analog(vec![0.0]))
+                .unwrap();
+            if k % 10 == 5 {
+                // Sums of 12 uniforms: sd 1.
+                let mut normal = || (0..12).map(|_| uniform()).sum::<f64>() - 6.0;
+                let e = [0.1 * normal(), 0.2 * normal(), 0.4 * normal()];
+                let comb = 0.5 * e[0] + 0.3 * e[1] + 0.2 * e[2];
+                for (port, v) in ports.iter().zip([e[0], e[1], e[2], comb]) {
+                    let mut sp = SpikeBatch::default();
+                    sp.push(((v + 5.0) / 0.001).round() as u32, k as f64 - 0.5);
+                    rec.push(*port, Step(k), k as f64, &Payload::Spikes(sp))
+                        .unwrap();
+                }
+                errors.push(e);
+            }
+        }
+        let (_, err) = rec.finish_all();
+        assert!(err.is_none());
+        errors
+    }
+
+    fn decoder(name: &str) -> Decoder {
+        Decoder {
+            name: name.into(),
+            port: port(&format!("brain.{name}")),
+            first: -5.0,
+            step: 0.001,
+            per: 1,
+            period: None,
+            min_spikes: 1,
+        }
+    }
+
+    fn decoded(quantity: DecodedQuantity, names: &[&str]) -> Metric {
+        Metric::Decoded(Box::new(Decoded {
+            quantity,
+            decoders: names.iter().map(|n| decoder(n)).collect(),
+            reference: port("body.pos"),
+            reference_channel: None,
+            decode_ms: 10.0,
+            every_ms: 10.0,
+            window: None,
+        }))
+    }
+
+    #[test]
+    fn decoded_errors_and_cue_weights() {
+        let dir = tempfile::tempdir().unwrap();
+        let errors = cue_recordings(dir.path());
+        let mut run = RunFolder::new(dir.path(), 400.0, BTreeMap::new());
+        let n = errors.len() as f64;
+        // One spike per window: the estimate is the spike's value, the reference 0.
+        let rms_a = (errors.iter().map(|e| e[0] * e[0]).sum::<f64>() / n).sqrt();
+        let m = run
+            .measure(&decoded(DecodedQuantity::RmsError, &["a"]), "k")
+            .unwrap();
+        assert!((m.value - rms_a).abs() < 1e-3, "{} vs {rms_a}", m.value);
+        assert_eq!(m.detail, "40 samples every 10 ms");
+        // The weights the combined population was built with come back (up to the 0.001 lattice).
+        let cues = ["comb", "a", "b", "c"];
+        for (cue, w) in [0.5, 0.3, 0.2].into_iter().enumerate() {
+            let q = DecodedQuantity::Weight {
+                cue,
+                predicted: false,
+            };
+            let m = run.measure(&decoded(q, &cues), "k").unwrap();
+            assert!(
+                (m.value - w).abs() < 0.01,
+                "cue {cue}: {} ({})",
+                m.value,
+                m.detail
+            );
+        }
+        // Predicted: inverse variances of the cues' (centred) errors.
+        let var: Vec<f64> = (0..3)
+            .map(|i| {
+                let mean = errors.iter().map(|e| e[i]).sum::<f64>() / n;
+                errors.iter().map(|e| (e[i] - mean).powi(2)).sum::<f64>() / n
+            })
+            .collect();
+        let total: f64 = var.iter().map(|v| 1.0 / v).sum();
+        let q = DecodedQuantity::Weight {
+            cue: 0,
+            predicted: true,
+        };
+        let m = run.measure(&decoded(q, &cues), "k").unwrap();
+        assert!(
+            (m.value - (1.0 / var[0]) / total).abs() < 0.01,
+            "{}",
+            m.value
+        );
+        // Windows without spikes have no estimate: with a 5 ms window every other sample is empty.
+        let mut half = decoded(DecodedQuantity::RmsError, &["a"]);
+        if let Metric::Decoded(d) = &mut half {
+            d.decode_ms = 5.0;
+            d.every_ms = 5.0;
+        }
+        let m = run.measure(&half, "k").unwrap();
+        assert_eq!(m.detail, "40 samples every 5 ms");
+        // Two copies of one cue cannot be told apart.
+        let e = run
+            .measure(&decoded(q_measured(0), &["comb", "a", "a"]), "k")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("linearly dependent"), "{e}");
+        // A decoder on an analog recording is refused with the file named.
+        let mut wrong = decoded(DecodedQuantity::RmsError, &["a"]);
+        if let Metric::Decoded(d) = &mut wrong {
+            d.decoders[0].port = port("body.pos");
+        }
+        let e = run.measure(&wrong, "k").unwrap_err().to_string();
+        assert!(
+            e.contains("body.pos.parquet is not a spikes recording"),
+            "{e}"
+        );
+    }
+
+    fn q_measured(cue: usize) -> DecodedQuantity {
+        DecodedQuantity::Weight {
+            cue,
+            predicted: false,
         }
     }
 }

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::paths::join;
-use super::spec::{ChannelSelect, ExpectSection, MetricSection};
+use super::spec::{ChannelSelect, DecoderSection, ExpectSection, MetricSection, WeightEstimate};
 use super::{Experiment, PortRef, Problem};
 use crate::port::{Direction, PortKind, PortSpec};
 
@@ -132,6 +132,8 @@ pub enum Metric {
         /// The window (None: the whole run).
         window: Option<WindowMs>,
     },
+    /// A quantity of population decoders' estimates (error, cue weight).
+    Decoded(Box<Decoded>),
     /// Number of spikes of a recorded spike port.
     SpikeCount {
         /// The port.
@@ -150,6 +152,71 @@ pub enum Metric {
         /// The window (None: the whole run).
         window: Option<WindowMs>,
     },
+}
+
+/// A population decoder (a `[[decoders]]` table): the value a population codes for, read from its
+/// recorded spikes as the spike-count-weighted mean of its neurons' preferred values.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decoder {
+    /// Name.
+    pub name: String,
+    /// The recorded spikes port.
+    pub port: PortRef,
+    /// Preferred value of neuron 0.
+    pub first: f64,
+    /// Step between neighbouring preferred values.
+    pub step: f64,
+    /// Neurons per value (>= 1).
+    pub per: u32,
+    /// The lattice repeats every `period` neurons.
+    pub period: Option<u32>,
+    /// Fewest spikes in a window for an estimate.
+    pub min_spikes: u32,
+}
+
+impl Decoder {
+    /// The preferred value of neuron `i`: `first + step * floor((i mod period) / per)`.
+    pub fn preferred(&self, i: u32) -> f64 {
+        let i = self.period.map_or(i, |p| i % p.max(1));
+        self.first + self.step * f64::from(i / self.per.max(1))
+    }
+}
+
+/// What a [`Metric::Decoded`] measures.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum DecodedQuantity {
+    /// RMS error of `decoders[0]`.
+    RmsError,
+    /// Weight of cue `decoders[1 + cue]` in the combined estimate `decoders[0]`, measured (least
+    /// squares) or predicted (inverse variance) from the cues `decoders[1..]`.
+    Weight {
+        /// Index among the cues.
+        cue: usize,
+        /// Predicted rather than measured.
+        predicted: bool,
+    },
+}
+
+/// Population decoders' estimates compared with a recorded channel: at sample times t every
+/// `every_ms` in the window, each decoder's estimate from the spikes in `(t - decode_ms, t]` against
+/// the mean of the reference channel over the same steps; a sample counts where every decoder has
+/// an estimate.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decoded {
+    /// The quantity.
+    pub quantity: DecodedQuantity,
+    /// The decoders (see [`DecodedQuantity`] for the order).
+    pub decoders: Vec<Decoder>,
+    /// The reference port.
+    pub reference: PortRef,
+    /// Its channel.
+    pub reference_channel: Option<ChannelSelect>,
+    /// Sliding window, ms.
+    pub decode_ms: f64,
+    /// Sampling interval, ms.
+    pub every_ms: f64,
+    /// The samples' window (None: the whole run).
+    pub window: Option<WindowMs>,
 }
 
 fn fmt_channel(c: &Option<ChannelSelect>) -> String {
@@ -227,6 +294,25 @@ impl std::fmt::Display for Metric {
                 fmt_channel(reference_channel),
                 fmt_window(window)
             ),
+            Metric::Decoded(d) => {
+                let names: Vec<&str> = d.decoders.iter().map(|x| x.name.as_str()).collect();
+                let what = match d.quantity {
+                    DecodedQuantity::RmsError => format!("decoded_rms_error({}", names[0]),
+                    DecodedQuantity::Weight { cue, predicted } => format!(
+                        "cue_weight({} in {}, {}",
+                        names[1 + cue],
+                        names[0],
+                        if predicted { "predicted" } else { "measured" }
+                    ),
+                };
+                write!(
+                    f,
+                    "{what} - {}{}, {})",
+                    d.reference,
+                    fmt_channel(&d.reference_channel),
+                    fmt_window(&d.window)
+                )
+            }
             Metric::SpikeCount {
                 port,
                 neurons,
@@ -256,8 +342,13 @@ impl std::fmt::Display for Metric {
 /// known when the run folder is measured.
 pub(crate) fn resolve(
     sections: &[ExpectSection],
+    decoder_sections: &[DecoderSection],
     problems: &mut Vec<Problem>,
 ) -> (Vec<Expectation>, ExpectOrigins) {
+    let decoders = Decoders {
+        ok: resolve_decoders(decoder_sections, problems),
+        names: decoder_sections.iter().map(|d| d.name.clone()).collect(),
+    };
     let mut out = Vec::new();
     let mut origins = ExpectOrigins(Vec::new());
     for (i, e) in sections.iter().enumerate() {
@@ -278,7 +369,7 @@ pub(crate) fn resolve(
                 bad("max", format!("max = {b} is below min = {a}"));
             }
         }
-        let metric = resolve_metric(&e.metric, &join(&path, "metric"), problems);
+        let metric = resolve_metric(&e.metric, &join(&path, "metric"), &decoders, problems);
         if problems.len() == start {
             if let Some(metric) = metric {
                 out.push(Expectation {
@@ -361,7 +452,120 @@ fn engine_name(engine: &str, path: &str, problems: &mut Vec<Problem>) {
     }
 }
 
-fn resolve_metric(m: &MetricSection, path: &str, problems: &mut Vec<Problem>) -> Option<Metric> {
+/// Resolves the `[[decoders]]` tables; entries with problems are left out (a metric naming one is
+/// then reported as naming an unknown decoder only if the name is not there at all).
+fn resolve_decoders(sections: &[DecoderSection], problems: &mut Vec<Problem>) -> Vec<Decoder> {
+    let mut out: Vec<Decoder> = Vec::new();
+    for (i, d) in sections.iter().enumerate() {
+        let path = format!("decoders[{i}]");
+        let start = problems.len();
+        if !crate::port::valid_name(&d.name) {
+            problems.push(Problem::new(
+                join(&path, "name"),
+                format!(
+                    "name = \"{}\" is not a decoder name (letters, digits and _)",
+                    d.name
+                ),
+            ));
+        } else if out.iter().any(|o| o.name == d.name)
+            || sections[..i].iter().any(|o| o.name == d.name)
+        {
+            problems.push(Problem::new(
+                join(&path, "name"),
+                format!("decoder \"{}\" is defined twice", d.name),
+            ));
+        }
+        let p = &d.preferred;
+        if !(p.first.is_finite() && p.step.is_finite()) {
+            problems.push(Problem::new(
+                join(&path, "preferred"),
+                "first and step must be finite numbers".to_string(),
+            ));
+        }
+        if p.per == 0 || p.period == Some(0) {
+            problems.push(Problem::new(
+                join(&path, "preferred"),
+                "per and period must be at least 1".to_string(),
+            ));
+        }
+        if d.min_spikes == 0 {
+            problems.push(Problem::new(
+                join(&path, "min_spikes"),
+                "min_spikes = 0: an estimate needs at least one spike".to_string(),
+            ));
+        }
+        let port = port_ref(&d.port, &path, "port", problems);
+        if let (Some(port), true) = (port, problems.len() == start) {
+            out.push(Decoder {
+                name: d.name.clone(),
+                port,
+                first: p.first,
+                step: p.step,
+                per: p.per,
+                period: p.period,
+                min_spikes: d.min_spikes,
+            });
+        }
+    }
+    out
+}
+
+/// The `[[decoders]]` of a file: those without problems, and every name written.
+struct Decoders {
+    ok: Vec<Decoder>,
+    names: Vec<String>,
+}
+
+/// The decoders named `names`, in order; a problem at `path.key` for a name not defined (a decoder
+/// that is defined but has its own problem is None without another one).
+fn named_decoders(
+    names: &[&String],
+    decoders: &Decoders,
+    path: &str,
+    key: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<Vec<Decoder>> {
+    let mut out = Vec::new();
+    for name in names {
+        match decoders.ok.iter().find(|d| &&d.name == name) {
+            Some(d) => out.push(d.clone()),
+            None if decoders.names.contains(name) => {}
+            None => {
+                let known: Vec<&str> = decoders.names.iter().map(String::as_str).collect();
+                problems.push(Problem::new(
+                    join(path, key),
+                    format!(
+                        "decoder \"{name}\" is not defined in [[decoders]] (defined: {})",
+                        if known.is_empty() {
+                            "none".to_string()
+                        } else {
+                            known.join(", ")
+                        }
+                    ),
+                ));
+            }
+        }
+    }
+    (out.len() == names.len()).then_some(out)
+}
+
+fn sampling(decode_ms: f64, every_ms: f64, path: &str, problems: &mut Vec<Problem>) {
+    for (v, key) in [(decode_ms, "decode_ms"), (every_ms, "every_ms")] {
+        if !(v.is_finite() && v > 0.0) {
+            problems.push(Problem::new(
+                join(path, key),
+                format!("{key} = {v} must be a positive number of ms"),
+            ));
+        }
+    }
+}
+
+fn resolve_metric(
+    m: &MetricSection,
+    path: &str,
+    decoders: &Decoders,
+    problems: &mut Vec<Problem>,
+) -> Option<Metric> {
     Some(match m {
         MetricSection::SuccessRate { engine, trials } => {
             engine_name(engine, path, problems);
@@ -415,18 +619,21 @@ fn resolve_metric(m: &MetricSection, path: &str, problems: &mut Vec<Problem>) ->
             numerator,
             denominator,
         } => {
-            let a = resolve_metric(numerator, &join(path, "numerator"), problems);
-            let b = resolve_metric(denominator, &join(path, "denominator"), problems);
+            let a = resolve_metric(numerator, &join(path, "numerator"), decoders, problems);
+            let b = resolve_metric(denominator, &join(path, "denominator"), decoders, problems);
             Metric::Ratio(Box::new(a?), Box::new(b?))
         }
         MetricSection::Difference { of, minus } => {
-            let a = resolve_metric(of, &join(path, "of"), problems);
-            let b = resolve_metric(minus, &join(path, "minus"), problems);
+            let a = resolve_metric(of, &join(path, "of"), decoders, problems);
+            let b = resolve_metric(minus, &join(path, "minus"), decoders, problems);
             Metric::Difference(Box::new(a?), Box::new(b?))
         }
-        MetricSection::Abs { of } => {
-            Metric::Abs(Box::new(resolve_metric(of, &join(path, "of"), problems)?))
-        }
+        MetricSection::Abs { of } => Metric::Abs(Box::new(resolve_metric(
+            of,
+            &join(path, "of"),
+            decoders,
+            problems,
+        )?)),
         MetricSection::Mean {
             port,
             channel,
@@ -456,6 +663,79 @@ fn resolve_metric(m: &MetricSection, path: &str, problems: &mut Vec<Problem>) ->
                 reference_channel: reference_channel.clone(),
                 window: w,
             }
+        }
+        MetricSection::DecodedRmsError {
+            decoder,
+            reference,
+            reference_channel,
+            decode_ms,
+            every_ms,
+            samples,
+            window_ms,
+        } => {
+            let w = window(window_ms, path, problems);
+            sampling(*decode_ms, *every_ms, path, problems);
+            let r = port_ref(reference, path, "reference", problems);
+            let mut names = vec![decoder];
+            names.extend(samples.iter().flatten().filter(|s| *s != decoder));
+            let d = named_decoders(&names[..1], decoders, path, "decoder", problems);
+            let s = named_decoders(&names[1..], decoders, path, "samples", problems);
+            let mut all = d?;
+            all.extend(s?);
+            Metric::Decoded(Box::new(Decoded {
+                quantity: DecodedQuantity::RmsError,
+                decoders: all,
+                reference: r?,
+                reference_channel: reference_channel.clone(),
+                decode_ms: *decode_ms,
+                every_ms: *every_ms,
+                window: w,
+            }))
+        }
+        MetricSection::CueWeight {
+            cue,
+            combined,
+            cues,
+            estimate,
+            reference,
+            reference_channel,
+            decode_ms,
+            every_ms,
+            window_ms,
+        } => {
+            let w = window(window_ms, path, problems);
+            sampling(*decode_ms, *every_ms, path, problems);
+            let r = port_ref(reference, path, "reference", problems);
+            let index = cues.iter().position(|c| c == cue);
+            if index.is_none() {
+                problems.push(Problem::new(
+                    join(path, "cue"),
+                    format!("cue = \"{cue}\" is not one of cues = {cues:?}"),
+                ));
+            }
+            if cues.iter().any(|c| c == combined) {
+                problems.push(Problem::new(
+                    join(path, "combined"),
+                    format!("combined = \"{combined}\" is also one of the cues"),
+                ));
+            }
+            let c = named_decoders(&[combined], decoders, path, "combined", problems);
+            let names: Vec<&String> = cues.iter().collect();
+            let k = named_decoders(&names, decoders, path, "cues", problems);
+            let mut all = c?;
+            all.extend(k?);
+            Metric::Decoded(Box::new(Decoded {
+                quantity: DecodedQuantity::Weight {
+                    cue: index?,
+                    predicted: *estimate == WeightEstimate::Predicted,
+                },
+                decoders: all,
+                reference: r?,
+                reference_channel: reference_channel.clone(),
+                decode_ms: *decode_ms,
+                every_ms: *every_ms,
+                window: w,
+            }))
         }
         MetricSection::SpikeCount {
             port,
@@ -557,6 +837,9 @@ fn port_refs(m: &Metric) -> Vec<(&'static str, &PortRef)> {
         Metric::RmsError {
             port, reference, ..
         } => vec![("port", port), ("reference", reference)],
+        Metric::Decoded(d) => std::iter::once(("reference", &d.reference))
+            .chain(d.decoders.iter().map(|x| ("decoder", &x.port)))
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -621,8 +904,28 @@ pub(crate) fn check_ports(
                     ("channel", port, channel),
                     ("reference_channel", reference, reference_channel),
                 ],
+                Metric::Decoded(d) => {
+                    vec![("reference_channel", &d.reference, &d.reference_channel)]
+                }
                 _ => Vec::new(),
             };
+            if let Metric::Decoded(d) = m {
+                for x in &d.decoders {
+                    if let Some(p) = find(&x.port) {
+                        if !matches!(p.kind, PortKind::Spikes { .. }) {
+                            problems.push(Problem::new(
+                                join(path, "decoder"),
+                                format!(
+                                    "decoder \"{}\" reads {}, which is {}: a decoder needs a spikes port",
+                                    x.name,
+                                    x.port,
+                                    p.kind.describe()
+                                ),
+                            ));
+                        }
+                    }
+                }
+            }
             for (key, port, c) in channels {
                 if let Some(p) = find(port) {
                     if let Err(why) = channel_index(&p.kind, c) {
@@ -865,6 +1168,117 @@ min = inf
         assert!(ps[0].3.contains("0 <= t0 < t1"), "{ps:?}");
         assert!(ps[1].3.contains("plant.force is not recorded"), "{ps:?}");
         assert!(ps[2].3.contains("engine \"arm\" does not exist"), "{ps:?}");
+    }
+
+    #[test]
+    fn decoders_and_decoded_metrics_read_and_bad_ones_are_placed() {
+        let text = with(
+            r#"[[decoders]]
+name = "a"
+port = "plant.spikes"
+preferred = { first = -1.0, step = 0.5, per = 2, period = 8 }
+min_spikes = 3
+
+[[decoders]]
+name = "b"
+port = "plant.spikes"
+preferred = { first = 0.0, step = 1.0 }
+
+[[expect]]
+name = "error"
+metric = { kind = "decoded_rms_error", decoder = "a", samples = ["b", "a"], reference = "plant.position", reference_channel = "x", every_ms = 5, window_ms = [100, 2000] }
+max = 1.0
+
+[[expect]]
+name = "weight"
+metric = { kind = "cue_weight", cue = "b", combined = "a", cues = ["b"], estimate = "predicted", reference = "plant.position", reference_channel = "x" }
+"#,
+        );
+        let exp = parse(&text, None, &[]).unwrap();
+        let Metric::Decoded(d) = &exp.expect[0].metric else {
+            panic!("{:?}", exp.expect[0].metric)
+        };
+        // The decoder first, then the other sample conditions (a named twice counts once).
+        let names: Vec<&str> = d.decoders.iter().map(|x| x.name.as_str()).collect();
+        assert_eq!(names, ["a", "b"]);
+        assert_eq!(
+            (d.decode_ms, d.every_ms, d.decoders[0].min_spikes),
+            (50.0, 5.0, 3)
+        );
+        // Neuron i prefers first + step * floor((i mod period) / per).
+        let pref: Vec<f64> = [0, 1, 2, 7, 8, 11]
+            .iter()
+            .map(|&i| d.decoders[0].preferred(i))
+            .collect();
+        assert_eq!(pref, [-1.0, -1.0, -0.5, 0.5, -1.0, -0.5]);
+        assert_eq!(
+            exp.expect[1].metric.to_string(),
+            "cue_weight(b in a, predicted - plant.position.x, whole run)"
+        );
+
+        let l = BASE.lines().count() + 1;
+        let ps = problems(&with(
+            r#"[[decoders]]
+name = "a"
+port = "plant"
+preferred = { first = 0.0, step = 1.0, per = 0 }
+
+[[decoders]]
+name = "b"
+port = "plant.spikes"
+preferred = { first = 0.0, step = 1.0 }
+min_spikes = 0
+
+[[expect]]
+name = "unknown decoder"
+metric = { kind = "decoded_rms_error", decoder = "c", reference = "plant.position", decode_ms = 0 }
+
+[[expect]]
+name = "cue not among the cues"
+metric = { kind = "cue_weight", cue = "x", combined = "b", cues = ["b"], estimate = "measured", reference = "plant.position" }
+"#,
+        ));
+        let got: Vec<(&str, Option<usize>)> = ps.iter().map(|p| (p.0.as_str(), p.1)).collect();
+        assert_eq!(
+            got,
+            [
+                ("decoders[0].port", Some(l + 3)),
+                ("decoders[0].preferred", Some(l + 4)),
+                ("decoders[1].min_spikes", Some(l + 10)),
+                ("expect[0].metric.decoder", Some(l + 14)),
+                ("expect[0].metric.decode_ms", Some(l + 14)),
+                ("expect[1].metric.cue", Some(l + 18)),
+                ("expect[1].metric.combined", Some(l + 18)),
+            ],
+            "{ps:?}"
+        );
+        assert!(
+            ps[0].3.contains("not of the form \"engine.port\""),
+            "{ps:?}"
+        );
+        assert!(
+            ps[1].3.contains("per and period must be at least 1"),
+            "{ps:?}"
+        );
+        assert!(
+            ps[2].3.contains("an estimate needs at least one spike"),
+            "{ps:?}"
+        );
+        assert!(
+            ps[3]
+                .3
+                .contains("decoder \"c\" is not defined in [[decoders]] (defined: a, b)"),
+            "{ps:?}"
+        );
+        assert!(
+            ps[4].3.contains("decode_ms = 0 must be a positive number"),
+            "{ps:?}"
+        );
+        assert!(ps[5].3.contains("cue = \"x\" is not one of cues"), "{ps:?}");
+        assert!(
+            ps[6].3.contains("combined = \"b\" is also one of the cues"),
+            "{ps:?}"
+        );
     }
 
     #[test]

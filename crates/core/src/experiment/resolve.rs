@@ -298,7 +298,8 @@ pub(crate) fn read<'a>(
     }
 
     // [[expect]]
-    let (expectations, expect_origins) = expect::resolve(&spec.expect, &mut problems);
+    let (expectations, expect_origins) =
+        expect::resolve(&spec.expect, &spec.decoders, &mut problems);
 
     let zenoh = spec
         .zenoh

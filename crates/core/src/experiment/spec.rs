@@ -29,6 +29,46 @@ pub struct ExperimentSpec {
     /// The `[[expect]]` tables (expected results, checked by `neuroloop check`), in file order.
     #[serde(default)]
     pub expect: Vec<ExpectSection>,
+    /// The `[[decoders]]` tables (population decoders used by `[[expect]]` metrics), in file order.
+    #[serde(default)]
+    pub decoders: Vec<DecoderSection>,
+}
+
+/// One `[[decoders]]` table: reads the value a population codes for (e.g. a position in mm) from its
+/// recorded spikes, as the mean of its neurons' preferred values weighted by their spike counts in a
+/// sliding window (the population vector of Georgopoulos et al. 1986 on a line).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecoderSection {
+    /// Name, referred to by metrics (letters, digits and _).
+    pub name: String,
+    /// Recorded spikes port, `"engine.port"`.
+    pub port: String,
+    /// Preferred value of each neuron.
+    pub preferred: PreferredSection,
+    /// Fewest spikes in a window for an estimate (default 1): windows with fewer have none.
+    #[serde(default = "one_u32")]
+    pub min_spikes: u32,
+}
+
+/// Preferred values on a lattice: neuron i prefers `first + step * floor((i mod period) / per)`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreferredSection {
+    /// Preferred value of neuron 0.
+    pub first: f64,
+    /// Step between neighbouring values.
+    pub step: f64,
+    /// Neurons per value (default 1).
+    #[serde(default = "one_u32")]
+    pub per: u32,
+    /// The lattice repeats every `period` neurons (default: never), e.g. ON then OFF event channels.
+    #[serde(default)]
+    pub period: Option<u32>,
+}
+
+fn one_u32() -> u32 {
+    1
 }
 
 /// The `[run]` table.
@@ -272,6 +312,58 @@ pub enum MetricSection {
         #[serde(default)]
         window_ms: Option<[f64; 2]>,
     },
+    /// RMS error of a population decoder's estimate (a `[[decoders]]` name) against a recorded
+    /// channel averaged over the same sliding windows, sampled every `every_ms`.
+    DecodedRmsError {
+        /// The decoder.
+        decoder: String,
+        /// The recorded output port compared with, `"engine.port"`.
+        reference: String,
+        /// Its channel.
+        #[serde(default)]
+        reference_channel: Option<ChannelSelect>,
+        /// Sliding window of the estimates, ms (default 50).
+        #[serde(default = "default_decode_ms")]
+        decode_ms: f64,
+        /// Sampling interval, ms (default 10).
+        #[serde(default = "default_every_ms")]
+        every_ms: f64,
+        /// Decoders that must all have an estimate at a sample for it to count (default: `decoder`);
+        /// give the same list to errors that are compared.
+        #[serde(default)]
+        samples: Option<Vec<String>>,
+        /// `[t0, t1]` in ms: the samples taken.
+        #[serde(default)]
+        window_ms: Option<[f64; 2]>,
+    },
+    /// The weight of one cue in a combined estimate: `measured` by least squares of the combined
+    /// decoder's error on the cues' errors (each centred), or `predicted` by inverse-variance weighting
+    /// of the cues' error variances, `(1/var_i) / sum_j (1/var_j)`. Samples where the combined decoder
+    /// and every cue have an estimate.
+    CueWeight {
+        /// The cue whose weight is measured (a decoder name, one of `cues`).
+        cue: String,
+        /// The decoder of the combined estimate.
+        combined: String,
+        /// The decoders of all cues.
+        cues: Vec<String>,
+        /// `"measured"` or `"predicted"`.
+        estimate: WeightEstimate,
+        /// The recorded output port compared with, `"engine.port"`.
+        reference: String,
+        /// Its channel.
+        #[serde(default)]
+        reference_channel: Option<ChannelSelect>,
+        /// Sliding window of the estimates, ms (default 50).
+        #[serde(default = "default_decode_ms")]
+        decode_ms: f64,
+        /// Sampling interval, ms (default 10).
+        #[serde(default = "default_every_ms")]
+        every_ms: f64,
+        /// `[t0, t1]` in ms: the samples taken.
+        #[serde(default)]
+        window_ms: Option<[f64; 2]>,
+    },
     /// Number of spikes of a recorded spike port over a window.
     SpikeCount {
         /// Recorded output port, `"engine.port"`.
@@ -296,6 +388,22 @@ pub enum MetricSection {
     },
 }
 
+/// How a `cue_weight` is obtained.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WeightEstimate {
+    /// Least squares of the combined error on the cues' errors.
+    Measured,
+    /// Inverse-variance weighting of the cues' errors.
+    Predicted,
+}
+
+fn default_decode_ms() -> f64 {
+    50.0
+}
+fn default_every_ms() -> f64 {
+    10.0
+}
 fn default_base_step_ms() -> f64 {
     1.0
 }
