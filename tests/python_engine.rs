@@ -413,6 +413,23 @@ fn all_messages() -> Vec<Message> {
                 entry(2, 20, Payload::Events(events)),
             ],
         },
+        Message::Window {
+            step: Step(20),
+            n_steps: 1,
+            substeps: vec![
+                vec![entry(0, 18, Payload::Analog(vec![3.0, 4.0]))],
+                vec![],
+                vec![entry(3, 19, Payload::Scalar(-1.0))],
+            ],
+        },
+        Message::WindowDone {
+            step: Step(20),
+            compute_ns: 99,
+            outputs: vec![
+                vec![],
+                vec![entry(1, 22, Payload::Spikes(SpikeBatch::default()))],
+            ],
+        },
         Message::Reset {
             seed: 0x0123_4567_89ab_cdef,
             episode: 3,

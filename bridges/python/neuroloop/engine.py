@@ -438,25 +438,42 @@ class _Server:
             return inputs, outputs
 
         inputs, outputs = ready()
+
+        def one_step(step: int, n_steps: int, entries) -> int:
+            """One step from ``step`` with these new inputs; returns its end (in base steps)."""
+            inputs._begin_step()
+            for e in entries:
+                try:
+                    inputs._set(e.port, e.payload, e.stamp)
+                except NeuroloopError as why:
+                    raise self.fail(f"protocol error: {why}") from None
+            outputs._begin_step()
+            t_ms = float(step) * base_step_ms
+            dt_ms = float(n_steps) * base_step_ms
+            user(f"step() at t = {t_ms} ms", engine.step, t_ms, dt_ms, inputs, outputs)
+            return step + n_steps
+
         # The engine waits as long as it takes between steps: the coordinator owns the time-outs.
         while True:
             msg = self.recv(None)
             if isinstance(msg, wire.Step):
                 started = time.perf_counter_ns()
-                inputs._begin_step()
-                for e in msg.inputs:
-                    try:
-                        inputs._set(e.port, e.payload, e.stamp)
-                    except NeuroloopError as why:
-                        raise self.fail(f"protocol error: {why}") from None
-                outputs._begin_step()
-                t_ms = float(msg.step) * base_step_ms
-                dt_ms = float(msg.n_steps) * base_step_ms
-                user(f"step() at t = {t_ms} ms", engine.step, t_ms, dt_ms, inputs, outputs)
-                end = msg.step + msg.n_steps
-                entries = user(f"step() at t = {t_ms} ms", outputs._entries, end)
+                end = one_step(msg.step, msg.n_steps, msg.inputs)
+                entries = user(f"step() at t = {msg.step * base_step_ms} ms", outputs._entries, end)
                 compute_ns = time.perf_counter_ns() - started
                 self.send(wire.StepDone(msg.step, compute_ns, entries))
+            elif isinstance(msg, wire.Window):
+                # A lookahead window: the steps one after the other, each step's outputs encoded
+                # before the next step may overwrite them.
+                started = time.perf_counter_ns()
+                at, steps = msg.step, []
+                for step_inputs in msg.substeps:
+                    end = one_step(at, msg.n_steps, step_inputs)
+                    entries = user(f"step() at t = {at * base_step_ms} ms", outputs._entries, end)
+                    steps.append(wire.encode_entries(entries))
+                    at = end
+                compute_ns = time.perf_counter_ns() - started
+                self.pub.put(wire.encode_window_done(msg.step, compute_ns, steps))
             elif isinstance(msg, wire.Reset):
                 # A new episode: the engine is built anew by the factory with the episode's seed, so
                 # that it starts exactly as a fresh engine of a run with that seed would.

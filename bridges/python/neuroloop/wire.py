@@ -25,7 +25,7 @@ MAGIC = b"NL"
 HEADER_LEN = 12
 
 # Message kind codes.
-HELLO, INIT, READY, STEP, STEP_DONE, RESET, SHUTDOWN, BYE, ERROR = range(1, 10)
+HELLO, INIT, READY, STEP, STEP_DONE, RESET, SHUTDOWN, BYE, ERROR, WINDOW, WINDOW_DONE = range(1, 12)
 
 # Port type tags.
 SPIKES, ANALOG, EVENTS, SCALAR = 1, 2, 3, 4
@@ -335,6 +335,27 @@ class StepDone:
 
 
 @dataclass
+class Window:
+    """Coordinator -> engine: ``len(substeps)`` steps of ``n_steps`` base steps from ``step`` on, the
+    k-th with the inputs ``substeps[k]`` (a lookahead window)."""
+
+    step: int
+    n_steps: int
+    substeps: List[List[DataEntry]]
+    code = WINDOW
+
+
+@dataclass
+class WindowDone:
+    """Engine -> coordinator: the window that started at ``step`` is done; the outputs of each step."""
+
+    step: int
+    compute_ns: int
+    outputs: List[List[DataEntry]]
+    code = WINDOW_DONE
+
+
+@dataclass
 class Reset:
     """Coordinator -> engine: go back to t = 0 as a fresh engine built from the same configuration with
     this seed would be, for episode ``episode`` of the run (answered by Ready)."""
@@ -366,7 +387,7 @@ class Error:
     code = ERROR
 
 
-Message = Union[Hello, Init, Ready, Step, StepDone, Reset, Shutdown, Bye, Error]
+Message = Union[Hello, Init, Ready, Step, StepDone, Window, WindowDone, Reset, Shutdown, Bye, Error]
 
 KIND_NAMES = {
     HELLO: "Hello",
@@ -378,6 +399,8 @@ KIND_NAMES = {
     SHUTDOWN: "Shutdown",
     BYE: "Bye",
     ERROR: "Error",
+    WINDOW: "Window",
+    WINDOW_DONE: "WindowDone",
 }
 
 
@@ -455,9 +478,23 @@ def _put_entries(out: list, entries: Sequence[DataEntry]) -> None:
         put_entry(out, e.port, e.stamp, e.payload)
 
 
+def encode_entries(entries: Sequence[DataEntry]) -> bytes:
+    """The bytes of an entry list (count, then entries): one step's part of a WindowDone."""
+    out: list = []
+    _put_entries(out, entries)
+    return b"".join(out)
+
+
+def encode_window_done(step: int, compute_ns: int, steps: Sequence[bytes]) -> bytes:
+    """A WindowDone from the already encoded entry lists of its steps (see :func:`encode_entries`),
+    so that an engine can encode each step's outputs before the next step overwrites them."""
+    head = _header(MAGIC, PROTOCOL_VERSION, WINDOW_DONE, step) + _u64(compute_ns) + _u32(len(steps))
+    return head + b"".join(steps)
+
+
 def encode(msg: Message) -> bytes:
     """Encodes a message."""
-    step = msg.step if isinstance(msg, (Step, StepDone)) else 0
+    step = msg.step if isinstance(msg, (Step, StepDone, Window, WindowDone)) else 0
     out = [_header(MAGIC, PROTOCOL_VERSION, msg.code, step)]
     if isinstance(msg, Hello):
         _put_str(out, msg.engine)
@@ -476,6 +513,14 @@ def encode(msg: Message) -> bytes:
     elif isinstance(msg, StepDone):
         out.append(_u64(msg.compute_ns))
         _put_entries(out, msg.outputs)
+    elif isinstance(msg, Window):
+        out.append(_u32(msg.n_steps) + _u32(len(msg.substeps)))
+        for inputs in msg.substeps:
+            _put_entries(out, inputs)
+    elif isinstance(msg, WindowDone):
+        out.append(_u64(msg.compute_ns) + _u32(len(msg.outputs)))
+        for outputs in msg.outputs:
+            _put_entries(out, outputs)
     elif isinstance(msg, Reset):
         out.append(_u64(msg.seed))
         out.append(_u32(msg.episode))
@@ -637,6 +682,12 @@ def decode(buf: bytes) -> Message:
         msg = Step(step, r.u32("n_steps"), r.entries())
     elif kind == STEP_DONE:
         msg = StepDone(step, r.u64("compute_ns"), r.entries())
+    elif kind == WINDOW:
+        n_steps = r.u32("n_steps")
+        msg = Window(step, n_steps, [r.entries() for _ in range(r.count(2, "step count"))])
+    elif kind == WINDOW_DONE:
+        compute_ns = r.u64("compute_ns")
+        msg = WindowDone(step, compute_ns, [r.entries() for _ in range(r.count(2, "step count"))])
     elif kind == RESET:
         msg = Reset(r.u64("seed"), r.u32("episode"))
     elif kind == SHUTDOWN:

@@ -34,6 +34,12 @@ def all_messages():
             [w.DataEntry(0, 16, np.array([1.0, -2.5])), w.DataEntry(3, 15, 0.25)],
         ),
         w.StepDone(17, 12345, [w.DataEntry(1, 20, spikes), w.DataEntry(2, 20, events)]),
+        w.Window(
+            20,
+            1,
+            [[w.DataEntry(0, 18, np.array([3.0, 4.0]))], [], [w.DataEntry(3, 19, -1.0)]],
+        ),
+        w.WindowDone(20, 99, [[], [w.DataEntry(1, 22, w.SpikeBatch())]]),
         w.Reset(0x0123456789ABCDEF, 3),
         w.Shutdown(),
         w.Bye(),
@@ -59,6 +65,11 @@ class WireTest(unittest.TestCase):
         self.assertEqual(b[12:16], (1).to_bytes(4, "little"))
         self.assertEqual(b[16:18], b"\0\0")
         self.assertEqual(len(b), 18)
+
+    def test_window_done_from_encoded_steps(self):
+        m = w.WindowDone(20, 99, [[], [w.DataEntry(1, 22, w.SpikeBatch())]])
+        steps = [w.encode_entries(outs) for outs in m.outputs]
+        self.assertEqual(w.encode_window_done(20, 99, steps), w.encode(m))
 
     def test_worked_example(self):
         m = w.Step(4, 2, [w.DataEntry(0, 4, np.array([0.05]))])

@@ -114,6 +114,8 @@ pub struct LinkSpec {
     pub to: PortRef,
     /// Optional transfer functions applied on delivery, in order.
     pub transfer: Option<TransferChainSpec>,
+    /// Latency in base steps (>= 1; see `neuroloop_core::lockstep`).
+    pub delay: u32,
 }
 
 impl LinkSpec {
@@ -389,6 +391,8 @@ pub struct Experiment {
     pub name: String,
     /// Length of the base step in ms.
     pub base_step_ms: f64,
+    /// Longest exchange window in base steps (`run.window_ms`; `u32::MAX`: as the links allow).
+    pub max_window: u32,
     /// Length of the run.
     pub duration: Step,
     /// Run seed.

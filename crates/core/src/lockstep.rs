@@ -25,6 +25,17 @@
 //!
 //! A link's transfer chain runs on delivery, with the consumer's step window; what it delivers is what
 //! the consumer receives (and what recording the consumer's input port records).
+//!
+//! **Latency** (`delay_ms` on a link, `d` base steps, default 1): a consumer step starting at `T` sees
+//! what the producer made in steps that ended at or before `T + 1 - d`. `d = 1` is the rule above.
+//!
+//! **Lookahead windows**: when every link is at least `W` base steps late, an engine's inputs for the
+//! next `W` base steps are all known at a window's start, so engines exchange with the coordinator only
+//! every `W` base steps ([`Lockstep::window`]: the smallest link delay, lowered until every period
+//! divides it or is a multiple of it). An engine whose period `p` is below `W` takes `W / p` steps per
+//! exchange (one `Window` message, inputs per step as [`Lockstep::take_inputs`] gives them at each
+//! step's start), one whose period is `W` or more takes one step per exchange as before. What every
+//! step sees is exactly what it would see with an exchange at every step and the same delays.
 
 use crate::payload::Payload;
 use crate::port::PortKind;
@@ -46,6 +57,8 @@ pub struct LinkDef {
     pub from_kind: PortKind,
     /// The transfer functions, if any, applied in order.
     pub transfer: Option<TransferChain>,
+    /// Latency in base steps (>= 1; 1 is the one-step delay of the module docs).
+    pub delay: u32,
 }
 
 struct LinkState {
@@ -56,6 +69,8 @@ struct LinkState {
     stamp: Step,
     /// Output of the transfer function (reused between steps).
     transformed: Option<Payload>,
+    /// Outputs not yet visible (delays above 1): the end of the step that made each, in order.
+    pending: std::collections::VecDeque<(Step, Payload)>,
 }
 
 /// Who steps when and what each engine sees; see the [module docs](self).
@@ -68,11 +83,28 @@ pub struct Lockstep {
     links_from: Vec<Vec<usize>>,
     /// For each engine, the links that end at it.
     links_into: Vec<Vec<usize>>,
+    /// The exchange window in base steps.
+    window: u32,
 }
 
 impl Lockstep {
-    /// Rules for engines with the given periods (in base steps, each > 0), a run of `duration`, and links.
-    pub fn new(periods: Vec<u32>, duration: Step, base_step_ms: f64, links: Vec<LinkDef>) -> Self {
+    /// Rules for engines with the given periods (in base steps, each > 0), a run of `duration`, and links;
+    /// the exchange window is at most `max_window` base steps (1: an exchange at every step).
+    pub fn new(
+        periods: Vec<u32>,
+        duration: Step,
+        base_step_ms: f64,
+        links: Vec<LinkDef>,
+        max_window: u32,
+    ) -> Self {
+        let min_delay = links.iter().map(|l| l.delay.max(1)).min().unwrap_or(1);
+        let mut window = min_delay.min(max_window).max(1);
+        while !periods
+            .iter()
+            .all(|&p| window % p.max(1) == 0 || p % window == 0)
+        {
+            window -= 1;
+        }
         let n = periods.len();
         let mut links_from = vec![Vec::new(); n];
         let mut links_into = vec![Vec::new(); n];
@@ -90,6 +122,7 @@ impl Lockstep {
                     buffer: Payload::empty_for(&def.from_kind),
                     stamp: Step(0),
                     transformed,
+                    pending: Default::default(),
                     def,
                 }
             })
@@ -101,6 +134,34 @@ impl Lockstep {
             links,
             links_from,
             links_into,
+            window,
+        }
+    }
+
+    /// The exchange window in base steps (see the [module docs](self)).
+    pub fn window(&self) -> u32 {
+        self.window
+    }
+
+    /// How often `engine` exchanges with the coordinator, in base steps: its period or the window,
+    /// whichever is longer.
+    pub fn exchange(&self, engine: usize) -> u32 {
+        self.periods[engine].max(self.window)
+    }
+
+    /// The number of steps `engine` takes in the exchange starting at `t` (0: none starts at `t`):
+    /// one if its period is the window or longer, else as many of its steps as fit in the window and
+    /// in the run.
+    pub fn steps_in_exchange(&self, engine: usize, t: Step) -> u32 {
+        let p = u64::from(self.periods[engine]);
+        if !t.0.is_multiple_of(u64::from(self.exchange(engine))) || t.0 + p > self.duration.0 {
+            return 0;
+        }
+        let w = u64::from(self.window);
+        if p >= w {
+            1
+        } else {
+            (w.min(self.duration.0 - t.0) / p) as u32
         }
     }
 
@@ -137,22 +198,17 @@ impl Lockstep {
     }
 
     /// Takes in the outputs `engine` produced in the step that ended at `end` (or at t = 0, `end = 0`).
-    /// Held values replace the link's value; batches are appended.
+    /// Held values replace the link's value; batches are appended (after the link's delay).
     pub fn push_outputs(&mut self, engine: usize, end: Step, outputs: &[DataEntry]) {
         for &li in &self.links_from[engine] {
             let link = &mut self.links[li];
             let Some(entry) = outputs.iter().find(|e| e.port == link.def.from_port) else {
                 continue;
             };
-            match (&mut link.buffer, &entry.payload) {
-                (Payload::Spikes(buf), Payload::Spikes(b)) => buf.extend_from(b),
-                (Payload::Events(buf), Payload::Events(b)) => buf.extend_from(b),
-                (buf, p) if buf.port_type() == p.port_type() => {
-                    buf.clone_from(p);
-                    link.stamp = end;
-                }
-                // Types were checked at the handshake; a mismatch here is ignored rather than panicking.
-                _ => {}
+            if link.def.delay > 1 && end.0 > 0 {
+                link.pending.push_back((end, entry.payload.clone()));
+            } else {
+                link.apply(end, &entry.payload);
             }
         }
     }
@@ -165,6 +221,15 @@ impl Lockstep {
         let t_end_ms = Step(t.0 + u64::from(p)).to_ms(self.base_step_ms);
         for &li in &self.links_into[engine] {
             let link = &mut self.links[li];
+            // What has become visible: made in steps that ended at or before t + 1 - delay.
+            let delay = u64::from(link.def.delay.max(1));
+            while let Some((end, _)) = link.pending.front() {
+                if end.0 + delay - 1 > t.0 {
+                    break;
+                }
+                let (end, payload) = link.pending.pop_front().expect("just seen");
+                link.apply(end, &payload);
+            }
             let accumulates = link.def.from_kind.port_type().accumulates();
             let stamp = if accumulates { t } else { link.stamp };
             let payload = match (&mut link.def.transfer, &mut link.transformed) {
@@ -198,10 +263,28 @@ impl Lockstep {
         for link in &mut self.links {
             link.buffer = Payload::empty_for(&link.def.from_kind);
             link.stamp = Step(0);
+            link.pending.clear();
             if let Some(tf) = &mut link.def.transfer {
                 tf.reset();
                 link.transformed = Some(Payload::empty_for(tf.output_kind()));
             }
+        }
+    }
+}
+
+impl LinkState {
+    /// Makes the output of a step that ended at `end` the link's: a held value replaces the link's
+    /// value, a batch is appended.
+    fn apply(&mut self, end: Step, payload: &Payload) {
+        match (&mut self.buffer, payload) {
+            (Payload::Spikes(buf), Payload::Spikes(b)) => buf.extend_from(b),
+            (Payload::Events(buf), Payload::Events(b)) => buf.extend_from(b),
+            (buf, p) if buf.port_type() == p.port_type() => {
+                buf.clone_from(p);
+                self.stamp = end;
+            }
+            // Types were checked at the handshake; a mismatch here is ignored rather than panicking.
+            _ => {}
         }
     }
 }
@@ -235,6 +318,7 @@ mod tests {
                     to_port: 0,
                     from_kind: analog.clone(),
                     transfer: None,
+                    delay: 1,
                 },
                 LinkDef {
                     from_engine: 0,
@@ -243,6 +327,7 @@ mod tests {
                     to_port: 1,
                     from_kind: PortKind::Spikes { size: 10 },
                     transfer: None,
+                    delay: 1,
                 },
                 LinkDef {
                     from_engine: 1,
@@ -251,8 +336,10 @@ mod tests {
                     to_port: 2,
                     from_kind: analog,
                     transfer: None,
+                    delay: 1,
                 },
             ],
+            u32::MAX,
         )
     }
 
@@ -365,6 +452,89 @@ mod tests {
                 }
             );
         }
+    }
+
+    fn delayed(delay: u32, periods: Vec<u32>, max_window: u32) -> Lockstep {
+        Lockstep::new(
+            periods,
+            Step(10),
+            1.0,
+            vec![
+                LinkDef {
+                    from_engine: 0,
+                    from_port: 0,
+                    to_engine: 1,
+                    to_port: 0,
+                    from_kind: PortKind::analog(&[("x", "1")]),
+                    transfer: None,
+                    delay,
+                },
+                LinkDef {
+                    from_engine: 0,
+                    from_port: 1,
+                    to_engine: 1,
+                    to_port: 1,
+                    from_kind: PortKind::Spikes { size: 10 },
+                    transfer: None,
+                    delay,
+                },
+            ],
+            max_window,
+        )
+    }
+
+    fn outputs(t: u64) -> Vec<DataEntry> {
+        vec![
+            DataEntry {
+                port: 0,
+                stamp: Step(t),
+                payload: Payload::Analog(vec![t as f64]),
+            },
+            DataEntry {
+                port: 1,
+                stamp: Step(t),
+                payload: spikes(&[t as f64 - 0.5]),
+            },
+        ]
+    }
+
+    #[test]
+    fn a_delayed_link_shows_what_was_made_delay_steps_before() {
+        let mut l = delayed(3, vec![1, 1], 1);
+        assert_eq!(l.window(), 1);
+        let mut seen = Vec::new();
+        for t in 0..10u64 {
+            if t > 0 {
+                l.push_outputs(0, Step(t), &outputs(t));
+            }
+            let mut got = Vec::new();
+            l.take_inputs(1, Step(t), &mut got);
+            let Payload::Spikes(b) = &got[1].payload else {
+                panic!()
+            };
+            seen.push((got[0].payload.clone(), got[0].stamp, b.time_ms.clone()));
+        }
+        // At t the consumer sees the steps that ended at or before t - 2.
+        assert_eq!(seen[2], (Payload::Analog(vec![0.0]), Step(0), vec![]));
+        assert_eq!(seen[3], (Payload::Analog(vec![1.0]), Step(1), vec![0.5]));
+        assert_eq!(seen[9], (Payload::Analog(vec![7.0]), Step(7), vec![6.5]));
+    }
+
+    #[test]
+    fn the_window_is_the_smallest_delay_that_fits_every_period() {
+        assert_eq!(delayed(5, vec![1, 1], u32::MAX).window(), 5);
+        assert_eq!(delayed(5, vec![1, 1], 2).window(), 2);
+        // Period 2 does not divide 5, nor 5 it: 4.
+        assert_eq!(delayed(5, vec![1, 2], u32::MAX).window(), 4);
+        // Period 8 is a multiple of 4.
+        let l = delayed(4, vec![1, 8], u32::MAX);
+        assert_eq!(l.window(), 4);
+        assert_eq!((l.exchange(0), l.exchange(1)), (4, 8));
+        // Engine 0 takes 4 steps per window, 2 in the last one (10 steps); engine 1 one step of 8.
+        let s0: Vec<u32> = (0..10).map(|t| l.steps_in_exchange(0, Step(t))).collect();
+        assert_eq!(s0, [4, 0, 0, 0, 4, 0, 0, 0, 2, 0]);
+        let s1: Vec<u32> = (0..10).map(|t| l.steps_in_exchange(1, Step(t))).collect();
+        assert_eq!(s1, [1, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
     }
 
     #[test]

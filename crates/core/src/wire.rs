@@ -30,8 +30,8 @@ pub struct DataEntry {
 }
 
 /// A protocol message. See `docs/protocol.md` for the sequence: `Hello` -> `Init` -> `Ready`, then
-/// `Step` -> `StepDone` repeatedly, `Reset` -> `Ready`, and `Shutdown` -> `Bye`. `Error` may be sent by
-/// either side at any time.
+/// `Step` -> `StepDone` (or `Window` -> `WindowDone`) repeatedly, `Reset` -> `Ready`, and `Shutdown` ->
+/// `Bye`. `Error` may be sent by either side at any time.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Message {
     /// Engine -> coordinator, once subscribed: who it is.
@@ -77,6 +77,26 @@ pub enum Message {
         /// Outputs produced during the step.
         outputs: Vec<DataEntry>,
     },
+    /// Coordinator -> engine: take `substeps.len()` steps of `n_steps` base steps from `step` on, the
+    /// k-th with the inputs `substeps[k]` (a lookahead window: every input of the window is known at
+    /// its start because every link into the engine is at least a window late).
+    Window {
+        /// Start of the window (of its first step).
+        step: Step,
+        /// Length of each step in base steps (the engine's period).
+        n_steps: u32,
+        /// Inputs of each step, in order (input ports not listed in a step get no new data).
+        substeps: Vec<Vec<DataEntry>>,
+    },
+    /// Engine -> coordinator: the window that started at `step` is done.
+    WindowDone {
+        /// Start of the completed window.
+        step: Step,
+        /// Wall-clock nanoseconds the engine spent computing the whole window.
+        compute_ns: u64,
+        /// Outputs produced by each step of the window, in order.
+        outputs: Vec<Vec<DataEntry>>,
+    },
     /// Coordinator -> engine: go back to t = 0 as a fresh engine built from the same configuration
     /// with this seed would be, for episode `episode` of the run (answered by `Ready`).
     Reset {
@@ -109,6 +129,8 @@ impl Message {
             Message::Shutdown => 7,
             Message::Bye => 8,
             Message::Error { .. } => 9,
+            Message::Window { .. } => 10,
+            Message::WindowDone { .. } => 11,
         }
     }
 
@@ -124,6 +146,8 @@ impl Message {
             Message::Shutdown => "Shutdown",
             Message::Bye => "Bye",
             Message::Error { .. } => "Error",
+            Message::Window { .. } => "Window",
+            Message::WindowDone { .. } => "WindowDone",
         }
     }
 }
@@ -194,7 +218,10 @@ pub fn encode_into(msg: &Message, buf: &mut Vec<u8>) {
     buf.push(PROTOCOL_VERSION);
     buf.push(msg.kind_code());
     let step = match msg {
-        Message::Step { step, .. } | Message::StepDone { step, .. } => step.0,
+        Message::Step { step, .. }
+        | Message::StepDone { step, .. }
+        | Message::Window { step, .. }
+        | Message::WindowDone { step, .. } => step.0,
         _ => 0,
     };
     buf.extend_from_slice(&step.to_le_bytes());
@@ -234,6 +261,26 @@ pub fn encode_into(msg: &Message, buf: &mut Vec<u8>) {
         } => {
             buf.extend_from_slice(&compute_ns.to_le_bytes());
             put_entries(buf, outputs);
+        }
+        Message::Window {
+            n_steps, substeps, ..
+        } => {
+            buf.extend_from_slice(&n_steps.to_le_bytes());
+            buf.extend_from_slice(&(substeps.len() as u32).to_le_bytes());
+            for inputs in substeps {
+                put_entries(buf, inputs);
+            }
+        }
+        Message::WindowDone {
+            compute_ns,
+            outputs,
+            ..
+        } => {
+            buf.extend_from_slice(&compute_ns.to_le_bytes());
+            buf.extend_from_slice(&(outputs.len() as u32).to_le_bytes());
+            for outs in outputs {
+                put_entries(buf, outs);
+            }
         }
         Message::Reset { seed, episode } => {
             buf.extend_from_slice(&seed.to_le_bytes());
@@ -302,6 +349,22 @@ pub fn decode(bytes: &[u8]) -> Result<Message, WireError> {
         9 => Message::Error {
             message: r.string("error message")?,
         },
+        10 => {
+            let n_steps = r.u32("n_steps")?;
+            Message::Window {
+                step,
+                n_steps,
+                substeps: r.entry_lists("step count")?,
+            }
+        }
+        11 => {
+            let compute_ns = r.u64("compute_ns")?;
+            Message::WindowDone {
+                step,
+                compute_ns,
+                outputs: r.entry_lists("step count")?,
+            }
+        }
         other => return Err(WireError::UnknownKind(other)),
     };
     if r.at != bytes.len() {
@@ -515,6 +578,16 @@ impl<'a> Reader<'a> {
         })
     }
 
+    /// A u32 count, then that many entry lists.
+    fn entry_lists(&mut self, what: &'static str) -> Result<Vec<Vec<DataEntry>>, WireError> {
+        let n = self.count(2, what)?;
+        let mut v = Vec::with_capacity(n);
+        for _ in 0..n {
+            v.push(self.entries()?);
+        }
+        Ok(v)
+    }
+
     fn entries(&mut self) -> Result<Vec<DataEntry>, WireError> {
         let n = self.u16("entry count")?;
         // Reserve no more than the bytes left can hold (an entry takes at least 15 bytes), so that a
@@ -675,6 +748,35 @@ mod tests {
                         stamp: Step(20),
                         payload: Payload::Events(events),
                     },
+                ],
+            },
+            Message::Window {
+                step: Step(20),
+                n_steps: 1,
+                substeps: vec![
+                    vec![DataEntry {
+                        port: 0,
+                        stamp: Step(18),
+                        payload: Payload::Analog(vec![3.0, 4.0]),
+                    }],
+                    vec![],
+                    vec![DataEntry {
+                        port: 3,
+                        stamp: Step(19),
+                        payload: Payload::Scalar(-1.0),
+                    }],
+                ],
+            },
+            Message::WindowDone {
+                step: Step(20),
+                compute_ns: 99,
+                outputs: vec![
+                    vec![],
+                    vec![DataEntry {
+                        port: 1,
+                        stamp: Step(22),
+                        payload: Payload::Spikes(SpikeBatch::default()),
+                    }],
                 ],
             },
             Message::Reset {

@@ -59,9 +59,10 @@ proptest! {
                     PortKind::analog(&[("t", "ms")])
                 },
                 transfer: None,
+                delay: 1,
             })
             .collect();
-        let mut l = Lockstep::new(c.periods.clone(), Step(c.duration), 1.0, defs);
+        let mut l = Lockstep::new(c.periods.clone(), Step(c.duration), 1.0, defs, 1);
         // Spikes made: (producer, id, end of the step that made it).
         let mut made: Vec<(usize, u32, u64)> = Vec::new();
         // Delivered: (link, spike id, consumer step start).

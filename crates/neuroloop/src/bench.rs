@@ -3,7 +3,8 @@
 //! `bench coupling` measures the lockstep overhead per step with 1 and with 4 no-op engine processes
 //! (exchanging 8-channel analog vectors and 4-spike batches along a ring of links), beside a raw
 //! two-process zenoh ping-pong with the same session configuration: the floor any lockstep over zenoh
-//! pays once per step.
+//! pays once per step. With lookahead windows (every link `W` ms late, engines exchange every `W` ms)
+//! it sweeps `W` and prints the coupling time per simulated ms against the exchange at every step.
 
 use std::sync::mpsc::channel;
 use std::time::{Duration, Instant};
@@ -31,6 +32,9 @@ pub enum Which {
         /// Use zenoh's low-latency transport (`[zenoh] lowlatency = true` in an experiment).
         #[arg(long)]
         lowlatency: bool,
+        /// Exchange windows to sweep, in ms (every link that late).
+        #[arg(long, value_delimiter = ',', default_value = "1,2,5,10")]
+        windows: Vec<u32>,
     },
 }
 
@@ -42,7 +46,8 @@ pub fn run(which: Which) -> anyhow::Result<()> {
             engines,
             transport,
             lowlatency,
-        } => coupling(steps, &engines, &transport, lowlatency),
+            windows,
+        } => coupling(steps, &engines, &transport, lowlatency, &windows),
     }
 }
 
@@ -62,7 +67,13 @@ fn endpoint(transport: &str) -> anyhow::Result<String> {
     })
 }
 
-fn coupling(steps: u64, counts: &[usize], transport: &str, lowlatency: bool) -> anyhow::Result<()> {
+fn coupling(
+    steps: u64,
+    counts: &[usize],
+    transport: &str,
+    lowlatency: bool,
+    windows: &[u32],
+) -> anyhow::Result<()> {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let mode = if lowlatency {
         "low-latency transport"
@@ -72,34 +83,49 @@ fn coupling(steps: u64, counts: &[usize], transport: &str, lowlatency: bool) -> 
     println!("neuroloop bench coupling: {steps} steps per measurement, {cores} cores, {transport} on loopback, zenoh peer mode, {mode}");
     let (rtt50, rtt99) = ping_pong(steps, transport, lowlatency).context("raw zenoh ping-pong")?;
     println!(
-        "{:<40} {:>10} {:>10} {:>14}",
-        "measurement", "p50 us", "p99 us", "p50 / raw RTT"
+        "{:<44} {:>10} {:>10} {:>14} {:>16} {:>12}",
+        "measurement", "p50 us", "p99 us", "p50 / raw RTT", "us per sim. ms", "vs window 1"
     );
     println!(
-        "{:<40} {:>10.1} {:>10.1} {:>14}",
+        "{:<44} {:>10.1} {:>10.1} {:>14}",
         "raw zenoh round trip (2 processes)", rtt50, rtt99, "1.00"
     );
     for &n in counts {
-        let (p50, p99) = lockstep(n, steps, transport, lowlatency)
-            .with_context(|| format!("lockstep with {n} engines"))?;
-        let label = format!(
-            "lockstep overhead per step, {n} engine{}",
-            if n == 1 { "" } else { "s" }
-        );
-        println!(
-            "{:<40} {:>10.1} {:>10.1} {:>14.2}",
-            label,
-            p50,
-            p99,
-            p50 / rtt50
-        );
+        let mut per_ms_1 = f64::NAN;
+        for &w in windows {
+            let (p50, p99, per_ms) = lockstep(n, steps, transport, lowlatency, w.max(1))
+                .with_context(|| format!("lockstep with {n} engines, window {w} ms"))?;
+            if w <= 1 {
+                per_ms_1 = per_ms;
+            }
+            let label = format!(
+                "lockstep, {n} engine{}, exchange every {w} ms",
+                if n == 1 { "" } else { "s" }
+            );
+            println!(
+                "{:<44} {:>10.1} {:>10.1} {:>14.2} {:>16.1} {:>12.3}",
+                label,
+                p50,
+                p99,
+                p50 / rtt50,
+                per_ms,
+                per_ms / per_ms_1
+            );
+        }
     }
     Ok(())
 }
 
-/// A ring of `n` no-op engines (for one engine, a loop onto itself), run for `steps` base steps of
-/// 1 ms as fast as possible, without recording. Returns the coupling overhead per step (p50, p99) in us.
-fn lockstep(n: usize, steps: u64, transport: &str, lowlatency: bool) -> anyhow::Result<(f64, f64)> {
+/// A ring of `n` no-op engines (for one engine, a loop onto itself), every link `window` ms late, run
+/// for `steps` base steps of 1 ms as fast as possible, without recording. Returns the coupling
+/// overhead per exchange (p50, p99) and per simulated ms (mean), in us.
+fn lockstep(
+    n: usize,
+    steps: u64,
+    transport: &str,
+    lowlatency: bool,
+    window: u32,
+) -> anyhow::Result<(f64, f64, f64)> {
     let mut text =
         format!("[run]\nname = \"bench\"\nduration_ms = {steps}\nstep_timeout_ms = 30000\n[zenoh]\nlisten = {:?}\nlowlatency = {lowlatency}\n", endpoint(transport)?);
     for i in 0..n {
@@ -110,10 +136,10 @@ fn lockstep(n: usize, steps: u64, transport: &str, lowlatency: bool) -> anyhow::
     for i in 0..n {
         let j = (i + 1) % n;
         text.push_str(&format!(
-            "[[links]]\nfrom = \"noop{i}.analog_out\"\nto = \"noop{j}.analog_in\"\n"
+            "[[links]]\nfrom = \"noop{i}.analog_out\"\nto = \"noop{j}.analog_in\"\ndelay_ms = {window}\n"
         ));
         text.push_str(&format!(
-            "[[links]]\nfrom = \"noop{i}.spikes_out\"\nto = \"noop{j}.spikes_in\"\n"
+            "[[links]]\nfrom = \"noop{i}.spikes_out\"\nto = \"noop{j}.spikes_in\"\ndelay_ms = {window}\n"
         ));
     }
     let exp = neuroloop_core::experiment::load_str(&text, None, &[], &neuroloop::catalog::Builtins)
@@ -128,8 +154,10 @@ fn lockstep(n: usize, steps: u64, transport: &str, lowlatency: bool) -> anyhow::
         bail!("{e}");
     }
     // Leave out the first 5% (start-up transients), as the ping-pong leaves out its warm-up.
-    let skip = report.overhead_ns.len() / 20;
-    Ok(percentiles_us(&report.overhead_ns[skip..]))
+    let rounds = &report.overhead_ns[report.overhead_ns.len() / 20..];
+    let (p50, p99) = percentiles_us(rounds);
+    let mean_us = rounds.iter().sum::<u64>() as f64 / rounds.len().max(1) as f64 / 1000.0;
+    Ok((p50, p99, mean_us / f64::from(report.window_steps.max(1))))
 }
 
 fn ping_key(run: &str) -> String {

@@ -108,6 +108,13 @@ pub struct Manifest {
     /// 99th percentile of the coupling overhead per round, in microseconds.
     #[serde(deserialize_with = "nan_if_null")]
     pub coupling_overhead_p99_us: f64,
+    /// Coupling overhead of the whole run, in seconds (absent in manifests written before it existed).
+    #[serde(default, deserialize_with = "nan_if_null")]
+    pub coupling_s: f64,
+    /// How often the engines exchanged with the coordinator, in ms (the lookahead window; the base
+    /// step when every link has the default one-step delay; 0 in manifests written before it existed).
+    #[serde(default)]
+    pub exchange_window_ms: f64,
     /// Whether the run was paced to the wall clock.
     #[serde(default)]
     pub realtime: bool,

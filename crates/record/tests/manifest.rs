@@ -37,6 +37,8 @@ fn sample() -> Manifest {
         }],
         coupling_overhead_p50_us: 35.0,
         coupling_overhead_p99_us: 120.0,
+        coupling_s: 0.04,
+        exchange_window_ms: 5.0,
         realtime: true,
         late_steps: 3,
         recordings: vec!["arm.angles.parquet".into()],
@@ -84,6 +86,8 @@ fn round_trip_through_the_file() {
         "engines",
         "coupling_overhead_p50_us",
         "coupling_overhead_p99_us",
+        "coupling_s",
+        "exchange_window_ms",
         "recordings",
     ] {
         assert!(v.get(key).is_some(), "missing {key}");

@@ -25,10 +25,13 @@ pub(crate) struct EngineState {
     pub external: bool,
     pub process: Option<EngineProcess>,
     pub ports: Vec<PortSpec>,
-    /// The step it is computing: (start, when it was sent).
+    /// The step (or window of steps) it is computing: (start, when it was sent).
     pub busy: Option<(Step, Instant)>,
-    /// Its finished step, not yet taken in: (start, outputs, compute ns).
-    pub done: Option<(Step, Vec<DataEntry>, u64)>,
+    /// Where the step or window it was last sent ends, and how many steps it holds.
+    pub busy_until: Step,
+    pub busy_steps: u32,
+    /// Its finished step or window, not yet taken in: (start, outputs of each step, compute ns).
+    pub done: Option<(Step, Vec<Vec<DataEntry>>, u64)>,
     /// Compute time of its steps.
     pub compute: Histogram,
     pub joined: bool,

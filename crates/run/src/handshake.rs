@@ -114,6 +114,8 @@ impl Coordinator {
                 process,
                 ports: vec![],
                 busy: None,
+                busy_until: Step(0),
+                busy_steps: 0,
                 done: None,
                 compute: Histogram::default(),
                 joined: false,
@@ -355,6 +357,7 @@ impl Coordinator {
         self.wait_for(|c, e| c.engines[e].busy.is_some())?;
         for e in &mut self.engines {
             e.done = None;
+            e.busy_until = Step(0);
         }
         self.steps_before += self.reached.0;
         self.episode += 1;
@@ -501,6 +504,7 @@ impl Coordinator {
                 to_port: tp,
                 from_kind,
                 transfer,
+                delay: link.delay,
             });
         }
         let periods = self.exp.engines.iter().map(|e| e.period).collect();
@@ -509,6 +513,7 @@ impl Coordinator {
             self.exp.duration,
             self.exp.base_step_ms,
             defs,
+            self.exp.max_window,
         ));
         Ok(())
     }

@@ -28,7 +28,12 @@ pub struct RunReport {
     pub realtime_factor: f64,
     /// Per-engine timings.
     pub engines: Vec<EngineTiming>,
-    /// Coupling overhead per base step, p50 and p99, in us.
+    /// The exchange window in base steps (1: an exchange at every step).
+    pub window_steps: u32,
+    /// Coupling overhead of the whole run (wall time of the rounds minus their slowest engine's
+    /// compute), s.
+    pub coupling_s: f64,
+    /// Coupling overhead per exchange round (per base step without windows), p50 and p99, in us.
     pub overhead_p50_us: f64,
     /// See `overhead_p50_us`.
     pub overhead_p99_us: f64,
@@ -75,6 +80,8 @@ impl Coordinator {
         } else {
             f64::NAN
         };
+        r.window_steps = self.lockstep.as_ref().map_or(1, |l| l.window());
+        r.coupling_s = self.overhead.sum_s();
         let (p50, p99) = self.overhead.p50_p99_us();
         r.overhead_p50_us = p50;
         r.overhead_p99_us = p99;
@@ -176,6 +183,8 @@ pub(crate) fn write_manifest(
         engines: r.engines.clone(),
         coupling_overhead_p50_us: r.overhead_p50_us,
         coupling_overhead_p99_us: r.overhead_p99_us,
+        coupling_s: r.coupling_s,
+        exchange_window_ms: f64::from(r.window_steps) * exp.base_step_ms,
         realtime: r.realtime,
         late_steps: r.late_steps,
         recordings: r.recordings.clone(),

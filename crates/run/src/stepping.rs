@@ -1,6 +1,7 @@
-//! The step loop: rounds over base-step boundaries (who steps when and what each engine sees are the
-//! rules of `neuroloop_core::lockstep`), the recording of what engines produced and what links
-//! delivered, and the wait for `StepDone` under the step time-out.
+//! The step loop: rounds over exchange-window boundaries (who steps when and what each engine sees are
+//! the rules of `neuroloop_core::lockstep`; the window is one base step unless every link is later),
+//! the recording of what engines produced and what links delivered, step by step, and the wait for
+//! `StepDone` / `WindowDone` under the step time-out.
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -14,8 +15,9 @@ use crate::coordinator::Coordinator;
 use crate::RunError;
 
 impl Coordinator {
-    /// Advances by up to `n` base steps, stopping at the end of the run; returns the steps taken.
-    /// The wall time spent here is added to the run's; real-time pacing counts from the first call.
+    /// Advances by at least `n` base steps (whole exchange windows: up to a window more), stopping at
+    /// the end of the run; returns the steps taken. The wall time spent here is added to the run's;
+    /// real-time pacing counts from the first call.
     pub(crate) fn advance(&mut self, n: u64) -> Result<u64, RunError> {
         let mut lockstep = self
             .lockstep
@@ -26,8 +28,8 @@ impl Coordinator {
         let first = self.reached;
         let end = first.0.saturating_add(n).min(self.exp.duration.0);
         let mut result = Ok(());
-        for t in first.0..end {
-            result = self.round(&mut lockstep, Step(t), origin);
+        while self.reached.0 < end {
+            result = self.round(&mut lockstep, self.reached, origin);
             if result.is_err() {
                 break;
             }
@@ -37,8 +39,10 @@ impl Coordinator {
         result.map(|()| self.reached.0 - first.0)
     }
 
-    /// One round: `Step` to every engine due at `t` (with what its links deliver), then the `StepDone`
-    /// of every engine whose step ends at `t + 1`, fed to the links and recorded.
+    /// One round: `Step` (or `Window`) to every engine whose exchange starts at the window boundary
+    /// `t` (with what its links deliver at each of its steps), then the `StepDone` (`WindowDone`) of
+    /// every engine whose exchange ends at the next boundary, fed to the links and recorded step by
+    /// step.
     pub(crate) fn round(
         &mut self,
         lockstep: &mut Lockstep,
@@ -61,41 +65,77 @@ impl Coordinator {
         let round_start = Instant::now();
         let n = self.engines.len();
         for e in 0..n {
-            if !lockstep.is_due(e, t) {
+            let steps = lockstep.steps_in_exchange(e, t);
+            if steps == 0 {
                 continue;
             }
-            let mut inputs = std::mem::take(&mut self.inputs);
-            inputs.clear();
-            lockstep.take_inputs(e, t, &mut inputs);
-            if !self.engines[e].recorded_inputs.is_empty() {
-                self.record_inputs(e, t, &inputs)?;
+            let p = lockstep.period(e);
+            let mut substeps = Vec::with_capacity(steps as usize);
+            for k in 0..u64::from(steps) {
+                let at = Step(t.0 + k * u64::from(p));
+                let mut inputs = if k == 0 {
+                    std::mem::take(&mut self.inputs)
+                } else {
+                    Vec::new()
+                };
+                inputs.clear();
+                lockstep.take_inputs(e, at, &mut inputs);
+                if !self.engines[e].recorded_inputs.is_empty() {
+                    self.record_inputs(e, at, &inputs)?;
+                }
+                substeps.push(inputs);
             }
-            let msg = Message::Step {
-                step: t,
-                n_steps: lockstep.period(e),
-                inputs,
+            let msg = if steps == 1 {
+                Message::Step {
+                    step: t,
+                    n_steps: p,
+                    inputs: substeps.pop().unwrap_or_default(),
+                }
+            } else {
+                Message::Window {
+                    step: t,
+                    n_steps: p,
+                    substeps,
+                }
             };
             wire::encode_into(&msg, &mut self.buf);
-            if let Message::Step { inputs, .. } = msg {
-                self.inputs = inputs;
+            match msg {
+                Message::Step { inputs, .. } => self.inputs = inputs,
+                Message::Window { mut substeps, .. } => {
+                    self.inputs = substeps.swap_remove(0);
+                }
+                _ => {}
             }
             self.hub.send_bytes(e, &self.buf)?;
             self.engines[e].busy = Some((t, round_start));
+            self.engines[e].busy_until = Step(t.0 + u64::from(steps) * u64::from(p));
+            self.engines[e].busy_steps = steps;
         }
-        let next = Step(t.0 + 1);
-        self.wait_for(|c, e| lockstep.ends_at(e, next) && c.engines[e].done.is_none())?;
+        let next = Step((t.0 + u64::from(lockstep.window())).min(lockstep.duration().0));
+        // Whatever was sent at or before `t` and ends by `next` (a short last window may end early).
+        let finishing =
+            |c: &Self, e: usize| c.engines[e].busy_until > t && c.engines[e].busy_until <= next;
+        self.wait_for(|c, e| finishing(c, e) && c.engines[e].done.is_none())?;
         let round_end = Instant::now();
         let mut max_compute = 0;
         for e in 0..n {
-            if !lockstep.ends_at(e, next) {
+            if !finishing(self, e) || self.engines[e].done.is_none() {
                 continue;
             }
-            let (_, outs, compute) = self.engines[e].done.take().expect("waited for");
+            let (start, outs, compute) = self.engines[e].done.take().expect("waited for");
+            self.engines[e].busy_until = Step(0);
             max_compute = max_compute.max(compute);
             self.engines[e].compute.push(compute);
-            lockstep.push_outputs(e, next, &outs);
-            self.record(e, next, &outs)?;
-            self.latest[e] = outs;
+            let p = u64::from(lockstep.period(e));
+            let mut end = start;
+            for step_outs in &outs {
+                end = Step(end.0 + p);
+                lockstep.push_outputs(e, end, step_outs);
+                self.record(e, end, step_outs)?;
+            }
+            if let Some(last) = outs.into_iter().last() {
+                self.latest[e] = last;
+            }
         }
         let wall = round_end.duration_since(round_start).as_nanos() as u64;
         let overhead = wall.saturating_sub(max_compute);
@@ -230,11 +270,20 @@ impl Coordinator {
     pub(crate) fn handle(&mut self, ev: HubEvent) -> Result<(), RunError> {
         match ev {
             HubEvent::Message { engine, bytes } => match self.decode(engine, &bytes)? {
-                Message::StepDone {
-                    step,
-                    compute_ns,
-                    outputs,
-                } => {
+                msg @ (Message::StepDone { .. } | Message::WindowDone { .. }) => {
+                    let (step, compute_ns, outputs) = match msg {
+                        Message::StepDone {
+                            step,
+                            compute_ns,
+                            outputs,
+                        } => (step, compute_ns, vec![outputs]),
+                        Message::WindowDone {
+                            step,
+                            compute_ns,
+                            outputs,
+                        } => (step, compute_ns, outputs),
+                        _ => unreachable!("matched above"),
+                    };
                     match self.engines[engine].busy {
                         Some((s, _)) if s == step => {}
                         other => {
@@ -247,7 +296,20 @@ impl Coordinator {
                             ));
                         }
                     }
-                    self.check_outputs(engine, &outputs)?;
+                    let expected = self.engines[engine].busy_steps as usize;
+                    if outputs.len() != expected {
+                        return Err(self.engine_error(
+                            engine,
+                            format!(
+                                "sent the outputs of {} steps for the window starting at {}, which has {expected}",
+                                outputs.len(),
+                                step.0
+                            ),
+                        ));
+                    }
+                    for outs in &outputs {
+                        self.check_outputs(engine, outs)?;
+                    }
                     let st = &mut self.engines[engine];
                     st.busy = None;
                     st.done = Some((step, outputs, compute_ns));

@@ -264,7 +264,7 @@ pub fn serve(args: &EngineArgs, construct: EngineConstructor) -> Result<(), Tran
         };
         match msg {
             // A Step that reached this thread (it raced the installation of the stepper).
-            Message::Step { .. } => {
+            Message::Step { .. } | Message::Window { .. } => {
                 let bytes = wire::encode(&msg);
                 st.step(&bytes).inspect_err(|e| st.send_error(e))?;
             }
@@ -378,24 +378,91 @@ impl Stepper {
             .wait();
     }
 
-    /// Decodes a `Step`, steps the engine and publishes the `StepDone`.
+    /// Decodes a `Step` (or a `Window` of steps), steps the engine and publishes the `StepDone` (or
+    /// the `WindowDone` with the outputs of every step).
     fn step(&mut self, bytes: &[u8]) -> Result<(), TransportError> {
         let msg = wire::decode(bytes).map_err(|error| TransportError::Malformed {
             from: "the coordinator".into(),
             error,
         })?;
-        let Message::Step {
-            step,
-            n_steps,
-            inputs: entries,
-        } = msg
-        else {
-            return Err(TransportError::Protocol(format!(
-                "expected Step, got {}",
-                msg.kind_name()
-            )));
-        };
         let started = Instant::now();
+        let mut head = std::mem::take(&mut self.buf);
+        let result = match msg {
+            Message::Step {
+                step,
+                n_steps,
+                inputs,
+            } => self.one_step(step, n_steps, inputs).map(|end| {
+                // Encode straight from the output slots, without building a Message.
+                let compute_ns = started.elapsed().as_nanos() as u64;
+                wire::encode_into(
+                    &Message::StepDone {
+                        step,
+                        compute_ns,
+                        outputs: Vec::new(),
+                    },
+                    &mut head,
+                );
+                head.truncate(head.len() - 2);
+                self.put_outputs(&mut head, end);
+            }),
+            Message::Window {
+                step,
+                n_steps,
+                substeps,
+            } => {
+                // The outputs of every step, then the header (compute_ns comes first on the wire).
+                let mut body = Vec::new();
+                let mut at = step;
+                let mut result = Ok(());
+                for inputs in substeps.iter().cloned() {
+                    match self.one_step(at, n_steps, inputs) {
+                        Ok(end) => {
+                            self.put_outputs(&mut body, end);
+                            at = end;
+                        }
+                        Err(e) => {
+                            result = Err(e);
+                            break;
+                        }
+                    }
+                }
+                result.map(|()| {
+                    wire::encode_into(
+                        &Message::WindowDone {
+                            step,
+                            compute_ns: started.elapsed().as_nanos() as u64,
+                            outputs: Vec::new(),
+                        },
+                        &mut head,
+                    );
+                    head.truncate(head.len() - 4);
+                    head.extend_from_slice(&(substeps.len() as u32).to_le_bytes());
+                    head.extend_from_slice(&body);
+                })
+            }
+            other => Err(TransportError::Protocol(format!(
+                "expected Step or Window, got {}",
+                other.kind_name()
+            ))),
+        };
+        let r = result.and_then(|()| {
+            self.publisher
+                .put(head.as_slice())
+                .wait()
+                .map_err(zerr("publish"))
+        });
+        self.buf = head;
+        r
+    }
+
+    /// One step from `step` with `entries` as its new inputs; returns the step's end.
+    fn one_step(
+        &mut self,
+        step: Step,
+        n_steps: u32,
+        entries: Vec<DataEntry>,
+    ) -> Result<Step, TransportError> {
         self.inputs.begin_step();
         for DataEntry {
             port,
@@ -437,29 +504,15 @@ impl Stepper {
                 )))
             }
         }
-        let compute_ns = started.elapsed().as_nanos() as u64;
-        // Encode straight from the output slots, without building a Message.
-        let mut head = std::mem::take(&mut self.buf);
-        wire::encode_into(
-            &Message::StepDone {
-                step,
-                compute_ns,
-                outputs: Vec::new(),
-            },
-            &mut head,
-        );
-        head.truncate(head.len() - 2);
+        Ok(ctx.end())
+    }
+
+    /// Appends the output entries of the step that ended at `end` (count, then entries).
+    fn put_outputs(&self, buf: &mut Vec<u8>, end: Step) {
         let outs = self.outputs.output_ports();
-        head.extend_from_slice(&(outs.len() as u16).to_le_bytes());
+        buf.extend_from_slice(&(outs.len() as u16).to_le_bytes());
         for &i in outs {
-            wire::put_entry(&mut head, i, ctx.end(), self.outputs.get(usize::from(i)));
+            wire::put_entry(buf, i, end, self.outputs.get(usize::from(i)));
         }
-        let r = self
-            .publisher
-            .put(head.as_slice())
-            .wait()
-            .map_err(zerr("publish"));
-        self.buf = head;
-        r
     }
 }

@@ -238,6 +238,24 @@ pub(crate) fn read<'a>(
             ),
         }
     }
+    let mut max_window = u32::MAX;
+    if let Some(w) = run.window_ms {
+        match steps_in(w, base).map(u32::try_from) {
+            _ if !(w.is_finite() && w > 0.0) => bad(
+                "run.window_ms".into(),
+                format!("window_ms = {w} must be a positive number of ms"),
+            ),
+            Some(Ok(n)) if n >= 1 => max_window = n,
+            Some(Ok(_)) => bad(
+                "run.window_ms".into(),
+                format!("window_ms = {w} is shorter than run.base_step_ms = {base}"),
+            ),
+            _ => bad(
+                "run.window_ms".into(),
+                format!("window_ms = {w} is not a whole multiple of run.base_step_ms = {base}"),
+            ),
+        }
+    }
     if run.step_timeout_ms == 0 {
         bad(
             "run.step_timeout_ms".into(),
@@ -278,10 +296,45 @@ pub(crate) fn read<'a>(
         let from = parse_ref(&l.from).map_err(|m| bad(format!("links[{i}].from"), m));
         let to = parse_ref(&l.to).map_err(|m| bad(format!("links[{i}].to"), m));
         if let (Ok(from), Ok(to)) = (from, to) {
+            let delay = match l.delay_ms {
+                None => 1,
+                Some(d) => {
+                    let key = format!("links[{i}].delay_ms");
+                    match steps_in(d, base).map(u32::try_from) {
+                        _ if !(d.is_finite() && d > 0.0) => {
+                            bad(
+                                key,
+                                format!("delay_ms = {d} must be a positive number of ms"),
+                            );
+                            1
+                        }
+                        Some(Ok(n)) if n >= 1 => n,
+                        Some(Ok(_)) => {
+                            bad(
+                                key,
+                                format!("delay_ms = {d} is shorter than run.base_step_ms = {base}"),
+                            );
+                            1
+                        }
+                        Some(Err(_)) => {
+                            bad(
+                                key,
+                                format!("delay_ms = {d} is too many base steps of {base} ms"),
+                            );
+                            1
+                        }
+                        None => {
+                            bad(key, format!("delay_ms = {d} is not a whole multiple of run.base_step_ms = {base}"));
+                            1
+                        }
+                    }
+                }
+            };
             links.push(LinkSpec {
                 from,
                 to,
                 transfer: l.transfer.clone(),
+                delay,
             });
             origins.link_index.push(i);
         }
@@ -316,6 +369,7 @@ pub(crate) fn read<'a>(
         overrides: overrides.to_vec(),
         name,
         base_step_ms: base,
+        max_window,
         duration,
         seed: run.seed,
         realtime: run.realtime,

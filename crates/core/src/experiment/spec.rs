@@ -95,6 +95,10 @@ pub struct RunSection {
     /// Wall-clock ms to wait for engines to join (default 20000, > 0).
     #[serde(default = "default_join_timeout_ms")]
     pub join_timeout_ms: u64,
+    /// Longest exchange window in ms (default: as long as the links' delays allow; `run.base_step_ms`:
+    /// an exchange at every step).
+    #[serde(default)]
+    pub window_ms: Option<f64>,
     /// Folder under which run folders are created (default `"runs"`; relative paths stay relative).
     #[serde(default = "default_output_dir")]
     pub output_dir: String,
@@ -191,6 +195,10 @@ pub struct LinkSection {
     /// Optional transfer function: one table, or a list of tables applied in order.
     #[serde(default)]
     pub transfer: Option<TransferChainSpec>,
+    /// Latency in ms (a whole multiple of `run.base_step_ms`; default one base step): a consumer step
+    /// starting at t sees what the producer made in steps that ended at or before t + base - delay.
+    #[serde(default)]
+    pub delay_ms: Option<f64>,
 }
 
 /// The `[record]` table.

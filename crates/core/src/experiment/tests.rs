@@ -315,6 +315,7 @@ fn link(from: &str, to: &str, transfer: Option<&str>) -> LinkSpec {
         from: r(from),
         to: r(to),
         transfer: transfer.map(|t| toml::from_str(t).unwrap()),
+        delay: 1,
     }
 }
 

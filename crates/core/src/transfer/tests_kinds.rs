@@ -85,6 +85,7 @@ fn every_kind_name_parses_and_reports_its_name() {
         r#"{ kind = "group_rate", groups = { size = 2 }, filter = "window", window_ms = 5 }"#,
         r#"{ kind = "poisson" }"#,
         r#"{ kind = "linear" }"#,
+        r#"{ kind = "affine", weights = [[1.0]] }"#,
         r#"{ kind = "select", channels = [0] }"#,
         r#"{ kind = "gaussian", range = [0, 1], count = 3, max_hz = 10 }"#,
         r#"{ kind = "population_vector", filter = "window", window_ms = 5 }"#,
