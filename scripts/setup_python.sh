@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Sets up the Python side of neuroloop: a virtual environment `.venv` in the repository root with the
 # neuroloop Python package (bridges/python, installed editable with `pip install -e`: the engine SDK,
-# the `Run` client of `neuroloop control`, run-folder readers) and what it needs: eclipse-zenoh 1.10.x
-# (the zenoh version neuroloop speaks), numpy, pandas, pyarrow, and pytest for its tests. Idempotent:
-# re-running it only checks that everything is installed.
+# the `Run` client of `neuroloop control`, run-folder readers, the NWB export) and what it needs:
+# eclipse-zenoh 1.10.x (the zenoh version neuroloop speaks), numpy, pandas, pyarrow, pynwb 4.x (NWB
+# export), and pytest and nwbinspector for its tests. Idempotent: re-running it only checks that
+# everything is installed.
 #
 #   scripts/setup_python.sh            # uses python3 from PATH
 #   PYTHON=python3.12 scripts/setup_python.sh
@@ -23,9 +24,9 @@ ready() {
 import sys
 from importlib.metadata import version
 from pathlib import Path
-import numpy, pandas, pyarrow, pytest, zenoh  # noqa: F401
+import numpy, pandas, pyarrow, pytest, zenoh, pynwb, nwbinspector  # noqa: F401
 import neuroloop
-ok = version("eclipse-zenoh").startswith("1.10.")
+ok = version("eclipse-zenoh").startswith("1.10.") and version("pynwb").startswith("4.")
 ok = ok and Path(neuroloop.__file__).resolve().is_relative_to(Path(sys.argv[1]) / "bridges" / "python")
 sys.exit(0 if ok else 1)
 PY
@@ -34,7 +35,7 @@ PY
 # Only touch the network when something is missing or has the wrong version.
 if ! ready; then
     echo "installing the neuroloop Python package (bridges/python, editable) and its dependencies into $venv" >&2
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$root/bridges/python[test]"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$root/bridges/python[test,nwb]"
     ready || { echo "setup_python.sh: $venv is still not ready" >&2; exit 1; }
 fi
-echo "$venv is ready (neuroloop package from bridges/python; eclipse-zenoh $("$venv/bin/python" -c 'from importlib.metadata import version; print(version("eclipse-zenoh"))'))" >&2
+echo "$venv is ready (neuroloop package from bridges/python; $("$venv/bin/python" -c 'from importlib.metadata import version as v; print(", ".join(f"{p} {v(p)}" for p in ("eclipse-zenoh", "pynwb")))'))" >&2

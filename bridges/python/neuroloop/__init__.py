@@ -1,5 +1,6 @@
 """neuroloop: write a neuroloop engine in Python, drive a run (:class:`Run`, a client of
-``neuroloop control``), and read run folders (:func:`read_run`).
+``neuroloop control``), read run folders (:func:`read_run`) and export them to NWB (:func:`export_nwb`,
+which needs pynwb).
 
 An engine is a subclass of :class:`Engine`; :func:`serve` (or :func:`main`) runs it as a process of a
 ``neuroloop run``, speaking the wire protocol of ``docs/protocol.md`` over zenoh::
@@ -58,6 +59,7 @@ __all__ = [
     "EngineArgs",
     "EventBatch",
     "Events",
+    "ExportError",
     "INPUT",
     "InitContext",
     "Inputs",
@@ -72,9 +74,20 @@ __all__ = [
     "SpikeBatch",
     "Spikes",
     "WireError",
+    "export_nwb",
     "main",
     "read_run",
     "serve",
     "wire",
     "zenoh_config",
 ]
+
+
+def __getattr__(name):
+    # export_nwb and ExportError come from neuroloop.nwb, imported on first use: importing it here would
+    # make `python -m neuroloop.nwb` warn that the module was imported before it ran.
+    if name in ("export_nwb", "ExportError"):
+        from . import nwb
+
+        return getattr(nwb, name)
+    raise AttributeError(f"module 'neuroloop' has no attribute {name!r}")
