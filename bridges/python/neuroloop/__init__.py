@@ -23,6 +23,8 @@ An engine is a subclass of :class:`Engine`; :func:`serve` (or :func:`main`) runs
 
 from . import wire
 from .engine import (
+    BadConfig,
+    ConfigError,
     Engine,
     EngineArgs,
     InitContext,
@@ -52,6 +54,8 @@ from .wire import (
 
 __all__ = [
     "Analog",
+    "BadConfig",
+    "ConfigError",
     "Control",
     "DataEntry",
     "Engine",
