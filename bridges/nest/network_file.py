@@ -423,13 +423,13 @@ def parse(value: Any) -> dict:
     devices("outputs", {"name": REQUIRED, "population": REQUIRED}, rec_check)
 
     # Port names: letters, digits, _; unique; `rates` is the engine's own (engine.rs).
-    seen = set()
+    seen = {"rates"}
     names = ([(f"inputs[{i}].name", d["name"]) for i, d in enumerate(spec["inputs"])]
              + [(f"outputs[{i}].name", d["name"]) for i, d in enumerate(spec["outputs"])]
              + [(f"volume_transmitters[{i}].reward_port", v["reward_port"]) for i, v in enumerate(vts)
-                if v["reward_port"] is not None] + [("", "rates")])
+                if v["reward_port"] is not None])
     for path, name in names:
-        name = _str(name, path) if path else name
+        name = _str(name, path)
         if not PORT_NAME.match(name) or name in seen:
             raise SpecError(path, f'port name "{name}" is not allowed or used twice (`rates` is taken)')
         seen.add(name)
