@@ -24,6 +24,8 @@ An engine is a subclass of :class:`Engine`; :func:`serve` (or :func:`main`) runs
 
 from . import wire
 from .engine import (
+    BadConfig,
+    ConfigError,
     Engine,
     EngineArgs,
     InitContext,
@@ -53,6 +55,8 @@ from .wire import (
 
 __all__ = [
     "Analog",
+    "BadConfig",
+    "ConfigError",
     "Control",
     "DataEntry",
     "Engine",

@@ -50,6 +50,20 @@ class CoordinatorGone(NeuroloopError):
     """The coordinator of the run went away (its liveliness token disappeared)."""
 
 
+#: The exit status of an engine whose configuration is wrong (as ``neuroloop`` for a bad input file).
+EXIT_BAD_CONFIG = 2
+
+
+class ConfigError(ValueError):
+    """Bad input to an engine (its ``config``, a file it names): raise it from the factory or
+    ``ports()`` with a message that names the key (``engines.brain.config.network_file: ...``). It is
+    sent to the coordinator as it is, without a traceback, and :func:`main` exits with status 2."""
+
+
+class BadConfig(NeuroloopError):
+    """The engine refused its configuration (a :class:`ConfigError`); the text is the message."""
+
+
 @dataclass
 class InitContext:
     """Everything an engine is created from (the ``Init`` message plus the engine's name)."""
@@ -420,6 +434,13 @@ class _Server:
             """Calls engine code; an exception becomes an Error message and a NeuroloopError."""
             try:
                 return f(*a)
+            except ConfigError as e:
+                # Bad input, not a bug: the message alone (it names the key), no traceback.
+                try:
+                    self.send(wire.Error(str(e)))
+                except Exception:  # noqa: BLE001 - the original error matters more
+                    pass
+                raise BadConfig(str(e)) from None
             except Exception as e:  # noqa: BLE001 - every engine failure is reported
                 traceback.print_exc(file=sys.stderr)
                 raise self.fail(f"{_last_line(e)} (in {what})", e) from e
@@ -495,13 +516,16 @@ class _Server:
 
 def main(engine_factory: EngineFactory, **kwargs) -> None:
     """``serve`` for a script's ``if __name__ == "__main__":`` block: exits with status 0 after a
-    Shutdown, 1 with a one-line message on stderr otherwise (engine tracebacks are printed as well)."""
+    Shutdown, 2 with the message on stderr after a :class:`ConfigError`, 1 with a one-line message on
+    stderr otherwise (engine tracebacks are printed as well)."""
     try:
         serve(engine_factory, **kwargs)
     except NeuroloopError as e:
         print(f"engine {kwargs.get('name') or os.environ.get('NEUROLOOP_ENGINE', '?')}: {e}",
               file=sys.stderr)
         # The coordinator tells this status apart from a crash (EXIT_COORDINATOR_GONE in Rust).
-        sys.exit(EXIT_COORDINATOR_GONE if isinstance(e, CoordinatorGone) else 1)
+        if isinstance(e, CoordinatorGone):
+            sys.exit(EXIT_COORDINATOR_GONE)
+        sys.exit(EXIT_BAD_CONFIG if isinstance(e, BadConfig) else 1)
     except KeyboardInterrupt:
         sys.exit(130)
