@@ -143,7 +143,9 @@ fn neuroloop_run(file: &Path, out: &Path) -> Finished {
 fn python_cmd() -> Command {
     let mut cmd = Command::new(python());
     cmd.current_dir(root())
-        .env("PYTHONPATH", root().join("bridges/python"));
+        .env("PYTHONPATH", root().join("bridges/python"))
+        // The SDK's tests that make real run folders (test_nwb.py) run this build's binary.
+        .env("NEUROLOOP_BIN", env!("CARGO_BIN_EXE_neuroloop"));
     cmd
 }
 
@@ -566,4 +568,41 @@ fn a_python_pd_controller_pulls_the_joystick() {
         .filter(|l| l.contains("\"outcome\":\"success\""))
         .count();
     assert!(rewarded >= 1, "{lines}");
+}
+
+/// `neuroloop export nwb` runs the exporter of the Python package with the project's environment:
+/// a real run folder becomes a file pynwb reads back; a folder that is not a run is refused (exit 2).
+#[test]
+fn the_cli_exports_a_run_folder_to_nwb() {
+    python();
+    let tmp = common::tempdir();
+    let out = tmp.path().join("run");
+    let id = common::unique_run_id("nwb");
+    common::run_experiment(&common::experiment("tests/multirate.toml"), &out, &id, &[])
+        .expect_code(0)
+        .expect_no_panic();
+    let file = tmp.path().join("multirate.nwb");
+    let o = common::run_neuroloop(
+        &[
+            "export",
+            "nwb",
+            out.to_str().unwrap(),
+            "--output",
+            file.to_str().unwrap(),
+        ],
+        LIMIT,
+    );
+    o.expect_code(0);
+    assert!(o.stdout.contains("10 units"), "{}", o.stdout);
+    let mut cmd = python_cmd();
+    cmd.args([
+        "-c",
+        "import sys, pynwb\nwith pynwb.NWBHDF5IO(sys.argv[1], 'r') as io:\n    f = io.read()\n    print(len(f.units))",
+        file.to_str().unwrap(),
+    ]);
+    let read = run_bounded(&mut cmd, b"", LIMIT);
+    assert_eq!(read.code, Some(0), "{}", read.stderr);
+    assert_eq!(read.stdout.trim(), "10");
+    let o = common::run_neuroloop(&["export", "nwb", tmp.path().to_str().unwrap()], LIMIT);
+    o.expect_code(2).expect_stderr("manifest.json");
 }

@@ -68,6 +68,11 @@ enum Command {
         /// The run folder.
         run_dir: PathBuf,
     },
+    /// Export a run folder to another format.
+    Export {
+        #[command(subcommand)]
+        format: ExportFormat,
+    },
     /// Check an experiment file and report every problem with its line and key.
     Validate {
         /// The experiment file (TOML).
@@ -139,6 +144,9 @@ fn main() -> ExitCode {
             check,
         } => cmd_run(&file, &overrides, realtime, output, run_id, quiet, check),
         Command::Check { run_dir } => ExitCode::from(check::check(&run_dir).code()),
+        Command::Export {
+            format: ExportFormat::Nwb { run_dir, output },
+        } => export_nwb(&run_dir, output.as_deref()),
         Command::Recover { run_dir } => match neuroloop_run::recover(&run_dir) {
             Ok(files) => {
                 for f in &files {
@@ -484,4 +492,53 @@ fn cmd_engines() -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+/// Formats of `neuroloop export`.
+#[derive(Subcommand, Debug)]
+enum ExportFormat {
+    /// Write an NWB 2.x file (pynwb in the project's virtual environment, `scripts/setup_python.sh`):
+    /// brain spikes as units with population and group, trajectories, the trials table, task and
+    /// reward events. Exit 0 written, 2 bad input (not a run folder, a broken file), 3 pynwb missing.
+    Nwb {
+        /// The run folder.
+        run_dir: PathBuf,
+        /// The file to write (default: RUN_DIR/run.nwb).
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+}
+
+/// Runs `python -m neuroloop.nwb` (bridges/python/neuroloop/nwb.py) with the project's Python
+/// ($NEUROLOOP_PYTHON, else the repository's .venv) and passes its exit status on.
+fn export_nwb(run_dir: &std::path::Path, output: Option<&std::path::Path>) -> ExitCode {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let python = std::env::var_os("NEUROLOOP_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join(".venv/bin/python"));
+    if !python.exists() {
+        eprintln!(
+            "error: {} not found: run scripts/setup_python.sh first (or set NEUROLOOP_PYTHON)",
+            python.display()
+        );
+        return ExitCode::from(3);
+    }
+    let mut cmd = std::process::Command::new(&python);
+    cmd.args(["-m", "neuroloop.nwb"]).arg(run_dir);
+    if let Some(o) = output {
+        cmd.arg("--output").arg(o);
+    }
+    let mut path = std::ffi::OsString::from(root.join("bridges/python"));
+    if let Some(old) = std::env::var_os("PYTHONPATH") {
+        path.push(":");
+        path.push(old);
+    }
+    cmd.env("PYTHONPATH", path);
+    match cmd.status() {
+        Ok(s) => ExitCode::from(s.code().map_or(1, |c| u8::try_from(c).unwrap_or(1))),
+        Err(e) => {
+            eprintln!("error: cannot start {}: {e}", python.display());
+            ExitCode::from(3)
+        }
+    }
 }
