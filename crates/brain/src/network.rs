@@ -42,12 +42,13 @@
 //! assert!(!net.spikes.is_empty());
 //! ```
 
+mod barrier;
 pub mod brunel;
 pub(crate) mod connect;
 pub mod microcircuit;
 pub mod spec;
 
-use std::sync::{Barrier, RwLock};
+use std::sync::RwLock;
 
 use serde::{Deserialize, Serialize};
 
@@ -55,6 +56,7 @@ pub use spec::NetworkSpec;
 
 use crate::neurons::{self, Neurons};
 use crate::plasticity::{stdp_dopamine_synapse, stdp_synapse, DopamineSignal, PostArchive};
+use barrier::Barrier;
 use connect::{const_delay_steps, Job};
 use spec::{Dist, SynapseModel};
 
