@@ -66,6 +66,12 @@ impl Barrier {
             .store(next_spin(spin, nanos_since(started)), Ordering::Relaxed);
     }
 
+    /// Arrives without waiting for the others (they go on once all have arrived): for a thread that
+    /// must not block, e.g. one ending a round that some threads may never reach.
+    pub(crate) fn leave(&self) {
+        self.arrive();
+    }
+
     /// Counts this thread in; the last one of the round ends it (and returns None), the others get
     /// the round to wait for.
     fn arrive(&self) -> Option<usize> {
