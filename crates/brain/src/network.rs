@@ -297,14 +297,16 @@ fn end_ms(k: u64, h_tics: u64) -> f64 {
 /// run them, put their parts back and meet the calling thread at `barrier`, then wait at `start`
 /// for the next call. An empty slot at a call's start ends the worker (the network was dropped).
 struct Shared {
-    /// Spikes of the current quantum, one list per thread.
-    exchange: Vec<RwLock<Vec<Spike>>>,
+    /// Spikes of a slice, one list per thread; slices use the two sets in turn (a thread may write
+    /// the next slice's list while others still read this one's).
+    exchange: [Vec<RwLock<Vec<Spike>>>; 2],
     /// Volume transmitters (NEST's `volume_transmitter`), in the order of the description.
     vts: Vec<VolumeTransmitter>,
     /// Where the workers wait for a call (apart from `barrier`: the time between calls is no guide
     /// to how long its threads wait for each other, see [`barrier`]).
     start: Barrier,
-    /// Every thread of a call waits here between the phases of each slice and at the call's end.
+    /// Every thread of a call waits here at each slice's exchange (and in its dopamine phase) and at
+    /// the call's end.
     barrier: Barrier,
     /// Part `t`'s task at index `t - 1`, and its part when done.
     tasks: Vec<Mutex<Option<Task>>>,
@@ -1076,7 +1078,8 @@ impl Network {
             merge_runs(c.recorder_members.iter().flat_map(Members::runs).collect());
         Ok(Network {
             shared: Arc::new(Shared {
-                exchange: (0..parts.len()).map(|_| RwLock::new(Vec::new())).collect(),
+                exchange: [0, 1]
+                    .map(|_| (0..parts.len()).map(|_| RwLock::new(Vec::new())).collect()),
                 vts,
                 start: Barrier::new(parts.len()),
                 barrier: Barrier::new(parts.len()),
@@ -1627,16 +1630,21 @@ fn run_part(
     (start, steps): (u64, u64),
     (recorded, all, record): (&[(u32, u32)], bool, &mut Vec<Spike>),
 ) {
-    let (exchange, vts, barrier) = (&shared.exchange, &shared.vts, &shared.barrier);
-    let mut mine = Vec::new();
+    let (vts, barrier) = (&shared.vts, &shared.barrier);
     let mut first = start;
-    while first < start + steps {
-        let end = ((first / m + 1) * m).min(start + steps);
-        mine.clear();
-        for k in first..end {
-            part.update(k, ring_len, &mut mine);
+    for exchange in shared.exchange.iter().cycle() {
+        if first >= start + steps {
+            break;
         }
-        *exchange[t].write().unwrap_or_else(|p| p.into_inner()) = std::mem::take(&mut mine);
+        let end = ((first / m + 1) * m).min(start + steps);
+        {
+            // This set was read two slices ago: every thread has passed the last exchange since.
+            let mut mine = exchange[t].write().unwrap_or_else(|p| p.into_inner());
+            mine.clear();
+            for k in first..end {
+                part.update(k, ring_len, &mut mine);
+            }
+        }
         barrier.wait();
         let lists: Vec<_> = exchange
             .iter()
@@ -1668,9 +1676,6 @@ fn run_part(
                 }
             }
         }
-        drop(lists);
-        barrier.wait();
-        mine = std::mem::take(&mut *exchange[t].write().unwrap_or_else(|p| p.into_inner()));
         first = end;
     }
 }
