@@ -6,8 +6,9 @@
 //! a network stepped in short calls (the brain engine at a 1 ms sync step) half again as slow as one
 //! long call. Spinning pays only while each thread has a core: when the threads share cores with
 //! other work, waits get long (the thread waited for is not running) and spinning takes time from
-//! it. So the barrier spins up to [`MAX_SPIN`] after a wait that ended within that time, and half as
-//! long as before after a longer one (down to sleeping at once).
+//! it. So the barrier spins up to [`MAX_SPIN`], a sixteenth of it longer after a wait that ended
+//! within that time, half as long after a longer one, and not at all after a spin that lost its
+//! core (a gap of [`PREEMPTED`] between two looks at the clock: the cores are taken).
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
@@ -15,6 +16,10 @@ use std::time::Instant;
 
 /// The longest an early thread spins before it sleeps, in nanoseconds.
 const MAX_SPIN: u64 = 200_000;
+
+/// A gap between two looks at the clock while spinning (normally a few microseconds apart) that
+/// means the spinning thread lost its core, in nanoseconds.
+const PREEMPTED: u64 = 50_000;
 
 /// A reusable barrier for `n` threads (see the [module docs](self)).
 pub(crate) struct Barrier {
@@ -53,17 +58,22 @@ impl Barrier {
         };
         let started = Instant::now();
         let spin = self.spin.load(Ordering::Relaxed);
-        let mut spins = 0u32;
+        let (mut spins, mut looked, mut preempted) = (0u32, 0, false);
         while self.round.load(Ordering::Acquire) == round {
             spins += 1;
-            if spins.is_multiple_of(64) && nanos_since(started) > spin {
-                self.sleep(round);
-                break;
+            if spins.is_multiple_of(64) {
+                let now = nanos_since(started);
+                preempted = now.saturating_sub(looked) > PREEMPTED;
+                if preempted || now > spin {
+                    self.sleep(round);
+                    break;
+                }
+                looked = now;
             }
             std::hint::spin_loop();
         }
-        self.spin
-            .store(next_spin(spin, nanos_since(started)), Ordering::Relaxed);
+        let next = next_spin(spin, nanos_since(started), preempted);
+        self.spin.store(next, Ordering::Relaxed);
     }
 
     /// Arrives without waiting for the others (they go on once all have arrived): for a thread that
@@ -106,9 +116,12 @@ impl Barrier {
 }
 
 /// The spin after a wait of `waited` ns that began with a spin of `spin` ns: a sixteenth of
-/// [`MAX_SPIN`] more after a short wait (up to it), half as much after a long one.
-fn next_spin(spin: u64, waited: u64) -> u64 {
-    if waited <= MAX_SPIN {
+/// [`MAX_SPIN`] more after a short wait (up to it), half as much after a long one, none after a
+/// spin that lost its core (`preempted`).
+fn next_spin(spin: u64, waited: u64, preempted: bool) -> u64 {
+    if preempted {
+        0
+    } else if waited <= MAX_SPIN {
         (spin + MAX_SPIN / 16).min(MAX_SPIN)
     } else {
         spin / 2
@@ -154,16 +167,17 @@ mod tests {
     }
 
     #[test]
-    fn long_waits_shorten_the_spin_and_short_ones_lengthen_it() {
-        assert_eq!(next_spin(MAX_SPIN, 1_000_000), MAX_SPIN / 2);
-        assert_eq!(next_spin(MAX_SPIN / 2, 1_000_000), MAX_SPIN / 4);
-        assert_eq!(next_spin(0, 1_000_000), 0);
-        assert_eq!(next_spin(0, 1_000), MAX_SPIN / 16);
+    fn long_waits_and_lost_cores_shorten_the_spin_and_short_waits_lengthen_it() {
+        assert_eq!(next_spin(MAX_SPIN, 1_000_000, false), MAX_SPIN / 2);
+        assert_eq!(next_spin(MAX_SPIN / 2, 1_000_000, false), MAX_SPIN / 4);
+        assert_eq!(next_spin(0, 1_000_000, false), 0);
+        assert_eq!(next_spin(0, 1_000, false), MAX_SPIN / 16);
         assert_eq!(
-            next_spin(MAX_SPIN / 2, MAX_SPIN),
+            next_spin(MAX_SPIN / 2, MAX_SPIN, false),
             MAX_SPIN / 2 + MAX_SPIN / 16
         );
-        assert_eq!(next_spin(MAX_SPIN, 0), MAX_SPIN);
+        assert_eq!(next_spin(MAX_SPIN, 0, false), MAX_SPIN);
+        assert_eq!(next_spin(MAX_SPIN, 1_000, true), 0);
         // A thread 20 ms late: the other one waits long.
         let barrier = Barrier::new(2);
         for _ in 0..3 {
