@@ -2,9 +2,9 @@
 //! before they sleep, as long as waits here end soon.
 //!
 //! A slice of a small network is a fraction of a millisecond of work; waking a thread that slept
-//! (`std::sync::Barrier`) costs tens of microseconds on a virtual machine, twice a slice, which made
-//! a network stepped in short calls (the brain engine at a 1 ms sync step) half again as slow as one
-//! long call. Spinning pays only while each thread has a core: when the threads share cores with
+//! (`std::sync::Barrier`) costs tens of microseconds on a virtual machine, at every slice and at
+//! every call's start and end, which made a network stepped in short calls (the brain engine at a
+//! 1 ms sync step) half again as slow as one long call. Spinning pays only while each thread has a core: when the threads share cores with
 //! other work, waits get long (the thread waited for is not running) and spinning takes time from
 //! it. So the barrier spins up to [`MAX_SPIN`], a sixteenth of it longer after a wait that ended
 //! within that time, half as long after a longer one, and not at all after a spin that lost its
