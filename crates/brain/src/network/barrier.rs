@@ -15,7 +15,7 @@ use std::sync::{Condvar, Mutex};
 use std::time::Instant;
 
 /// The longest an early thread spins before it sleeps, in nanoseconds.
-const MAX_SPIN: u64 = 200_000;
+const MAX_SPIN: u64 = 50_000;
 
 /// A gap between two looks at the clock while spinning (normally a few microseconds apart) that
 /// means the spinning thread lost its core, in nanoseconds.
