@@ -18,7 +18,11 @@
 //! global order (by step, then neuron id) and delivers those that reach its own neurons. Each target
 //! therefore sums its inputs in the same order whatever the number of threads, and every random stream
 //! belongs to one neuron: a run gives bit-identical results on 1 or 2 threads (which NEST does not
-//! promise).
+//! promise). The first thread's work runs on the thread calling [`Network::simulate`], the others on
+//! threads started by the first call and kept for the next ones; threads that wait (for the others
+//! at the exchange, or for the next call) spin for a moment before they sleep (less when waits are
+//! long, as when other work shares the cores), so that a network stepped in short calls (the brain
+//! engine's sync steps) runs about as fast as in one long call.
 //!
 //! **Devices**: `poisson_generator` (an independent train per target neuron), `dc_generator`,
 //! `spike_generator`, `spike_recorder`, `multimeter`, and spikes injected from outside between calls
@@ -42,12 +46,13 @@
 //! assert!(!net.spikes.is_empty());
 //! ```
 
+mod barrier;
 pub mod brunel;
 pub(crate) mod connect;
 pub mod microcircuit;
 pub mod spec;
 
-use std::sync::{Barrier, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use serde::{Deserialize, Serialize};
 
@@ -55,6 +60,7 @@ pub use spec::NetworkSpec;
 
 use crate::neurons::{self, Neurons};
 use crate::plasticity::{stdp_dopamine_synapse, stdp_synapse, DopamineSignal, PostArchive};
+use barrier::Barrier;
 use connect::{const_delay_steps, Job};
 use spec::{Dist, SynapseModel};
 
@@ -282,11 +288,47 @@ fn end_ms(k: u64, h_tics: u64) -> f64 {
     ((k + 1) * h_tics) as f64 * 0.001
 }
 
+/// What the threads of a [`Network::simulate`] call share: the spike lists of the exchange, the
+/// volume transmitters, the workers' tasks and the barriers.
+///
+/// Parts 1, 2, ... run on worker threads started by the network's first call (starting threads in
+/// every call costs more than a short call simulates); part 0 runs on the calling thread. A call
+/// puts each worker's task into its slot and meets the workers at `start`; they take their tasks,
+/// run them, put their parts back and meet the calling thread at `barrier`, then wait at `start`
+/// for the next call. An empty slot at a call's start ends the worker (the network was dropped).
+struct Shared {
+    /// Spikes of a slice, one list per thread; slices use the two sets in turn (a thread may write
+    /// the next slice's list while others still read this one's).
+    exchange: [Vec<RwLock<Vec<Spike>>>; 2],
+    /// Volume transmitters (NEST's `volume_transmitter`), in the order of the description.
+    vts: Vec<VolumeTransmitter>,
+    /// Where the workers wait for a call (apart from `barrier`: the time between calls is no guide
+    /// to how long its threads wait for each other, see [`barrier`]).
+    start: Barrier,
+    /// Every thread of a call waits here at each slice's exchange (and in its dopamine phase) and at
+    /// the call's end.
+    barrier: Barrier,
+    /// Part `t`'s task at index `t - 1`, and its part when done.
+    tasks: Vec<Mutex<Option<Task>>>,
+}
+
+/// A part's work in one [`Network::simulate`] call: steps `[start, start + steps)`, with the
+/// network's min delay `m` and ring length.
+struct Task {
+    part: Part,
+    start: u64,
+    steps: u64,
+    m: u64,
+    ring_len: u64,
+}
+
 /// A built network, ready to simulate.
 pub struct Network {
     parts: Vec<Part>,
-    /// Spikes of the current quantum, one list per thread.
-    exchange: Vec<RwLock<Vec<Spike>>>,
+    /// The exchange and the volume transmitters, shared with the workers.
+    shared: Arc<Shared>,
+    /// The worker threads (from the first [`Network::simulate`] call on).
+    workers: Option<Workers>,
     ring_len: u64,
     min_delay: u64,
     step: u64,
@@ -313,9 +355,7 @@ pub struct Network {
     multimeters: Vec<MultimeterData>,
     /// Identifies the description, seed and thread count a checkpoint must come from.
     fingerprint: u64,
-    /// Volume transmitters (NEST's `volume_transmitter`), in the order of the description.
-    vts: Vec<VolumeTransmitter>,
-    /// Their names.
+    /// The volume transmitters' names.
     vt_names: Vec<String>,
     /// Whether the plastic synapses learn (see [`Network::set_plasticity`]; each part has a copy).
     plasticity: bool,
@@ -1037,7 +1077,15 @@ impl Network {
         let recorded_groups =
             merge_runs(c.recorder_members.iter().flat_map(Members::runs).collect());
         Ok(Network {
-            exchange: (0..parts.len()).map(|_| RwLock::new(Vec::new())).collect(),
+            shared: Arc::new(Shared {
+                exchange: [0, 1]
+                    .map(|_| (0..parts.len()).map(|_| RwLock::new(Vec::new())).collect()),
+                vts,
+                start: Barrier::new(parts.len()),
+                barrier: Barrier::new(parts.len()),
+                tasks: (1..parts.len()).map(|_| Mutex::new(None)).collect(),
+            }),
+            workers: None,
             parts,
             ring_len,
             min_delay,
@@ -1061,7 +1109,6 @@ impl Network {
                 })
                 .collect(),
             fingerprint: fingerprint(spec, opts.seed, threads),
-            vts,
             vt_names: spec
                 .volume_transmitters
                 .iter()
@@ -1104,6 +1151,7 @@ impl Network {
                 })
                 .collect(),
             vts: self
+                .shared
                 .vts
                 .iter()
                 .map(|v| {
@@ -1140,7 +1188,7 @@ impl Network {
             );
         }
         let fits = c.parts.len() == self.parts.len()
-            && c.vts.len() == self.vts.len()
+            && c.vts.len() == self.shared.vts.len()
             && c.parts.iter().zip(&self.parts).all(|(s, p)| {
                 s.neurons.len() == p.segments.len()
                     && s.ring_ex.len() == p.ring_ex.len()
@@ -1209,7 +1257,7 @@ impl Network {
                 tr.next = tr.arrivals.partition_point(|a| a.0 < c.step);
             }
         }
-        for (v, (signal, pending)) in self.vts.iter_mut().zip(c.vts) {
+        for (v, (signal, pending)) in self.shared.vts.iter().zip(c.vts) {
             *v.signal.write().unwrap_or_else(|p| p.into_inner()) = signal;
             *v.pending.lock().unwrap_or_else(|p| p.into_inner()) = pending.into();
         }
@@ -1258,7 +1306,7 @@ impl Network {
     /// forgetting: its stored weight becomes the one [`Network::weights`] reports) and drops the
     /// dopamine on its way to the volume transmitters.
     fn freeze_plastic_state(&mut self) {
-        let vts = &self.vts;
+        let vts = &self.shared.vts;
         for p in &mut self.parts {
             for r in &mut p.rows {
                 let Some(PlasticRows::Dopamine { params, states, vt }) = &mut r.plastic else {
@@ -1280,11 +1328,8 @@ impl Network {
                 }
             }
         }
-        for v in &mut self.vts {
-            v.pending
-                .get_mut()
-                .unwrap_or_else(|e| e.into_inner())
-                .clear();
+        for v in &self.shared.vts {
+            v.pending.lock().unwrap_or_else(|e| e.into_inner()).clear();
         }
     }
 
@@ -1298,14 +1343,14 @@ impl Network {
     /// volume transmitter or the multiplicity is not a positive number, and while plasticity is off
     /// (the dopamine is dropped, see [`Network::set_plasticity`]).
     pub fn add_dopamine(&mut self, vt: usize, arrival: u64, multiplicity: f64) -> bool {
-        let Some(v) = self.vts.get_mut(vt) else {
+        let Some(v) = self.shared.vts.get(vt) else {
             return false;
         };
         if !(self.plasticity && multiplicity.is_finite() && multiplicity > 0.0) {
             return false;
         }
-        let pending = v.pending.get_mut().unwrap_or_else(|p| p.into_inner());
-        push_arrival(pending, arrival.max(self.step), multiplicity);
+        let mut pending = v.pending.lock().unwrap_or_else(|p| p.into_inner());
+        push_arrival(&mut pending, arrival.max(self.step), multiplicity);
         true
     }
 
@@ -1332,7 +1377,7 @@ impl Network {
                                 PerSynapse::Const(d) => u64::from(*d),
                                 PerSynapse::Each(v) => u64::from(v[i]),
                             };
-                            let signal = self.vts[*vt]
+                            let signal = self.shared.vts[*vt]
                                 .signal
                                 .read()
                                 .unwrap_or_else(|p| p.into_inner());
@@ -1463,10 +1508,7 @@ impl Network {
     /// Simulates `steps` steps, recording spikes and samples. The network exchanges spikes every
     /// min-delay steps and at the end of the call; how a run is cut into calls changes nothing in it.
     pub fn simulate(&mut self, steps: u64) {
-        let barrier = Barrier::new(self.parts.len());
         let (m, ring_len, start) = (self.min_delay, self.ring_len, self.step);
-        let exchange = &self.exchange;
-        let vts = &self.vts;
         let recorded_ranges = merge_runs(
             self.population_ranges
                 .iter()
@@ -1478,81 +1520,44 @@ impl Network {
         );
         // Everything recorded (the brain engine's case): no filter.
         let record_all = recorded_ranges == [(0, self.n_neurons as u32)];
-        let recorded_ranges = &recorded_ranges;
-        let mut record: Vec<Spike> = Vec::new();
-        std::thread::scope(|s| {
-            let handles: Vec<_> = self
-                .parts
-                .iter_mut()
-                .enumerate()
-                .map(|(t, part)| {
-                    let barrier = &barrier;
-                    s.spawn(move || {
-                        let mut mine = Vec::new();
-                        let mut record = Vec::new();
-                        let mut first = start;
-                        // Slices end on multiples of the min delay (as NEST's) or at the end of the
-                        // call: a short slice delivers early, which is safe (every delay is at least
-                        // m and the rings hold m + max delay slots).
-                        while first < start + steps {
-                            let end = ((first / m + 1) * m).min(start + steps);
-                            mine.clear();
-                            for k in first..end {
-                                part.update(k, ring_len, &mut mine);
-                            }
-                            *exchange[t].write().unwrap_or_else(|p| p.into_inner()) =
-                                std::mem::take(&mut mine);
-                            barrier.wait();
-                            let lists: Vec<_> = exchange
-                                .iter()
-                                .map(|l| l.read().unwrap_or_else(|p| p.into_inner()))
-                                .collect();
-                            if !vts.is_empty() && part.plasticity {
-                                dopamine_phase(t, part, vts, &lists, first, end, m, barrier);
-                            }
-                            let signals: Vec<_> = vts
-                                .iter()
-                                .map(|v| v.signal.read().unwrap_or_else(|p| p.into_inner()))
-                                .collect();
-                            part.deliver(&lists, first, end, ring_len, &signals);
-                            drop(signals);
-                            if t == 0 && !recorded_ranges.is_empty() {
-                                // Thread 0 keeps the record, in global order (step, then neuron).
-                                for k in first..end {
-                                    for l in &lists {
-                                        let at = l.partition_point(|sp| sp.step < k);
-                                        let of_k = l[at..].iter().take_while(|sp| sp.step == k);
-                                        if record_all {
-                                            record.extend(of_k);
-                                        } else {
-                                            record.extend(of_k.filter(|sp| {
-                                                recorded_ranges
-                                                    .iter()
-                                                    .any(|&(a, b)| sp.neuron >= a && sp.neuron < b)
-                                            }));
-                                        }
-                                    }
-                                }
-                            }
-                            drop(lists);
-                            barrier.wait();
-                            mine = std::mem::take(
-                                &mut *exchange[t].write().unwrap_or_else(|p| p.into_inner()),
-                            );
-                            first = end;
-                        }
-                        record
-                    })
-                })
-                .collect();
-            for (t, h) in handles.into_iter().enumerate() {
-                let r = h.join().expect("simulation thread panicked");
-                if t == 0 {
-                    record = r;
-                }
+        // Part 0 runs here, parts 1.. on the workers (see [`Shared`]).
+        if self.workers.is_none() && self.parts.len() > 1 {
+            for t in 1..self.parts.len() {
+                let shared = Arc::clone(&self.shared);
+                std::thread::Builder::new()
+                    .name(format!("brain-part-{t}"))
+                    .spawn(move || work(t, &shared))
+                    .expect("cannot start a simulation thread");
             }
-        });
-        self.spikes.extend(record);
+            self.workers = Some(Workers(Arc::clone(&self.shared)));
+        }
+        let others = self.parts.split_off(1.min(self.parts.len()));
+        for (slot, part) in self.shared.tasks.iter().zip(others) {
+            *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(Task {
+                part,
+                start,
+                steps,
+                m,
+                ring_len,
+            });
+        }
+        self.shared.start.wait();
+        if let Some(part) = self.parts.first_mut() {
+            run_part(
+                0,
+                part,
+                &self.shared,
+                (m, ring_len),
+                (start, steps),
+                (&recorded_ranges, record_all, &mut self.spikes),
+            );
+        }
+        self.shared.barrier.wait();
+        for slot in &self.shared.tasks {
+            let task = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+            self.parts
+                .push(task.expect("a simulation thread returned no part").part);
+        }
         // Multimeter samples: threads own increasing id ranges, so (step, id) order is a merge.
         let mut samples: Vec<Vec<(u64, u32, Vec<f64>)>> = vec![Vec::new(); self.multimeters.len()];
         for part in &mut self.parts {
@@ -1572,6 +1577,106 @@ impl Network {
             }
         }
         self.step = start + steps;
+    }
+}
+
+/// Worker thread `t`: runs part `t`'s task in every call until a call starts with its slot empty
+/// (see [`Shared`]).
+fn work(t: usize, shared: &Shared) {
+    loop {
+        shared.start.wait();
+        let slot = &shared.tasks[t - 1];
+        let Some(mut task) = slot.lock().unwrap_or_else(|p| p.into_inner()).take() else {
+            return;
+        };
+        run_part(
+            t,
+            &mut task.part,
+            shared,
+            (task.m, task.ring_len),
+            (task.start, task.steps),
+            (&[], false, &mut Vec::new()),
+        );
+        *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
+        shared.barrier.wait();
+    }
+}
+
+/// The network's worker threads, ended when it is dropped.
+struct Workers(Arc<Shared>);
+
+impl Drop for Workers {
+    /// Ends the worker threads: a call with every slot empty (waiting for nobody, see
+    /// [`Barrier::leave`]).
+    fn drop(&mut self) {
+        for slot in &self.0.tasks {
+            *slot.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        }
+        self.0.start.leave();
+    }
+}
+
+/// Part `t`'s share of a [`Network::simulate`] call: steps `[start, start + steps)` in slices that
+/// end on multiples of the min delay `m` (as NEST's) or at the end of the call (a short slice
+/// delivers early, which is safe: every delay is at least `m` and the rings hold `m` + max delay
+/// slots), each slice's spikes exchanged through `shared` and delivered. Part 0 appends the spikes
+/// of the `recorded` global id runs (`all`: every neuron) to `record`, in global order (step, then
+/// neuron).
+fn run_part(
+    t: usize,
+    part: &mut Part,
+    shared: &Shared,
+    (m, ring_len): (u64, u64),
+    (start, steps): (u64, u64),
+    (recorded, all, record): (&[(u32, u32)], bool, &mut Vec<Spike>),
+) {
+    let (vts, barrier) = (&shared.vts, &shared.barrier);
+    let mut first = start;
+    for exchange in shared.exchange.iter().cycle() {
+        if first >= start + steps {
+            break;
+        }
+        let end = ((first / m + 1) * m).min(start + steps);
+        {
+            // This set was read two slices ago: every thread has passed the last exchange since.
+            let mut mine = exchange[t].write().unwrap_or_else(|p| p.into_inner());
+            mine.clear();
+            for k in first..end {
+                part.update(k, ring_len, &mut mine);
+            }
+        }
+        barrier.wait();
+        let lists: Vec<_> = exchange
+            .iter()
+            .map(|l| l.read().unwrap_or_else(|p| p.into_inner()))
+            .collect();
+        if !vts.is_empty() && part.plasticity {
+            dopamine_phase(t, part, vts, &lists, first, end, m, barrier);
+        }
+        let signals: Vec<_> = vts
+            .iter()
+            .map(|v| v.signal.read().unwrap_or_else(|p| p.into_inner()))
+            .collect();
+        part.deliver(&lists, first, end, ring_len, &signals);
+        drop(signals);
+        if !recorded.is_empty() {
+            for k in first..end {
+                for l in &lists {
+                    let at = l.partition_point(|sp| sp.step < k);
+                    let of_k = l[at..].iter().take_while(|sp| sp.step == k);
+                    if all {
+                        record.extend(of_k);
+                    } else {
+                        record.extend(of_k.filter(|sp| {
+                            recorded
+                                .iter()
+                                .any(|&(a, b)| sp.neuron >= a && sp.neuron < b)
+                        }));
+                    }
+                }
+            }
+        }
+        first = end;
     }
 }
 

@@ -925,12 +925,13 @@ fn switching_plasticity_off_keeps_the_reported_weights_and_nothing_piles_up() {
             .flat_map(|p| p.archives.iter().map(PostArchive::len))
             .collect();
         let signals: Vec<(usize, usize)> = net
+            .shared
             .vts
-            .iter_mut()
+            .iter()
             .map(|v| {
                 (
-                    v.signal.get_mut().unwrap().spikes().len(),
-                    v.pending.get_mut().unwrap().len(),
+                    v.signal.read().unwrap().spikes().len(),
+                    v.pending.lock().unwrap().len(),
                 )
             })
             .collect();
