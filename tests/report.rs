@@ -69,8 +69,9 @@ fn check_lines(stdout: &str) -> Vec<(String, String, String)> {
         .filter_map(|l| {
             for st in ["PASS  ", "FAIL  ", "INFO  "] {
                 if let Some(rest) = l.strip_prefix(st) {
-                    let (name, after) = rest.split_once(": ")?;
-                    let value = after.split(' ').next()?;
+                    // `name: value (bounds)  metric: detail`; the name may hold ": " itself.
+                    let (head, _) = rest.split_once(" (")?;
+                    let (name, value) = head.rsplit_once(": ")?;
                     return Some((st.trim().to_string(), name.to_string(), value.to_string()));
                 }
             }

@@ -174,6 +174,9 @@ pub struct ExpectResult {
     pub error: Option<String>,
 }
 
+/// Success per [`LEARNING_BLOCK`] trials: (rate, trials in the block), the last block maybe shorter.
+pub type LearningCurve = Vec<(f64, usize)>;
+
 /// The expected results of a run folder, measured: what `neuroloop check` prints and the report
 /// shows.
 #[derive(Clone, Debug)]
@@ -186,7 +189,7 @@ pub struct Checked {
     pub expectations: Vec<ExpectResult>,
     /// Success per [`LEARNING_BLOCK`] trials (rate, trials in the block) of each body engine whose
     /// trial records exist, or why they cannot be read.
-    pub learning_curves: Vec<(String, Result<Vec<(f64, usize)>, String>)>,
+    pub learning_curves: Vec<(String, Result<LearningCurve, String>)>,
 }
 
 impl Checked {

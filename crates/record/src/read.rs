@@ -113,57 +113,10 @@ impl Recording {
     /// for an empty recording). Errors as [`read`](Self::read); chunks before a broken batch have
     /// been handed over.
     pub fn read_chunks(path: &Path, mut each: impl FnMut(Recording)) -> Result<(), RecordError> {
-        let file = File::open(path).map_err(RecordError::io("open", path))?;
-        let builder =
-            ParquetRecordBatchReaderBuilder::try_new(file).map_err(RecordError::parquet(path))?;
-        let schema = builder.schema().clone();
+        let (builder, layout, has_episode) = Self::open(path)?;
         let mismatch = |reason: String| RecordError::NotARecording {
             path: path.to_path_buf(),
             reason,
-        };
-        let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-        if names.len() < 2 || names[0] != "step" || names[1] != "t_ms" {
-            return Err(mismatch(format!(
-                "columns {names:?} do not start with step, t_ms"
-            )));
-        }
-        let fields = schema.fields();
-        let has_episode = fields.len() > 2
-            && fields[fields.len() - 1].name() == "episode"
-            && fields[fields.len() - 1].data_type() == &DataType::UInt32;
-        let rest = &fields[2..fields.len() - usize::from(has_episode)];
-        let names = &names[..2 + rest.len()];
-        let layout = if rest.len() == 1
-            && rest[0].name() == "neuron"
-            && rest[0].data_type() == &DataType::UInt32
-        {
-            RecordedData::Spikes {
-                neuron: Vec::new(),
-                size: rest[0].metadata().get("size").and_then(|s| s.parse().ok()),
-            }
-        } else if names[2..] == ["x", "y", "polarity"]
-            && rest[0].data_type() == &DataType::UInt16
-            && rest[1].data_type() == &DataType::UInt16
-            && rest[2].data_type() == &DataType::Boolean
-        {
-            RecordedData::Events {
-                x: Vec::new(),
-                y: Vec::new(),
-                polarity: Vec::new(),
-            }
-        } else if rest.iter().all(|f| f.data_type() == &DataType::Float64) {
-            RecordedData::Values {
-                names: rest.iter().map(|f| f.name().clone()).collect(),
-                units: rest
-                    .iter()
-                    .map(|f| f.metadata().get("unit").cloned().unwrap_or_default())
-                    .collect(),
-                columns: vec![Vec::new(); rest.len()],
-            }
-        } else {
-            return Err(mismatch(format!(
-                "columns {names:?} are not those of an analog, scalar, spikes or events recording"
-            )));
         };
         let reader = builder.build().map_err(RecordError::parquet(path))?;
         let mut handed = false;
@@ -231,6 +184,71 @@ impl Recording {
             });
         }
         Ok(())
+    }
+
+    /// What the recording at `path` holds (its columns, with no rows), read from its schema only.
+    pub fn layout_of(path: &Path) -> Result<RecordedData, RecordError> {
+        Self::open(path).map(|(_, layout, _)| layout)
+    }
+
+    /// Opens the recording at `path`: its reader, layout (no rows) and whether it has an episode
+    /// column.
+    fn open(
+        path: &Path,
+    ) -> Result<(ParquetRecordBatchReaderBuilder<File>, RecordedData, bool), RecordError> {
+        let file = File::open(path).map_err(RecordError::io("open", path))?;
+        let builder =
+            ParquetRecordBatchReaderBuilder::try_new(file).map_err(RecordError::parquet(path))?;
+        let schema = builder.schema().clone();
+        let mismatch = |reason: String| RecordError::NotARecording {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        if names.len() < 2 || names[0] != "step" || names[1] != "t_ms" {
+            return Err(mismatch(format!(
+                "columns {names:?} do not start with step, t_ms"
+            )));
+        }
+        let fields = schema.fields();
+        let has_episode = fields.len() > 2
+            && fields[fields.len() - 1].name() == "episode"
+            && fields[fields.len() - 1].data_type() == &DataType::UInt32;
+        let rest = &fields[2..fields.len() - usize::from(has_episode)];
+        let names = &names[..2 + rest.len()];
+        let layout = if rest.len() == 1
+            && rest[0].name() == "neuron"
+            && rest[0].data_type() == &DataType::UInt32
+        {
+            RecordedData::Spikes {
+                neuron: Vec::new(),
+                size: rest[0].metadata().get("size").and_then(|s| s.parse().ok()),
+            }
+        } else if names[2..] == ["x", "y", "polarity"]
+            && rest[0].data_type() == &DataType::UInt16
+            && rest[1].data_type() == &DataType::UInt16
+            && rest[2].data_type() == &DataType::Boolean
+        {
+            RecordedData::Events {
+                x: Vec::new(),
+                y: Vec::new(),
+                polarity: Vec::new(),
+            }
+        } else if rest.iter().all(|f| f.data_type() == &DataType::Float64) {
+            RecordedData::Values {
+                names: rest.iter().map(|f| f.name().clone()).collect(),
+                units: rest
+                    .iter()
+                    .map(|f| f.metadata().get("unit").cloned().unwrap_or_default())
+                    .collect(),
+                columns: vec![Vec::new(); rest.len()],
+            }
+        } else {
+            return Err(mismatch(format!(
+                "columns {names:?} are not those of an analog, scalar, spikes or events recording"
+            )));
+        };
+        Ok((builder, layout, has_episode))
     }
 
     /// Appends the rows of `more`, a chunk of the same recording.
@@ -411,6 +429,14 @@ mod tests {
         })
         .unwrap();
         assert!(chunks >= 2, "{chunks} chunks");
+        assert_eq!(
+            Recording::layout_of(&files[0]).unwrap(),
+            RecordedData::Events {
+                x: vec![],
+                y: vec![],
+                polarity: vec![]
+            }
+        );
         assert_eq!(rows as u64, n);
         let all = Recording::read(&files[0]).unwrap();
         assert_eq!(all.len() as u64, n);

@@ -622,22 +622,15 @@ fn spike_sections(run: &mut Run, limits: &Limits) -> Vec<Section> {
     let mut out = Vec::new();
     let t_end = run.t_end;
     for r in &run.recordings {
-        // Only spike recordings: read the schema through the first chunk.
-        let mut size: Option<Option<u32>> = None;
-        let mut first = true;
-        let kind = Recording::read_chunks(&r.path, |c| {
-            if first {
-                if let RecordedData::Spikes { size: s, .. } = &c.data {
-                    size = Some(*s);
-                }
-                first = false;
+        // Only spike recordings (the schema says).
+        let size = match Recording::layout_of(&r.path) {
+            Ok(RecordedData::Spikes { size, .. }) => size,
+            Ok(_) => continue,
+            Err(e) => {
+                run.problems.push(e.to_string());
+                continue;
             }
-        });
-        if let Err(e) = kind {
-            run.problems.push(e.to_string());
-            continue;
-        }
-        let Some(size) = size else { continue };
+        };
         let name = format!("{}.{}", r.engine, r.port);
         let neurons = run.dir.join(format!("{}.neurons.json", r.engine));
         let afferents = run.dir.join(format!("{}.afferents.json", r.engine));
@@ -765,16 +758,10 @@ fn spike_sections(run: &mut Run, limits: &Limits) -> Vec<Section> {
 fn camera_sections(run: &mut Run, limits: &Limits) -> Vec<Section> {
     let mut out = Vec::new();
     for r in &run.recordings {
-        let mut events = false;
-        let mut max = (0usize, 0usize);
-        let scan = Recording::read_chunks(&r.path, |c| {
-            if let RecordedData::Events { x, y, .. } = &c.data {
-                events = true;
-                max.0 = x.iter().map(|&v| v as usize + 1).fold(max.0, usize::max);
-                max.1 = y.iter().map(|&v| v as usize + 1).fold(max.1, usize::max);
-            }
-        });
-        if scan.is_err() || !events {
+        if !matches!(
+            Recording::layout_of(&r.path),
+            Ok(RecordedData::Events { .. })
+        ) {
             continue; // read errors are reported by the spike pass
         }
         let name = format!("{}.{}", r.engine, r.port);
@@ -789,7 +776,20 @@ fn camera_sections(run: &mut Run, limits: &Limits) -> Vec<Section> {
             (spec.kind == EngineKind::Builtin("event_camera".into()))
                 .then(|| (dim("width", 128), dim("height", 128)))
         });
-        let size = configured.unwrap_or(max);
+        let size = match configured {
+            Some(s) => s,
+            None => {
+                // The sensor's size from the events themselves.
+                let mut max = (0usize, 0usize);
+                let _ = Recording::read_chunks(&r.path, |c| {
+                    if let RecordedData::Events { x, y, .. } = &c.data {
+                        max.0 = x.iter().map(|&v| v as usize + 1).fold(max.0, usize::max);
+                        max.1 = y.iter().map(|&v| v as usize + 1).fold(max.1, usize::max);
+                    }
+                });
+                max
+            }
+        };
         let mut s = Section::new(&format!("Event camera: {name}"));
         match signals::camera_frames(&r.path, size, run.t_end, limits) {
             Ok((png, windows, n)) => {

@@ -26,6 +26,12 @@ pub fn signals_figure(
     t_end: f64,
     limits: &Limits,
 ) -> Result<Option<(String, usize, usize)>, String> {
+    if !matches!(
+        Recording::layout_of(path).map_err(|e| e.to_string())?,
+        RecordedData::Values { .. }
+    ) {
+        return Ok(None);
+    }
     let bins = limits.signal_bins.max(1);
     let bin_ms = t_end / bins as f64;
     let mut head: Option<(Vec<String>, Vec<String>)> = None;
@@ -98,6 +104,9 @@ pub fn signals_figure(
     Ok(Some((svg.finish(), sums.len(), names.len())))
 }
 
+/// Camera frames: the PNG, the window of each frame (ms) and the events drawn.
+pub type Frames = (Vec<u8>, Vec<(f64, f64)>, u64);
+
 /// Event-camera frames: the ON and OFF events of each of `limits.camera_frames` equal parts of
 /// `(0, t_end]` accumulated per pixel, side by side in one RGB image (ON green, OFF magenta, on
 /// black; brightness grows with the log of the count). Returns the PNG, the windows (ms) and the
@@ -107,7 +116,7 @@ pub fn camera_frames(
     size: (usize, usize),
     t_end: f64,
     limits: &Limits,
-) -> Result<(Vec<u8>, Vec<(f64, f64)>, u64), String> {
+) -> Result<Frames, String> {
     let (w, h) = size;
     if w == 0 || h == 0 || w > 4096 || h > 4096 {
         return Err(format!(
@@ -202,10 +211,9 @@ pub fn timing_figure(m: &Manifest) -> String {
         x: (0.0, hi),
         y: (0.0, 1.0),
     };
-    svg.axes(
+    svg.x_axis(
         &panel,
         "microseconds per step (bar: median, whisker: 99th percentile)",
-        "",
         "time per lockstep step",
     );
     for (i, (label, p50, p99, c)) in rows.iter().enumerate() {

@@ -359,25 +359,7 @@ pub fn raster_figure(map: &NeuronMap, s: &SpikeSummary) -> Result<(String, Vec<u
             }
         }
     }
-    svg.rect(left, top, w as f64, ph, "none", "#444");
-    for v in super::svg::ticks(s.window.0, s.window.1, 6) {
-        let x = panel.px(v);
-        svg.line((x, top + ph), (x, top + ph + 4.0), "#444", 1.0, false);
-        svg.text(
-            x,
-            top + ph + 16.0,
-            &super::svg::tick_label(v),
-            "middle",
-            11.0,
-        );
-    }
-    svg.text(
-        left + w as f64 / 2.0,
-        top + ph + 34.0,
-        "time (ms)",
-        "middle",
-        12.0,
-    );
+    svg.x_axis(&panel, "time (ms)", "");
     Ok((svg.finish(), png))
 }
 

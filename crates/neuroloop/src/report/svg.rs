@@ -242,23 +242,30 @@ impl Svg {
     /// The frame, ticks, tick labels, axis labels and title of `panel`.
     pub fn axes(&mut self, panel: &Panel, xlabel: &str, ylabel: &str, title: &str) {
         let (l, t, w, h) = (panel.left, panel.top, panel.width, panel.height);
-        self.rect(l, t, w, h, "none", "#444");
-        for v in ticks(panel.x.0, panel.x.1, 6) {
-            let x = panel.px(v);
-            self.line((x, t + h), (x, t + h + 4.0), "#444", 1.0, false);
-            self.text(x, t + h + 16.0, &tick_label(v), "middle", 11.0);
-        }
         for v in ticks(panel.y.0, panel.y.1, 5) {
             let y = panel.py(v);
             self.line((l - 4.0, y), (l, y), "#444", 1.0, false);
             self.line((l, y), (l + w, y), "#eee", 1.0, false);
             self.text(l - 6.0, y + 4.0, &tick_label(v), "end", 11.0);
         }
-        if !xlabel.is_empty() {
-            self.text(l + w / 2.0, t + h + 32.0, xlabel, "middle", 12.0);
-        }
         if !ylabel.is_empty() {
             self.vtext(l - 42.0, t + h / 2.0, ylabel, 12.0);
+        }
+        self.x_axis(panel, xlabel, title);
+    }
+
+    /// The frame, the x axis (ticks, labels) and title of `panel`, without a y axis (for rows of
+    /// labelled bars or a raster).
+    pub fn x_axis(&mut self, panel: &Panel, xlabel: &str, title: &str) {
+        let (l, t, w, h) = (panel.left, panel.top, panel.width, panel.height);
+        self.rect(l, t, w, h, "none", "#444");
+        for v in ticks(panel.x.0, panel.x.1, 6) {
+            let x = panel.px(v);
+            self.line((x, t + h), (x, t + h + 4.0), "#444", 1.0, false);
+            self.text(x, t + h + 16.0, &tick_label(v), "middle", 11.0);
+        }
+        if !xlabel.is_empty() {
+            self.text(l + w / 2.0, t + h + 32.0, xlabel, "middle", 12.0);
         }
         if !title.is_empty() {
             self.text(l + w / 2.0, t - 8.0, title, "middle", 13.0);
