@@ -50,7 +50,7 @@ impl Outcome {
 }
 
 /// Reads the run folder's manifest and the experiment it ran.
-fn read_run(dir: &Path) -> Result<(Manifest, Experiment), String> {
+pub fn read_run(dir: &Path) -> Result<(Manifest, Experiment), String> {
     if !dir.is_dir() {
         return Err(format!("run folder {} does not exist", dir.display()));
     }
@@ -73,7 +73,7 @@ fn read_run(dir: &Path) -> Result<(Manifest, Experiment), String> {
 }
 
 /// Where each body engine of `exp` wrote its trial records in `dir`, and its task's bins.
-fn trial_sources(exp: &Experiment, dir: &Path) -> BTreeMap<String, TrialSource> {
+pub fn trial_sources(exp: &Experiment, dir: &Path) -> BTreeMap<String, TrialSource> {
     let mut out = BTreeMap::new();
     for e in &exp.engines {
         if e.kind != EngineKind::Builtin("body".into()) {
@@ -102,7 +102,7 @@ fn trial_sources(exp: &Experiment, dir: &Path) -> BTreeMap<String, TrialSource> 
 }
 
 /// A value to 6 significant digits (trailing zeros dropped), or in exponent form when tiny or huge.
-fn fmt_value(v: f64) -> String {
+pub fn fmt_value(v: f64) -> String {
     if !v.is_finite() {
         return format!("{v}");
     }
@@ -128,28 +128,105 @@ fn fmt_value(v: f64) -> String {
     }
 }
 
-/// Measures every expectation of the run in `dir`, printing one line each, the learning curves and a
-/// summary to stdout, and problems to stderr.
-pub fn check(dir: &Path) -> Outcome {
-    let (manifest, exp) = match read_run(dir) {
-        Ok(x) => x,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Outcome::BadInput;
+/// How one expectation came out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Measured, within its bounds.
+    Pass,
+    /// Measured, outside its bounds.
+    Fail,
+    /// Measured; the entry has no bounds and only reports its value.
+    Info,
+    /// Cannot be measured (see [`ExpectResult::error`]).
+    Error,
+}
+
+impl Status {
+    /// The word printed for it: `PASS`, `FAIL`, `INFO`, `ERROR`.
+    pub fn word(self) -> &'static str {
+        match self {
+            Status::Pass => "PASS",
+            Status::Fail => "FAIL",
+            Status::Info => "INFO",
+            Status::Error => "ERROR",
         }
-    };
-    if manifest.exit_status != neuroloop_record::ExitStatus::Ok {
-        eprintln!(
-            "warning: the run in {} ended with status {:?}{}; measuring what was recorded",
-            dir.display(),
-            manifest.exit_status,
-            manifest
-                .error
-                .as_deref()
-                .map(|e| format!(" ({e})"))
-                .unwrap_or_default()
-        );
     }
+}
+
+/// One expectation (`[[expect]]`) measured.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExpectResult {
+    /// Its name.
+    pub name: String,
+    /// How it came out.
+    pub status: Status,
+    /// The measured value (None when it cannot be measured).
+    pub value: Option<f64>,
+    /// Its bounds as written (`>= 0.7`, `in [a, b]`).
+    pub bounds: String,
+    /// The metric, as written.
+    pub metric: String,
+    /// What the value was measured over (`51 trials`).
+    pub detail: String,
+    /// The entry's note, if any.
+    pub note: Option<String>,
+    /// Why it cannot be measured, naming the file and key.
+    pub error: Option<String>,
+}
+
+/// Success per [`LEARNING_BLOCK`] trials: (rate, trials in the block), the last block maybe shorter.
+pub type LearningCurve = Vec<(f64, usize)>;
+
+/// The expected results of a run folder, measured: what `neuroloop check` prints and the report
+/// shows.
+#[derive(Clone, Debug)]
+pub struct Checked {
+    /// The run folder.
+    pub dir: std::path::PathBuf,
+    /// Its manifest.
+    pub manifest: Manifest,
+    /// One per `[[expect]]` entry, in order.
+    pub expectations: Vec<ExpectResult>,
+    /// Success per [`LEARNING_BLOCK`] trials (rate, trials in the block) of each body engine whose
+    /// trial records exist, or why they cannot be read.
+    pub learning_curves: Vec<(String, Result<LearningCurve, String>)>,
+}
+
+impl Checked {
+    /// The outcome: bad input when anything cannot be measured, else fail when one fails.
+    pub fn outcome(&self) -> Outcome {
+        let bad = self.expectations.iter().any(|e| e.status == Status::Error)
+            || self.learning_curves.iter().any(|(_, c)| c.is_err());
+        if bad {
+            Outcome::BadInput
+        } else if self.expectations.iter().any(|e| e.status == Status::Fail) {
+            Outcome::Fail
+        } else {
+            Outcome::Pass
+        }
+    }
+
+    /// The warning for a run that did not end normally (measuring what was recorded), if any.
+    pub fn status_warning(&self) -> Option<String> {
+        (self.manifest.exit_status != neuroloop_record::ExitStatus::Ok).then(|| {
+            format!(
+                "the run in {} ended with status {:?}{}; measuring what was recorded",
+                self.dir.display(),
+                self.manifest.exit_status,
+                self.manifest
+                    .error
+                    .as_deref()
+                    .map(|e| format!(" ({e})"))
+                    .unwrap_or_default()
+            )
+        })
+    }
+}
+
+/// Measures every expectation of the run in `dir` and the learning curve of each body engine, without
+/// printing. An error (a missing or broken folder, manifest or recorded experiment) names the file.
+pub fn evaluate(dir: &Path) -> Result<Checked, String> {
+    let (manifest, exp) = read_run(dir)?;
     let duration_ms = if manifest.duration_ms.is_finite() && manifest.duration_ms > 0.0 {
         manifest.duration_ms
     } else {
@@ -157,52 +234,108 @@ pub fn check(dir: &Path) -> Outcome {
     };
     let sources = trial_sources(&exp, dir);
     let mut run = RunFolder::new(dir, duration_ms, sources.clone());
-    let (mut passed, mut failed, mut bad, mut reported) = (0, 0, 0, 0);
+    let mut expectations = Vec::new();
     for (i, e) in exp.expect.iter().enumerate() {
         let key = format!("expect[{i}].metric");
+        let measured = run.measure(&e.metric, &key);
+        let (status, value, detail, error) = match measured {
+            Ok(m) => {
+                let status = if e.min.is_none() && e.max.is_none() && m.value.is_finite() {
+                    Status::Info
+                } else if e.passes(m.value) {
+                    Status::Pass
+                } else {
+                    Status::Fail
+                };
+                (status, Some(m.value), m.detail, None)
+            }
+            Err(err) => (
+                Status::Error,
+                None,
+                String::new(),
+                Some(format!("{}: {err}", dir.display())),
+            ),
+        };
+        expectations.push(ExpectResult {
+            name: e.name.clone(),
+            status,
+            value,
+            bounds: e.bounds(),
+            metric: e.metric.to_string(),
+            detail,
+            note: e.note.clone(),
+            error,
+        });
+    }
+    let mut learning_curves = Vec::new();
+    for (engine, source) in &sources {
+        if !source.path.exists() {
+            continue;
+        }
+        let curve = run
+            .successes(engine, &format!("engines.{engine}"))
+            .map(|ok| learning_curve(&ok, LEARNING_BLOCK))
+            .map_err(|err| format!("{}: {err}", dir.display()));
+        learning_curves.push((engine.clone(), curve));
+    }
+    Ok(Checked {
+        dir: dir.to_path_buf(),
+        manifest,
+        expectations,
+        learning_curves,
+    })
+}
+
+/// Measures every expectation of the run in `dir` ([`evaluate`]), printing one line each, the learning
+/// curves and a summary to stdout, and problems to stderr.
+pub fn check(dir: &Path) -> Outcome {
+    let checked = match evaluate(dir) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Outcome::BadInput;
+        }
+    };
+    if let Some(w) = checked.status_warning() {
+        eprintln!("warning: {w}");
+    }
+    let (mut passed, mut failed, mut bad, mut reported) = (0, 0, 0, 0);
+    for e in &checked.expectations {
         let note = e
             .note
             .as_deref()
             .map(|n| format!("  [{n}]"))
             .unwrap_or_default();
-        match run.measure(&e.metric, &key) {
-            Ok(m) => {
-                let ok = e.passes(m.value);
-                let status = if e.min.is_none() && e.max.is_none() && m.value.is_finite() {
-                    reported += 1;
-                    "INFO"
-                } else if ok {
-                    passed += 1;
-                    "PASS"
-                } else {
-                    failed += 1;
-                    "FAIL"
-                };
-                println!(
-                    "{status}  {}: {} ({})  {}: {}{note}",
-                    e.name,
-                    fmt_value(m.value),
-                    e.bounds(),
-                    e.metric,
-                    m.detail
-                );
-            }
-            Err(err) => {
+        match (e.status, e.value) {
+            (Status::Error, _) | (_, None) => {
                 bad += 1;
                 println!("ERROR {}: cannot be measured (see below)", e.name);
-                eprintln!("error: {}: {err}", dir.display());
+                eprintln!("error: {}", e.error.as_deref().unwrap_or("unknown"));
+            }
+            (status, Some(value)) => {
+                match status {
+                    Status::Info => reported += 1,
+                    Status::Pass => passed += 1,
+                    _ => failed += 1,
+                }
+                println!(
+                    "{}  {}: {} ({})  {}: {}{note}",
+                    status.word(),
+                    e.name,
+                    fmt_value(value),
+                    e.bounds,
+                    e.metric,
+                    e.detail
+                );
             }
         }
     }
-    for (engine, source) in &sources {
-        if !source.path.exists() {
-            continue;
-        }
-        match run.successes(engine, &format!("engines.{engine}")) {
-            Ok(ok) if !ok.is_empty() => {
-                let blocks: Vec<String> = learning_curve(&ok, LEARNING_BLOCK)
-                    .into_iter()
-                    .map(|(rate, n)| {
+    for (engine, curve) in &checked.learning_curves {
+        match curve {
+            Ok(blocks) if !blocks.is_empty() => {
+                let blocks: Vec<String> = blocks
+                    .iter()
+                    .map(|&(rate, n)| {
                         if n == LEARNING_BLOCK {
                             format!("{rate:.2}")
                         } else {
@@ -218,11 +351,12 @@ pub fn check(dir: &Path) -> Outcome {
             Ok(_) => println!("learning curve ({engine}): no trials"),
             Err(err) => {
                 bad += 1;
-                eprintln!("error: {}: {err}", dir.display());
+                eprintln!("error: {err}");
             }
         }
     }
-    if exp.expect.is_empty() {
+    let total = checked.expectations.len();
+    if total == 0 {
         println!(
             "no expected results: the experiment has no [[expect]] tables ({})",
             dir.join(neuroloop_record::MANIFEST_FILE).display()
@@ -230,7 +364,7 @@ pub fn check(dir: &Path) -> Outcome {
     } else {
         println!(
             "{passed} of {} expectations pass{}{}{}",
-            exp.expect.len() - reported,
+            total - reported,
             if failed > 0 {
                 format!(", {failed} fail")
             } else {
@@ -248,13 +382,7 @@ pub fn check(dir: &Path) -> Outcome {
             }
         );
     }
-    if bad > 0 {
-        Outcome::BadInput
-    } else if failed > 0 {
-        Outcome::Fail
-    } else {
-        Outcome::Pass
-    }
+    checked.outcome()
 }
 
 /// The fields of the body engine's trial records a `trial_mean` can average: (name, whether it is a

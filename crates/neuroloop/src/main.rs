@@ -3,7 +3,8 @@
 //!
 //! Exit codes: 0 success, 1 a run failed, 2 an experiment file or the command line is wrong,
 //! 130 interrupted. `check` (and `run --check`): 0 every expected result passes, 1 one fails, 2 the
-//! run folder or an expectation cannot be measured.
+//! run folder or an expectation cannot be measured. `report`: 0 written, 1 cannot be written, 2 the
+//! folder is not a usable run folder.
 
 mod bench;
 mod control;
@@ -16,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
-use neuroloop::{catalog, check};
+use neuroloop::{catalog, check, report};
 use neuroloop_core::experiment;
 use neuroloop_run::{Run, RunError, RunOptions, RunReport};
 
@@ -54,6 +55,18 @@ enum Command {
         /// code).
         #[arg(long)]
         check: bool,
+        /// After the run, write report.html into its run folder (also after a failed or interrupted
+        /// run; see `neuroloop report`).
+        #[arg(long)]
+        report: bool,
+    },
+    /// Write RUN_DIR/report.html: the expected results, figures of what the run folder holds (task,
+    /// spike rasters and rates, afferents, camera frames, signals, timings) and the manifest; figure
+    /// files in RUN_DIR/report/. Works on failed or interrupted runs (the page says what is missing).
+    /// Exit 0 written, 1 cannot be written, 2 not a usable run folder.
+    Report {
+        /// The run folder (holds manifest.json and the recordings).
+        run_dir: PathBuf,
     },
     /// Measure the expected results (`[[expect]]`) of the experiment run in RUN_DIR from its
     /// recordings; print each with its value and bound. Exit 0 all pass, 1 one fails, 2 bad input.
@@ -142,11 +155,27 @@ fn main() -> ExitCode {
             run_id,
             quiet,
             check,
-        } => cmd_run(&file, &overrides, realtime, output, run_id, quiet, check),
+            report,
+        } => cmd_run(
+            &file,
+            &overrides,
+            realtime,
+            output,
+            run_id,
+            RunFlags {
+                quiet,
+                check,
+                report,
+            },
+        ),
         Command::Check { run_dir } => ExitCode::from(check::check(&run_dir).code()),
         Command::Export {
             format: ExportFormat::Nwb { run_dir, output },
         } => export_nwb(&run_dir, output.as_deref()),
+        Command::Report { run_dir } => match write_report(&run_dir) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(code) => ExitCode::from(code),
+        },
         Command::Recover { run_dir } => match neuroloop_run::recover(&run_dir) {
             Ok(files) => {
                 for f in &files {
@@ -245,15 +274,118 @@ fn watch_signals(flag: Arc<AtomicBool>) {
     });
 }
 
+/// Writes the report of `run_dir`, printing where (stderr) and what is missing; the exit code when it
+/// cannot be written.
+fn write_report(run_dir: &std::path::Path) -> Result<(), u8> {
+    match report::write(run_dir, &report::Limits::default()) {
+        Ok(w) => {
+            for p in &w.problems {
+                eprintln!("report: {p}");
+            }
+            eprintln!(
+                "report: {} ({} figures in {})",
+                w.html.display(),
+                w.figures.len(),
+                run_dir.join(report::FIGURES_DIR).display()
+            );
+            write_summary(run_dir);
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Err(e.exit_code())
+        }
+    }
+}
+
+/// Writes the run folder's `summary.txt`; a failure is printed, not fatal.
+fn write_summary(run_dir: &std::path::Path) {
+    if let Err(e) = report::write_summary(run_dir) {
+        eprintln!("warning: no {}: {e}", report::SUMMARY_FILE);
+    }
+}
+
+/// Counts the trials and rewarded trials of a body engine's trial records (JSON Lines) as the file
+/// grows, reading only what was appended since the last call.
+struct TrialCounter {
+    path: PathBuf,
+    read: u64,
+    partial: Vec<u8>,
+    trials: usize,
+    successes: usize,
+}
+
+impl TrialCounter {
+    fn new(path: PathBuf) -> Self {
+        TrialCounter {
+            path,
+            read: 0,
+            partial: Vec::new(),
+            trials: 0,
+            successes: 0,
+        }
+    }
+
+    /// Reads the lines appended since the last call (a missing file counts as empty).
+    fn poll(&mut self) {
+        use std::io::{Read, Seek, SeekFrom};
+        let Ok(mut f) = std::fs::File::open(&self.path) else {
+            return;
+        };
+        if f.seek(SeekFrom::Start(self.read)).is_err() {
+            return;
+        }
+        let mut buf = Vec::new();
+        let Ok(n) = f.read_to_end(&mut buf) else {
+            return;
+        };
+        self.read += n as u64;
+        self.partial.extend_from_slice(&buf);
+        while let Some(end) = self.partial.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.partial.drain(..=end).collect();
+            let Ok(v) = serde_json::from_slice::<serde_json::Value>(&line) else {
+                continue;
+            };
+            self.trials += 1;
+            if v.get("outcome").and_then(|o| o.as_str()) == Some("success") {
+                self.successes += 1;
+            }
+        }
+    }
+
+    /// `N trials, S % rewarded`, or nothing before the first trial ends.
+    fn message(&self) -> String {
+        if self.trials == 0 {
+            return String::new();
+        }
+        format!(
+            ", {} trials, {:.0} % rewarded",
+            self.trials,
+            100.0 * self.successes as f64 / self.trials as f64
+        )
+    }
+}
+
+/// The switches of `run` that decide what happens around the run.
+struct RunFlags {
+    quiet: bool,
+    check: bool,
+    report: bool,
+}
+
 fn cmd_run(
     file: &std::path::Path,
     overrides: &[String],
     realtime: bool,
     output: Option<PathBuf>,
     run_id: Option<String>,
-    quiet: bool,
-    check_after: bool,
+    flags: RunFlags,
 ) -> ExitCode {
+    let RunFlags {
+        quiet,
+        check: check_after,
+        report: report_after,
+    } = flags;
     let exp = match experiment::load(file, overrides, &catalog::Builtins) {
         Ok(e) => e,
         Err(e) => {
@@ -289,6 +421,33 @@ fn cmd_run(
     if let Some(dir) = &report.run_dir {
         eprintln!("run folder: {}", dir.display());
     }
+    let code = run_exit(&exp, &report, error, quiet, check_after);
+    let report_failed = match (&report.run_dir, report_after) {
+        (Some(dir), true) => write_report(dir).err(),
+        (None, true) => {
+            eprintln!("error: --report needs a run folder, and this run wrote none");
+            Some(2)
+        }
+        (Some(dir), false) => {
+            write_summary(dir);
+            None
+        }
+        (None, false) => None,
+    };
+    match report_failed {
+        Some(c) if code == ExitCode::SUCCESS => ExitCode::from(c),
+        _ => code,
+    }
+}
+
+/// The exit code of `run` (and the check after it).
+fn run_exit(
+    exp: &experiment::Experiment,
+    report: &RunReport,
+    error: Option<RunError>,
+    quiet: bool,
+    check_after: bool,
+) -> ExitCode {
     match error {
         None => match &report.run_dir {
             Some(dir) if check_after || (!quiet && !exp.expect.is_empty()) => {
@@ -342,6 +501,12 @@ fn run_with_progress(
         );
         pb
     });
+    // The first body engine's trial records, counted for the progress bar.
+    let mut trials = bar.as_ref().and_then(|_| {
+        let dir = run.run_dir()?;
+        let (_, source) = check::trial_sources(exp, dir).into_iter().next()?;
+        Some(TrialCounter::new(source.path))
+    });
     let (start, mut last_ui) = (Instant::now(), Instant::now());
     let mut error = None;
     while !run.finished() {
@@ -356,7 +521,13 @@ fn run_with_progress(
                 let sim_s = run.time_ms() * 1e-3;
                 let rtf = sim_s / now.duration_since(start).as_secs_f64().max(1e-9);
                 pb.set_position(run.steps());
-                pb.set_message(format!("{sim_s:.2} s simulated, {rtf:.2}x real time"));
+                let trial_text = trials.as_mut().map_or(String::new(), |t| {
+                    t.poll();
+                    t.message()
+                });
+                pb.set_message(format!(
+                    "{sim_s:.2} s simulated, {rtf:.2}x real time{trial_text}"
+                ));
             }
         }
     }
@@ -540,5 +711,31 @@ fn export_nwb(run_dir: &std::path::Path, output: Option<&std::path::Path>) -> Ex
             eprintln!("error: cannot start {}: {e}", python.display());
             ExitCode::from(3)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trials_are_counted_as_the_file_grows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("body.trials.jsonl");
+        let mut c = TrialCounter::new(path.clone());
+        c.poll();
+        assert_eq!(c.message(), "");
+        std::fs::write(&path, "{\"outcome\":\"success\"}\n{\"outcome\":\"time").unwrap();
+        c.poll();
+        assert_eq!((c.trials, c.successes), (1, 1));
+        // The rest of the half-written line arrives.
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        std::io::Write::write_all(&mut f, b"out\"}\n").unwrap();
+        c.poll();
+        assert_eq!((c.trials, c.successes), (2, 1));
+        assert_eq!(c.message(), ", 2 trials, 50 % rewarded");
     }
 }
