@@ -79,6 +79,9 @@ pub(crate) struct Coordinator {
     pub paced_from: Option<Instant>,
     /// When the recorder was last flushed.
     pub last_flush: Instant,
+    /// Outputs collected in the last round, recorded while the engines compute the next one:
+    /// (engine, end of the step, outputs).
+    pub unrecorded: Vec<(usize, Step, Vec<DataEntry>)>,
     /// Scratch for the inputs of one `Step` message and its encoding.
     pub inputs: Vec<DataEntry>,
     pub buf: Vec<u8>,

@@ -179,6 +179,7 @@ impl Coordinator {
             steps_before: 0,
             paced_from: None,
             last_flush: Instant::now(),
+            unrecorded: Vec::new(),
             inputs: Vec::new(),
             buf: Vec::with_capacity(256),
         };

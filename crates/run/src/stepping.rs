@@ -34,6 +34,10 @@ impl Coordinator {
                 break;
             }
         }
+        // What the last round collected is on the record before the caller sees the run again.
+        if let Err(e) = self.record_collected() {
+            result = result.and(Err(e));
+        }
         self.wall_s += t0.elapsed().as_secs_f64();
         self.lockstep = Some(lockstep);
         result.map(|()| self.reached.0 - first.0)
@@ -111,6 +115,9 @@ impl Coordinator {
             self.engines[e].busy_until = Step(t.0 + u64::from(steps) * u64::from(p));
             self.engines[e].busy_steps = steps;
         }
+        // The previous round's outputs are recorded while the engines compute this one (the order of
+        // each recording's rows is the same).
+        self.record_collected()?;
         let next = Step((t.0 + u64::from(lockstep.window())).min(lockstep.duration().0));
         // Whatever was sent at or before `t` and ends by `next` (a short last window may end early).
         let finishing =
@@ -128,13 +135,14 @@ impl Coordinator {
             self.engines[e].compute.push(compute);
             let p = u64::from(lockstep.period(e));
             let mut end = start;
-            for step_outs in &outs {
+            let recorded = !self.engines[e].recorded.is_empty() && self.recorder.is_some();
+            for step_outs in outs {
                 end = Step(end.0 + p);
-                lockstep.push_outputs(e, end, step_outs);
-                self.record(e, end, step_outs)?;
-            }
-            if let Some(last) = outs.into_iter().last() {
-                self.latest[e] = last;
+                lockstep.push_outputs(e, end, &step_outs);
+                if recorded {
+                    self.unrecorded.push((e, end, step_outs.clone()));
+                }
+                self.latest[e] = step_outs;
             }
         }
         let wall = round_end.duration_since(round_start).as_nanos() as u64;
@@ -154,6 +162,16 @@ impl Coordinator {
                     .map_err(|e| RunError::Setup(format!("recording: {e}")))?;
             }
         }
+        Ok(())
+    }
+
+    /// Records the outputs collected in the last round (see [`Coordinator::round`]).
+    pub(crate) fn record_collected(&mut self) -> Result<(), RunError> {
+        let mut list = std::mem::take(&mut self.unrecorded);
+        for (e, end, outs) in list.drain(..) {
+            self.record(e, end, &outs)?;
+        }
+        self.unrecorded = list;
         Ok(())
     }
 
