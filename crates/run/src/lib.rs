@@ -189,8 +189,10 @@ impl Run {
     }
 
     /// Advances every engine by up to `n` base steps in lockstep, stopping at the end of the run;
-    /// returns the steps taken (0 at the end). After an error the run cannot go on: stop it (the
-    /// manifest then records the error).
+    /// returns the steps taken (0 at the end). With lookahead windows (every link later than one step,
+    /// see `neuroloop_core::lockstep`) the run moves by whole windows: up to a window minus one step
+    /// more than `n`. After an error the run cannot go on: stop it (the manifest then records the
+    /// error).
     pub fn advance(&mut self, n: u64) -> Result<u64, RunError> {
         if let Some(f) = &self.failure {
             return Err(RunError::Stopped(f.message.clone()));
@@ -200,7 +202,8 @@ impl Run {
         })
     }
 
-    /// Advances to the first base-step boundary at or after `t_ms` (simulated ms; at most the end).
+    /// Advances to the first base-step boundary (window boundary, with lookahead windows) at or after
+    /// `t_ms` (simulated ms; at most the end).
     pub fn advance_to(&mut self, t_ms: f64) -> Result<u64, RunError> {
         let target = (t_ms / self.coord.exp.base_step_ms).ceil();
         let target = if target.is_finite() && target > 0.0 {
