@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
-use neuroloop::{catalog, check, report};
+use neuroloop::{catalog, check, report, view};
 use neuroloop_core::experiment;
 use neuroloop_run::{Run, RunError, RunOptions, RunReport};
 
@@ -59,6 +59,11 @@ enum Command {
         /// run; see `neuroloop report`).
         #[arg(long)]
         report: bool,
+        /// Serve a live view of the run on localhost (the address is printed): the arm and joystick
+        /// in 3D, a spike raster, the event-camera frame, trials and success rate, the real-time
+        /// factor. It samples between steps and never changes what the run records.
+        #[arg(long)]
+        view: bool,
     },
     /// Write RUN_DIR/report.html: the expected results, figures of what the run folder holds (task,
     /// spike rasters and rates, afferents, camera frames, signals, timings) and the manifest; figure
@@ -156,6 +161,7 @@ fn main() -> ExitCode {
             quiet,
             check,
             report,
+            view,
         } => cmd_run(
             &file,
             &overrides,
@@ -166,6 +172,7 @@ fn main() -> ExitCode {
                 quiet,
                 check,
                 report,
+                view,
             },
         ),
         Command::Check { run_dir } => ExitCode::from(check::check(&run_dir).code()),
@@ -371,6 +378,7 @@ struct RunFlags {
     quiet: bool,
     check: bool,
     report: bool,
+    view: bool,
 }
 
 fn cmd_run(
@@ -385,6 +393,7 @@ fn cmd_run(
         quiet,
         check: check_after,
         report: report_after,
+        view: live_view,
     } = flags;
     let exp = match experiment::load(file, overrides, &catalog::Builtins) {
         Ok(e) => e,
@@ -412,7 +421,22 @@ fn cmd_run(
         realtime: realtime.then_some(true),
         ..Default::default()
     };
-    let (report, error) = run_with_progress(&exp, opts, !quiet);
+    // The view's server lives until the command ends, so that the page shows the run's end.
+    let server = if live_view {
+        match view::Server::start() {
+            Ok(s) => {
+                eprintln!("live view: {}", s.url());
+                Some(s)
+            }
+            Err(e) => {
+                eprintln!("error: cannot serve the live view: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        None
+    };
+    let (report, error) = run_with_progress(&exp, opts, !quiet, server.as_ref());
     // A run that never started has nothing to summarize.
     let never_started = error.is_some() && report.steps == 0;
     if !quiet && !never_started {
@@ -483,11 +507,13 @@ fn run_exit(
 }
 
 /// Runs `exp` to its end on the run library, with a progress bar on a terminal unless `progress` is
-/// false.
+/// false, and the live view's snapshots published to `view` (between two `advance` calls, at most
+/// every 100 ms of wall time).
 fn run_with_progress(
     exp: &experiment::Experiment,
     opts: RunOptions,
     progress: bool,
+    view: Option<&view::Server>,
 ) -> (RunReport, Option<RunError>) {
     let mut run = match Run::start(exp.clone(), opts) {
         Ok(r) => r,
@@ -501,18 +527,46 @@ fn run_with_progress(
         );
         pb
     });
-    // The first body engine's trial records, counted for the progress bar.
-    let mut trials = bar.as_ref().and_then(|_| {
-        let dir = run.run_dir()?;
-        let (_, source) = check::trial_sources(exp, dir).into_iter().next()?;
-        Some(TrialCounter::new(source.path))
-    });
-    let (start, mut last_ui) = (Instant::now(), Instant::now());
+    let mut sampler = view.map(|_| view::Sampler::new(&mut run));
+    // The first body engine's trial records, counted for the progress bar and the view.
+    let mut trials = (bar.is_some() || view.is_some())
+        .then(|| {
+            let dir = run.run_dir()?;
+            let (_, source) = check::trial_sources(exp, dir).into_iter().next()?;
+            Some(TrialCounter::new(source.path))
+        })
+        .flatten();
+    let (start, mut last_ui, mut last_view) = (Instant::now(), Instant::now(), None::<Instant>);
     let mut error = None;
+    let publish = |run: &mut Run,
+                   sampler: &mut view::Sampler,
+                   trials: &mut Option<TrialCounter>,
+                   error: Option<&RunError>,
+                   ended: bool| {
+        let rtf = run.time_ms() * 1e-3 / start.elapsed().as_secs_f64().max(1e-9);
+        let (n, ok) = trials.as_mut().map_or((0, 0), |t| {
+            t.poll();
+            (t.trials, t.successes)
+        });
+        let p = view::Progress {
+            realtime_factor: rtf,
+            trials: n,
+            successes: ok,
+            ended,
+            error: error.map(|e| e.to_string()),
+        };
+        sampler.sample(run, &p)
+    };
     while !run.finished() {
         if let Err(e) = run.advance(64) {
             error = Some(e);
             break;
+        }
+        if let (Some(server), Some(sampler)) = (view, sampler.as_mut()) {
+            if last_view.is_none_or(|t| t.elapsed() > Duration::from_millis(100)) {
+                last_view = Some(Instant::now());
+                server.publish(publish(&mut run, sampler, &mut trials, None, false));
+            }
         }
         if let Some(pb) = &bar {
             let now = Instant::now();
@@ -533,6 +587,15 @@ fn run_with_progress(
     }
     if let Some(pb) = bar {
         pb.finish_and_clear();
+    }
+    if let (Some(server), Some(sampler)) = (view, sampler.as_mut()) {
+        server.publish(publish(
+            &mut run,
+            sampler,
+            &mut trials,
+            error.as_ref(),
+            true,
+        ));
     }
     (run.stop(), error)
 }

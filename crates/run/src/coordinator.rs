@@ -48,6 +48,15 @@ pub(crate) struct EngineState {
     pub exit: Option<String>,
 }
 
+/// An output port whose every step's value is kept until read (`Run::tap`), the oldest dropped
+/// beyond `capacity`.
+pub(crate) struct Tap {
+    pub port: u16,
+    pub capacity: usize,
+    /// (end of the step, the value sent at its end).
+    pub values: std::collections::VecDeque<(Step, neuroloop_core::payload::Payload)>,
+}
+
 /// The coordinator of one run.
 pub(crate) struct Coordinator {
     pub exp: Experiment,
@@ -82,6 +91,8 @@ pub(crate) struct Coordinator {
     /// Outputs collected in the last round, recorded while the engines compute the next one:
     /// (engine, end of the step, outputs).
     pub unrecorded: Vec<(usize, Step, Vec<DataEntry>)>,
+    /// Per engine, its tapped output ports (see `Run::tap`).
+    pub taps: Vec<Vec<Tap>>,
     /// Scratch for the inputs of one `Step` message and its encoding.
     pub inputs: Vec<DataEntry>,
     pub buf: Vec<u8>,

@@ -180,6 +180,7 @@ impl Coordinator {
             paced_from: None,
             last_flush: Instant::now(),
             unrecorded: Vec::new(),
+            taps: (0..n).map(|_| Vec::new()).collect(),
             inputs: Vec::new(),
             buf: Vec::with_capacity(256),
         };

@@ -281,6 +281,56 @@ impl Run {
     /// The latest value of output port `"engine.port"`: what the engine sent at the end of the last
     /// step it finished (a spike or event port: that step's batch), or at t = 0 before its first step.
     pub fn output(&self, port: &str) -> Result<&Payload, RunError> {
+        let (e, p) = self.locate(port)?;
+        self.coord.latest[e]
+            .iter()
+            .find(|d| usize::from(d.port) == p)
+            .map(|d| &d.payload)
+            .ok_or_else(|| {
+                RunError::NoSuchPort(format!(
+                    "output port \"{port}\": the engine has not sent it yet"
+                ))
+            })
+    }
+
+    /// Keeps every step's value of output port `"engine.port"` from now on (a spike or event port:
+    /// every batch, where [`Run::output`] gives only the last step's), up to `capacity` values (the
+    /// oldest are dropped), until [`Run::take_tapped`] takes them. A copy of each value, made as the
+    /// coordinator takes the outputs in; recordings and lockstep are unchanged. Tapping a port again
+    /// only changes its capacity.
+    pub fn tap(&mut self, port: &str, capacity: usize) -> Result<(), RunError> {
+        let (e, p) = self.locate(port)?;
+        let port = u16::try_from(p).map_err(|_| RunError::NoSuchPort(port.into()))?;
+        let taps = &mut self.coord.taps[e];
+        match taps.iter_mut().find(|t| t.port == port) {
+            Some(t) => t.capacity = capacity.max(1),
+            None => taps.push(coordinator::Tap {
+                port,
+                capacity: capacity.max(1),
+                values: std::collections::VecDeque::new(),
+            }),
+        }
+        Ok(())
+    }
+
+    /// The values of tapped port `"engine.port"` since the last call, oldest first, each with the
+    /// simulated time (ms, in this episode) at the end of the step that sent it.
+    pub fn take_tapped(&mut self, port: &str) -> Result<Vec<(f64, Payload)>, RunError> {
+        let (e, p) = self.locate(port)?;
+        let dt = self.coord.exp.base_step_ms;
+        let tap = self.coord.taps[e]
+            .iter_mut()
+            .find(|t| usize::from(t.port) == p)
+            .ok_or_else(|| RunError::NoSuchPort(format!("output port \"{port}\" is not tapped")))?;
+        Ok(tap
+            .values
+            .drain(..)
+            .map(|(s, v)| (s.to_ms(dt), v))
+            .collect())
+    }
+
+    /// The engine index and port index of output port `"engine.port"`.
+    fn locate(&self, port: &str) -> Result<(usize, usize), RunError> {
         let c = &self.coord;
         let no = |why: String| RunError::NoSuchPort(format!("output port \"{port}\": {why}"));
         let (engine, name) = port
@@ -304,11 +354,7 @@ impl Run {
                     .collect();
                 no(format!("engine \"{engine}\" has the output ports {outs:?}"))
             })?;
-        c.latest[e]
-            .iter()
-            .find(|d| usize::from(d.port) == p)
-            .map(|d| &d.payload)
-            .ok_or_else(|| no("the engine has not sent it yet".into()))
+        Ok((e, p))
     }
 
     /// Stops every engine, finishes the recordings and writes `manifest.json` (with the error of a

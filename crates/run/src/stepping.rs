@@ -142,6 +142,14 @@ impl Coordinator {
                 if recorded {
                     self.unrecorded.push((e, end, step_outs.clone()));
                 }
+                for tap in &mut self.taps[e] {
+                    if let Some(d) = step_outs.iter().find(|d| d.port == tap.port) {
+                        if tap.values.len() == tap.capacity {
+                            tap.values.pop_front();
+                        }
+                        tap.values.push_back((end, d.payload.clone()));
+                    }
+                }
                 self.latest[e] = step_outs;
             }
         }
