@@ -24,7 +24,7 @@ ready() {
 import sys
 from importlib.metadata import version
 from pathlib import Path
-import numpy, pandas, pyarrow, pytest, zenoh, pynwb, nwbinspector  # noqa: F401
+import numpy, pandas, pyarrow, pytest, zenoh, pynwb, nwbinspector, playwright  # noqa: F401
 import neuroloop
 ok = version("eclipse-zenoh").startswith("1.10.") and version("pynwb").startswith("4.")
 ok = ok and Path(neuroloop.__file__).resolve().is_relative_to(Path(sys.argv[1]) / "bridges" / "python")

@@ -254,19 +254,23 @@ pub fn write_summary(dir: &Path) -> Result<PathBuf, ReportError> {
     );
     let _ = writeln!(
         t,
-        "speed: {} ms simulated in {:.1} s wall, {:.2}x real time; coupling overhead p50 {:.1} us per step",
+        "speed: {} ms simulated in {:.1} s wall, {:.2}x real time; coupling overhead p50 {:.1} us {}",
         fmt_value(m.duration_ms),
         m.wall_s,
         m.realtime_factor,
-        m.coupling_overhead_p50_us
+        m.coupling_overhead_p50_us,
+        per_exchange(m)
     );
     let engines: Vec<String> = m
         .engines
         .iter()
         .map(|e| {
             format!(
-                "{} ({}, {:.1} us per step p50)",
-                e.name, e.kind, e.compute_p50_us
+                "{} ({}, {:.1} us {} p50)",
+                e.name,
+                e.kind,
+                e.compute_p50_us,
+                per_exchange(m)
             )
         })
         .collect();
@@ -858,11 +862,24 @@ fn signal_sections(run: &mut Run, limits: &Limits) -> Vec<Section> {
     }
 }
 
+/// What the manifest's per-round figures are per: a step, or an exchange window of several steps.
+fn per_exchange(m: &Manifest) -> String {
+    let base_step_ms = m.duration_ms / m.steps.max(1) as f64;
+    if m.steps > 0 && m.exchange_window_ms > base_step_ms * 1.000_001 {
+        format!(
+            "per exchange (every {} ms)",
+            fmt_value(m.exchange_window_ms)
+        )
+    } else {
+        "per step".to_string()
+    }
+}
+
 fn timing_section(run: &Run) -> Section {
     let m = &run.manifest;
     let mut s = Section::new("Speed");
     s.html(format!(
-        "<p>{} ms simulated in {:.3} s wall: <b>{:.2}x real time</b>{}. Lockstep coupling overhead per step: p50 {:.1} us, p99 {:.1} us.</p>",
+        "<p>{} ms simulated in {:.3} s wall: <b>{:.2}x real time</b>{}. Lockstep coupling overhead {}: p50 {:.1} us, p99 {:.1} us.</p>",
         fmt_value(m.duration_ms),
         m.wall_s,
         m.realtime_factor,
@@ -871,6 +888,7 @@ fn timing_section(run: &Run) -> Section {
         } else {
             String::new()
         },
+        per_exchange(m),
         m.coupling_overhead_p50_us,
         m.coupling_overhead_p99_us
     ));
