@@ -794,6 +794,7 @@ fn check(spec: &NetworkSpec, threads: usize) -> Result<Checked, NetworkError> {
         delay
             .validate()
             .map_err(|e| bad(format!("{path}.synapse.delay"), e))?;
+        let count = connect::expected_count(&pr.connect, ns, nt);
         delay_bounds.push(match delay {
             Dist::Const(ms) => {
                 let d = u64::from(const_delay_steps(ms, h, &format!("{path}.synapse.delay"))?);
@@ -802,6 +803,17 @@ fn check(spec: &NetworkSpec, threads: usize) -> Result<Checked, NetworkError> {
             other => {
                 let (lo, hi) = other.bounds();
                 let lo = ((lo / h).round().max(1.0)) as u64;
+                // The largest delay the build will draw (it sizes the rings by that): the upper bound,
+                // or for a normal distribution without one, the mean plus sqrt(2 ln n) + 1 standard
+                // deviations, above the largest of n draws but for rare cases (where the rings come
+                // out a little longer than estimated; this is an estimate).
+                let hi = match other {
+                    _ if hi.is_finite() => hi,
+                    Dist::Normal { mean, std, .. } => {
+                        mean + std * ((2.0 * count.max(2.0).ln()).sqrt() + 1.0)
+                    }
+                    _ => f64::INFINITY,
+                };
                 let hi = if hi.is_finite() {
                     ((hi / h).round() as u64).min(u64::from(u16::MAX))
                 } else {
@@ -811,7 +823,6 @@ fn check(spec: &NetworkSpec, threads: usize) -> Result<Checked, NetworkError> {
             }
         });
         ends.push((s, src, t, tgt));
-        let count = connect::expected_count(&pr.connect, ns, nt);
         synapses += count;
         let per =
             4.0 + if pr.synapse.weight.is_const() {

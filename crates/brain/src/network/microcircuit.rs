@@ -96,6 +96,9 @@ pub struct MicrocircuitResult {
     pub rates_hz: Vec<f64>,
     /// Peak resident memory of the process in MB.
     pub peak_rss_mb: f64,
+    /// The build's memory estimate ([`Network::estimate`]) in MB (MiB, as `peak_rss_mb`), what a
+    /// memory limit is checked against.
+    pub estimate_mb: f64,
 }
 
 /// Neurons of population `i` at `scale`.
@@ -192,7 +195,9 @@ pub fn run(c: &MicrocircuitConfig) -> Result<MicrocircuitResult, NetworkError> {
         threads: c.threads,
         ..BuildOptions::default()
     };
-    let mut net = Network::build(&spec(c.scale), &opts)?;
+    let s = spec(c.scale);
+    let estimate_mb = Network::estimate(&s, c.threads)?.bytes as f64 / (1024.0 * 1024.0);
+    let mut net = Network::build(&s, &opts)?;
     let build_s = t0.elapsed().as_secs_f64();
     net.simulate((c.presim_ms / net.h_ms).round() as u64);
     net.take_spikes();
@@ -215,12 +220,24 @@ pub fn run(c: &MicrocircuitConfig) -> Result<MicrocircuitResult, NetworkError> {
         sim_s,
         rates_hz,
         peak_rss_mb: super::brunel::peak_rss_mb(),
+        estimate_mb,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The full-scale microcircuit (77,169 neurons, ~299 M synapses) is estimated near what its build
+    /// measures (peak 4,234 MiB with 2 threads, 2026-12-06; 1,120 at scale 0.25, 2,185 at 0.5; the
+    /// estimate is 19, 12 and 15 % above): not refused on a 24 GB machine as when the unbounded normal
+    /// delay distribution counted as 65,535 ring slots per neuron (86 GB).
+    #[test]
+    fn the_full_scale_estimate_is_near_the_measured_peak() {
+        let e = Network::estimate(&spec(1.0), 2).unwrap();
+        let mib = e.bytes as f64 / (1024.0 * 1024.0);
+        assert!((4234.0..=4234.0 * 1.25).contains(&mib), "{mib:.0} MiB");
+    }
 
     #[test]
     fn quarter_scale_has_the_reference_sizes() {
