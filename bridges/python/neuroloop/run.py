@@ -54,6 +54,20 @@ class Control:
         self.session.close()
 
 
+def _die_with_parent() -> None:
+    """In the server's process before exec (Linux): SIGKILL when the process that started it dies, so
+    that a crashed or killed Python program leaves no server (and no run) behind."""
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except Exception:  # noqa: BLE001 - best effort (not Linux)
+        pass
+
+
 class Run:
     """One run of an experiment file, driven step by step (see the module docs)."""
 
@@ -81,6 +95,7 @@ class Run:
             [binary, "control", "--id", server_id],
             stdout=subprocess.PIPE,
             text=True,
+            preexec_fn=_die_with_parent,
         )
         line = self._server.stdout.readline() if self._server.stdout else ""
         if not line:
