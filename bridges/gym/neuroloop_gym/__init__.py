@@ -7,6 +7,10 @@ forelimb pulls the joystick through its 8 muscle excitations)::
     import neuroloop_gym  # noqa: F401
 
     env = gym.make("neuroloop/JoystickPull-v0", control_step_ms=10)
+    envs = gym.make_vec("neuroloop/JoystickPull-v0", num_envs=4, vectorization_mode="vector_entry_point")
+
+(the second: :class:`JoystickVectorEnv`, 4 forelimbs in one run; see its docs for how its episodes
+differ).
 
 The ``neuroloop`` binary comes from ``$NEUROLOOP_BIN``, else the PATH (or ``binary=``).
 """
@@ -14,17 +18,23 @@ The ``neuroloop`` binary comes from ``$NEUROLOOP_BIN``, else the PATH (or ``bina
 from gymnasium.envs.registration import register
 
 from .env import DEFAULT_TASK, N_OBS, JoystickEnv, observation_names
+from .vector import JoystickVectorEnv
 from .experiment import JOINTS, MUSCLES, TASK_STATES, experiment_toml
 
 ENV_ID = "neuroloop/JoystickPull-v0"
 
-register(id=ENV_ID, entry_point="neuroloop_gym.env:JoystickEnv", disable_env_checker=False)
+register(
+    id=ENV_ID,
+    entry_point="neuroloop_gym.env:JoystickEnv",
+    vector_entry_point="neuroloop_gym.vector:JoystickVectorEnv",
+)
 
 __all__ = [
     "DEFAULT_TASK",
     "ENV_ID",
     "JOINTS",
     "JoystickEnv",
+    "JoystickVectorEnv",
     "MUSCLES",
     "N_OBS",
     "TASK_STATES",

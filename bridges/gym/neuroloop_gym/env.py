@@ -27,6 +27,11 @@ at ``max_episode_ms`` (default 1500 ms = 150 steps). Reward: 1 for the success, 
 potential-based shaping (``shaping`` > 0, Ng et al. 1999): ``shaping * (gamma * phi(s') - phi(s))`` with
 ``phi`` = the pull towards the end box (clipped to [0, 1] of ``end_pull_mm``) while armed, moving or
 holding and 0 otherwise (and 0 after the episode ends), which leaves the optimal policy unchanged.
+
+Noise: the body is deterministic; episodes differ through *motor noise* only: Gaussian noise of
+standard deviation ``motor_noise`` (default 0.05) added to each excitation before it is clipped to
+[0, 1], drawn from the env's ``np_random`` (so ``reset(seed=...)`` makes it reproducible). The
+observation's ``pending_excitation`` is the excitation with its noise, as the muscles will get it.
 """
 
 from __future__ import annotations
@@ -139,7 +144,8 @@ class JoystickEnv(gym.Env):
 
     Parameters: ``control_step_ms`` (whole ms, default 10), ``max_episode_ms`` (default 1500),
     ``shaping`` (default 0: the task's reward only) and ``gamma`` (of the shaping, default 0.99),
-    ``task`` (overrides of :data:`DEFAULT_TASK`), ``initial_excitation`` (default 0), ``binary`` (the
+    ``task`` (overrides of :data:`DEFAULT_TASK`), ``initial_excitation`` (default 0), ``motor_noise``
+    (default 0.05), ``binary`` (the
     ``neuroloop`` binary; default ``$NEUROLOOP_BIN``, else the PATH), ``world_file``.
     """
 
@@ -153,6 +159,7 @@ class JoystickEnv(gym.Env):
         gamma: float = 0.99,
         task: Optional[dict] = None,
         initial_excitation: float = 0.0,
+        motor_noise: float = 0.05,
         binary: Optional[str] = None,
         world_file: Optional[str] = None,
         render_mode: Optional[str] = None,
@@ -167,6 +174,7 @@ class JoystickEnv(gym.Env):
         self.max_steps = int(np.ceil(self.max_episode_ms / self.control_step_ms))
         self.shaping, self.gamma = float(shaping), float(gamma)
         self.task = dict(DEFAULT_TASK, **(task or {}))
+        self.motor_noise = float(motor_noise)
         self.binary = binary
         self.world_file = world_file
         self.action_space = spaces.Box(0.0, 1.0, shape=(len(MUSCLES),), dtype=np.float32)
@@ -256,6 +264,8 @@ class JoystickEnv(gym.Env):
         if self._done:
             raise RuntimeError("step() after the episode ended: call reset()")
         a = np.asarray(action, dtype=np.float64).reshape(len(MUSCLES))
+        if self.motor_noise:
+            a = a + self.motor_noise * self.np_random.standard_normal(len(MUSCLES))
         self._box.actions[0][:] = np.clip(a, 0.0, 1.0)
         self._run.advance(steps=self.control_step_ms)
         self._k += 1

@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""Trains stable-baselines3 PPO on the joystick pull (neuroloop/JoystickPull-v0) and evaluates it.
+
+Training runs N forelimbs in one run (JoystickVectorEnv, through neuroloop_gym.sb3.Sb3VectorEnv), with
+potential-based shaping (--shaping, default 1) on the pull and observation normalisation
+(VecNormalize); evaluation uses the plain single env (a fresh body per episode, the task's reward only,
+deterministic policy) and compares with a uniformly random policy on the same episodes. Prints one JSON
+line with the results (and writes it to --out/result.json with the model).
+
+    NEUROLOOP_BIN=/work/snap2/neuroloop PYTHONPATH=bridges/python:bridges/gym \\
+        .venv-rl/bin/python bridges/gym/examples/train_ppo.py --timesteps 200000 --n-envs 4
+
+Needs stable-baselines3 (and torch): `scripts/setup_python.sh --rl`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+import numpy as np
+
+
+def evaluate(policy, n_episodes: int, seed: int, env_kwargs: dict):
+    """Success rate, mean task return and mean peak pull (mm) of ``policy(obs) -> action`` over
+    ``n_episodes`` episodes of a JoystickEnv (seeds seed, seed + 1, ...)."""
+    from neuroloop_gym import JoystickEnv
+
+    env = JoystickEnv(**env_kwargs)
+    succ, ret, peak, lengths = [], [], [], []
+    try:
+        for e in range(n_episodes):
+            obs, _ = env.reset(seed=seed + e)
+            done, total, top, n = False, 0.0, 0.0, 0
+            while not done:
+                obs, r, term, trunc, info = env.step(policy(obs))
+                total += r
+                top = max(top, float(obs[12]))
+                n += 1
+                done = term or trunc
+            succ.append(bool(info["is_success"]))
+            ret.append(total)
+            peak.append(top)
+            lengths.append(n)
+    finally:
+        env.close()
+    return {
+        "episodes": n_episodes,
+        "success_rate": float(np.mean(succ)),
+        "mean_return": float(np.mean(ret)),
+        "mean_peak_pull_mm": float(np.mean(peak)),
+        "mean_length": float(np.mean(lengths)),
+    }
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--timesteps", type=int, default=200_000, help="env steps of training (all envs together)")
+    ap.add_argument("--n-envs", type=int, default=4, help="forelimbs in the training run")
+    ap.add_argument("--n-steps", type=int, default=256, help="PPO rollout length per env")
+    ap.add_argument("--shaping", type=float, default=1.0)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--eval-episodes", type=int, default=50)
+    ap.add_argument("--out", default="runs/ppo_joystick")
+    args = ap.parse_args(argv)
+
+    import torch
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.vec_env import VecMonitor, VecNormalize
+
+    from neuroloop_gym import JoystickVectorEnv
+    from neuroloop_gym.sb3 import Sb3VectorEnv
+
+    torch.set_num_threads(1)  # the bodies need the cores
+    os.makedirs(args.out, exist_ok=True)
+    gamma = 0.99
+    venv = JoystickVectorEnv(num_envs=args.n_envs, shaping=args.shaping, gamma=gamma)
+    env = VecNormalize(VecMonitor(Sb3VectorEnv(venv)), norm_obs=True, norm_reward=False, gamma=gamma)
+    env.seed(args.seed)
+    model = PPO(
+        "MlpPolicy",
+        env,
+        n_steps=args.n_steps,
+        batch_size=256,
+        n_epochs=10,
+        learning_rate=3e-4,
+        gamma=gamma,
+        gae_lambda=0.95,
+        ent_coef=0.0,
+        policy_kwargs=dict(log_std_init=-1.0, net_arch=[64, 64]),
+        seed=args.seed,
+        verbose=0,
+        device="cpu",
+    )
+    curve = []
+
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class Curve(BaseCallback):
+        """Success rate of the training episodes per rollout."""
+
+        def __init__(self):
+            super().__init__()
+            self.succ = []
+
+        def _on_step(self):
+            for info, done in zip(self.locals["infos"], self.locals["dones"]):
+                if done:
+                    self.succ.append(info.get("is_success", False))
+            return True
+
+        def _on_rollout_end(self):
+            if self.succ:
+                curve.append((self.num_timesteps, float(np.mean(self.succ)), len(self.succ)))
+                print(f"  {self.num_timesteps:>8} steps: training success {np.mean(self.succ):.2f} "
+                      f"({len(self.succ)} episodes)", flush=True)
+            self.succ = []
+
+    t0 = time.perf_counter()
+    model.learn(total_timesteps=args.timesteps, callback=Curve())
+    train_s = time.perf_counter() - t0
+    model.save(os.path.join(args.out, "ppo_joystick"))
+    env.save(os.path.join(args.out, "vecnormalize.pkl"))
+    env.close()
+
+    obs_rms = env.obs_rms
+    clip = env.clip_obs
+
+    def trained(obs):
+        o = np.clip((obs - obs_rms.mean) / np.sqrt(obs_rms.var + env.epsilon), -clip, clip)
+        a, _ = model.predict(o.astype(np.float32), deterministic=True)
+        return a
+
+    rng = np.random.default_rng(args.seed)
+
+    def random_policy(obs):
+        return rng.uniform(0.0, 1.0, 8).astype(np.float32)
+
+    eval_seed = 10_000 + args.seed
+    result = {
+        "timesteps": args.timesteps,
+        "n_envs": args.n_envs,
+        "shaping": args.shaping,
+        "seed": args.seed,
+        "train_wall_s": round(train_s, 1),
+        "train_env_steps_per_s": round(args.timesteps / train_s, 1),
+        "trained": evaluate(trained, args.eval_episodes, eval_seed, {}),
+        "random": evaluate(random_policy, args.eval_episodes, eval_seed, {}),
+        "curve": curve,
+    }
+    with open(os.path.join(args.out, "result.json"), "w") as f:
+        json.dump(result, f, indent=1)
+    print(json.dumps({k: v for k, v in result.items() if k != "curve"}))
+    return result
+
+
+if __name__ == "__main__":
+    main()
