@@ -103,20 +103,23 @@ def main(argv=None):
 
         def __init__(self):
             super().__init__()
-            self.succ = []
+            self.succ, self.ret = [], []
 
         def _on_step(self):
             for info, done in zip(self.locals["infos"], self.locals["dones"]):
                 if done:
                     self.succ.append(info.get("is_success", False))
+                    if "episode" in info:  # VecMonitor: the shaped return
+                        self.ret.append(info["episode"]["r"])
             return True
 
         def _on_rollout_end(self):
             if self.succ:
-                curve.append((self.num_timesteps, float(np.mean(self.succ)), len(self.succ)))
+                r = float(np.mean(self.ret)) if self.ret else float("nan")
+                curve.append((self.num_timesteps, float(np.mean(self.succ)), len(self.succ), r))
                 print(f"  {self.num_timesteps:>8} steps: training success {np.mean(self.succ):.2f} "
-                      f"({len(self.succ)} episodes)", flush=True)
-            self.succ = []
+                      f"({len(self.succ)} episodes), shaped return {r:.3f}", flush=True)
+            self.succ, self.ret = [], []
 
     t0 = time.perf_counter()
     model.learn(total_timesteps=args.timesteps, callback=Curve())

@@ -136,3 +136,31 @@ def test_async_vector_env(binary):
             np.testing.assert_array_equal(obs[0], obs[1])
     finally:
         envs.close()
+
+
+def test_native_vector_env(binary):
+    """N forelimbs in one run: same spaces as the single env, sub-episodes end and restart on their
+    own (same-step autoreset), identical bodies with identical actions and no motor noise stay
+    identical, and the sub-env with the scripted pull finishes a trial."""
+    envs = gym.make_vec(ENV_ID, num_envs=3, vectorization_mode="vector_entry_point",
+                        max_episode_ms=300.0, motor_noise=0.0)
+    try:
+        assert envs.single_observation_space.shape == (neuroloop_gym.N_OBS,)
+        obs, _ = envs.reset(seed=1)
+        assert obs.shape == (3, neuroloop_gym.N_OBS)
+        ends = np.zeros(3, dtype=int)
+        terms = np.zeros(3, dtype=int)
+        for _ in range(70):
+            acts = np.stack([scripted(obs[0]), np.full(8, 0.3, np.float32), np.full(8, 0.3, np.float32)])
+            obs, r, term, trunc, info = envs.step(acts)
+            np.testing.assert_array_equal(obs[1], obs[2])
+            ends += term | trunc
+            terms += term
+            if (term | trunc).any():
+                assert info["_final_obs"].tolist() == (term | trunc).tolist()
+                for i in np.flatnonzero(term | trunc):
+                    assert obs[i, -1] == 0.0  # the next sub-episode starts at once
+        assert terms[0] >= 1  # the pulling arm finished a trial
+        assert ends[1] >= 2 and ends[1] == ends[2]  # co-contraction: truncated every 30 steps
+    finally:
+        envs.close()
