@@ -33,6 +33,8 @@ def evaluate(policy, n_episodes: int, seed: int, env_kwargs: dict):
     try:
         for e in range(n_episodes):
             obs, _ = env.reset(seed=seed + e)
+            if hasattr(policy, "reset"):
+                policy.reset()
             done, total, top, n = False, 0.0, 0.0, 0
             while not done:
                 obs, r, term, trunc, info = env.step(policy(obs))
@@ -61,9 +63,12 @@ def main(argv=None):
     ap.add_argument("--n-envs", type=int, default=4, help="forelimbs in the training run")
     ap.add_argument("--n-steps", type=int, default=256, help="PPO rollout length per env")
     ap.add_argument("--shaping", type=float, default=1.0)
+    ap.add_argument("--shaping-end", default="pull", choices=["zero", "pull"])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--eval-episodes", type=int, default=50)
     ap.add_argument("--out", default="runs/ppo_joystick")
+    ap.add_argument("--eval-shaped", action="store_true",
+                    help="also evaluate trained and random policies with the training's shaping")
     args = ap.parse_args(argv)
 
     import torch
@@ -76,8 +81,9 @@ def main(argv=None):
     torch.set_num_threads(1)  # the bodies need the cores
     os.makedirs(args.out, exist_ok=True)
     gamma = 0.99
-    venv = JoystickVectorEnv(num_envs=args.n_envs, shaping=args.shaping, gamma=gamma)
-    env = VecNormalize(VecMonitor(Sb3VectorEnv(venv)), norm_obs=True, norm_reward=False, gamma=gamma)
+    venv = JoystickVectorEnv(num_envs=args.n_envs, shaping=args.shaping, gamma=gamma, shaping_end=args.shaping_end)
+    sb3_env = Sb3VectorEnv(venv)  # actions in [-1, 1] for SB3, mapped to the excitations' [0, 1]
+    env = VecNormalize(VecMonitor(sb3_env), norm_obs=True, norm_reward=False, gamma=gamma)
     env.seed(args.seed)
     model = PPO(
         "MlpPolicy",
@@ -89,7 +95,7 @@ def main(argv=None):
         gamma=gamma,
         gae_lambda=0.95,
         ent_coef=0.0,
-        policy_kwargs=dict(log_std_init=-1.0, net_arch=[64, 64]),
+        policy_kwargs=dict(log_std_init=-0.5, net_arch=[64, 64]),
         seed=args.seed,
         verbose=0,
         device="cpu",
@@ -134,25 +140,28 @@ def main(argv=None):
     def trained(obs):
         o = np.clip((obs - obs_rms.mean) / np.sqrt(obs_rms.var + env.epsilon), -clip, clip)
         a, _ = model.predict(o.astype(np.float32), deterministic=True)
-        return a
+        return sb3_env.to_env(a).astype(np.float32)
 
-    rng = np.random.default_rng(args.seed)
-
-    def random_policy(obs):
-        return rng.uniform(0.0, 1.0, 8).astype(np.float32)
+    from neuroloop_gym.baselines import PdPolicy, RandomPolicy
 
     eval_seed = 10_000 + args.seed
     result = {
         "timesteps": args.timesteps,
         "n_envs": args.n_envs,
         "shaping": args.shaping,
+        "shaping_end": args.shaping_end,
         "seed": args.seed,
         "train_wall_s": round(train_s, 1),
         "train_env_steps_per_s": round(args.timesteps / train_s, 1),
         "trained": evaluate(trained, args.eval_episodes, eval_seed, {}),
-        "random": evaluate(random_policy, args.eval_episodes, eval_seed, {}),
+        "random": evaluate(RandomPolicy(args.seed), args.eval_episodes, eval_seed, {}),
+        "scripted_pd": evaluate(PdPolicy(), args.eval_episodes, eval_seed, {}),
         "curve": curve,
     }
+    if args.eval_shaped:
+        shaped = {"shaping": args.shaping, "shaping_end": args.shaping_end, "gamma": gamma}
+        result["trained_shaped"] = evaluate(trained, args.eval_episodes, eval_seed, shaped)
+        result["random_shaped"] = evaluate(RandomPolicy(args.seed), args.eval_episodes, eval_seed, shaped)
     with open(os.path.join(args.out, "result.json"), "w") as f:
         json.dump(result, f, indent=1)
     print(json.dumps({k: v for k, v in result.items() if k != "curve"}))

@@ -27,6 +27,11 @@ at ``max_episode_ms`` (default 1500 ms = 150 steps). Reward: 1 for the success, 
 potential-based shaping (``shaping`` > 0, Ng et al. 1999): ``shaping * (gamma * phi(s') - phi(s))`` with
 ``phi`` = the pull towards the end box (clipped to [0, 1] of ``end_pull_mm``) while armed, moving or
 holding and 0 otherwise (and 0 after the episode ends), which leaves the optimal policy unchanged.
+With ``shaping_end="pull"`` the potential at the episode's end is the pull reached then (clipped to
+[0, 1] of ``end_pull_mm``) instead of 0: a trial that times out near the end box keeps most of its
+shaping, which gives a learning signal before the first success (it no longer leaves the optimal policy
+exactly unchanged: ending pulled is favoured, which a success implies anyway; a success returns about
+``1 + shaping``, a failed pull at most about ``shaping``).
 
 Noise: the body is deterministic; episodes differ through *motor noise* only: Gaussian noise of
 standard deviation ``motor_noise`` (default 0.05) added to each excitation before it is clipped to
@@ -105,6 +110,16 @@ def build_observation(values: Dict[str, Dict[str, Any]], body: str, pending: np.
     return obs, task
 
 
+def end_potential(env, over: bool, task: np.ndarray, pull_mm: float) -> float:
+    """The shaping potential after a step: ``phi`` of the state, or at the episode's end 0 (or the
+    pull, with ``shaping_end="pull"``)."""
+    if not over:
+        return env._potential(task, pull_mm)
+    if env.shaping_end == "pull":
+        return float(np.clip(pull_mm / env.task["end_pull_mm"], 0.0, 1.0))
+    return 0.0
+
+
 class _ActionBox:
     """What the agent engine outputs: shared by the env (writer) and the engine thread (reader). The
     engine reads it only inside a Window, which runs while the env waits for ``advance``: no race."""
@@ -143,7 +158,8 @@ class JoystickEnv(gym.Env):
     """The joystick pull task driven through the 8 muscle excitations (see the module docs).
 
     Parameters: ``control_step_ms`` (whole ms, default 10), ``max_episode_ms`` (default 1500),
-    ``shaping`` (default 0: the task's reward only) and ``gamma`` (of the shaping, default 0.99),
+    ``shaping`` (default 0: the task's reward only), ``gamma`` (of the shaping, default 0.99) and
+    ``shaping_end`` ("zero" or "pull", see the module docs),
     ``task`` (overrides of :data:`DEFAULT_TASK`), ``initial_excitation`` (default 0), ``motor_noise``
     (default 0.05), ``binary`` (the
     ``neuroloop`` binary; default ``$NEUROLOOP_BIN``, else the PATH), ``world_file``.
@@ -157,6 +173,7 @@ class JoystickEnv(gym.Env):
         max_episode_ms: float = 1500.0,
         shaping: float = 0.0,
         gamma: float = 0.99,
+        shaping_end: str = "zero",
         task: Optional[dict] = None,
         initial_excitation: float = 0.0,
         motor_noise: float = 0.05,
@@ -173,6 +190,9 @@ class JoystickEnv(gym.Env):
         self.max_episode_ms = float(max_episode_ms)
         self.max_steps = int(np.ceil(self.max_episode_ms / self.control_step_ms))
         self.shaping, self.gamma = float(shaping), float(gamma)
+        if shaping_end not in ("zero", "pull"):
+            raise ValueError(f'shaping_end must be "zero" or "pull" (got {shaping_end!r})')
+        self.shaping_end = shaping_end
         self.task = dict(DEFAULT_TASK, **(task or {}))
         self.motor_noise = float(motor_noise)
         self.binary = binary
@@ -273,7 +293,7 @@ class JoystickEnv(gym.Env):
         trial_over = task[1] >= 1.0  # the first trial of the episode ended (success or timeout)
         success = trial_over and int(task[2]) == 1
         reward = 1.0 if success else 0.0
-        phi = 0.0 if trial_over else self._potential(task, float(obs[12]))
+        phi = end_potential(self, trial_over, task, float(obs[12]))
         if self.shaping:
             reward += self.shaping * (self.gamma * phi - self._phi)
         self._phi = phi

@@ -11,9 +11,18 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnv
 
 
 class Sb3VectorEnv(VecEnv):
-    def __init__(self, venv):
+    """``symmetric_actions``: SB3 sees actions in [-1, 1] (its recommendation for Box actions: a
+    Gaussian policy starts at the middle of the range), mapped linearly to the env's bounds."""
+
+    def __init__(self, venv, symmetric_actions: bool = True):
+        from gymnasium import spaces
+
         self.venv = venv
-        super().__init__(venv.num_envs, venv.single_observation_space, venv.single_action_space)
+        inner = venv.single_action_space
+        self._low, self._high = inner.low.astype(np.float64), inner.high.astype(np.float64)
+        self._symmetric = symmetric_actions
+        space = spaces.Box(-1.0, 1.0, shape=inner.shape, dtype=np.float32) if symmetric_actions else inner
+        super().__init__(venv.num_envs, venv.single_observation_space, space)
         self._actions = None
         self._seed: Optional[int] = None
 
@@ -26,8 +35,15 @@ class Sb3VectorEnv(VecEnv):
         self._seed = seed
         return [seed] * self.num_envs
 
+    def to_env(self, actions: np.ndarray) -> np.ndarray:
+        """The env's actions for SB3's."""
+        if not self._symmetric:
+            return actions
+        a = np.clip(np.asarray(actions, dtype=np.float64), -1.0, 1.0)
+        return self._low + (a + 1.0) * 0.5 * (self._high - self._low)
+
     def step_async(self, actions: np.ndarray) -> None:
-        self._actions = actions
+        self._actions = self.to_env(actions)
 
     def step_wait(self):
         obs, rewards, term, trunc, info = self.venv.step(self._actions)

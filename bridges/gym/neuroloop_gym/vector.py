@@ -27,7 +27,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 
 import neuroloop as nl
 
-from .env import ARMED, DEFAULT_TASK, HOLDING, MOVING, N_OBS, TASK_STATES, _ActionBox, _Agent, build_observation
+from .env import end_potential, ARMED, DEFAULT_TASK, HOLDING, MOVING, N_OBS, TASK_STATES, _ActionBox, _Agent, build_observation
 from .experiment import MUSCLES, body_names, excitation_ports, experiment_toml, observed_ports
 
 
@@ -43,6 +43,7 @@ class JoystickVectorEnv(VectorEnv):
         max_episode_ms: float = 1500.0,
         shaping: float = 0.0,
         gamma: float = 0.99,
+        shaping_end: str = "zero",
         task: Optional[dict] = None,
         initial_excitation: float = 0.0,
         motor_noise: float = 0.05,
@@ -54,6 +55,9 @@ class JoystickVectorEnv(VectorEnv):
         self.control_step_ms = int(control_step_ms)
         self.max_steps = int(np.ceil(float(max_episode_ms) / self.control_step_ms))
         self.shaping, self.gamma = float(shaping), float(gamma)
+        if shaping_end not in ("zero", "pull"):
+            raise ValueError(f'shaping_end must be "zero" or "pull" (got {shaping_end!r})')
+        self.shaping_end = shaping_end
         # A session long enough never to end (the trials of every sub-episode in a row).
         self.task = dict(DEFAULT_TASK, **(task or {}))
         self.task.update(baseline_trials=1_000_000_000, force_field_trials=0, washout_trials=0)
@@ -140,7 +144,7 @@ class JoystickVectorEnv(VectorEnv):
             over = t[1] > self._trial0[i]
             success[i] = over and int(t[2]) == 1
             rewards[i] = 1.0 if success[i] else 0.0
-            phi = 0.0 if over else self._potential(t, float(obs[i, 12]))
+            phi = end_potential(self, over, t, float(obs[i, 12]))
             if self.shaping:
                 rewards[i] += self.shaping * (self.gamma * phi - self._phi[i])
             self._phi[i] = phi
