@@ -57,10 +57,23 @@ def evaluate(policy, n_episodes: int, seed: int, env_kwargs: dict):
     }
 
 
+def _symmetric(kwargs):
+    """A JoystickEnv whose actions are in [-1, 1] (mapped linearly to the excitations' [0, 1])."""
+    import gymnasium as gym
+
+    from neuroloop_gym import JoystickEnv
+
+    return gym.wrappers.RescaleAction(JoystickEnv(**kwargs), -1.0, 1.0)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--timesteps", type=int, default=200_000, help="env steps of training (all envs together)")
-    ap.add_argument("--n-envs", type=int, default=4, help="forelimbs in the training run")
+    ap.add_argument("--n-envs", type=int, default=4, help="forelimbs (envs) in training")
+    ap.add_argument("--vec", default="native", choices=["native", "subproc"],
+                    help="native: JoystickVectorEnv (N bodies in one run; a sub-episode is a trial of a "
+                         "continuing session); subproc: SB3's SubprocVecEnv of JoystickEnv (a fresh body "
+                         "per episode, as in the evaluation)")
     ap.add_argument("--n-steps", type=int, default=256, help="PPO rollout length per env")
     ap.add_argument("--shaping", type=float, default=1.0)
     ap.add_argument("--shaping-end", default="pull", choices=["zero", "pull"])
@@ -81,8 +94,14 @@ def main(argv=None):
     torch.set_num_threads(1)  # the bodies need the cores
     os.makedirs(args.out, exist_ok=True)
     gamma = 0.99
-    venv = JoystickVectorEnv(num_envs=args.n_envs, shaping=args.shaping, gamma=gamma, shaping_end=args.shaping_end)
-    sb3_env = Sb3VectorEnv(venv)  # actions in [-1, 1] for SB3, mapped to the excitations' [0, 1]
+    shaped = dict(shaping=args.shaping, gamma=gamma, shaping_end=args.shaping_end)
+    if args.vec == "native":
+        venv = JoystickVectorEnv(num_envs=args.n_envs, **shaped)
+        sb3_env = Sb3VectorEnv(venv)  # actions in [-1, 1] for SB3, mapped to the excitations' [0, 1]
+    else:
+        from stable_baselines3.common.vec_env import SubprocVecEnv
+
+        sb3_env = SubprocVecEnv([lambda: _symmetric(shaped) for _ in range(args.n_envs)], start_method="spawn")
     env = VecNormalize(VecMonitor(sb3_env), norm_obs=True, norm_reward=False, gamma=gamma)
     env.seed(args.seed)
     model = PPO(
@@ -140,7 +159,7 @@ def main(argv=None):
     def trained(obs):
         o = np.clip((obs - obs_rms.mean) / np.sqrt(obs_rms.var + env.epsilon), -clip, clip)
         a, _ = model.predict(o.astype(np.float32), deterministic=True)
-        return sb3_env.to_env(a).astype(np.float32)
+        return ((np.clip(a, -1.0, 1.0) + 1.0) * 0.5).astype(np.float32)
 
     from neuroloop_gym.baselines import PdPolicy, RandomPolicy
 
@@ -148,6 +167,7 @@ def main(argv=None):
     result = {
         "timesteps": args.timesteps,
         "n_envs": args.n_envs,
+        "vec": args.vec,
         "shaping": args.shaping,
         "shaping_end": args.shaping_end,
         "seed": args.seed,

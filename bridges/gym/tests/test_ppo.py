@@ -19,7 +19,7 @@ def test_short_ppo_training_beats_random(binary, tmp_path):
         import train_ppo
     finally:
         sys.path.remove(str(EXAMPLES))
-    r = train_ppo.main(["--timesteps", "40960", "--n-envs", "4", "--n-steps", "256", "--seed", "0",
+    r = train_ppo.main(["--timesteps", "40960", "--vec", "subproc", "--n-envs", "4", "--n-steps", "256", "--seed", "0",
                         "--eval-episodes", "10", "--eval-shaped", "--out", str(tmp_path)])
     trained, rand = r["trained_shaped"], r["random_shaped"]
     print("trained:", trained, "\nrandom:", rand)
