@@ -57,15 +57,6 @@ def evaluate(policy, n_episodes: int, seed: int, env_kwargs: dict):
     }
 
 
-def _symmetric(kwargs):
-    """A JoystickEnv whose actions are in [-1, 1] (mapped linearly to the excitations' [0, 1])."""
-    import gymnasium as gym
-
-    from neuroloop_gym import JoystickEnv
-
-    return gym.wrappers.RescaleAction(JoystickEnv(**kwargs), -1.0, 1.0)
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--timesteps", type=int, default=200_000, help="env steps of training (all envs together)")
@@ -99,9 +90,14 @@ def main(argv=None):
         venv = JoystickVectorEnv(num_envs=args.n_envs, **shaped)
         sb3_env = Sb3VectorEnv(venv)  # actions in [-1, 1] for SB3, mapped to the excitations' [0, 1]
     else:
+        import functools
+
         from stable_baselines3.common.vec_env import SubprocVecEnv
 
-        sb3_env = SubprocVecEnv([lambda: _symmetric(shaped) for _ in range(args.n_envs)], start_method="spawn")
+        from neuroloop_gym.env import symmetric_joystick_env
+
+        make = functools.partial(symmetric_joystick_env, **shaped)
+        sb3_env = SubprocVecEnv([make] * args.n_envs, start_method="spawn")
     env = VecNormalize(VecMonitor(sb3_env), norm_obs=True, norm_reward=False, gamma=gamma)
     env.seed(args.seed)
     model = PPO(

@@ -311,3 +311,10 @@ class JoystickEnv(gym.Env):
         self._stop_run()
         shutil.rmtree(self._dir, ignore_errors=True)
         super().close()
+
+
+def symmetric_joystick_env(**kwargs) -> gym.Env:
+    """A :class:`JoystickEnv` whose actions are in [-1, 1], mapped linearly to the excitations' [0, 1]
+    (``RescaleAction``; stable-baselines3 recommends symmetric Box actions). Importable by spawned
+    worker processes (SB3's ``SubprocVecEnv``)."""
+    return gym.wrappers.RescaleAction(JoystickEnv(**kwargs), -1.0, 1.0)
