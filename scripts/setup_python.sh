@@ -3,12 +3,26 @@
 # neuroloop Python package (bridges/python, installed editable with `pip install -e`: the engine SDK,
 # the `Run` client of `neuroloop control`, run-folder readers, the NWB export) and what it needs:
 # eclipse-zenoh 1.10.x (the zenoh version neuroloop speaks), numpy, pandas, pyarrow, pynwb 4.x (NWB
-# export), and pytest and nwbinspector for its tests. Idempotent: re-running it only checks that
+# export), and pytest and nwbinspector for its tests; and the Gymnasium environments (bridges/gym,
+# editable: the package neuroloop_gym, with gymnasium 1.2.x). Idempotent: re-running it only checks that
 # everything is installed.
 #
 #   scripts/setup_python.sh            # uses python3 from PATH
 #   PYTHON=python3.12 scripts/setup_python.sh
+#   scripts/setup_python.sh --rl       # also stable-baselines3 and torch (PyPI's torch: the CUDA build,
+#                                      # about 5 GB with its nvidia packages) for the PPO example and test
+#   scripts/setup_python.sh --bench    # also MyoSuite (MuJoCo) for bridges/gym/examples/bench.py
 set -euo pipefail
+
+rl=0
+bench=0
+for arg in "$@"; do
+    case "$arg" in
+        --rl) rl=1 ;;
+        --bench) bench=1 ;;
+        *) echo "setup_python.sh: unknown argument $arg (--rl, --bench)" >&2; exit 2 ;;
+    esac
+done
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$root/.venv"
@@ -24,10 +38,12 @@ ready() {
 import sys
 from importlib.metadata import version
 from pathlib import Path
-import numpy, pandas, pyarrow, pytest, zenoh, pynwb, nwbinspector, playwright  # noqa: F401
-import neuroloop
+import numpy, pandas, pyarrow, pytest, zenoh, pynwb, nwbinspector, playwright, gymnasium  # noqa: F401
+import neuroloop, neuroloop_gym
 ok = version("eclipse-zenoh").startswith("1.10.") and version("pynwb").startswith("4.")
+ok = ok and version("gymnasium").startswith("1.2.")
 ok = ok and Path(neuroloop.__file__).resolve().is_relative_to(Path(sys.argv[1]) / "bridges" / "python")
+ok = ok and Path(neuroloop_gym.__file__).resolve().is_relative_to(Path(sys.argv[1]) / "bridges" / "gym")
 sys.exit(0 if ok else 1)
 PY
 }
@@ -35,7 +51,17 @@ PY
 # Only touch the network when something is missing or has the wrong version.
 if ! ready; then
     echo "installing the neuroloop Python package (bridges/python, editable) and its dependencies into $venv" >&2
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$root/bridges/python[test,nwb]"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$root/bridges/python[test,nwb]" \
+        -e "$root/bridges/gym[test]"
     ready || { echo "setup_python.sh: $venv is still not ready" >&2; exit 1; }
 fi
-echo "$venv is ready (neuroloop package from bridges/python; $("$venv/bin/python" -c 'from importlib.metadata import version as v; print(", ".join(f"{p} {v(p)}" for p in ("eclipse-zenoh", "pynwb")))'))" >&2
+has() { (cd / && "$venv/bin/python" -c "import $1" 2>/dev/null); }
+if [ "$rl" = 1 ] && ! has stable_baselines3; then
+    echo "installing stable-baselines3 and torch (several GB) into $venv" >&2
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$root/bridges/gym[rl]"
+fi
+if [ "$bench" = 1 ] && ! has myosuite; then
+    echo "installing MyoSuite into $venv" >&2
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$root/bridges/gym[bench]"
+fi
+echo "$venv is ready (neuroloop package from bridges/python; $("$venv/bin/python" -c 'from importlib.metadata import version as v; print(", ".join(f"{p} {v(p)}" for p in ("eclipse-zenoh", "pynwb", "gymnasium")))'))" >&2

@@ -307,12 +307,14 @@ def serve(
     name: Optional[str] = None,
     connect: Union[str, Sequence[str], None] = None,
     join_timeout_s: float = 60.0,
+    lowlatency: Optional[bool] = None,
 ) -> None:
     """Runs one engine until the coordinator shuts it down.
 
     ``engine_factory(ctx: InitContext) -> Engine`` builds the engine from the ``Init`` message (an
     :class:`Engine` subclass itself works). ``run_id``, ``name`` and ``connect`` default to
-    ``NEUROLOOP_RUN_ID``, ``NEUROLOOP_ENGINE`` and ``NEUROLOOP_CONNECT``.
+    ``NEUROLOOP_RUN_ID``, ``NEUROLOOP_ENGINE`` and ``NEUROLOOP_CONNECT``; ``lowlatency`` to
+    ``NEUROLOOP_ZENOH_LOWLATENCY`` (see :func:`zenoh_config`).
 
     Returns after a Shutdown (answered by Bye). Raises :class:`NeuroloopError` if the coordinator goes
     away, sends something unexpected, or the engine's code raises: in the last case the traceback is
@@ -324,7 +326,7 @@ def serve(
     import zenoh
 
     args = EngineArgs.from_env(run_id, name, connect, join_timeout_s)
-    session = zenoh.open(zenoh_config(args.connect))
+    session = zenoh.open(zenoh_config(args.connect, lowlatency=lowlatency))
     try:
         _Server(session, args).run(engine_factory)
     finally:

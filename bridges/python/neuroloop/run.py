@@ -21,10 +21,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
+import threading
 import uuid
-from typing import Any, Dict, Iterable, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
-from .engine import NeuroloopError, zenoh_config
+from .engine import NeuroloopError, serve, zenoh_config
 
 
 class Control:
@@ -52,6 +54,20 @@ class Control:
         self.session.close()
 
 
+def _die_with_parent() -> None:
+    """In the server's process before exec (Linux): SIGKILL when the process that started it dies, so
+    that a crashed or killed Python program leaves no server (and no run) behind."""
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except Exception:  # noqa: BLE001 - best effort (not Linux)
+        pass
+
+
 class Run:
     """One run of an experiment file, driven step by step (see the module docs)."""
 
@@ -63,19 +79,33 @@ class Run:
         run_id: Optional[str] = None,
         realtime: bool = False,
         binary: Optional[str] = None,
+        engines: Optional[Dict[str, Callable[..., Any]]] = None,
     ):
+        """``engines``: engines of the experiment marked ``external = true`` that this process serves
+        itself, each in a thread (``{"agent": factory}``, the factory as for :func:`serve`): when the
+        coordinator waits for one of them, ``Run`` starts ``serve(factory, ...)`` with the run id and
+        endpoint it announces (``{"external_engine": ...}`` on the server's stdout). An engine thread's
+        error is kept in ``engine_errors`` (and the run fails as for any engine)."""
         binary = binary or os.environ.get("NEUROLOOP_BIN", "neuroloop")
+        self._served = dict(engines or {})
+        self._threads: List[threading.Thread] = []
+        self.engine_errors: Dict[str, BaseException] = {}
         server_id = "py-" + uuid.uuid4().hex[:12]
         self._server = subprocess.Popen(
             [binary, "control", "--id", server_id],
             stdout=subprocess.PIPE,
             text=True,
+            preexec_fn=_die_with_parent,
         )
         line = self._server.stdout.readline() if self._server.stdout else ""
         if not line:
             self._server.wait(timeout=10)
             raise NeuroloopError(f"{binary} control did not start (exit status {self._server.returncode})")
         hello = json.loads(line)
+        # The rest of the server's stdout: the coordinator's `{"external_engine": NAME, "env": {...}}`
+        # lines. Read it always (a full pipe would block the server); serve the engines we were given.
+        self._reader = threading.Thread(target=self._read_stdout, name="neuroloop-run-stdout", daemon=True)
+        self._reader.start()
         self._control = Control(hello["control"], hello["connect"])
         req: Dict[str, Any] = {"op": "start", "file": os.path.abspath(file), "set": list(set), "realtime": realtime}
         if output is not None:
@@ -96,6 +126,35 @@ class Run:
         self.episode = 0
         self.finished = False
         self._stopped = False
+
+    def _read_stdout(self) -> None:
+        out = self._server.stdout
+        if out is None:
+            return
+        for line in out:
+            try:
+                msg = json.loads(line)
+            except ValueError:
+                continue
+            if not isinstance(msg, dict) or "external_engine" not in msg:
+                continue
+            name, env = msg["external_engine"], msg.get("env", {})
+            factory = self._served.get(name)
+            if factory is None:
+                continue
+
+            def run_engine(name=name, env=env, factory=factory):
+                try:
+                    serve(factory, run_id=env["NEUROLOOP_RUN_ID"], name=name,
+                          connect=env["NEUROLOOP_CONNECT"],
+                          lowlatency=env.get("NEUROLOOP_ZENOH_LOWLATENCY", "0") in ("1", "true"))
+                except BaseException as e:  # noqa: BLE001 - kept for the caller, the run fails anyway
+                    self.engine_errors[name] = e
+                    print(f"neuroloop.Run: engine {name} (served in this process): {e}", file=sys.stderr)
+
+            t = threading.Thread(target=run_engine, name=f"neuroloop-engine-{name}", daemon=True)
+            t.start()
+            self._threads.append(t)
 
     def advance(self, steps: Optional[int] = None, to_ms: Optional[float] = None) -> int:
         """Advances by ``steps`` base steps or to ``to_ms`` (simulated ms of this episode), stopping at
@@ -143,6 +202,9 @@ class Run:
             except subprocess.TimeoutExpired:
                 self._server.kill()
                 self._server.wait()
+        # Engines served here end with the run (Shutdown) or when the coordinator's token goes.
+        for t in getattr(self, "_threads", []):
+            t.join(timeout=15)
 
     def __enter__(self) -> "Run":
         return self

@@ -1,0 +1,43 @@
+"""Gymnasium environments on neuroloop (issue 13, part 2).
+
+``import neuroloop_gym`` registers ``neuroloop/JoystickPull-v0`` (:class:`JoystickEnv`: the mouse
+forelimb pulls the joystick through its 8 muscle excitations)::
+
+    import gymnasium as gym
+    import neuroloop_gym  # noqa: F401
+
+    env = gym.make("neuroloop/JoystickPull-v0", control_step_ms=10)
+    envs = gym.make_vec("neuroloop/JoystickPull-v0", num_envs=4, vectorization_mode="vector_entry_point")
+
+(the second: :class:`JoystickVectorEnv`, 4 forelimbs in one run; see its docs for how its episodes
+differ).
+
+The ``neuroloop`` binary comes from ``$NEUROLOOP_BIN``, else the PATH (or ``binary=``).
+"""
+
+from gymnasium.envs.registration import register
+
+from .env import DEFAULT_TASK, N_OBS, JoystickEnv, observation_names
+from .vector import JoystickVectorEnv
+from .experiment import JOINTS, MUSCLES, TASK_STATES, experiment_toml
+
+ENV_ID = "neuroloop/JoystickPull-v0"
+
+register(
+    id=ENV_ID,
+    entry_point="neuroloop_gym.env:JoystickEnv",
+    vector_entry_point="neuroloop_gym.vector:JoystickVectorEnv",
+)
+
+__all__ = [
+    "DEFAULT_TASK",
+    "ENV_ID",
+    "JOINTS",
+    "JoystickEnv",
+    "JoystickVectorEnv",
+    "MUSCLES",
+    "N_OBS",
+    "TASK_STATES",
+    "experiment_toml",
+    "observation_names",
+]
