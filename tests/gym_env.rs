@@ -43,7 +43,14 @@ fn the_gymnasium_environment_tests_pass() {
         .current_dir(&root)
         .env("PYTHONPATH", path)
         .env("NEUROLOOP_BIN", env!("CARGO_BIN_EXE_neuroloop"))
-        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "bridges/gym/tests"])
+        .args([
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "bridges/gym/tests",
+        ])
         .stdin(Stdio::null())
         .stdout(File::create(&out_path).expect("stdout file"))
         .stderr(File::create(&err_path).expect("stderr file"))
