@@ -266,10 +266,7 @@ pub fn encode_into(msg: &Message, buf: &mut Vec<u8>) {
             n_steps, substeps, ..
         } => {
             buf.extend_from_slice(&n_steps.to_le_bytes());
-            buf.extend_from_slice(&(substeps.len() as u32).to_le_bytes());
-            for inputs in substeps {
-                put_entries(buf, inputs);
-            }
+            put_entry_lists(buf, substeps);
         }
         Message::WindowDone {
             compute_ns,
@@ -277,10 +274,7 @@ pub fn encode_into(msg: &Message, buf: &mut Vec<u8>) {
             ..
         } => {
             buf.extend_from_slice(&compute_ns.to_le_bytes());
-            buf.extend_from_slice(&(outputs.len() as u32).to_le_bytes());
-            for outs in outputs {
-                put_entries(buf, outs);
-            }
+            put_entry_lists(buf, outputs);
         }
         Message::Reset { seed, episode } => {
             buf.extend_from_slice(&seed.to_le_bytes());
@@ -371,6 +365,14 @@ pub fn decode(bytes: &[u8]) -> Result<Message, WireError> {
         return Err(WireError::Trailing(bytes.len() - r.at));
     }
     Ok(msg)
+}
+
+/// A u32 count, then that many entry lists (a `Window`'s inputs, a `WindowDone`'s outputs).
+fn put_entry_lists(buf: &mut Vec<u8>, lists: &[Vec<DataEntry>]) {
+    buf.extend_from_slice(&(lists.len() as u32).to_le_bytes());
+    for list in lists {
+        put_entries(buf, list);
+    }
 }
 
 fn put_str(buf: &mut Vec<u8>, s: &str) {

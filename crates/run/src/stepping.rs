@@ -74,28 +74,22 @@ impl Coordinator {
                 continue;
             }
             let p = lockstep.period(e);
-            let mut substeps = Vec::with_capacity(steps as usize);
-            for k in 0..u64::from(steps) {
-                let at = Step(t.0 + k * u64::from(p));
-                let mut inputs = if k == 0 {
-                    std::mem::take(&mut self.inputs)
-                } else {
-                    Vec::new()
-                };
-                inputs.clear();
-                lockstep.take_inputs(e, at, &mut inputs);
-                if !self.engines[e].recorded_inputs.is_empty() {
-                    self.record_inputs(e, at, &inputs)?;
-                }
-                substeps.push(inputs);
-            }
+            // One step: the Step message reuses the inputs buffer (no allocation per step); a window
+            // of several steps carries the inputs of each.
             let msg = if steps == 1 {
+                let buf = std::mem::take(&mut self.inputs);
+                let inputs = self.inputs_at(lockstep, e, t, buf)?;
                 Message::Step {
                     step: t,
                     n_steps: p,
-                    inputs: substeps.pop().unwrap_or_default(),
+                    inputs,
                 }
             } else {
+                let mut substeps = Vec::with_capacity(steps as usize);
+                for k in 0..u64::from(steps) {
+                    let at = Step(t.0 + k * u64::from(p));
+                    substeps.push(self.inputs_at(lockstep, e, at, Vec::new())?);
+                }
                 Message::Window {
                     step: t,
                     n_steps: p,
@@ -103,12 +97,8 @@ impl Coordinator {
                 }
             };
             wire::encode_into(&msg, &mut self.buf);
-            match msg {
-                Message::Step { inputs, .. } => self.inputs = inputs,
-                Message::Window { mut substeps, .. } => {
-                    self.inputs = substeps.swap_remove(0);
-                }
-                _ => {}
+            if let Message::Step { inputs, .. } = msg {
+                self.inputs = inputs;
             }
             self.hub.send_bytes(e, &self.buf)?;
             self.engines[e].busy = Some((t, round_start));
@@ -139,9 +129,6 @@ impl Coordinator {
             for step_outs in outs {
                 end = Step(end.0 + p);
                 lockstep.push_outputs(e, end, &step_outs);
-                if recorded {
-                    self.unrecorded.push((e, end, step_outs.clone()));
-                }
                 for tap in &mut self.taps[e] {
                     if let Some(d) = step_outs.iter().find(|d| d.port == tap.port) {
                         if tap.values.len() == tap.capacity {
@@ -150,7 +137,12 @@ impl Coordinator {
                         tap.values.push_back((end, d.payload.clone()));
                     }
                 }
-                self.latest[e] = step_outs;
+                // Recorded outputs become the latest once on the record (`record_collected`).
+                if recorded {
+                    self.unrecorded.push((e, end, step_outs));
+                } else {
+                    self.latest[e] = step_outs;
+                }
             }
         }
         let wall = round_end.duration_since(round_start).as_nanos() as u64;
@@ -174,13 +166,35 @@ impl Coordinator {
     }
 
     /// Records the outputs collected in the last round (see [`Coordinator::round`]).
+    /// Each becomes its engine's latest outputs (the last one of an engine stays).
     pub(crate) fn record_collected(&mut self) -> Result<(), RunError> {
         let mut list = std::mem::take(&mut self.unrecorded);
+        let mut result = Ok(());
         for (e, end, outs) in list.drain(..) {
-            self.record(e, end, &outs)?;
+            if result.is_ok() {
+                result = self.record(e, end, &outs);
+            }
+            self.latest[e] = outs;
         }
         self.unrecorded = list;
-        Ok(())
+        result
+    }
+
+    /// The inputs of `engine` for its step starting at `at`, in `buf` (cleared first), recorded where
+    /// its input ports are.
+    fn inputs_at(
+        &mut self,
+        lockstep: &mut Lockstep,
+        engine: usize,
+        at: Step,
+        mut buf: Vec<DataEntry>,
+    ) -> Result<Vec<DataEntry>, RunError> {
+        buf.clear();
+        lockstep.take_inputs(engine, at, &mut buf);
+        if !self.engines[engine].recorded_inputs.is_empty() {
+            self.record_inputs(engine, at, &buf)?;
+        }
+        Ok(buf)
     }
 
     /// Records what the links delivered into `engine`'s recorded input ports for its step starting at
