@@ -118,10 +118,13 @@ def observation_from_rows(rows: np.ndarray, pending: np.ndarray, t_frac) -> np.n
     (n x 8), the episode time ``t_frac`` (n) and the row's sensor summaries. One definition for both
     backends."""
     n = rows.shape[0]
-    obs = np.empty((n, N_OBS + rows.shape[1] - ROW_LEN), dtype=np.float32)
-    obs[:, :_OBS_STATE] = rows[:, _PICK] * _SCALE
-    obs[:, _OBS_STATE:_OBS_PENDING] = 0.0
-    obs[np.arange(n), _OBS_STATE + rows[:, ROW_TASK].astype(np.intp)] = 1.0
+    obs = np.zeros((n, N_OBS + rows.shape[1] - ROW_LEN), dtype=np.float32)
+    # The products in float64, rounded once to float32 (casting "same_kind").
+    np.multiply(rows[:, _PICK], _SCALE, out=obs[:, :_OBS_STATE], casting="same_kind")
+    if n == 1:
+        obs[0, _OBS_STATE + int(rows[0, ROW_TASK])] = 1.0
+    else:
+        obs[np.arange(n), _OBS_STATE + rows[:, ROW_TASK].astype(np.intp)] = 1.0
     obs[:, _OBS_PENDING:N_OBS - 1] = pending
     obs[:, N_OBS - 1] = t_frac
     obs[:, N_OBS:] = rows[:, ROW_LEN:]
@@ -134,6 +137,11 @@ def rows_from_read(values: Dict[str, Dict[str, Any]], bodies: List[str]) -> np.n
         [np.concatenate([values[f"{b}.{p}"]["values"] for p in OBSERVED_PORTS]) for b in bodies],
         dtype=np.float64,
     )
+
+
+def clip01(a: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``np.clip(a, 0, 1, out=out)`` (NaN stays NaN), in a third of its time on small arrays."""
+    return np.minimum(np.maximum(a, 0.0, out=out), 1.0, out=out)
 
 
 def potential(task_state: int, pull_mm: float, end_pull_mm: float) -> float:
@@ -377,7 +385,7 @@ class JoystickEnv(gym.Env):
         a = np.asarray(action, dtype=np.float64).reshape(len(MUSCLES))
         if self.motor_noise:
             a = a + self.motor_noise * self.np_random.standard_normal(len(MUSCLES))
-        np.clip(a, 0.0, 1.0, out=self._pending)
+        clip01(a, out=self._pending)
         rows = self._backend.step(self._pending)
         self._k += 1
         obs = observation_from_rows(rows, self._pending, self._k / self.max_steps)[0]

@@ -34,6 +34,7 @@ from .env import (
     ROW_TASK,
     _ActionBox,
     _Agent,
+    clip01,
     observation_from_rows,
     observation_names,
     potential,
@@ -275,7 +276,7 @@ class JoystickNativeVectorEnv(VectorEnv):
         a = np.asarray(actions, dtype=np.float64).reshape(n, len(MUSCLES))
         if self.motor_noise:
             a = a + self.motor_noise * np.stack([r.standard_normal(len(MUSCLES)) for r in self._rngs])
-        np.clip(a, 0.0, 1.0, out=self._pending)
+        clip01(a, out=self._pending)
         rows = self._limbs.step(self._pending)
         self._k += 1
         obs = observation_from_rows(rows, self._pending, self._k / self.max_steps)

@@ -717,3 +717,189 @@ impl Limbs {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn world() -> String {
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../worlds/mouse_forelimb_joystick.toml"
+        )
+        .to_string()
+    }
+
+    fn spec(extra: serde_json::Value) -> LimbSpec {
+        let mut v = serde_json::json!({
+            "body": {"world_file": world(), "clamp_excitations": true, "task": {"iti_ms": 0.0}},
+            "control_step_ms": 5,
+            "ports": ["joint_angles", "joystick_position_mm", "muscles", "task", "reward"],
+            "initial_excitation": vec![0.05; 8],
+        });
+        for (k, x) in extra.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn err(r: Result<Limbs, LimbError>) -> String {
+        match r {
+            Err(LimbError::Spec(s)) => s,
+            Err(e) => panic!("not a spec error: {e}"),
+            Ok(_) => panic!("accepted"),
+        }
+    }
+
+    #[test]
+    fn a_bad_specification_is_refused_naming_what_is_wrong() {
+        let e = err(Limbs::from_json(
+            r#"{"body": {}, "control_step_ms": 1, "ports": [], "initial_excitation": [], "extra": 1}"#,
+            1,
+            0,
+        ));
+        assert!(e.contains("unknown field `extra`"), "{e}");
+        let e = err(Limbs::new(
+            spec(serde_json::json!({"ports": ["no_such_port"]})),
+            1,
+            0,
+        ));
+        assert!(
+            e.contains("`no_such_port` is not an output of the body engine"),
+            "{e}"
+        );
+        let e = err(Limbs::new(
+            spec(serde_json::json!({"ports": ["contacts", "excitations"]})),
+            1,
+            0,
+        ));
+        assert!(e.contains("`excitations` is not an output"), "{e}");
+        let e = err(Limbs::new(
+            spec(serde_json::json!({"initial_excitation": [0.0]})),
+            1,
+            0,
+        ));
+        assert!(e.contains("initial_excitation has 1 values"), "{e}");
+        let e = err(Limbs::new(
+            spec(serde_json::json!({"camera": {"grid": [0, 3]}})),
+            1,
+            0,
+        ));
+        assert!(e.contains("camera.grid"), "{e}");
+        let e = err(Limbs::new(
+            spec(serde_json::json!({"body": {"world_file": world(), "task": {"hold_ms": -1.0}}})),
+            1,
+            0,
+        ));
+        assert!(e.contains("engines.body.config"), "{e}");
+        let e = err(Limbs::new(spec(serde_json::json!({})), 0, 0));
+        assert!(e.contains(">= 1"), "{e}");
+        let mut l = Limbs::new(spec(serde_json::json!({})), 2, 0).unwrap();
+        let mut rows = vec![0.0; l.row_len()];
+        match l.step(&[0.0; 16], &mut rows) {
+            Err(LimbError::Spec(e)) => assert!(e.contains("output buffer"), "{e}"),
+            r => panic!("{r:?}"),
+        }
+        match l.step(&[0.0; 8], &mut vec![0.0; 2 * l.row_len()]) {
+            Err(LimbError::Spec(e)) => assert!(e.contains("16 expected"), "{e}"),
+            r => panic!("{r:?}"),
+        }
+    }
+
+    /// What a run of the gym's experiment does: the body engine stepped by its `step` through the
+    /// control steps, the excitations of each one being those given one control step before (the
+    /// initial ones first).
+    #[test]
+    fn a_limb_is_the_body_engine_with_one_control_step_of_latency() {
+        let s = spec(serde_json::json!({}));
+        let mut limbs = Limbs::new(s.clone(), 1, 0).unwrap();
+        let mut row = vec![0.0; limbs.row_len()];
+        limbs.reset(0, 3, &mut row).unwrap();
+        let mut body = new_body(&s, 3).unwrap();
+        let ports = body.ports();
+        let mut inputs = Inputs::for_ports(&ports);
+        let mut outputs = Outputs::for_ports(&ports);
+        body.initial_outputs(&mut outputs);
+        let flat = |o: &Outputs| -> Vec<f64> {
+            let mut v = Vec::new();
+            for name in &s.ports {
+                let i = port_index(&ports, name, Direction::Output).unwrap();
+                match o.get(i) {
+                    Payload::Analog(x) => v.extend_from_slice(x),
+                    Payload::Scalar(x) => v.push(*x),
+                    _ => unreachable!(),
+                }
+            }
+            v
+        };
+        assert_eq!(row, flat(&outputs));
+        let mut acting = s.initial_excitation.clone();
+        for k in 0..60u64 {
+            let u: Vec<f64> = (0..8)
+                .map(|m| if (k / 10 + m) % 3 == 0 { 0.8 } else { 0.02 })
+                .collect();
+            limbs.step(&u, &mut row).unwrap();
+            // By hand: base step by base step, as a run's Window does.
+            inputs
+                .set(0, Payload::Analog(acting.clone()), Some(Step(5 * k)))
+                .unwrap();
+            for b in 0..5 {
+                let ctx = StepContext {
+                    step: Step(5 * k + b),
+                    n_steps: 1,
+                    base_step_ms: 1.0,
+                };
+                outputs.begin_step();
+                body.step(&ctx, &inputs, &mut outputs).unwrap();
+            }
+            let want = flat(&outputs);
+            // The reward port sums a control step's rewards; a run's body reports each base step's.
+            let n = want.len() - 1;
+            assert_eq!(row[..n], want[..n], "control step {k}");
+            acting = u;
+        }
+        // The limb moved: the check is not of a limb at rest.
+        assert!(row[6].abs() > 0.05, "pull {} mm", row[6]);
+    }
+
+    #[test]
+    fn limbs_stepped_together_equal_limbs_stepped_alone() {
+        let s = spec(serde_json::json!({"spindles": {"world_file": world()}}));
+        let mut both = Limbs::new(s.clone(), 2, 0).unwrap();
+        let row = both.row_len();
+        let mut rows = vec![0.0; 2 * row];
+        let mut alone = [
+            Limbs::new(s.clone(), 1, 0).unwrap(),
+            Limbs::new(s, 1, 0).unwrap(),
+        ];
+        let mut single = vec![vec![0.0; row]; 2];
+        for i in 0..2 {
+            both.reset(i, 10 + i as u64, &mut rows[i * row..(i + 1) * row])
+                .unwrap();
+            alone[i].reset(0, 10 + i as u64, &mut single[i]).unwrap();
+        }
+        for k in 0..20 {
+            let u: Vec<f64> = (0..16).map(|j| ((k * 7 + j) % 10) as f64 / 10.0).collect();
+            both.step(&u, &mut rows).unwrap();
+            for i in 0..2 {
+                alone[i].step(&u[8 * i..8 * i + 8], &mut single[i]).unwrap();
+                assert_eq!(rows[i * row..(i + 1) * row], single[i][..], "step {k}");
+            }
+        }
+        assert_eq!(both.summary_names().len(), 16);
+        assert!(rows[row - 16..row].iter().all(|&r| r > 0.0));
+    }
+
+    #[test]
+    fn a_failing_body_is_an_engine_error() {
+        let mut l = Limbs::new(spec(serde_json::json!({})), 1, 0).unwrap();
+        let mut row = vec![0.0; l.row_len()];
+        let mut u = [0.1; 8];
+        u[2] = f64::NAN;
+        l.step(&u, &mut row).unwrap(); // NaN held for the next step
+        match l.step(&[0.1; 8], &mut row) {
+            Err(LimbError::Engine(e)) => assert!(e.contains("excitation of Radius1 is NaN"), "{e}"),
+            r => panic!("{r:?}"),
+        }
+    }
+}
