@@ -189,18 +189,56 @@ struct Rows {
 }
 
 /// Per-synapse state of a plastic projection (NEST's connection objects), parallel to `targets`.
-#[derive(Serialize, Deserialize)]
 enum PlasticRows {
     Stdp {
         params: stdp_synapse::Params,
         states: Vec<stdp_synapse::State>,
     },
     Dopamine {
-        params: stdp_dopamine_synapse::Params,
+        rule: Box<stdp_dopamine_synapse::Rule>,
+        /// What the synapses of each source share (Kplus, n, times), by source index.
+        rows: Vec<stdp_dopamine_synapse::Row>,
         states: Vec<stdp_dopamine_synapse::State>,
         /// Index of the volume transmitter.
         vt: usize,
     },
+}
+
+/// The delay of synapse `i` in steps.
+#[inline]
+fn delay_steps(delays: &PerSynapse<u16>, i: usize) -> u64 {
+    match delays {
+        PerSynapse::Const(d) => u64::from(*d),
+        PerSynapse::Each(v) => u64::from(v[i]),
+    }
+}
+
+/// The delay of synapse `i` in ms (NEST: tics times 0.001).
+#[inline]
+fn delay_ms(delays: &PerSynapse<u16>, i: usize, h_tics: u64) -> f64 {
+    (delay_steps(delays, i) * h_tics) as f64 * 0.001
+}
+
+impl Rows {
+    /// Carries every synapse of a `stdp_dopamine_synapse` projection to `signal`'s last delivery
+    /// (a no-op for other projections).
+    fn carry_dopamine(&mut self, archives: &[PostArchive], signal: &DopamineSignal) {
+        let Some(PlasticRows::Dopamine {
+            rule, rows, states, ..
+        }) = &mut self.plastic
+        else {
+            return;
+        };
+        for (s, row) in rows.iter_mut().enumerate() {
+            let Some(u) = stdp_dopamine_synapse::carry_row(rule, row, signal) else {
+                continue;
+            };
+            for i in self.offsets[s] as usize..self.offsets[s + 1] as usize {
+                let post = &archives[self.targets[i] as usize];
+                u.carry(&mut states[i], delay_steps(&self.delays, i), post);
+            }
+        }
+    }
 }
 
 /// A Poisson drive on one thread: a table of its count distribution and its local target range.
@@ -387,10 +425,13 @@ struct PartState {
 #[derive(Serialize, Deserialize)]
 enum PlasticRowsRef {
     Stdp(Vec<stdp_synapse::State>),
-    Dopamine(Vec<stdp_dopamine_synapse::State>),
+    Dopamine(
+        Vec<stdp_dopamine_synapse::Row>,
+        Vec<stdp_dopamine_synapse::State>,
+    ),
 }
 
-const CHECKPOINT_FORMAT: &str = "neuroloop-brain-checkpoint-3";
+const CHECKPOINT_FORMAT: &str = "neuroloop-brain-checkpoint-4";
 
 /// FNV-1a over the description (as JSON), the seed and the thread count.
 fn fingerprint(spec: &NetworkSpec, seed: u64, threads: usize) -> u64 {
@@ -1154,8 +1195,8 @@ impl Network {
                             Some(PlasticRows::Stdp { states, .. }) => {
                                 Some(PlasticRowsRef::Stdp(states.clone()))
                             }
-                            Some(PlasticRows::Dopamine { states, .. }) => {
-                                Some(PlasticRowsRef::Dopamine(states.clone()))
+                            Some(PlasticRows::Dopamine { rows, states, .. }) => {
+                                Some(PlasticRowsRef::Dopamine(rows.clone(), states.clone()))
                             }
                         })
                         .collect(),
@@ -1217,9 +1258,9 @@ impl Network {
                                 Some(PlasticRows::Stdp { states, .. }),
                             ) => v.len() == states.len(),
                             (
-                                Some(PlasticRowsRef::Dopamine(v)),
-                                Some(PlasticRows::Dopamine { states, .. }),
-                            ) => v.len() == states.len(),
+                                Some(PlasticRowsRef::Dopamine(w, v)),
+                                Some(PlasticRows::Dopamine { rows, states, .. }),
+                            ) => w.len() == rows.len() && v.len() == states.len(),
                             _ => false,
                         })
             });
@@ -1258,9 +1299,9 @@ impl Network {
                         *states = v
                     }
                     (
-                        Some(PlasticRowsRef::Dopamine(v)),
-                        Some(PlasticRows::Dopamine { states, .. }),
-                    ) => *states = v,
+                        Some(PlasticRowsRef::Dopamine(w, v)),
+                        Some(PlasticRows::Dopamine { rows, states, .. }),
+                    ) => (*rows, *states) = (w, v),
                     _ => {}
                 }
             }
@@ -1320,23 +1361,11 @@ impl Network {
         let vts = &self.shared.vts;
         for p in &mut self.parts {
             for r in &mut p.rows {
-                let Some(PlasticRows::Dopamine { params, states, vt }) = &mut r.plastic else {
+                let Some(PlasticRows::Dopamine { vt, .. }) = &r.plastic else {
                     continue;
                 };
                 let signal = vts[*vt].signal.read().unwrap_or_else(|e| e.into_inner());
-                for (i, st) in states.iter_mut().enumerate() {
-                    let d = match &r.delays {
-                        PerSynapse::Const(d) => u64::from(*d),
-                        PerSynapse::Each(v) => u64::from(v[i]),
-                    };
-                    stdp_dopamine_synapse::carry_to_delivery(
-                        params,
-                        st,
-                        (d * p.h_tics) as f64 * 0.001,
-                        &p.archives[r.targets[i] as usize],
-                        &signal,
-                    );
-                }
+                r.carry_dopamine(&p.archives, &signal);
             }
         }
         for v in &self.shared.vts {
@@ -1375,6 +1404,15 @@ impl Network {
             let Some(r) = p.rows.get(index) else {
                 return out;
             };
+            let signal = match &r.plastic {
+                Some(PlasticRows::Dopamine { vt, .. }) => Some(
+                    self.shared.vts[*vt]
+                        .signal
+                        .read()
+                        .unwrap_or_else(|p| p.into_inner()),
+                ),
+                _ => None,
+            };
             for s in 0..r.source_n as usize {
                 for i in r.offsets[s] as usize..r.offsets[s + 1] as usize {
                     let w = match (&r.plastic, &r.weights) {
@@ -1383,21 +1421,19 @@ impl Network {
                         (Some(PlasticRows::Dopamine { states, .. }), _) if !self.plasticity => {
                             states[i].weight
                         }
-                        (Some(PlasticRows::Dopamine { params, states, vt }), _) => {
-                            let d = match &r.delays {
-                                PerSynapse::Const(d) => u64::from(*d),
-                                PerSynapse::Each(v) => u64::from(v[i]),
-                            };
-                            let signal = self.shared.vts[*vt]
-                                .signal
-                                .read()
-                                .unwrap_or_else(|p| p.into_inner());
+                        (
+                            Some(PlasticRows::Dopamine {
+                                rule, rows, states, ..
+                            }),
+                            _,
+                        ) => {
                             stdp_dopamine_synapse::caught_up(
-                                params,
+                                rule,
+                                &rows[s],
                                 &states[i],
-                                (d * p.h_tics) as f64 * 0.001,
+                                delay_steps(&r.delays, i),
                                 &p.archives[r.targets[i] as usize],
-                                &signal,
+                                signal.as_ref().expect("read above"),
                             )
                             .weight
                         }
@@ -1750,35 +1786,22 @@ fn dopamine_phase(
             (due, due && s.sweep_due())
         })
         .collect();
-    let carry = |vt: usize, params: &stdp_dopamine_synapse::Params| {
-        state[vt].1 || (state[vt].0 && params.needs_every_delivery())
+    let carry = |vt: usize, rule: &stdp_dopamine_synapse::Rule| {
+        state[vt].1 || (state[vt].0 && rule.params().needs_every_delivery())
     };
-    let any = part.rows.iter().any(|r| {
-        matches!(&r.plastic, Some(PlasticRows::Dopamine { params, vt, .. }) if carry(*vt, params))
-    });
+    let any = part.rows.iter().any(
+        |r| matches!(&r.plastic, Some(PlasticRows::Dopamine { rule, vt, .. }) if carry(*vt, rule)),
+    );
     if any {
         let signals: Vec<_> = vts
             .iter()
             .map(|v| v.signal.read().unwrap_or_else(|p| p.into_inner()))
             .collect();
         for r in &mut part.rows {
-            if let Some(PlasticRows::Dopamine { params, states, vt }) = &mut r.plastic {
-                if !carry(*vt, params) {
-                    continue;
-                }
-                for (i, st) in states.iter_mut().enumerate() {
-                    let d = match &r.delays {
-                        PerSynapse::Const(d) => u64::from(*d),
-                        PerSynapse::Each(v) => u64::from(v[i]),
-                    };
-                    let tgt = r.targets[i] as usize;
-                    stdp_dopamine_synapse::carry_to_delivery(
-                        params,
-                        st,
-                        (d * part.h_tics) as f64 * 0.001,
-                        &part.archives[tgt],
-                        &signals[*vt],
-                    );
+            if let Some(PlasticRows::Dopamine { rule, vt, .. }) = &r.plastic {
+                if carry(*vt, rule) {
+                    let vt = *vt;
+                    r.carry_dopamine(&part.archives, &signals[vt]);
                 }
             }
         }
@@ -1875,7 +1898,15 @@ fn build_part(
                         .collect::<Result<_, _>>()?,
                 },
                 PlasticParams::Dopamine(params, vt) => PlasticRows::Dopamine {
-                    params,
+                    rule: Box::new(
+                        stdp_dopamine_synapse::Rule::new(
+                            params,
+                            h,
+                            spec.populations[*t].tau_minus.unwrap_or(20.0),
+                        )
+                        .map_err(|e| NetworkError::Invalid(format!("projections[{pi}]: {e}")))?,
+                    ),
+                    rows: vec![stdp_dopamine_synapse::Row::default(); r.source_n as usize],
                     states: (0..n)
                         .map(|i| stdp_dopamine_synapse::State::new(weight_of(i)).map_err(err))
                         .collect::<Result<_, _>>()?,
@@ -1901,13 +1932,7 @@ fn build_part(
         // Register every plastic synapse with its target's archive, as NEST's Connect does.
         let h_tics = crate::grid::resolution_tics(h).unwrap_or(1).max(1) as u64;
         for r in &rows {
-            let delay_ms = |i: usize| {
-                let d = match &r.delays {
-                    PerSynapse::Const(d) => u64::from(*d),
-                    PerSynapse::Each(v) => u64::from(v[i]),
-                };
-                (d * h_tics) as f64 * 0.001
-            };
+            let delay_ms = |i: usize| delay_ms(&r.delays, i, h_tics);
             match &r.plastic {
                 Some(PlasticRows::Stdp { states, .. }) => {
                     for (i, st) in states.iter().enumerate() {
@@ -1919,9 +1944,8 @@ fn build_part(
                     }
                 }
                 Some(PlasticRows::Dopamine { states, .. }) => {
-                    for (i, st) in states.iter().enumerate() {
+                    for i in 0..states.len() {
                         stdp_dopamine_synapse::connect(
-                            st,
                             delay_ms(i),
                             &mut archives[r.targets[i] as usize],
                         );
@@ -2248,45 +2272,63 @@ impl Part {
                             // Plastic synapses: each one updates, then sends its new weight (with
                             // plasticity off, its stored weight, unchanged).
                             let t_spike = end_ms(k, self.h_tics);
-                            let learn = self.plasticity;
-                            for i in a..b {
-                                let d = match &r.delays {
-                                    PerSynapse::Const(d) => *d,
-                                    PerSynapse::Each(ds) => ds[i],
+                            let (ring_ex, ring_in) = (&mut self.ring_ex, &mut self.ring_in);
+                            let const_slot = match &r.delays {
+                                PerSynapse::Const(d) => (base + *d as usize) % rl,
+                                PerSynapse::Each(_) => 0,
+                            };
+                            let mut put = |i: usize, w: f64| {
+                                let slot = match &r.delays {
+                                    PerSynapse::Const(_) => const_slot,
+                                    PerSynapse::Each(ds) => (base + ds[i] as usize) % rl,
                                 };
-                                let d_ms = (u64::from(d) * self.h_tics) as f64 * 0.001;
-                                let tgt = r.targets[i] as usize;
-                                let post = &self.archives[tgt];
-                                let w = match pl {
-                                    PlasticRows::Stdp { states, .. } if !learn => states[i].weight,
-                                    PlasticRows::Dopamine { states, .. } if !learn => {
-                                        states[i].weight
-                                    }
-                                    PlasticRows::Stdp { params, states } => stdp_synapse::send(
-                                        params,
-                                        &mut states[i],
-                                        t_spike,
-                                        d_ms,
-                                        post,
-                                    ),
-                                    PlasticRows::Dopamine { params, states, vt } => {
-                                        stdp_dopamine_synapse::send(
-                                            params,
-                                            &mut states[i],
-                                            t_spike,
-                                            d_ms,
-                                            post,
-                                            &signals[*vt],
-                                        )
-                                    }
-                                };
-                                let slot = (base + d as usize) % rl;
                                 let ring = if w >= 0.0 {
-                                    &mut self.ring_ex
+                                    &mut *ring_ex
                                 } else {
-                                    &mut self.ring_in
+                                    &mut *ring_in
                                 };
-                                ring[slot * n + tgt] += w;
+                                ring[slot * n + r.targets[i] as usize] += w;
+                            };
+                            match pl {
+                                PlasticRows::Stdp { states, .. } if !self.plasticity => {
+                                    (a..b).for_each(|i| put(i, states[i].weight))
+                                }
+                                PlasticRows::Dopamine { states, .. } if !self.plasticity => {
+                                    (a..b).for_each(|i| put(i, states[i].weight))
+                                }
+                                PlasticRows::Stdp { params, states } => {
+                                    for (i, st) in (a..b).zip(&mut states[a..b]) {
+                                        let w = stdp_synapse::send(
+                                            params,
+                                            st,
+                                            t_spike,
+                                            delay_ms(&r.delays, i, self.h_tics),
+                                            &self.archives[r.targets[i] as usize],
+                                        );
+                                        put(i, w);
+                                    }
+                                }
+                                PlasticRows::Dopamine {
+                                    rule,
+                                    rows,
+                                    states,
+                                    vt,
+                                } => {
+                                    let u = stdp_dopamine_synapse::send_row(
+                                        rule,
+                                        &mut rows[src as usize],
+                                        t_spike,
+                                        &signals[*vt],
+                                    );
+                                    for (i, st) in (a..b).zip(&mut states[a..b]) {
+                                        let w = u.send(
+                                            st,
+                                            delay_steps(&r.delays, i),
+                                            &self.archives[r.targets[i] as usize],
+                                        );
+                                        put(i, w);
+                                    }
+                                }
                             }
                             continue;
                         }
