@@ -194,6 +194,16 @@ impl PostArchive {
         &h[start..finish]
     }
 
+    /// [`PostArchive::read`] if `count`, else [`PostArchive::peek`].
+    #[inline(always)]
+    pub(crate) fn read_or_peek(&self, t1_ms: f64, t2_ms: f64, count: bool) -> &[Entry] {
+        if count {
+            self.read(t1_ms, t2_ms)
+        } else {
+            self.peek(t1_ms, t2_ms)
+        }
+    }
+
     /// The archived spikes in `(t1_ms, t2_ms]`, as [`PostArchive::read`], without counting a read.
     #[inline]
     pub(crate) fn peek(&self, t1_ms: f64, t2_ms: f64) -> &[Entry] {

@@ -500,31 +500,48 @@ fn update_weight(p: &Params, w: f64, c0: f64, f: f64) -> f64 {
 /// Carries weight `w` and eligibility `c` (returned) and the dopamine trace `z` from step `t0` to
 /// `t1` through the dopamine spikes in `(t0, t1]`: NEST's `process_dopa_spikes_` (its
 /// `dopa_spikes[dopa_spikes_idx_]` is the spike or delivery at `t_n`).
-#[inline]
+#[inline(always)]
 fn process_dopa_spikes(
     r: &Rule,
-    (mut w, c): (f64, f64),
+    (w, c): (f64, f64),
     z: &mut Dopa,
     sig: &DopamineSignal,
     t0: i64,
     t1: i64,
 ) -> (f64, f64) {
-    let p = &r.params;
-    if let Some(d) = r.next_dopa(sig, z.next, t1) {
-        let n0 = z.n * r.n.at(t0 - z.t_n);
-        w = update_weight(p, w, c, weight_factor(r, n0, d.0 - t0));
-        update_dopamine(r, z, d);
-        while let Some(d) = r.next_dopa(sig, z.next, t1) {
-            let cd = c * r.c.at(z.t_n - t0);
-            w = update_weight(p, w, cd, weight_factor(r, z.n, d.0 - z.t_n));
-            update_dopamine(r, z, d);
+    match r.next_dopa(sig, z.next, t1) {
+        None => {
+            // No dopamine spike in the stretch (the common case).
+            let n0 = z.n * r.n.at(t0 - z.t_n);
+            let w = update_weight(&r.params, w, c, weight_factor(r, n0, t1 - t0));
+            (w, c * r.c.at(t1 - t0))
         }
-        let cd = c * r.c.at(z.t_n - t0);
-        w = update_weight(p, w, cd, weight_factor(r, z.n, t1 - z.t_n));
-    } else {
-        let n0 = z.n * r.n.at(t0 - z.t_n);
-        w = update_weight(p, w, c, weight_factor(r, n0, t1 - t0));
+        Some(d) => through_dopa_spikes(r, (w, c), z, sig, d, t0, t1),
     }
+}
+
+/// [`process_dopa_spikes`] where the dopamine spike `d` is due.
+#[inline(never)]
+fn through_dopa_spikes(
+    r: &Rule,
+    (mut w, c): (f64, f64),
+    z: &mut Dopa,
+    sig: &DopamineSignal,
+    d: (i64, f64),
+    t0: i64,
+    t1: i64,
+) -> (f64, f64) {
+    let p = &r.params;
+    let n0 = z.n * r.n.at(t0 - z.t_n);
+    w = update_weight(p, w, c, weight_factor(r, n0, d.0 - t0));
+    update_dopamine(r, z, d);
+    while let Some(d) = r.next_dopa(sig, z.next, t1) {
+        let cd = c * r.c.at(z.t_n - t0);
+        w = update_weight(p, w, cd, weight_factor(r, z.n, d.0 - z.t_n));
+        update_dopamine(r, z, d);
+    }
+    let cd = c * r.c.at(z.t_n - t0);
+    w = update_weight(p, w, cd, weight_factor(r, z.n, t1 - z.t_n));
     (w, c * r.c.at(t1 - t0))
 }
 
@@ -688,17 +705,10 @@ impl Update<'_> {
         let (mut t_last, mut kplus) = (b.t_last_update, b.kplus);
         let mut t0 = t_last;
         // Facilitation by the postsynaptic spikes in `(t_last - d, t_to - d]` (seen at `t_post + d
-        // <= t_to`), carrying the synapse to the last of them; `skip_at`: NEST's check in `send`
-        // (no facilitation by a post spike at the pre spike's time).
-        let read = |from: i64, to: i64| {
-            if count {
-                post.read(r.ms(from - d), r.ms(to - d))
-            } else {
-                post.peek(r.ms(from - d), r.ms(to - d))
-            }
-        };
+        // <= t_to`), carrying the synapse to the last of them; in `send`, NEST skips the
+        // facilitation by a post spike at the pre spike's time.
         if let Some((t_trig, after, stretch)) = &self.delivery {
-            let posts = read(t_last, *t_trig);
+            let posts = post.read_or_peek(r.ms(t_last - d), r.ms(*t_trig - d), count);
             for e in posts {
                 let t = r.step(e.t_ms) + d;
                 wc = process_dopa_spikes(r, wc, &mut z, sig, t0, t);
@@ -718,7 +728,7 @@ impl Update<'_> {
         }
         if let Some((t_spike, stretch)) = self.spike {
             let posts = if t_spike > t_last {
-                read(t_last, t_spike)
+                post.read_or_peek(r.ms(t_last - d), r.ms(t_spike - d), count)
             } else {
                 &[]
             };
