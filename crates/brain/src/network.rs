@@ -308,16 +308,27 @@ struct Part {
     min_delay_ms: f64,
     /// Whether the plastic synapses learn (see [`Network::set_plasticity`]).
     plasticity: bool,
+    /// This thread's copy of each volume transmitter's signal (see [`VtState`]).
+    vts: Vec<VtState>,
 }
 
-/// A volume transmitter: its dopamine signal, the spikes on their way to it, and its sources.
+/// A volume transmitter's sources (NEST's `volume_transmitter`; its signal is in [`VtState`]).
 struct VolumeTransmitter {
-    signal: RwLock<DopamineSignal>,
-    /// (arrival step, multiplicity), in arrival order.
-    pending: std::sync::Mutex<std::collections::VecDeque<(u64, f64)>>,
     /// Global id runs of its dopaminergic neurons (empty: none).
     source: Vec<(u32, u32)>,
     delay: u64,
+}
+
+/// A volume transmitter's dopamine signal and the dopamine on its way to it. Every thread keeps its
+/// own copy and feeds it the same arrivals in the same order (the dopaminergic spikes of a slice
+/// are in every thread's exchanged lists, rewards are given to all copies), so the copies stay
+/// equal and a thread needs no other thread to read its signal or to forget what its synapses
+/// have read.
+#[derive(Clone, Serialize, Deserialize)]
+struct VtState {
+    signal: DopamineSignal,
+    /// (arrival step, multiplicity), in arrival order.
+    pending: std::collections::VecDeque<(u64, f64)>,
 }
 
 /// Spike time in ms of the end of step `k` (NEST: tics times 0.001).
@@ -327,7 +338,7 @@ fn end_ms(k: u64, h_tics: u64) -> f64 {
 }
 
 /// What the threads of a [`Network::simulate`] call share: the spike lists of the exchange, the
-/// volume transmitters, the workers' tasks and the barriers.
+/// volume transmitters' sources, the workers' tasks and the barriers.
 ///
 /// Parts 1, 2, ... run on worker threads started by the network's first call (starting threads in
 /// every call costs more than a short call simulates); part 0 runs on the calling thread. A call
@@ -338,12 +349,13 @@ struct Shared {
     /// Spikes of a slice, one list per thread; slices use the two sets in turn (a thread may write
     /// the next slice's list while others still read this one's).
     exchange: [Vec<RwLock<Vec<Spike>>>; 2],
-    /// Volume transmitters (NEST's `volume_transmitter`), in the order of the description.
+    /// Volume transmitters (NEST's `volume_transmitter`), in the order of the description (their
+    /// signals: each part's [`VtState`]s).
     vts: Vec<VolumeTransmitter>,
     /// Where the workers wait for a call (apart from `barrier`: the time between calls is no guide
     /// to how long its threads wait for each other, see [`barrier`]).
     start: Barrier,
-    /// Every thread of a call waits here at each slice's exchange (and in its dopamine phase) and at
+    /// Every thread of a call waits here at each slice's exchange and at
     /// the call's end.
     barrier: Barrier,
     /// Part `t`'s task at index `t - 1`, and its part when done.
@@ -1104,6 +1116,7 @@ impl Network {
         // Device delays come in description order; the volume transmitters' are the last ones.
         let vt_delays = &c.device_delays[c.device_delays.len() - spec.volume_transmitters.len()..];
         let mut vts = Vec::new();
+        let mut vt_states = Vec::new();
         for ((v, source), &delay) in spec
             .volume_transmitters
             .iter()
@@ -1111,14 +1124,17 @@ impl Network {
             .zip(vt_delays)
         {
             vts.push(VolumeTransmitter {
-                signal: RwLock::new(
-                    DopamineSignal::new(u64::from(v.deliver_interval))
-                        .map_err(|e| NetworkError::Invalid(e.to_string()))?,
-                ),
-                pending: std::sync::Mutex::new(Default::default()),
                 source: source.as_ref().map(Members::runs).unwrap_or_default(),
                 delay,
             });
+            vt_states.push(VtState {
+                signal: DopamineSignal::new(u64::from(v.deliver_interval))
+                    .map_err(|e| NetworkError::Invalid(e.to_string()))?,
+                pending: Default::default(),
+            });
+        }
+        for p in &mut parts {
+            p.vts = vt_states.clone();
         }
         let n_synapses = parts
             .iter()
@@ -1202,21 +1218,11 @@ impl Network {
                         .collect(),
                 })
                 .collect(),
-            vts: self
-                .shared
+            // Every thread's copy is the same: part 0's.
+            vts: self.parts[0]
                 .vts
                 .iter()
-                .map(|v| {
-                    (
-                        v.signal.read().unwrap_or_else(|p| p.into_inner()).clone(),
-                        v.pending
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .iter()
-                            .copied()
-                            .collect(),
-                    )
-                })
+                .map(|v| (v.signal.clone(), v.pending.iter().copied().collect()))
                 .collect(),
         };
         postcard::to_allocvec(&c).unwrap_or_default()
@@ -1309,9 +1315,16 @@ impl Network {
                 tr.next = tr.arrivals.partition_point(|a| a.0 < c.step);
             }
         }
-        for (v, (signal, pending)) in self.shared.vts.iter().zip(c.vts) {
-            *v.signal.write().unwrap_or_else(|p| p.into_inner()) = signal;
-            *v.pending.lock().unwrap_or_else(|p| p.into_inner()) = pending.into();
+        let vts: Vec<VtState> = c
+            .vts
+            .into_iter()
+            .map(|(signal, pending)| VtState {
+                signal,
+                pending: pending.into(),
+            })
+            .collect();
+        for p in &mut self.parts {
+            p.vts = vts.clone();
         }
         self.step = c.step;
         if !self.plasticity {
@@ -1358,18 +1371,17 @@ impl Network {
     /// forgetting: its stored weight becomes the one [`Network::weights`] reports) and drops the
     /// dopamine on its way to the volume transmitters.
     fn freeze_plastic_state(&mut self) {
-        let vts = &self.shared.vts;
         for p in &mut self.parts {
             for r in &mut p.rows {
                 let Some(PlasticRows::Dopamine { vt, .. }) = &r.plastic else {
                     continue;
                 };
-                let signal = vts[*vt].signal.read().unwrap_or_else(|e| e.into_inner());
-                r.carry_dopamine(&p.archives, &signal);
+                let vt = *vt;
+                r.carry_dopamine(&p.archives, &p.vts[vt].signal);
             }
-        }
-        for v in &self.shared.vts {
-            v.pending.lock().unwrap_or_else(|e| e.into_inner()).clear();
+            for v in &mut p.vts {
+                v.pending.clear();
+            }
         }
     }
 
@@ -1383,14 +1395,15 @@ impl Network {
     /// volume transmitter or the multiplicity is not a positive number, and while plasticity is off
     /// (the dopamine is dropped, see [`Network::set_plasticity`]).
     pub fn add_dopamine(&mut self, vt: usize, arrival: u64, multiplicity: f64) -> bool {
-        let Some(v) = self.shared.vts.get(vt) else {
+        if vt >= self.shared.vts.len() {
             return false;
-        };
+        }
         if !(self.plasticity && multiplicity.is_finite() && multiplicity > 0.0) {
             return false;
         }
-        let mut pending = v.pending.lock().unwrap_or_else(|p| p.into_inner());
-        push_arrival(&mut pending, arrival.max(self.step), multiplicity);
+        for p in &mut self.parts {
+            push_arrival(&mut p.vts[vt].pending, arrival.max(self.step), multiplicity);
+        }
         true
     }
 
@@ -1405,12 +1418,7 @@ impl Network {
                 return out;
             };
             let signal = match &r.plastic {
-                Some(PlasticRows::Dopamine { vt, .. }) => Some(
-                    self.shared.vts[*vt]
-                        .signal
-                        .read()
-                        .unwrap_or_else(|p| p.into_inner()),
-                ),
+                Some(PlasticRows::Dopamine { vt, .. }) => Some(&p.vts[*vt].signal),
                 _ => None,
             };
             for s in 0..r.source_n as usize {
@@ -1433,7 +1441,7 @@ impl Network {
                                 &states[i],
                                 delay_steps(&r.delays, i),
                                 &p.archives[r.targets[i] as usize],
-                                signal.as_ref().expect("read above"),
+                                signal.expect("a dopamine projection's signal"),
                             )
                             .weight
                         }
@@ -1698,14 +1706,12 @@ fn run_part(
             .map(|l| l.read().unwrap_or_else(|p| p.into_inner()))
             .collect();
         if !vts.is_empty() && part.plasticity {
-            dopamine_phase(t, part, vts, &lists, first, end, m, barrier);
+            dopamine_phase(part, vts, &lists, first, end, m);
         }
-        let signals: Vec<_> = vts
-            .iter()
-            .map(|v| v.signal.read().unwrap_or_else(|p| p.into_inner()))
-            .collect();
+        // (Taken out for the call: the synapses read them while the rows change.)
+        let signals = std::mem::take(&mut part.vts);
         part.deliver(&lists, first, end, ring_len, &signals);
-        drop(signals);
+        part.vts = signals;
         if !recorded.is_empty() {
             for k in first..end {
                 for l in &lists {
@@ -1728,95 +1734,69 @@ fn run_part(
 }
 
 /// The volume transmitters' part of a slice `[first, end)`, between the exchange and the delivery
-/// (NEST's order, see [`crate::plasticity`]): dopamine spikes due in the slice reach their signals
-/// and, at a delivery, the signals note it (thread 0). A delivery touches no synapse (they catch up
-/// when next used, see [`stdp_dopamine_synapse::DopamineSignal`]) except where the synapse model
-/// needs every delivery (`b != 0`) or at a sweep, when every thread carries its synapses of that
-/// signal to the delivery and the signal then forgets what all have read (thread 0).
-#[allow(clippy::too_many_arguments)]
+/// (NEST's order, see [`crate::plasticity`]), on this thread's copies of the signals ([`VtState`]):
+/// dopamine spikes due in the slice reach the signals and, at a delivery, the signals note it. A
+/// delivery touches no synapse (they catch up when next used, see
+/// [`stdp_dopamine_synapse::DopamineSignal`]) except where the synapse model needs every delivery
+/// (`b != 0`) or at a sweep, when the thread carries its synapses of that signal to the delivery
+/// and its signal then forgets what they have read.
 fn dopamine_phase(
-    t: usize,
     part: &mut Part,
     vts: &[VolumeTransmitter],
     lists: &[std::sync::RwLockReadGuard<'_, Vec<Spike>>],
     first: u64,
     end: u64,
     m: u64,
-    barrier: &Barrier,
 ) {
     let t_trig = end_ms(end - 1, part.h_tics);
-    if t == 0 {
-        for v in vts {
-            let mut pending = v.pending.lock().unwrap_or_else(|p| p.into_inner());
-            let mut signal = v.signal.write().unwrap_or_else(|p| p.into_inner());
-            while let Some(&(a, mult)) = pending.front() {
-                if a >= end {
-                    break;
-                }
-                // Times are in order and finite by construction: an error cannot happen here.
-                let _ = signal.add_spike(end_ms(a, part.h_tics), mult);
-                pending.pop_front();
+    for (v, st) in vts.iter().zip(&mut part.vts) {
+        while let Some(&(a, mult)) = st.pending.front() {
+            if a >= end {
+                break;
             }
-            if signal.trigger_due(end, m) {
-                signal.deliver(t_trig);
-            }
-            if !v.source.is_empty() {
-                for k in first..end {
-                    for l in lists {
-                        for sp in l.iter().filter(|sp| sp.step == k) {
-                            if v.source
-                                .iter()
-                                .any(|&(lo, hi)| sp.neuron >= lo && sp.neuron < hi)
-                            {
-                                push_arrival(&mut pending, sp.step + v.delay, 1.0);
-                            }
+            // Times are in order and finite by construction: an error cannot happen here.
+            let _ = st.signal.add_spike(end_ms(a, part.h_tics), mult);
+            st.pending.pop_front();
+        }
+        if st.signal.trigger_due(end, m) {
+            st.signal.deliver(t_trig);
+        }
+        if !v.source.is_empty() {
+            // The delay is at least the min delay: these arrive after this slice.
+            for k in first..end {
+                for l in lists {
+                    for sp in l.iter().filter(|sp| sp.step == k) {
+                        if v.source
+                            .iter()
+                            .any(|&(lo, hi)| sp.neuron >= lo && sp.neuron < hi)
+                        {
+                            push_arrival(&mut st.pending, sp.step + v.delay, 1.0);
                         }
                     }
                 }
             }
         }
     }
-    barrier.wait();
-    // Per signal: delivered now, and whether every synapse is carried (a sweep).
-    let state: Vec<(bool, bool)> = vts
-        .iter()
-        .map(|v| {
-            let s = v.signal.read().unwrap_or_else(|p| p.into_inner());
-            let due = s.trigger_due(end, m);
-            (due, due && s.sweep_due())
-        })
-        .collect();
-    let carry = |vt: usize, rule: &stdp_dopamine_synapse::Rule| {
-        state[vt].1 || (state[vt].0 && rule.params().needs_every_delivery())
-    };
-    let any = part.rows.iter().any(
-        |r| matches!(&r.plastic, Some(PlasticRows::Dopamine { rule, vt, .. }) if carry(*vt, rule)),
-    );
-    if any {
-        let signals: Vec<_> = vts
-            .iter()
-            .map(|v| v.signal.read().unwrap_or_else(|p| p.into_inner()))
-            .collect();
+    for vt in 0..vts.len() {
+        let signal = &part.vts[vt].signal;
+        if !signal.trigger_due(end, m) {
+            continue;
+        }
+        let sweep = signal.sweep_due();
         for r in &mut part.rows {
-            if let Some(PlasticRows::Dopamine { rule, vt, .. }) = &r.plastic {
-                if carry(*vt, rule) {
-                    let vt = *vt;
-                    r.carry_dopamine(&part.archives, &signals[vt]);
+            let carry = match &r.plastic {
+                Some(PlasticRows::Dopamine { rule, vt: v, .. }) if *v == vt => {
+                    sweep || rule.params().needs_every_delivery()
                 }
+                _ => false,
+            };
+            if carry {
+                r.carry_dopamine(&part.archives, signal);
             }
         }
-    }
-    if state.iter().any(|s| s.1) {
-        barrier.wait();
-        if t == 0 {
-            for (v, _) in vts.iter().zip(&state).filter(|(_, s)| s.1) {
-                v.signal
-                    .write()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .forget_read();
-            }
+        if sweep {
+            part.vts[vt].signal.forget_read();
         }
-        barrier.wait();
     }
 }
 
@@ -2048,6 +2028,7 @@ fn build_part(
         h_tics: crate::grid::resolution_tics(h).unwrap_or(1).max(1) as u64,
         min_delay_ms: 0.0,
         plasticity: true,
+        vts: Vec::new(),
     })
 }
 
@@ -2243,7 +2224,7 @@ impl Part {
         first: u64,
         end: u64,
         ring_len: u64,
-        signals: &[std::sync::RwLockReadGuard<'_, DopamineSignal>],
+        signals: &[VtState],
     ) {
         let n = self.n_local();
         let rl = ring_len as usize;
@@ -2318,7 +2299,7 @@ impl Part {
                                         rule,
                                         &mut rows[src as usize],
                                         t_spike,
-                                        &signals[*vt],
+                                        &signals[*vt].signal,
                                     );
                                     for (i, st) in (a..b).zip(&mut states[a..b]) {
                                         let w = u.send(

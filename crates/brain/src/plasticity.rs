@@ -32,9 +32,9 @@
 //!
 //! **Threads**: a [`PostArchive`] is read (and its access counters bumped) by the synapses ending on
 //! its neuron, on the thread that owns the neuron; it is `Send`, not `Sync`. A [`DopamineSignal`] is
-//! read by all its synapses on every thread (it is `Sync`): feed it and note a delivery, then (where
-//! needed) carry synapses on every thread, then call `forget_read` once after a sweep, with barriers
-//! between these phases. A delivery at
+//! read by all its synapses: the network gives every thread its own copy and feeds the copies the
+//! same arrivals in the same order, so that each thread notes the deliveries, carries its synapses
+//! where needed and calls `forget_read` after a sweep without waiting for the others. A delivery at
 //! `t_trig` reads only postsynaptic spikes up to `t_trig - delay <= t_trig - m h`, so it may run
 //! before or after the neurons' update of the slice, but it must run before the pre spikes of that
 //! slice are delivered.
