@@ -149,7 +149,10 @@ fn brunel_case(c: &BrunelConfig, b: f64) -> Case {
         "A_plus": 1e-5, "A_minus": 1.5e-5, "Wmin": 0.0, "Wmax": 0.2, "b": b,
     });
     ee.synapse.volume_transmitter = Some("vt".into());
-    s.volume_transmitters.push(vt("vt", 1));
+    s.volume_transmitters.push(VolumeTransmitterSpec {
+        delay: Some(1.5),
+        ..vt("vt", 1)
+    });
     Case {
         name: format!("all E->E plastic: Brunel scale {}", c.scale),
         plastic: plastic_indices(&s),
