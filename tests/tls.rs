@@ -295,6 +295,63 @@ fn processes_without_the_runs_credentials_are_refused_and_change_nothing() {
     assert_same_recordings(&out, &quiet, &RECORDED);
 }
 
+/// An external engine joins with a certificate of its own, named after it (what an engine on another
+/// host does): the access control lets it be that engine, and the run completes.
+#[test]
+fn an_external_engine_with_its_own_certificate_takes_part() {
+    let tmp = tempdir();
+    let certs = tmp.path().join("certs");
+    make_certs(&certs, &["controller"]);
+    let out = tmp.path().join("run");
+    let id = unique_run_id("exttls");
+    let listen = format!("zenoh.listen=\"{}\"", free_tls_endpoint());
+    let tls = tls_override(&certs, "coordinator.key");
+    let file = experiment("tests/external_controller.toml");
+    let (f, o) = (file.to_str().unwrap(), out.to_str().unwrap());
+    let mut coord = Proc::neuroloop(&[
+        "run", f, "--output", o, "--run-id", &id, "-q", "--set", &listen, "--set", &tls,
+    ]);
+    let vars = wait_until(Duration::from_secs(30), "external_engines.json", || {
+        assert!(coord.running(), "the coordinator ended early");
+        let text = std::fs::read_to_string(out.join("external_engines.json")).ok()?;
+        let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+        Some(v["controller"].as_object()?.clone())
+    });
+    // The coordinator gives its own files; the engine uses its own certificate and key instead.
+    let own = |k: &str, f: &str| match k {
+        "NEUROLOOP_TLS_CERT" | "NEUROLOOP_TLS_KEY" => certs.join(f).display().to_string(),
+        _ => vars[k].as_str().unwrap_or_default().to_string(),
+    };
+    let mut args: Vec<String> = vars
+        .keys()
+        .map(|k| {
+            let f = if k == "NEUROLOOP_TLS_CERT" {
+                "controller.pem"
+            } else {
+                "controller.key"
+            };
+            format!("{k}={}", own(k, f))
+        })
+        .collect();
+    assert!(
+        args.iter().any(|a| a.starts_with("NEUROLOOP_TLS_CA=")),
+        "{args:?}"
+    );
+    args.extend([bin().to_string(), "engine".into(), "p_controller".into()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let engine = Proc::spawn("env", &args);
+    coord
+        .wait(Duration::from_secs(120))
+        .expect_code(0)
+        .expect_no_panic();
+    engine.wait(Duration::from_secs(20)).expect_code(0);
+    assert_eq!(
+        Table::read(&out.join("controller.force.parquet")).rows(),
+        251
+    );
+    assert_no_leftovers(&id, Duration::from_secs(3));
+}
+
 /// `neuroloop run` of a short TLS run with `extra` overrides: exits 2, saying `texts`.
 fn refused_run(extra: &[&str], texts: &[&str]) {
     let tmp = tempdir();

@@ -53,7 +53,7 @@ pub struct LinkOptions {
 ///   `neuroloop/<run>/engine/E/out`, subscribe to `neuroloop/<run>/engine/E/in`, declare the
 ///   liveliness token `neuroloop/<run>/engine/E`, and watch the coordinator's token; the coordinator
 ///   sends it what it sends any engine;
-/// * anything else (another CN, another run's keys, queries) is refused, and logged by zenoh.
+/// * anything else (another CN, another run's keys, queries) is dropped.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RunAccess {
     /// The run id.
