@@ -363,6 +363,7 @@ impl Params {
 pub struct Rule {
     params: Params,
     h_ms: f64,
+    tau_minus: f64,
     inv_h: f64,
     /// `taus = (tau_c + tau_n) / (tau_c tau_n)` (NEST's `update_weight_`).
     taus: f64,
@@ -413,6 +414,7 @@ impl Rule {
         Ok(Rule {
             params,
             h_ms,
+            tau_minus,
             inv_h: 1.0 / h_ms,
             taus,
             plus: GridTable::new(h_ms, p.tau_plus, decay),
@@ -427,6 +429,11 @@ impl Rule {
     /// The parameters.
     pub fn params(&self) -> &Params {
         &self.params
+    }
+
+    /// Whether this is the rule of `params` at `h_ms` for targets with `tau_minus`.
+    pub fn is(&self, params: &Params, h_ms: f64, tau_minus: f64) -> bool {
+        self.params == *params && self.h_ms == h_ms && self.tau_minus == tau_minus
     }
 
     /// The step of a grid time `t_ms >= 0`.
