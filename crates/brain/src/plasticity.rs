@@ -112,8 +112,8 @@ impl GridTable {
             .values
             .get(k.wrapping_add(GRID_TABLE_BEFORE as i64) as usize)
         {
-            Some(&v) if false => v,
-            _ => self.compute(k),
+            Some(&v) => v,
+            None => self.compute(k),
         }
     }
 
