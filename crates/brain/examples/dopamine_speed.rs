@@ -3,15 +3,19 @@
 //! volume transmitter's deliveries, each synapse catching up with the deliveries it missed when next
 //! used) and as `static_synapse` with the same initial weights; a reward (a dopamine pulse) at the
 //! start of every second, so that the dopamine trace is never 0 (no weight update is skipped for
-//! want of dopamine). Prints wall ms per simulated second, the ratio dopamine / static, and each
-//! run's rates and mean plastic weight (so that "the same activity" can be checked).
+//! want of dopamine). Prints wall and CPU ms per simulated second (on a loaded machine the CPU time
+//! depends less on the other work), the ratios dopamine / static, and each run's rates and mean
+//! plastic weight (so that "the same activity" can be checked).
 //!
 //! Two networks:
 //! - **all E->E plastic** (the worst case): Brunel (2000) model A at `--scale` (0.32: 3,200 E +
 //!   800 I, in-degrees 1,000 and 250, 3.2 million plastic synapses of 5 million), delays 1.5 ms,
-//!   h = 0.1 ms, NEST's default `deliver_interval = 1` (a delivery every minimum delay). `A_plus` =
-//!   1e-5 and `A_minus` = 1.5e-5 keep the weights within ~0.1 % of 0.1 mV, so that the activity is
-//!   that of the static network (the work per event does not depend on the amplitudes);
+//!   h = 0.1 ms, NEST's default `deliver_interval = 1` (a delivery every minimum delay; the volume
+//!   transmitter's delay is the network's, else its default of one step would make the minimum
+//!   delay 0.1 ms). `A_plus` = 1e-5 and `A_minus` = 1.5e-5 keep the weights within ~0.1 % of
+//!   0.1 mV, so that the activity is that of the static network (the work per event does not depend
+//!   on the amplitudes). A third run, with plasticity off, measures what the plastic synapses' storage
+//!   costs without the rule;
 //! - **joystick brain + cortex** (the user's shape): `experiments/networks/joystick_reward_brain.toml`
 //!   (920 neurons, its shipped learning rule on the 24,000 cue -> action synapses, h = 1 ms,
 //!   `deliver_interval = 10`) plus the balanced cortex of `gen_joystick_reward_brain.py --cortex N`
@@ -21,6 +25,7 @@
 //! With `--every-ms T > 0`, the first network also runs for T ms carried through every delivery as
 //! NEST does (forced by a baseline `b = 1e-300`, which changes the weights by nothing measurable).
 //! `--repeat N` runs each variant N times, alternating, and keeps the fastest (the machine is shared).
+//! Measured figures: README.md, "Dopamine-modulated STDP against static synapses".
 //!
 //! `cargo run --release -p neuroloop-brain --example dopamine_speed -- --scale 0.32 --sim-ms 1000`
 
@@ -45,7 +50,8 @@ struct Run {
 }
 
 /// Simulates `sim_ms` in 100 ms chunks with a dopamine pulse at the start of every second.
-fn run(spec: &NetworkSpec, threads: usize, sim_ms: f64, case: &Case) -> Run {
+/// With `learn` false, plasticity is off: plastic synapses transmit their stored weights.
+fn run(spec: &NetworkSpec, threads: usize, sim_ms: f64, case: &Case, learn: bool) -> Run {
     let opts = BuildOptions {
         seed: 1,
         threads,
@@ -55,6 +61,7 @@ fn run(spec: &NetworkSpec, threads: usize, sim_ms: f64, case: &Case) -> Run {
         eprintln!("error: {e}");
         std::process::exit(1)
     });
+    net.set_plasticity(learn);
     let vt = net.volume_transmitter("vt");
     let chunk = (100.0 / net.h_ms).round() as u64;
     let chunks = (sim_ms / 100.0).round() as u64;
@@ -288,7 +295,7 @@ fn compare(case: &Case, threads: usize, sim_ms: f64, repeat: usize) -> (f64, f64
             .into_iter()
             .enumerate()
         {
-            let r = run(s, threads, sim_ms, case);
+            let r = run(s, threads, sim_ms, case, true);
             if best[i].as_ref().is_none_or(|b| r.wall_s < b.wall_s) {
                 best[i] = Some(r);
             }
@@ -374,9 +381,15 @@ fn main() {
         let case = brunel_case(&c, 0.0);
         let (s_ms, ratio) = compare(&case, c.threads, c.sim_ms, repeat);
         ratios.push(("all E->E plastic", ratio));
+        let off = run(&case.plastic_spec, c.threads, c.sim_ms, &case, false);
+        let (o_ms, o_cpu) = (per_s(off.wall_s, c.sim_ms), per_s(off.cpu_s, c.sim_ms));
+        println!(
+            "  plasticity off (their storage without the rule) {o_ms:9.1} ms per simulated s (CPU {o_cpu:.1} ms): {:.2}x static",
+            o_ms / s_ms
+        );
         if every_ms > 0.0 {
             let every = brunel_case(&c, 1e-300);
-            let r = run(&every.plastic_spec, c.threads, every_ms, &every);
+            let r = run(&every.plastic_spec, c.threads, every_ms, &every, true);
             let e_ms = per_s(r.wall_s, every_ms);
             println!(
                 "  every delivery (b = 1e-300, {every_ms} ms) {e_ms:9.1} ms per simulated s ({}) against static {s_ms:.1}: {:.2}x static",

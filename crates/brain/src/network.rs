@@ -195,7 +195,7 @@ enum PlasticRows {
         states: Vec<stdp_synapse::State>,
     },
     Dopamine {
-        rule: Box<stdp_dopamine_synapse::Rule>,
+        rule: Arc<stdp_dopamine_synapse::Rule>,
         /// What the synapses of each source share (Kplus, n, times), by source index.
         rows: Vec<stdp_dopamine_synapse::Row>,
         states: Vec<stdp_dopamine_synapse::State>,
@@ -1845,6 +1845,7 @@ fn build_part(
         });
     }
     let mut rows = Vec::new();
+    let mut rules: Vec<Arc<stdp_dopamine_synapse::Rule>> = Vec::new();
     for (pi, pr) in spec.projections.iter().enumerate() {
         let (s, src, t, tgt) = &c.ends[pi];
         let delay = pr.synapse.delay.unwrap_or(Dist::Const(h));
@@ -1878,14 +1879,21 @@ fn build_part(
                         .collect::<Result<_, _>>()?,
                 },
                 PlasticParams::Dopamine(params, vt) => PlasticRows::Dopamine {
-                    rule: Box::new(
-                        stdp_dopamine_synapse::Rule::new(
-                            params,
-                            h,
-                            spec.populations[*t].tau_minus.unwrap_or(20.0),
-                        )
-                        .map_err(|e| NetworkError::Invalid(format!("projections[{pi}]: {e}")))?,
-                    ),
+                    rule: {
+                        // Projections with the same rule share its tables.
+                        let tau_minus = spec.populations[*t].tau_minus.unwrap_or(20.0);
+                        match rules.iter().find(|r| r.is(&params, h, tau_minus)) {
+                            Some(r) => Arc::clone(r),
+                            None => {
+                                let r = stdp_dopamine_synapse::Rule::new(params, h, tau_minus)
+                                    .map_err(|e| {
+                                        NetworkError::Invalid(format!("projections[{pi}]: {e}"))
+                                    })?;
+                                rules.push(Arc::new(r));
+                                Arc::clone(&rules[rules.len() - 1])
+                            }
+                        }
+                    },
                     rows: vec![stdp_dopamine_synapse::Row::default(); r.source_n as usize],
                     states: (0..n)
                         .map(|i| stdp_dopamine_synapse::State::new(weight_of(i)).map_err(err))

@@ -247,8 +247,10 @@ fn close(r: f64, x: f64) -> bool {
     (r - x).abs() <= REL_TOL * x.abs() + ABS_TOL
 }
 
+/// The relative deviation printed; values within `ABS_TOL` of 0 in NEST (clipped weights, traces
+/// before the first spike, a weight clipped to 0 and carried back by 4e-14) count absolutely.
 fn rel(r: f64, x: f64) -> f64 {
-    if x == 0.0 {
+    if x.abs() < ABS_TOL {
         (r - x).abs()
     } else {
         (r - x).abs() / x.abs()

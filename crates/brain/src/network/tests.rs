@@ -856,6 +856,20 @@ fn plastic_synapses_learn_the_same_on_any_thread_count() {
 }
 
 #[test]
+fn dopamine_projections_with_the_same_rule_share_its_tables() {
+    let mut s = plastic_mix();
+    // A copy of the first dopamine projection, and one with other parameters (the third).
+    s.projections.push(s.projections[1].clone());
+    let net = Network::build(&s, &opts(1)).unwrap();
+    let rule = |i: usize| match &net.parts[0].rows[i].plastic {
+        Some(PlasticRows::Dopamine { rule, .. }) => Arc::clone(rule),
+        _ => panic!("projection {i} is not a dopamine projection"),
+    };
+    assert!(Arc::ptr_eq(&rule(1), &rule(3)));
+    assert!(!Arc::ptr_eq(&rule(1), &rule(2)));
+}
+
+#[test]
 fn with_plasticity_off_plastic_synapses_transmit_fixed_weights() {
     let initial = [40.0, 40.0, 30.0];
     // On, every projection learns.
