@@ -9,7 +9,7 @@ episodes of 1500 ms, a fresh body per episode) with the final mean parameters, a
 random policy and the scripted PD on the same episodes. Prints one JSON line (and writes --out).
 
     PYTHONPATH=bridges/python:bridges/gym .venv/bin/python bridges/gym/examples/train_cem.py \\
-        --iterations 15 --out bridges/gym/results/cem_15it_seed0.json
+        --out bridges/gym/results/cem_seed0.json
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import platform
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--iterations", type=int, default=15)
-    ap.add_argument("--population", type=int, default=24)
+    ap.add_argument("--population", type=int, default=40)
     ap.add_argument("--episodes-per-candidate", type=int, default=2)
     ap.add_argument("--train-episode-ms", type=float, default=600.0)
     ap.add_argument("--seed", type=int, default=0)

@@ -80,8 +80,8 @@ class CemResult:
 
 def train_cem(
     env,
-    iterations: int = 12,
-    population: int = 24,
+    iterations: int = 15,
+    population: int = 40,
     elite_frac: float = 0.25,
     episodes_per_candidate: int = 2,
     init_std: float = 1.0,

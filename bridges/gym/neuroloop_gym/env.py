@@ -1,15 +1,22 @@
 """``JoystickEnv``: the mouse forelimb's joystick pull task (Mathis et al. 2017) as a Gymnasium
 environment, simulated by neuroloop's body engine in lockstep.
 
-How it runs: the env starts a ``neuroloop control`` server (``neuroloop.Run``) on a generated
-experiment (:mod:`neuroloop_gym.experiment`): the body engine (a process, rapier3d) and the *agent*, an
-external engine served by a thread of this process, whose ``excitations`` output drives the body's 8
-muscles. ``step(action)`` hands the action to the agent, advances the run by one control step and reads
-the body's outputs (``run.read``). ``reset()`` resets the run to a new episode (the body is built anew).
+How it runs, two backends with the same observations, bit for bit (tested):
 
-Timing (what the agent sees and when its action acts): the link agent -> body is one control step late
-(``delay_ms`` = ``control_step_ms``), so the coordinator exchanges with both engines once per control step
-(one lookahead ``Window``, docs/protocol.md 7.1) instead of every millisecond. Hence:
+* ``backend="native"`` (default): the extension ``neuroloop_gym_native`` (:mod:`neuroloop_gym.native`)
+  builds the body engine (``neuroloop-body``'s ``BodyEngine``, from the same configuration table as the
+  experiment below) in this process and steps it directly, no run and no exchange.
+* ``backend="zenoh"``: the env starts a ``neuroloop control`` server (``neuroloop.Run``) on a generated
+  experiment (:mod:`neuroloop_gym.experiment`): the body engine (a process, rapier3d) and the *agent*,
+  an external engine served by a thread of this process, whose ``excitations`` output drives the body's
+  8 muscles. ``step(action)`` hands the action to the agent, advances the run by one control step and
+  reads the body's outputs (``run.read``). ``reset()`` resets the run to a new episode (the body is
+  built anew).
+
+Timing (what the agent sees and when its action acts): in the experiment the link agent -> body is one
+control step late (``delay_ms`` = ``control_step_ms``), so the coordinator exchanges with both engines
+once per control step (one lookahead ``Window``, docs/protocol.md 7.1) instead of every millisecond; the
+native backend holds the excitations for one control step likewise. Hence:
 
 * the observation returned by ``reset()`` is the body at t = 0, and by the k-th ``step`` (k = 1, 2, ...)
   the body at t = k * control_step (its outputs at the end of the last physics step: no sensing delay);
