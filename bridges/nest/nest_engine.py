@@ -28,7 +28,14 @@ Not supported (refused with exit status 2): ``checkpoint_file`` and ``restore_fi
 checkpoint format). NEST's ``rng_seed`` is the engine's seed (when it is in [1, 2^31 - 1]; else
 ``seed % (2^31 - 1) + 1``).
 
-Also a command line tool for the same network files:
+Under MPI (``nest_engine_mpi.sh``: ``mpirun -np N`` with NEST built with MPI, scripts/setup_nest_mpi.sh)
+every rank builds and steps the same network (:class:`NestCore`; NEST distributes the neurons), rank 0
+alone is the engine the coordinator talks to, tells the other ranks each step's inputs and gathers their
+spikes (``mpi_world.py``). ``threads`` is then per rank. The output spikes of a step are ordered by stamp
+and neuron, so a run gives the same recordings whatever the ranks and threads, as long as their product
+(NEST's virtual processes) is the same.
+
+Also a command line tool for the same network files (``--simulate`` also under mpirun):
 
     nest_engine.py                                # the engine (started by `neuroloop run`)
     nest_engine.py --validate FILE                # read and build FILE in NEST; exit 2 with the problem
@@ -51,6 +58,7 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import mpi_world  # noqa: E402
 import network_file  # noqa: E402
 from network_file import SpecError  # noqa: E402
 
@@ -405,10 +413,92 @@ def read_config(name: str, config: dict):
     return spec, threads, plasticity, which
 
 
-class NestBrain(nl.Engine):
-    """The engine. See the module docs."""
+class NestCore:
+    """The network of one engine in NEST and its stepping, on every MPI rank alike (each rank runs the
+    same NEST calls; NEST distributes the neurons). :class:`NestBrain` (rank 0) feeds it the inputs as
+    plain arrays and gathers what every rank's recorder holds."""
 
-    def __init__(self, ctx: nl.InitContext):
+    def __init__(self, spec: dict, *, seed: int, threads: int, plasticity: bool, steps_per_sync: int):
+        self.nest = import_nest()
+        self.net = Network(self.nest, spec, seed=seed, threads=threads, plasticity=plasticity)
+        self.h = spec["resolution_ms"]
+        self.steps_per_sync = steps_per_sync
+        self.prepared = False
+
+    def advance(self, plan: dict):
+        """One sync step: ``plan["clear"]`` empties the recorder first, ``plan["inputs"]`` are the spike
+        batches of the input ports (neuron indices, times in ms), ``plan["rewards"]`` per reward port the
+        dopamine spike's weight or None. Returns this rank's new spikes (global neuron index, stamp in
+        steps) and how many events its recorder holds."""
+        nest, net, h = self.nest, self.net, self.h
+        if not self.prepared:
+            nest.Prepare()
+            self.prepared = True
+        if plan["clear"]:
+            net.clear_recorder(prepared=True)
+        now = net.steps
+        # Input spikes: the generator of channel i fires one step before the arrival (delay h), and
+        # not before the next step NEST simulates.
+        for inp, (neuron, time_ms) in zip(net.inputs, plan["inputs"]):
+            pending = inp["pending"]
+            changed = set()
+            if len(neuron):
+                arrival = np.rint(time_ms / h).astype(np.int64) + inp["delay_steps"]
+                fire = np.maximum(arrival - 1, now + 1)
+                for i, k in zip(neuron.tolist(), fire.tolist()):
+                    pending.setdefault(i, []).append(k)
+                    changed.add(i)
+            if changed:
+                # One SetStatus for all the generators that got spikes (in node id order).
+                order = sorted(changed)
+                for i in order:
+                    pending[i] = sorted(k for k in pending[i] if k > now)
+                ids = [inp["first_gen"] + i for i in order]
+                nest.NodeCollection(ids).set([{"spike_times": [k * h for k in pending[i]]} for i in order])
+            for i in [i for i, v in pending.items() if i not in changed and v and v[-1] <= now]:
+                del pending[i]
+        for r, weight in zip(net.rewards, plan["rewards"]):
+            if weight is None:
+                continue
+            if weight != r["weight"]:
+                if len(r["conn"]):  # under MPI: on the rank that holds the connection
+                    r["conn"].weight = weight
+                r["weight"] = weight
+            r["gen"].spike_times = [(now + 1) * h]
+        nest.Run(self.steps_per_sync * h)
+        neurons, steps, held = net.take_spikes(after_step=now)
+        net.steps += self.steps_per_sync
+        return neurons, steps, np.array([held], dtype=np.int64)
+
+    def shutdown(self):
+        if self.prepared:
+            self.nest.Cleanup()
+            self.prepared = False
+
+
+def _build(world: mpi_world.World, arg: dict) -> Optional[NestCore]:
+    """Collective: every rank builds the network; a rank's error (the first in rank order) is raised
+    on every rank as a SpecError."""
+    core, error = None, None
+    try:
+        core = NestCore(arg["spec"], seed=arg["seed"], threads=arg["threads"], plasticity=arg["plasticity"],
+                        steps_per_sync=arg["steps_per_sync"])
+    except SpecError as e:
+        error = (e.path, e.message)
+    except nl.ConfigError as e:
+        error = ("", str(e))
+    failed = world.first_error(error)
+    if failed is not None:
+        rank, (path, message) = failed
+        raise SpecError(path, message + (f" (on MPI rank {rank})" if rank else ""))
+    return core
+
+
+class NestBrain(nl.Engine):
+    """The engine (MPI rank 0). See the module docs."""
+
+    def __init__(self, ctx: nl.InitContext, world: Optional[mpi_world.World] = None):
+        self.world = world or mpi_world.World()
         self.name = ctx.name
         spec, threads, plasticity, which = read_config(ctx.name, ctx.config)
         h = spec["resolution_ms"]
@@ -417,13 +507,16 @@ class NestBrain(nl.Engine):
         if not (self.steps_per_sync >= 1 and abs(ratio - self.steps_per_sync) < 1e-9 * self.steps_per_sync):
             raise nl.ConfigError(f"engines.{ctx.name}.step_ms: the sync step of {ctx.step_ms} ms is not a whole "
                                  f"number of the network's resolution_ms = {h}")
-        self.nest = nest = import_nest()
+        arg = {"spec": spec, "seed": ctx.seed, "threads": threads, "plasticity": plasticity,
+               "steps_per_sync": self.steps_per_sync}
+        self.world.command("build", arg)
         try:
-            self.net = Network(nest, spec, seed=ctx.seed, threads=threads, plasticity=plasticity)
+            self.core = _build(self.world, arg)
         except SpecError as e:
             where = f"engines.{ctx.name}.config.{which}"
             sep = ": " if which == "network_file" else "."
             raise nl.ConfigError(f"{where}{sep}{e}" if e.path else f"{where}: {e}") from None
+        self.nest, self.net = self.core.nest, self.core.net
         self.spec = spec
         self.h = h
         run_dir = os.environ.get("NEUROLOOP_RUN_DIR")
@@ -433,8 +526,10 @@ class NestBrain(nl.Engine):
         if not plasticity:
             print(f"engine {ctx.name}: plasticity is off: plastic synapses are static, rewards are ignored",
                   file=sys.stderr)
+        if self.world.size > 1:
+            print(f"engine {ctx.name}: NEST on {self.world.size} MPI ranks x {threads} threads", file=sys.stderr)
         self.pop_sizes = np.array([max(p["n"], 1) for p in spec["populations"]], dtype=np.float64)
-        self.prepared = False
+        self.clear = False
 
     def ports(self):
         spec = self.spec
@@ -448,52 +543,31 @@ class NestBrain(nl.Engine):
         return ports
 
     def step(self, t_ms, dt_ms, inputs, outputs):
-        nest, net, h = self.nest, self.net, self.h
-        if not self.prepared:
-            nest.Prepare()
-            self.prepared = True
-        now = net.steps
-        # Input spikes: the generator of channel i fires one step before the arrival (delay h), and
-        # not before the next step NEST simulates.
+        net, h = self.net, self.h
+        plan = {"clear": self.clear, "inputs": [], "rewards": []}
         for inp in net.inputs:
             batch = inputs[inp["port"]]
-            pending = inp["pending"]
-            changed = set()
-            if len(batch.neuron):
-                arrival = np.rint(batch.time_ms / h).astype(np.int64) + inp["delay_steps"]
-                fire = np.maximum(arrival - 1, now + 1)
-                for i, k in zip(batch.neuron.tolist(), fire.tolist()):
-                    pending.setdefault(i, []).append(k)
-                    changed.add(i)
-            if changed:
-                # One SetStatus for all the generators that got spikes (in node id order).
-                order = sorted(changed)
-                for i in order:
-                    pending[i] = sorted(k for k in pending[i] if k > now)
-                ids = [inp["first_gen"] + i for i in order]
-                nest.NodeCollection(ids).set([{"spike_times": [k * h for k in pending[i]]} for i in order])
-            for i in [i for i, v in pending.items() if i not in changed and v and v[-1] <= now]:
-                del pending[i]
+            plan["inputs"].append((np.asarray(batch.neuron), np.asarray(batch.time_ms, dtype=np.float64)))
         for r in net.rewards:
             stamp = inputs.stamp(r["port"])
-            if stamp is None or stamp == r["last_stamp"]:
-                continue
-            r["last_stamp"] = stamp
-            value = float(inputs[r["port"]])
-            if not math.isfinite(value):
-                raise RuntimeError(f"engine {self.name}: reward port {r['port']} got {value}")
-            if value > 0.0 and net.plasticity:
-                if value != r["weight"]:
-                    r["conn"].weight = value
-                    r["weight"] = value
-                r["gen"].spike_times = [(now + 1) * h]
-        nest.Run(self.steps_per_sync * h)
-        neurons, steps, held = net.take_spikes(after_step=now)
-        net.steps += self.steps_per_sync
+            weight = None
+            if stamp is not None and stamp != r["last_stamp"]:
+                r["last_stamp"] = stamp
+                value = float(inputs[r["port"]])
+                if not math.isfinite(value):
+                    raise RuntimeError(f"engine {self.name}: reward port {r['port']} got {value}")
+                if value > 0.0 and net.plasticity:
+                    weight = value
+            plan["rewards"].append(weight)
+        self.world.command("advance", plan)
+        neurons, steps, held = self.world.gather(*self.core.advance(plan))
         # Reading the recorder costs time in proportion to what it holds (~0.08 us per event); emptying
-        # it costs a Cleanup and a Prepare (~0.3 ms): done once it holds CLEAR_AT events.
-        if held >= CLEAR_AT:
-            net.clear_recorder(prepared=True)
+        # it costs a Cleanup and a Prepare (~0.3 ms): done (before the next step) once a rank's recorder
+        # holds CLEAR_AT events.
+        self.clear = bool(held.max() >= CLEAR_AT)
+        # The same order whatever the number of ranks and threads: by stamp, then neuron.
+        order = np.lexsort((neurons, steps))
+        neurons, steps = neurons[order], steps[order]
         times = steps.astype(np.float64) * h
         for o in net.outputs:
             ch = o["channel"][neurons]
@@ -503,9 +577,53 @@ class NestBrain(nl.Engine):
         outputs["rates"] = counts / (self.pop_sizes * (self.steps_per_sync * h * 1e-3))
 
     def shutdown(self):
-        if self.prepared:
-            self.nest.Cleanup()
-            self.prepared = False
+        self.world.command("shutdown")
+        self.core.shutdown()
+
+
+def serve_other_ranks(world: mpi_world.World) -> int:
+    """MPI ranks 1..N-1: build and step the network as rank 0 says, send it the spikes."""
+    state: Dict[str, Optional[NestCore]] = {"core": None}
+
+    def build(arg):
+        try:
+            state["core"] = _build(world, arg)
+        except SpecError:
+            state["core"] = None  # rank 0 reports it and waits for the next command
+        return True
+
+    def advance(plan):
+        world.gather(*state["core"].advance(plan))
+        return True
+
+    def shutdown(_):
+        if state["core"] is not None:
+            state["core"].shutdown()
+        return True
+
+    world.serve({"build": build, "advance": advance, "shutdown": shutdown, "exit": lambda _: False})
+    return 0
+
+
+def engine_main() -> int:
+    """The engine: rank 0 serves the coordinator; under MPI the other ranks follow it."""
+    world = mpi_world.World()
+    if not world.root:
+        return serve_other_ranks(world)
+    try:
+        nl.main(lambda ctx: NestBrain(ctx, world))
+    finally:
+        world.command("exit")
+    return 0
+
+
+def spike_digest(neurons: np.ndarray, steps: np.ndarray) -> str:
+    """A fingerprint of a spike train (sorted by stamp, then neuron): equal trains, equal digests."""
+    import hashlib  # noqa: PLC0415
+
+    order = np.lexsort((neurons, steps))
+    data = np.stack([steps[order], neurons[order]]).astype("<i8").tobytes()
+    return hashlib.sha256(data).hexdigest()
 
 
 def _cli(argv: List[str]) -> int:
@@ -531,17 +649,23 @@ def _cli(argv: List[str]) -> int:
     t0 = time.perf_counter()
     nest.Simulate(args.ms)
     wall = time.perf_counter() - t0
-    neurons, steps, _ = net.take_spikes()
+    # Under mpirun every rank runs this, and each rank's recorder holds its own neurons' spikes.
+    world = mpi_world.World()
+    gathered = world.gather(*net.take_spikes()[:2])
+    if not world.root:
+        return 0
+    neurons, steps = gathered
     pops = []
     for i, p in enumerate(spec["populations"]):
         n = int(np.count_nonzero(net.population_of[neurons] == i))
         pops.append({"name": p["name"], "n": p["n"], "spikes": n, "rate_hz": n / (p["n"] * args.ms * 1e-3)})
     print(json.dumps({"nest_version": nest.__version__, "seed": args.seed, "threads": args.threads,
-                      "sim_ms": args.ms, "sim_s": round(wall, 3), "populations": pops}))
+                      "mpi_ranks": world.size, "sim_ms": args.ms, "sim_s": round(wall, 3), "populations": pops,
+                      "spikes_sha256": spike_digest(neurons, steps)}))
     return 0
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1:
         sys.exit(_cli(sys.argv[1:]))
-    nl.main(NestBrain)
+    sys.exit(engine_main())
