@@ -118,6 +118,7 @@ impl Coordinator {
     /// can tell), then `Shutdown`, a short wait for `Bye` or exit (not for an engine already gone),
     /// then SIGKILL.
     pub(crate) fn stop(&mut self, failure: Option<&str>) {
+        neuroloop_transport::probe::write("coordinator", self.hub.names());
         // How each process had ended before we told it to stop (a crash): what its report keeps. A
         // process that ends on our Error/Shutdown ended normally, whatever its status.
         let ended_before: Vec<Option<std::process::ExitStatus>> = self

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use neuroloop_core::lockstep::Lockstep;
 use neuroloop_core::time::Step;
 use neuroloop_core::wire::{self, DataEntry, Message};
-use neuroloop_transport::HubEvent;
+use neuroloop_transport::{probe, HubEvent};
 
 use crate::coordinator::Coordinator;
 use crate::RunError;
@@ -67,6 +67,7 @@ impl Coordinator {
             }
         }
         let round_start = Instant::now();
+        probe::note("c.round", t.0, None);
         let n = self.engines.len();
         for e in 0..n {
             let steps = lockstep.steps_in_exchange(e, t);
@@ -100,7 +101,9 @@ impl Coordinator {
             if let Message::Step { inputs, .. } = msg {
                 self.inputs = inputs;
             }
+            probe::note_message("c.put", t.0, Some(e), self.buf.len());
             self.hub.send_bytes(e, &self.buf)?;
+            probe::note("c.sent", t.0, Some(e));
             self.engines[e].busy = Some((t, round_start));
             self.engines[e].busy_until = Step(t.0 + u64::from(steps) * u64::from(p));
             self.engines[e].busy_steps = steps;
@@ -108,12 +111,14 @@ impl Coordinator {
         // The previous round's outputs are recorded while the engines compute this one (the order of
         // each recording's rows is the same).
         self.record_collected()?;
+        probe::note("c.recorded", t.0, None);
         let next = Step((t.0 + u64::from(lockstep.window())).min(lockstep.duration().0));
         // Whatever was sent at or before `t` and ends by `next` (a short last window may end early).
         let finishing =
             |c: &Self, e: usize| c.engines[e].busy_until > t && c.engines[e].busy_until <= next;
         self.wait_for(|c, e| finishing(c, e) && c.engines[e].done.is_none())?;
         let round_end = Instant::now();
+        probe::note("c.handled", t.0, None);
         let mut max_compute = 0;
         for e in 0..n {
             if !finishing(self, e) || self.engines[e].done.is_none() {
@@ -153,6 +158,7 @@ impl Coordinator {
             all.push(overhead);
         }
         self.reached = next;
+        probe::note("c.end", t.0, None);
         if t.0.is_multiple_of(64)
             && round_end.duration_since(self.last_flush) > Duration::from_millis(200)
         {
@@ -270,6 +276,7 @@ impl Coordinator {
                 deadline.min(Instant::now() + Duration::from_millis(50)),
                 &mut events,
             );
+            probe::note("c.woke", self.reached.0, None);
             if events.is_empty() {
                 self.check_alive()?;
                 if self.interrupt.load(Ordering::Relaxed) {

@@ -96,6 +96,9 @@ pub fn serve(args: &EngineArgs, construct: EngineConstructor) -> Result<(), Tran
         .declare_subscriber(keys::to_engine(&args.run_id, &args.name))
         .callback(move |s| {
             let bytes = s.payload().to_bytes();
+            if crate::probe::enabled() && bytes.len() >= wire::HEADER_LEN {
+                crate::probe::note_message("e.recv", header_step(&bytes), None, bytes.len());
+            }
             if bytes.len() >= wire::HEADER_LEN && bytes[3] == STEP_KIND {
                 let mut guard = in_callback.lock().unwrap_or_else(|p| p.into_inner());
                 if let Some(st) = guard.as_mut() {
@@ -288,6 +291,7 @@ pub fn serve(args: &EngineArgs, construct: EngineConstructor) -> Result<(), Tran
                 st.engine.shutdown();
                 drop(guard);
                 send(&Message::Bye)?;
+                crate::probe::write(&args.name, &[]);
                 return Ok(());
             }
             Message::Error { message } => {
@@ -320,6 +324,11 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 
 /// The wire code of `Step` (see `docs/protocol.md`).
 const STEP_KIND: u8 = 4;
+
+/// The step in a message's header (which must be at least [`wire::HEADER_LEN`] bytes long).
+fn header_step(bytes: &[u8]) -> u64 {
+    u64::from_le_bytes(bytes[4..12].try_into().expect("an 8-byte step"))
+}
 
 /// What the receive callback hands to the calling thread.
 enum Event {
@@ -386,6 +395,8 @@ impl Stepper {
             error,
         })?;
         let started = Instant::now();
+        let probe_step = header_step(bytes);
+        crate::probe::note("e.decoded", probe_step, None);
         let mut head = std::mem::take(&mut self.buf);
         let result = match msg {
             Message::Step {
@@ -446,12 +457,14 @@ impl Stepper {
                 other.kind_name()
             ))),
         };
+        crate::probe::note_message("e.computed", probe_step, None, head.len());
         let r = result.and_then(|()| {
             self.publisher
                 .put(head.as_slice())
                 .wait()
                 .map_err(zerr("publish"))
         });
+        crate::probe::note("e.sent", probe_step, None);
         self.buf = head;
         r
     }

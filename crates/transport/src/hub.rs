@@ -84,10 +84,15 @@ impl Hub {
             .callback(move |s| {
                 let key = s.key_expr().as_str();
                 let ev = match keys::engine_of(&run, key).and_then(|n| idx.get(n)) {
-                    Some(&engine) => HubEvent::Message {
-                        engine,
-                        bytes: s.payload().to_bytes().into_owned(),
-                    },
+                    Some(&engine) => {
+                        let bytes = s.payload().to_bytes().into_owned();
+                        if crate::probe::enabled() && bytes.len() >= wire::HEADER_LEN {
+                            let step =
+                                u64::from_le_bytes(bytes[4..12].try_into().expect("8 bytes"));
+                            crate::probe::note_message("c.recv", step, Some(engine), bytes.len());
+                        }
+                        HubEvent::Message { engine, bytes }
+                    }
                     None => HubEvent::Stray {
                         key: key.to_string(),
                     },

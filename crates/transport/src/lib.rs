@@ -46,6 +46,7 @@ mod config;
 mod engine;
 mod hub;
 pub mod keys;
+pub mod probe;
 
 pub use config::{free_tcp_endpoint, zenoh_config};
 pub use engine::{lowlatency_from_env, serve, EngineArgs};
