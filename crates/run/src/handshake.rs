@@ -88,7 +88,9 @@ impl Coordinator {
                         EngineKind::Executable(p) => (p.clone(), vec![], p.display().to_string()),
                     };
                     args.extend(spec.args.iter().cloned());
-                    let env = engine_env(&spec.name);
+                    // The processes started here also share the coordinator's zenoh runtime layout.
+                    let mut env = engine_env(&spec.name);
+                    env.push(("ZENOH_RUNTIME", neuroloop_transport::runtime_layout()));
                     let p =
                         EngineProcess::spawn(&spec.name, &program, &args, &env).map_err(|e| {
                             let err = RunError::Setup(format!(

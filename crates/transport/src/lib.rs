@@ -48,7 +48,9 @@ mod hub;
 pub mod keys;
 pub mod probe;
 
-pub use config::{free_tcp_endpoint, zenoh_config};
+pub use config::{
+    free_tcp_endpoint, runtime_layout, use_runtime_layout, zenoh_config, RUNTIME_LAYOUT,
+};
 pub use engine::{lowlatency_from_env, serve, EngineArgs};
 pub use hub::{spin_time, Hub, HubEvent};
 
