@@ -120,6 +120,7 @@ impl Coordinator {
                 busy_steps: 0,
                 done: None,
                 compute: Histogram::default(),
+                last_compute_ns: 0,
                 joined: false,
                 hello_pid: None,
                 said_bye: false,
@@ -184,7 +185,8 @@ impl Coordinator {
             unrecorded: Vec::new(),
             taps: (0..n).map(|_| Vec::new()).collect(),
             inputs: Vec::new(),
-            buf: Vec::with_capacity(256),
+            bufs: vec![Vec::with_capacity(256); n],
+            order: Vec::with_capacity(n),
         };
         match c.handshake(run_dir) {
             Ok(()) => Ok(c),

@@ -69,6 +69,11 @@ impl Coordinator {
         let round_start = Instant::now();
         probe::note("c.round", t.0, None);
         let n = self.engines.len();
+        // Every message is encoded first, then they are published, the engine whose last exchange
+        // took longest first: the round ends with the slowest engine's reply, and an engine woken
+        // early does not hold up the coordinator's encoding of the others.
+        let mut order = std::mem::take(&mut self.order);
+        order.clear();
         for e in 0..n {
             let steps = lockstep.steps_in_exchange(e, t);
             if steps == 0 {
@@ -97,17 +102,22 @@ impl Coordinator {
                     substeps,
                 }
             };
-            wire::encode_into(&msg, &mut self.buf);
+            wire::encode_into(&msg, &mut self.bufs[e]);
             if let Message::Step { inputs, .. } = msg {
                 self.inputs = inputs;
             }
-            probe::note_message("c.put", t.0, Some(e), self.buf.len());
-            self.hub.send_bytes(e, &self.buf)?;
-            probe::note("c.sent", t.0, Some(e));
-            self.engines[e].busy = Some((t, round_start));
             self.engines[e].busy_until = Step(t.0 + u64::from(steps) * u64::from(p));
             self.engines[e].busy_steps = steps;
+            order.push(e);
         }
+        order.sort_by_key(|&e| std::cmp::Reverse(self.engines[e].last_compute_ns));
+        for &e in &order {
+            probe::note_message("c.put", t.0, Some(e), self.bufs[e].len());
+            self.hub.send_bytes(e, &self.bufs[e])?;
+            probe::note("c.sent", t.0, Some(e));
+            self.engines[e].busy = Some((t, round_start));
+        }
+        self.order = order;
         // The previous round's outputs are recorded while the engines compute this one (the order of
         // each recording's rows is the same).
         self.record_collected()?;
@@ -128,6 +138,7 @@ impl Coordinator {
             self.engines[e].busy_until = Step(0);
             max_compute = max_compute.max(compute);
             self.engines[e].compute.push(compute);
+            self.engines[e].last_compute_ns = compute;
             let p = u64::from(lockstep.period(e));
             let mut end = start;
             let recorded = !self.engines[e].recorded.is_empty() && self.recorder.is_some();
