@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use neuroloop_core::port::Direction;
-use neuroloop_core::wire::{self, DataEntry, Message};
+use neuroloop_core::wire::{self, DataEntry, Message, WireError};
 use neuroloop_transport::HubEvent;
 
 use crate::coordinator::Coordinator;
@@ -14,11 +14,16 @@ use crate::processes::describe_exit;
 use crate::RunError;
 
 impl Coordinator {
-    /// Decodes an engine's message; a malformed one (another protocol version included) is answered
-    /// with `Error` saying why before the run fails, so that the engine can tell.
-    pub(crate) fn decode(&self, engine: usize, bytes: &[u8]) -> Result<Message, RunError> {
-        wire::decode(bytes).map_err(|e| {
-            let why = format!("sent a malformed message ({} bytes): {e}", bytes.len());
+    /// An engine's message as the hub decoded it; a malformed one (another protocol version included)
+    /// is answered with `Error` saying why before the run fails, so that the engine can tell.
+    pub(crate) fn decoded(
+        &self,
+        engine: usize,
+        message: Result<Message, WireError>,
+        bytes: usize,
+    ) -> Result<Message, RunError> {
+        message.map_err(|e| {
+            let why = format!("sent a malformed message ({bytes} bytes): {e}");
             let reply = wire::encode(&Message::Error {
                 message: format!("the coordinator refused a message from you: {e}"),
             });
@@ -154,8 +159,10 @@ impl Coordinator {
                 break;
             }
             match self.hub.recv_timeout(Duration::from_millis(10)) {
-                Some(HubEvent::Message { engine, bytes }) => {
-                    if let Ok(Message::Bye) = wire::decode(&bytes) {
+                Some(HubEvent::Message {
+                    engine, message, ..
+                }) => {
+                    if let Ok(Message::Bye) = message {
                         self.engines[engine].said_bye = true;
                     }
                 }

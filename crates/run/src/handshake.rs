@@ -211,7 +211,11 @@ impl Coordinator {
                 .hub
                 .recv_until(deadline.min(Instant::now() + Duration::from_millis(50)))
             {
-                Some(HubEvent::Message { engine, bytes }) => match self.decode(engine, &bytes)? {
+                Some(HubEvent::Message {
+                    engine,
+                    message,
+                    bytes,
+                }) => match self.decoded(engine, message, bytes)? {
                     Message::Hello { engine: name, pid } if name == self.engines[engine].name => {
                         self.engines[engine].joined = true;
                         self.engines[engine].hello_pid = (pid != 0).then_some(pid);
@@ -291,7 +295,11 @@ impl Coordinator {
                 .hub
                 .recv_until(deadline.min(Instant::now() + Duration::from_millis(50)))
             {
-                Some(HubEvent::Message { engine, bytes }) => match self.decode(engine, &bytes)? {
+                Some(HubEvent::Message {
+                    engine,
+                    message,
+                    bytes,
+                }) => match self.decoded(engine, message, bytes)? {
                     Message::Ready { ports, outputs } => {
                         let known = &self.engines[engine].ports;
                         if !known.is_empty() && *known != ports {

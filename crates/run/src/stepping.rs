@@ -327,7 +327,11 @@ impl Coordinator {
 
     pub(crate) fn handle(&mut self, ev: HubEvent) -> Result<(), RunError> {
         match ev {
-            HubEvent::Message { engine, bytes } => match self.decode(engine, &bytes)? {
+            HubEvent::Message {
+                engine,
+                message,
+                bytes,
+            } => match self.decoded(engine, message, bytes)? {
                 msg @ (Message::StepDone { .. } | Message::WindowDone { .. }) => {
                     let (step, compute_ns, outputs) = match msg {
                         Message::StepDone {
