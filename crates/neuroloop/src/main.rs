@@ -143,6 +143,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Before any thread starts (see the function).
+    neuroloop_transport::use_runtime_layout();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

@@ -34,6 +34,8 @@ pub(crate) struct EngineState {
     pub done: Option<(Step, Vec<Vec<DataEntry>>, u64)>,
     /// Compute time of its steps.
     pub compute: Histogram,
+    /// Compute time of its last step or window, in ns.
+    pub last_compute_ns: u64,
     pub joined: bool,
     /// The pid its `Hello` gave (for an external engine's error reports).
     pub hello_pid: Option<u32>,
@@ -95,9 +97,11 @@ pub(crate) struct Coordinator {
     pub unrecorded: Vec<(usize, Step, Vec<DataEntry>)>,
     /// Per engine, its tapped output ports (see `Run::tap`).
     pub taps: Vec<Vec<Tap>>,
-    /// Scratch for the inputs of one `Step` message and its encoding.
+    /// Scratch for the inputs of one `Step` message, the encoded message of each engine and the
+    /// order in which they are sent.
     pub inputs: Vec<DataEntry>,
-    pub buf: Vec<u8>,
+    pub bufs: Vec<Vec<u8>>,
+    pub order: Vec<usize>,
 }
 
 /// A failed start: the error and the processes started so far (killed when dropped).

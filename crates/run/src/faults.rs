@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use neuroloop_core::port::Direction;
-use neuroloop_core::wire::{self, DataEntry, Message};
+use neuroloop_core::wire::{self, DataEntry, Message, WireError};
 use neuroloop_transport::HubEvent;
 
 use crate::coordinator::Coordinator;
@@ -14,13 +14,18 @@ use crate::processes::describe_exit;
 use crate::RunError;
 
 impl Coordinator {
-    /// Decodes an engine's message; a malformed one (another protocol version included) is answered
-    /// with `Error` saying why before the run fails, so that the engine can tell. Notes when the engine
-    /// was last heard from.
-    pub(crate) fn decode(&mut self, engine: usize, bytes: &[u8]) -> Result<Message, RunError> {
+    /// An engine's message as the hub decoded it; a malformed one (another protocol version included)
+    /// is answered with `Error` saying why before the run fails, so that the engine can tell. Notes
+    /// when the engine was last heard from.
+    pub(crate) fn decoded(
+        &mut self,
+        engine: usize,
+        message: Result<Message, WireError>,
+        bytes: usize,
+    ) -> Result<Message, RunError> {
         self.engines[engine].last_heard = Some(Instant::now());
-        wire::decode(bytes).map_err(|e| {
-            let why = format!("sent a malformed message ({} bytes): {e}", bytes.len());
+        message.map_err(|e| {
+            let why = format!("sent a malformed message ({bytes} bytes): {e}");
             let reply = wire::encode(&Message::Error {
                 message: format!("the coordinator refused a message from you: {e}"),
             });
@@ -152,6 +157,7 @@ impl Coordinator {
     /// can tell), then `Shutdown`, a short wait for `Bye` or exit (not for an engine already gone),
     /// then SIGKILL.
     pub(crate) fn stop(&mut self, failure: Option<&str>) {
+        neuroloop_transport::probe::write("coordinator", self.hub.names());
         // How each process had ended before we told it to stop (a crash): what its report keeps. A
         // process that ends on our Error/Shutdown ended normally, whatever its status.
         let ended_before: Vec<Option<std::process::ExitStatus>> = self
@@ -197,8 +203,10 @@ impl Coordinator {
                 break;
             }
             match self.hub.recv_timeout(Duration::from_millis(10)) {
-                Some(HubEvent::Message { engine, bytes }) => {
-                    if let Ok(Message::Bye) = wire::decode(&bytes) {
+                Some(HubEvent::Message {
+                    engine, message, ..
+                }) => {
+                    if let Ok(Message::Bye) = message {
                         self.engines[engine].said_bye = true;
                     }
                 }

@@ -86,7 +86,9 @@ impl Coordinator {
                         EngineKind::Executable(p) => (p.clone(), vec![], p.display().to_string()),
                     };
                     args.extend(spec.args.iter().cloned());
-                    let env = engine_env(&spec.name);
+                    // The processes started here also share the coordinator's zenoh runtime layout.
+                    let mut env = engine_env(&spec.name);
+                    env.push(("ZENOH_RUNTIME", neuroloop_transport::runtime_layout()));
                     let p =
                         EngineProcess::spawn(&spec.name, &program, &args, &env).map_err(|e| {
                             let err = RunError::Setup(format!(
@@ -116,6 +118,7 @@ impl Coordinator {
                 busy_steps: 0,
                 done: None,
                 compute: Histogram::default(),
+                last_compute_ns: 0,
                 joined: false,
                 hello_pid: None,
                 said_bye: false,
@@ -181,7 +184,8 @@ impl Coordinator {
             unrecorded: Vec::new(),
             taps: (0..n).map(|_| Vec::new()).collect(),
             inputs: Vec::new(),
-            buf: Vec::with_capacity(256),
+            bufs: vec![Vec::with_capacity(256); n],
+            order: Vec::with_capacity(n),
         };
         match c.handshake(run_dir) {
             Ok(()) => Ok(c),
@@ -206,7 +210,11 @@ impl Coordinator {
                 .hub
                 .recv_until(deadline.min(Instant::now() + Duration::from_millis(50)))
             {
-                Some(HubEvent::Message { engine, bytes }) => match self.decode(engine, &bytes)? {
+                Some(HubEvent::Message {
+                    engine,
+                    message,
+                    bytes,
+                }) => match self.decoded(engine, message, bytes)? {
                     Message::Hello { engine: name, pid } if name == self.engines[engine].name => {
                         self.engines[engine].joined = true;
                         self.engines[engine].hello_pid = (pid != 0).then_some(pid);
@@ -286,7 +294,11 @@ impl Coordinator {
                 .hub
                 .recv_until(deadline.min(Instant::now() + Duration::from_millis(50)))
             {
-                Some(HubEvent::Message { engine, bytes }) => match self.decode(engine, &bytes)? {
+                Some(HubEvent::Message {
+                    engine,
+                    message,
+                    bytes,
+                }) => match self.decoded(engine, message, bytes)? {
                     Message::Ready { ports, outputs } => {
                         let known = &self.engines[engine].ports;
                         if !known.is_empty() && *known != ports {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use neuroloop_core::lockstep::Lockstep;
 use neuroloop_core::time::Step;
 use neuroloop_core::wire::{self, DataEntry, Message};
-use neuroloop_transport::HubEvent;
+use neuroloop_transport::{probe, HubEvent};
 
 use crate::coordinator::Coordinator;
 use crate::RunError;
@@ -67,7 +67,13 @@ impl Coordinator {
             }
         }
         let round_start = Instant::now();
+        probe::note("c.round", t.0, None);
         let n = self.engines.len();
+        // Every message is encoded first, then they are published, the engine whose last exchange
+        // took longest first: the round ends with the slowest engine's reply, and an engine woken
+        // early does not hold up the coordinator's encoding of the others.
+        let mut order = std::mem::take(&mut self.order);
+        order.clear();
         for e in 0..n {
             let steps = lockstep.steps_in_exchange(e, t);
             if steps == 0 {
@@ -96,24 +102,33 @@ impl Coordinator {
                     substeps,
                 }
             };
-            wire::encode_into(&msg, &mut self.buf);
+            wire::encode_into(&msg, &mut self.bufs[e]);
             if let Message::Step { inputs, .. } = msg {
                 self.inputs = inputs;
             }
-            self.hub.send_bytes(e, &self.buf)?;
-            self.engines[e].busy = Some((t, round_start));
             self.engines[e].busy_until = Step(t.0 + u64::from(steps) * u64::from(p));
             self.engines[e].busy_steps = steps;
+            order.push(e);
         }
+        order.sort_by_key(|&e| std::cmp::Reverse(self.engines[e].last_compute_ns));
+        for &e in &order {
+            probe::note_message("c.put", t.0, Some(e), self.bufs[e].len());
+            self.hub.send_bytes(e, &self.bufs[e])?;
+            probe::note("c.sent", t.0, Some(e));
+            self.engines[e].busy = Some((t, round_start));
+        }
+        self.order = order;
         // The previous round's outputs are recorded while the engines compute this one (the order of
         // each recording's rows is the same).
         self.record_collected()?;
+        probe::note("c.recorded", t.0, None);
         let next = Step((t.0 + u64::from(lockstep.window())).min(lockstep.duration().0));
         // Whatever was sent at or before `t` and ends by `next` (a short last window may end early).
         let finishing =
             |c: &Self, e: usize| c.engines[e].busy_until > t && c.engines[e].busy_until <= next;
         self.wait_for(|c, e| finishing(c, e) && c.engines[e].done.is_none())?;
         let round_end = Instant::now();
+        probe::note("c.handled", t.0, None);
         let mut max_compute = 0;
         for e in 0..n {
             if !finishing(self, e) || self.engines[e].done.is_none() {
@@ -123,6 +138,7 @@ impl Coordinator {
             self.engines[e].busy_until = Step(0);
             max_compute = max_compute.max(compute);
             self.engines[e].compute.push(compute);
+            self.engines[e].last_compute_ns = compute;
             let p = u64::from(lockstep.period(e));
             let mut end = start;
             let recorded = !self.engines[e].recorded.is_empty() && self.recorder.is_some();
@@ -153,6 +169,7 @@ impl Coordinator {
             all.push(overhead);
         }
         self.reached = next;
+        probe::note("c.end", t.0, None);
         if t.0.is_multiple_of(64)
             && round_end.duration_since(self.last_flush) > Duration::from_millis(200)
         {
@@ -270,6 +287,7 @@ impl Coordinator {
                 deadline.min(Instant::now() + Duration::from_millis(50)),
                 &mut events,
             );
+            probe::note("c.woke", self.reached.0, None);
             if events.is_empty() {
                 self.check_alive()?;
                 if self.interrupt.load(Ordering::Relaxed) {
@@ -309,7 +327,11 @@ impl Coordinator {
 
     pub(crate) fn handle(&mut self, ev: HubEvent) -> Result<(), RunError> {
         match ev {
-            HubEvent::Message { engine, bytes } => match self.decode(engine, &bytes)? {
+            HubEvent::Message {
+                engine,
+                message,
+                bytes,
+            } => match self.decoded(engine, message, bytes)? {
                 msg @ (Message::StepDone { .. } | Message::WindowDone { .. }) => {
                     let (step, compute_ns, outputs) = match msg {
                         Message::StepDone {

@@ -6,6 +6,33 @@ use std::sync::Arc;
 
 use crate::TransportError;
 
+/// The layout of zenoh's runtimes (its tokio thread pools) in the processes of a run, the value of
+/// `ZENOH_RUNTIME` they use unless it is set: the accept, network and application runtimes are
+/// handed over to the receive runtime, which has one worker thread. A connection then belongs to the
+/// thread that reads it, so a message wakes one thread instead of two (zenoh's default has the
+/// connection's socket served by the accept or network runtime's thread, which wakes a receive
+/// thread), and an engine computes its step and publishes the reply on that thread. Transmission
+/// keeps its own runtime, so that a publication that must wait for the link never waits for the
+/// thread that publishes it. Measured on `forelimb_senses.toml`: the wake-ups (context switches) of
+/// a lockstep round fall from about 45 to about 20 (`scripts/round_probe.py`, README).
+pub const RUNTIME_LAYOUT: &str =
+    "(rx: (worker_threads: 1), acc: (handover: rx), net: (handover: rx), app: (handover: rx))";
+
+/// The zenoh runtime layout this process uses: `ZENOH_RUNTIME` if set, else [`RUNTIME_LAYOUT`].
+/// The coordinator gives it to the engine processes it starts.
+pub fn runtime_layout() -> String {
+    std::env::var("ZENOH_RUNTIME").unwrap_or_else(|_| RUNTIME_LAYOUT.to_string())
+}
+
+/// Makes this process use [`RUNTIME_LAYOUT`] unless `ZENOH_RUNTIME` is set. Zenoh reads the variable
+/// once, when it first starts a runtime, and setting an environment variable races with any other
+/// thread that reads the environment: call this first thing in `main`, before any thread starts.
+pub fn use_runtime_layout() {
+    if std::env::var_os("ZENOH_RUNTIME").is_none() {
+        std::env::set_var("ZENOH_RUNTIME", RUNTIME_LAYOUT);
+    }
+}
+
 /// A zenoh configuration for a neuroloop peer: peer mode, no multicast or gossip scouting (nothing leaves
 /// the endpoints given), QoS off, listening on `listen` and connecting to `connect`.
 ///

@@ -98,8 +98,9 @@ impl EngineArgs {
 /// Runs an engine until the coordinator shuts it down: joins the run, says `Hello`, builds the engine
 /// from the `Init` it receives with `construct`, then answers every `Step` with a `StepDone`.
 ///
-/// Steps are computed right in zenoh's receive callback (no hand-over to another thread: this halves
-/// the thread wake-ups per lockstep round); everything else goes through the calling thread.
+/// Steps and windows of steps are computed right in zenoh's receive callback (no hand-over to another
+/// thread: this halves the thread wake-ups per lockstep round); everything else goes through the
+/// calling thread.
 ///
 /// Returns `Ok(())` after a `Shutdown`; an error if the coordinator disappears, sends a malformed message
 /// or the engine fails (the error is also sent to the coordinator as an `Error` message first).
@@ -114,7 +115,11 @@ pub fn serve(args: &EngineArgs, construct: EngineConstructor) -> Result<(), Tran
         .declare_subscriber(keys::to_engine(&args.run_id, &args.name))
         .callback(move |s| {
             let bytes = s.payload().to_bytes();
-            if bytes.len() >= wire::HEADER_LEN && bytes[3] == STEP_KIND {
+            if crate::probe::enabled() && bytes.len() >= wire::HEADER_LEN {
+                crate::probe::note_message("e.recv", header_step(&bytes), None, bytes.len());
+            }
+            if bytes.len() >= wire::HEADER_LEN && (bytes[3] == STEP_KIND || bytes[3] == WINDOW_KIND)
+            {
                 let mut guard = in_callback.lock().unwrap_or_else(|p| p.into_inner());
                 if let Some(st) = guard.as_mut() {
                     if let Err(e) = st.step(&bytes) {
@@ -306,6 +311,7 @@ pub fn serve(args: &EngineArgs, construct: EngineConstructor) -> Result<(), Tran
                 st.engine.shutdown();
                 drop(guard);
                 send(&Message::Bye)?;
+                crate::probe::write(&args.name, &[]);
                 return Ok(());
             }
             Message::Error { message } => {
@@ -336,8 +342,14 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-/// The wire code of `Step` (see `docs/protocol.md`).
+/// The wire codes of `Step` and `Window` (see `docs/protocol.md`).
 const STEP_KIND: u8 = 4;
+const WINDOW_KIND: u8 = 10;
+
+/// The step in a message's header (which must be at least [`wire::HEADER_LEN`] bytes long).
+fn header_step(bytes: &[u8]) -> u64 {
+    u64::from_le_bytes(bytes[4..12].try_into().expect("an 8-byte step"))
+}
 
 /// What the receive callback hands to the calling thread.
 enum Event {
@@ -404,6 +416,8 @@ impl Stepper {
             error,
         })?;
         let started = Instant::now();
+        let probe_step = header_step(bytes);
+        crate::probe::note("e.decoded", probe_step, None);
         let mut head = std::mem::take(&mut self.buf);
         let result = match msg {
             Message::Step {
@@ -429,14 +443,23 @@ impl Stepper {
                 n_steps,
                 substeps,
             } => {
-                // The outputs of every step, then the header (compute_ns comes first on the wire).
-                let mut body = Vec::new();
+                // The header with no step and no compute time yet, then the outputs of every step
+                // straight from the output slots; the count and the time are then written in place.
+                let n = substeps.len() as u32;
+                wire::encode_into(
+                    &Message::WindowDone {
+                        step,
+                        compute_ns: 0,
+                        outputs: Vec::new(),
+                    },
+                    &mut head,
+                );
                 let mut at = step;
                 let mut result = Ok(());
-                for inputs in substeps.iter().cloned() {
+                for inputs in substeps {
                     match self.one_step(at, n_steps, inputs) {
                         Ok(end) => {
-                            self.put_outputs(&mut body, end);
+                            self.put_outputs(&mut head, end);
                             at = end;
                         }
                         Err(e) => {
@@ -446,17 +469,10 @@ impl Stepper {
                     }
                 }
                 result.map(|()| {
-                    wire::encode_into(
-                        &Message::WindowDone {
-                            step,
-                            compute_ns: started.elapsed().as_nanos() as u64,
-                            outputs: Vec::new(),
-                        },
-                        &mut head,
-                    );
-                    head.truncate(head.len() - 4);
-                    head.extend_from_slice(&(substeps.len() as u32).to_le_bytes());
-                    head.extend_from_slice(&body);
+                    let compute_ns = started.elapsed().as_nanos() as u64;
+                    let at = wire::HEADER_LEN;
+                    head[at..at + 8].copy_from_slice(&compute_ns.to_le_bytes());
+                    head[at + 8..at + 12].copy_from_slice(&n.to_le_bytes());
                 })
             }
             other => Err(TransportError::Protocol(format!(
@@ -464,12 +480,14 @@ impl Stepper {
                 other.kind_name()
             ))),
         };
+        crate::probe::note_message("e.computed", probe_step, None, head.len());
         let r = result.and_then(|()| {
             self.publisher
                 .put(head.as_slice())
                 .wait()
                 .map_err(zerr("publish"))
         });
+        crate::probe::note("e.sent", probe_step, None);
         self.buf = head;
         r
     }

@@ -4,7 +4,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use neuroloop_core::wire::{self, Message};
+use neuroloop_core::wire::{self, Message, WireError};
 use zenoh::pubsub::Publisher;
 use zenoh::qos::CongestionControl;
 use zenoh::sample::SampleKind;
@@ -15,12 +15,15 @@ use crate::{keys, peer_config, zerr, LinkOptions, TransportError};
 /// Something that happened on the coordinator's session.
 #[derive(Debug)]
 pub enum HubEvent {
-    /// A message from engine `engine` (index in the hub's engine list), still encoded.
+    /// A message from engine `engine` (index in the hub's engine list), decoded on zenoh's receive
+    /// thread as it arrives (while the coordinator waits for the rest of its round).
     Message {
         /// Engine index.
         engine: usize,
-        /// The message bytes.
-        bytes: Vec<u8>,
+        /// The message, or why its bytes are not one.
+        message: Result<Message, WireError>,
+        /// Its size in bytes.
+        bytes: usize,
     },
     /// An engine's liveliness token appeared.
     Joined {
@@ -99,10 +102,19 @@ impl Hub {
             .callback(move |s| {
                 let key = s.key_expr().as_str();
                 let ev = match keys::engine_of(&run, key).and_then(|n| idx.get(n)) {
-                    Some(&engine) => HubEvent::Message {
-                        engine,
-                        bytes: s.payload().to_bytes().into_owned(),
-                    },
+                    Some(&engine) => {
+                        let bytes = s.payload().to_bytes();
+                        if crate::probe::enabled() && bytes.len() >= wire::HEADER_LEN {
+                            let step =
+                                u64::from_le_bytes(bytes[4..12].try_into().expect("8 bytes"));
+                            crate::probe::note_message("c.recv", step, Some(engine), bytes.len());
+                        }
+                        HubEvent::Message {
+                            engine,
+                            message: wire::decode(&bytes),
+                            bytes: bytes.len(),
+                        }
+                    }
                     None => HubEvent::Stray {
                         key: key.to_string(),
                     },

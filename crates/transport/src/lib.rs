@@ -46,10 +46,12 @@ mod config;
 mod engine;
 mod hub;
 pub mod keys;
+pub mod probe;
 
 pub use config::{
-    endpoint_host, free_tcp_endpoint, peer_config, zenoh_config, LinkOptions, RunAccess, TlsFiles,
-    ENV_LEASE_MS, ENV_TLS_CA, ENV_TLS_CERT, ENV_TLS_KEY,
+    endpoint_host, free_tcp_endpoint, peer_config, runtime_layout, use_runtime_layout,
+    zenoh_config, LinkOptions, RunAccess, TlsFiles, ENV_LEASE_MS, ENV_TLS_CA, ENV_TLS_CERT,
+    ENV_TLS_KEY, RUNTIME_LAYOUT,
 };
 pub use engine::{lowlatency_from_env, serve, EngineArgs};
 pub use hub::{spin_time, Hub, HubEvent};
