@@ -136,6 +136,8 @@ fn build(exp: &Experiment) -> Result<(Vec<Slot>, Vec<Vec<PortSpec>>, Lockstep), 
 struct Trial {
     success: bool,
     action: Option<usize>,
+    /// The winner's share of the channels' spikes while the trial ran.
+    purity: f64,
     peak_pull_mm: f64,
     end_mm: [f64; 2],
     t_s: f64,
@@ -155,6 +157,9 @@ fn run(path: &str, sets: &[String], verbose: bool, trace_ms: u64) -> Result<(), 
     let body = named("body").ok_or("the experiment has no body engine")?;
     let brain = named("brain");
     // The brain's action channels: the populations A0, A1, ... of its `rates` output.
+    let mut rate_sum: Vec<f64> = Vec::new();
+    // The rates of the trace, filtered (exponential, 10 ms).
+    let mut rate_trace: Vec<f64> = Vec::new();
     let (rates_port, channels) = match brain {
         Some(b) => {
             let p = port_index(&ports[b], "rates", Direction::Output).ok_or("no brain.rates")?;
@@ -231,11 +236,20 @@ fn run(path: &str, sets: &[String], verbose: bool, trace_ms: u64) -> Result<(), 
                 }
             }
         }
+        if let Some(b) = brain {
+            let r = outs[b].analog(rates_port);
+            rate_sum.resize(r.len(), 0.0);
+            rate_sum.iter_mut().zip(r).for_each(|(s, x)| *s += x);
+            rate_trace.resize(r.len(), 0.0);
+            rate_trace
+                .iter_mut()
+                .zip(r)
+                .for_each(|(s, x)| *s += (x - *s) * 0.1);
+        }
         if trace_ms > 0 && t.is_multiple_of(trace_ms) {
-            let r = brain.map(|b| outs[b].analog(rates_port).to_vec());
-            let ch: Vec<String> = r
+            let ch: Vec<String> = channels
                 .iter()
-                .flat_map(|r| channels.iter().map(move |&k| format!("{:.0}", r[k])))
+                .map(|&k| format!("{:.0}", rate_trace[k]))
                 .collect();
             println!(
                 "t {t} state {state} js ({:.2},{:.2}) A [{}]",
@@ -252,8 +266,10 @@ fn run(path: &str, sets: &[String], verbose: bool, trace_ms: u64) -> Result<(), 
                         .max_by(|&a, &b| chan_spikes[a].total_cmp(&chan_spikes[b]))
                         .unwrap()
                 });
+            let total: f64 = chan_spikes.iter().sum();
             let tr = Trial {
                 success: outcome == 1.0,
+                purity: action.map_or(0.0, |a| chan_spikes[a] / total),
                 action,
                 peak_pull_mm: peak,
                 end_mm: [js[0], js[1]],
@@ -261,10 +277,11 @@ fn run(path: &str, sets: &[String], verbose: bool, trace_ms: u64) -> Result<(), 
             };
             if verbose {
                 println!(
-                    "trial {:3} {} action {} peak {:.2} mm end ({:.2},{:.2}) t={:.1}s",
+                    "trial {:3} {} action {} ({:.0} %) peak {:.2} mm end ({:.2},{:.2}) t={:.1}s",
                     trials.len() + 1,
                     if tr.success { "success" } else { "timeout" },
                     tr.action.map_or("-".into(), |a| format!("A{a}")),
+                    100.0 * tr.purity,
                     tr.peak_pull_mm,
                     tr.end_mm[0],
                     tr.end_mm[1],
@@ -319,9 +336,22 @@ fn run(path: &str, sets: &[String], verbose: bool, trace_ms: u64) -> Result<(), 
         for a in trials.iter().filter_map(|t| t.action) {
             hist[a] += 1;
         }
-        println!("  actions taken (trials per channel): {hist:?}");
+        let purity = trials.iter().map(|t| t.purity).sum::<f64>() / trials.len().max(1) as f64;
+        println!(
+            "  actions taken (trials per channel): {hist:?}; the winner's share of the channels' spikes: {:.0} %",
+            100.0 * purity
+        );
     }
     if let Some(b) = brain {
+        let PortKind::Analog { channels: names } = &ports[b][rates_port].kind else {
+            unreachable!("checked above")
+        };
+        let mean: Vec<String> = names
+            .iter()
+            .zip(&rate_sum)
+            .map(|(c, s)| format!("{} {:.1}", c.name, s / t as f64))
+            .collect();
+        println!("  mean rate per population, Hz: {}", mean.join(", "));
         if let Slot::Brain(engine) = &slots[b] {
             print_plastic_weights(engine, &exp.engines[b].config)?;
         }
