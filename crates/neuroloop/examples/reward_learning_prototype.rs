@@ -336,7 +336,8 @@ fn run(path: &str, sets: &[String], verbose: bool, trace_ms: u64) -> Result<(), 
         for a in trials.iter().filter_map(|t| t.action) {
             hist[a] += 1;
         }
-        let purity = trials.iter().map(|t| t.purity).sum::<f64>() / trials.len().max(1) as f64;
+        let purity =
+            0.0 + trials.iter().map(|t| t.purity).sum::<f64>() / trials.len().max(1) as f64;
         println!(
             "  actions taken (trials per channel): {hist:?}; the winner's share of the channels' spikes: {:.0} %",
             100.0 * purity
