@@ -56,6 +56,27 @@ if ! ready; then
     ready || { echo "setup_python.sh: $venv is still not ready" >&2; exit 1; }
 fi
 has() { (cd / && "$venv/bin/python" -c "import $1" 2>/dev/null); }
+
+# The native backend of neuroloop_gym: built from the workspace's crates (body, sensors, core) and
+# bridges/gym/native; rebuilt when any of their sources, the manifests or Cargo.lock changed since.
+native_so() { (cd / && "$venv/bin/python" -c "import neuroloop_gym_native as m, glob, os; print(glob.glob(os.path.join(os.path.dirname(m.__file__), '*.so'))[0])" 2>/dev/null); }
+so="$(native_so || true)"
+stale=1
+if [ -n "$so" ] && [ -f "$so" ]; then
+    newer="$(find "$root/crates/core" "$root/crates/body" "$root/crates/sensors" "$root/bridges/gym/native" \
+        "$root/worlds" "$root/Cargo.toml" "$root/Cargo.lock" \( -name '*.rs' -o -name '*.toml' -o -name Cargo.lock \) \
+        -newer "$so" -print -quit)"
+    [ -z "$newer" ] && stale=0
+fi
+if [ "$stale" = 1 ]; then
+    if ! has maturin; then
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "maturin>=1.9.4,<2"
+    fi
+    echo "building the native backend of neuroloop_gym (bridges/gym/native, cargo profile python) into $venv" >&2
+    (cd "$root" && VIRTUAL_ENV="$venv" "$venv/bin/maturin" develop --profile python \
+        -m "$root/bridges/gym/native/Cargo.toml" >&2)
+    has neuroloop_gym_native || { echo "setup_python.sh: the extension neuroloop_gym_native did not build" >&2; exit 1; }
+fi
 if [ "$rl" = 1 ] && ! has stable_baselines3; then
     echo "installing stable-baselines3 and torch (several GB) into $venv" >&2
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$root/bridges/gym[rl]"

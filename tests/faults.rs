@@ -346,3 +346,36 @@ fn a_stalled_coordinator_is_not_blamed_on_its_engines() {
     assert_no_leftovers(&id, Duration::from_secs(5));
     assert_eq!(manifest(&out)["exit_status"], "error");
 }
+
+/// An engine process stopped mid-run (SIGSTOP) sends nothing, not even zenoh's keep-alives: the
+/// coordinator hears nothing from it for its lease (half the step time-out) and says that it lost its
+/// connection while its process is stopped, within the step time-out, instead of that it hangs.
+#[test]
+fn a_stopped_engine_is_named_as_stopped_within_the_step_time_out() {
+    let tmp = tempdir();
+    let out = tmp.path().join("run");
+    let id = unique_run_id("sigstop");
+    let coord = start_long_run(&out, &id);
+    let plant = processes_with_env(&[("NEUROLOOP_RUN_ID", &id), ("NEUROLOOP_ENGINE", "plant")])
+        .first()
+        .copied()
+        .expect("the plant engine process");
+    // SAFETY: kill(2) on the plant engine's pid, found above by its environment.
+    assert_eq!(unsafe { libc::kill(plant as i32, libc::SIGSTOP) }, 0);
+    let stopped = Instant::now();
+    let o = coord.wait(Duration::from_secs(60));
+    o.expect_code(1)
+        .expect_no_panic()
+        .expect_stderr("engine 'plant'")
+        .expect_stderr("lost its connection to the coordinator")
+        .expect_stderr("is stopped");
+    assert!(!o.stderr.contains("hangs"), "{}", o.stderr);
+    // run.step_timeout_ms = 10000: the plant's lease is 5 s.
+    assert!(
+        stopped.elapsed() < Duration::from_secs(10),
+        "the coordinator took {:?} to stop",
+        stopped.elapsed()
+    );
+    assert_no_leftovers(&id, Duration::from_secs(3));
+    assert_eq!(manifest(&out)["exit_status"], "error");
+}

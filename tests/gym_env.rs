@@ -1,18 +1,23 @@
 //! The Gymnasium environments (`bridges/gym`, issue 13 part 2): their pytest suite passes against this
-//! build's `neuroloop` binary: Gymnasium's env checker, `reset(seed)` determinism, the end of a trial,
-//! potential-based shaping, `AsyncVectorEnv` of two envs (two runs), the native vector env (N bodies in
-//! one run), and the shortened PPO training when stable-baselines3 is installed
-//! (`scripts/setup_python.sh --rl`; skipped otherwise, saying so).
+//! build's `neuroloop` binary and the installed native backend: with both backends Gymnasium's env
+//! checker, `reset(seed)` determinism, the end of a trial, potential-based shaping, `AsyncVectorEnv` of
+//! two envs; the native backend equal to the zenoh one bit for bit, its vector env equal to N single
+//! envs, the sensor summaries; the zenoh vector env (N bodies in one run); the light agent's CI-sized
+//! training run (numpy cross-entropy method, about 20 s to a minute: it must beat a random policy); and
+//! the shortened PPO training when stable-baselines3 is installed (`scripts/setup_python.sh --rl`;
+//! skipped otherwise, saying so).
 //!
-//! Needs the Python environment: run `scripts/setup_python.sh` once (it creates `.venv` in the
-//! repository root with gymnasium and the `neuroloop_gym` package). Without it the test fails, saying so.
+//! Needs the Python environment: run `scripts/setup_python.sh` (it creates `.venv` in the repository
+//! root with gymnasium and the `neuroloop_gym` package, and builds the native backend, the extension
+//! `neuroloop_gym_native`, rebuilding it when its Rust sources changed). Without it the test fails,
+//! saying so.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Wall-clock bound of the pytest run (about 30 s without the PPO test, a few minutes with it).
+/// Wall-clock bound of the pytest run (about 2 minutes without the PPO test, a few more with it).
 const LIMIT: Duration = Duration::from_secs(900);
 
 fn root() -> PathBuf {

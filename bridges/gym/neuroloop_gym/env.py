@@ -1,15 +1,22 @@
 """``JoystickEnv``: the mouse forelimb's joystick pull task (Mathis et al. 2017) as a Gymnasium
 environment, simulated by neuroloop's body engine in lockstep.
 
-How it runs: the env starts a ``neuroloop control`` server (``neuroloop.Run``) on a generated
-experiment (:mod:`neuroloop_gym.experiment`): the body engine (a process, rapier3d) and the *agent*, an
-external engine served by a thread of this process, whose ``excitations`` output drives the body's 8
-muscles. ``step(action)`` hands the action to the agent, advances the run by one control step and reads
-the body's outputs (``run.read``). ``reset()`` resets the run to a new episode (the body is built anew).
+How it runs, two backends with the same observations, bit for bit (tested):
 
-Timing (what the agent sees and when its action acts): the link agent -> body is one control step late
-(``delay_ms`` = ``control_step_ms``), so the coordinator exchanges with both engines once per control step
-(one lookahead ``Window``, docs/protocol.md 7.1) instead of every millisecond. Hence:
+* ``backend="native"`` (default): the extension ``neuroloop_gym_native`` (:mod:`neuroloop_gym.native`)
+  builds the body engine (``neuroloop-body``'s ``BodyEngine``, from the same configuration table as the
+  experiment below) in this process and steps it directly, no run and no exchange.
+* ``backend="zenoh"``: the env starts a ``neuroloop control`` server (``neuroloop.Run``) on a generated
+  experiment (:mod:`neuroloop_gym.experiment`): the body engine (a process, rapier3d) and the *agent*,
+  an external engine served by a thread of this process, whose ``excitations`` output drives the body's
+  8 muscles. ``step(action)`` hands the action to the agent, advances the run by one control step and
+  reads the body's outputs (``run.read``). ``reset()`` resets the run to a new episode (the body is
+  built anew).
+
+Timing (what the agent sees and when its action acts): in the experiment the link agent -> body is one
+control step late (``delay_ms`` = ``control_step_ms``), so the coordinator exchanges with both engines
+once per control step (one lookahead ``Window``, docs/protocol.md 7.1) instead of every millisecond; the
+native backend holds the excitations for one control step likewise. Hence:
 
 * the observation returned by ``reset()`` is the body at t = 0, and by the k-th ``step`` (k = 1, 2, ...)
   the body at t = k * control_step (its outputs at the end of the last physics step: no sensing delay);
@@ -44,7 +51,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import threading
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
@@ -54,7 +60,15 @@ from gymnasium import spaces
 
 import neuroloop as nl
 
-from .experiment import JOINTS, MUSCLES, TASK_STATES, body_names, excitation_ports, experiment_toml, observed_ports
+from .experiment import (
+    JOINTS,
+    MUSCLES,
+    OBSERVED_PORTS,
+    TASK_STATES,
+    excitation_ports,
+    experiment_toml,
+    observed_ports,
+)
 
 #: The task settings of the env (override with ``task=``): no inter-trial interval, so that an episode
 #: starts with the home dwell; the rest are the world file's defaults, written out.
@@ -73,7 +87,8 @@ ARMED, MOVING, HOLDING = 2, 3, 4
 
 
 def observation_names() -> List[str]:
-    """Names of the observation's elements, in order (61)."""
+    """Names of the observation's elements, in order (61), without sensor summaries (an env with
+    sensors appends them: ``env.obs_names``)."""
     names = [f"joint_angle.{j}" for j in JOINTS]  # rad
     names += [f"joint_velocity.{j}" for j in JOINTS]  # rad/s
     names += ["joystick.pull_mm", "joystick.lateral_mm"]
@@ -89,32 +104,66 @@ def observation_names() -> List[str]:
 
 N_OBS = len(observation_names())
 
-
-def _analog(value: Dict[str, Any]) -> np.ndarray:
-    return np.asarray(value["values"], dtype=np.float64)
-
-
-def build_observation(values: Dict[str, Dict[str, Any]], body: str, pending: np.ndarray, t_frac: float) -> Tuple[np.ndarray, np.ndarray]:
-    """The observation from a ``run.read`` of :func:`observed_ports`; also returns the raw task vector
-    (state, trial, outcome, lateral force)."""
-    angles = _analog(values[f"{body}.joint_angles"])
-    vels = _analog(values[f"{body}.joint_velocities"])
-    joy = _analog(values[f"{body}.joystick_position_mm"])
-    m = _analog(values[f"{body}.muscles"]).reshape(len(MUSCLES), 4)
-    task = _analog(values[f"{body}.task"])
-    onehot = np.zeros(len(TASK_STATES))
-    onehot[int(task[0])] = 1.0
-    obs = np.concatenate(
-        [angles, vels, joy, m[:, 0] * 1e3, m[:, 1] * 1e3, m[:, 2], m[:, 3], onehot, pending, [t_frac]]
-    ).astype(np.float32)
-    return obs, task
+# A *row*: the values of OBSERVED_PORTS in order (joint angles, joint velocities, joystick position,
+# muscles (length_m, velocity_m_per_s, force_n, activation per muscle), task (state, trial, outcome,
+# lateral force)), then the native backend's sensor summaries.
+_NJ, _NM = len(JOINTS), len(MUSCLES)
+ROW_TASK = 2 * _NJ + 2 + 4 * _NM  # where the task values start in a row
+ROW_LEN = ROW_TASK + 4  # a row's length without sensor summaries
+ROW_PULL = 2 * _NJ  # the joystick's pull (mm) in a row; the observation has it at the same index
+# The observation's first values from a row: angles, velocities and joystick as they are, then per
+# quantity the 8 muscles (lengths and velocities in mm), by one gather and one product.
+_PICK = np.r_[np.arange(2 * _NJ + 2), [2 * _NJ + 2 + 4 * k + q for q in range(4) for k in range(_NM)]]
+_SCALE = np.r_[np.ones(2 * _NJ + 2), np.full(2 * _NM, 1e3), np.ones(2 * _NM)]
+_OBS_STATE = len(_PICK)  # the task state one-hot starts here
+_OBS_PENDING = _OBS_STATE + len(TASK_STATES)
 
 
-def end_potential(env, over: bool, task: np.ndarray, pull_mm: float) -> float:
+def observation_from_rows(rows: np.ndarray, pending: np.ndarray, t_frac) -> np.ndarray:
+    """The observations (float32, n x (61 + summaries)) of rows (n x row length): the body's values
+    (lengths and velocities of the muscles in mm), the task state one-hot, the pending excitations
+    (n x 8), the episode time ``t_frac`` (n) and the row's sensor summaries. One definition for both
+    backends."""
+    n = rows.shape[0]
+    obs = np.zeros((n, N_OBS + rows.shape[1] - ROW_LEN), dtype=np.float32)
+    # The products in float64, rounded once to float32 (casting "same_kind").
+    np.multiply(rows[:, _PICK], _SCALE, out=obs[:, :_OBS_STATE], casting="same_kind")
+    if n == 1:
+        obs[0, _OBS_STATE + int(rows[0, ROW_TASK])] = 1.0
+    else:
+        obs[np.arange(n), _OBS_STATE + rows[:, ROW_TASK].astype(np.intp)] = 1.0
+    obs[:, _OBS_PENDING:N_OBS - 1] = pending
+    obs[:, N_OBS - 1] = t_frac
+    obs[:, N_OBS:] = rows[:, ROW_LEN:]
+    return obs
+
+
+def rows_from_read(values: Dict[str, Dict[str, Any]], bodies: List[str]) -> np.ndarray:
+    """The rows (n bodies x ROW_LEN) of a ``run.read`` of :func:`observed_ports` (zenoh backend)."""
+    return np.array(
+        [np.concatenate([values[f"{b}.{p}"]["values"] for p in OBSERVED_PORTS]) for b in bodies],
+        dtype=np.float64,
+    )
+
+
+def clip01(a: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``np.clip(a, 0, 1, out=out)`` (NaN stays NaN), in a third of its time on small arrays."""
+    return np.minimum(np.maximum(a, 0.0, out=out), 1.0, out=out)
+
+
+def potential(task_state: int, pull_mm: float, end_pull_mm: float) -> float:
+    """The shaping potential ``phi``: the pull towards the end box, clipped to [0, 1] of
+    ``end_pull_mm``, while armed, moving or holding; else 0."""
+    if task_state in (ARMED, MOVING, HOLDING):
+        return float(np.clip(pull_mm / end_pull_mm, 0.0, 1.0))
+    return 0.0
+
+
+def end_potential(env, over: bool, task_state: int, pull_mm: float) -> float:
     """The shaping potential after a step: ``phi`` of the state, or at the episode's end 0 (or the
     pull, with ``shaping_end="pull"``)."""
     if not over:
-        return env._potential(task, pull_mm)
+        return potential(task_state, pull_mm, env.task["end_pull_mm"])
     if env.shaping_end == "pull":
         return float(np.clip(pull_mm / env.task["end_pull_mm"], 0.0, 1.0))
     return 0.0
@@ -154,77 +203,45 @@ class _Agent(nl.Engine):
             slots[i] = a
 
 
-class JoystickEnv(gym.Env):
-    """The joystick pull task driven through the 8 muscle excitations (see the module docs).
+def shaped_reward(env, over: bool, success: bool, task_state: int, pull_mm: float, phi_prev: float):
+    """The reward of a step (1 for a success, plus the shaping term) and the new potential."""
+    reward = 1.0 if success else 0.0
+    phi = end_potential(env, over, task_state, pull_mm)
+    if env.shaping:
+        reward += env.shaping * (env.gamma * phi - phi_prev)
+    return reward, phi
 
-    Parameters: ``control_step_ms`` (whole ms, default 10), ``max_episode_ms`` (default 1500),
-    ``shaping`` (default 0: the task's reward only), ``gamma`` (of the shaping, default 0.99) and
-    ``shaping_end`` ("zero" or "pull", see the module docs),
-    ``task`` (overrides of :data:`DEFAULT_TASK`), ``initial_excitation`` (default 0), ``motor_noise``
-    (default 0.05), ``binary`` (the
-    ``neuroloop`` binary; default ``$NEUROLOOP_BIN``, else the PATH), ``world_file``.
-    """
 
-    metadata = {"render_modes": []}
+class _ZenohBackend:
+    """One run of ``neuroloop control`` (the body engine a process, the agent an engine served by a
+    thread of this process), stepped by ``advance`` and read by ``read``: what shows that the run
+    library works. See the module docs."""
 
-    def __init__(
-        self,
-        control_step_ms: int = 10,
-        max_episode_ms: float = 1500.0,
-        shaping: float = 0.0,
-        gamma: float = 0.99,
-        shaping_end: str = "zero",
-        task: Optional[dict] = None,
-        initial_excitation: float = 0.0,
-        motor_noise: float = 0.05,
-        binary: Optional[str] = None,
-        world_file: Optional[str] = None,
-        render_mode: Optional[str] = None,
-    ):
-        super().__init__()
-        if render_mode is not None:
-            raise ValueError("JoystickEnv has no render modes")
-        self.control_step_ms = int(control_step_ms)
-        if self.control_step_ms != control_step_ms or self.control_step_ms < 1:
-            raise ValueError(f"control_step_ms must be a whole number of ms >= 1 (got {control_step_ms})")
-        self.max_episode_ms = float(max_episode_ms)
-        self.max_steps = int(np.ceil(self.max_episode_ms / self.control_step_ms))
-        self.shaping, self.gamma = float(shaping), float(gamma)
-        if shaping_end not in ("zero", "pull"):
-            raise ValueError(f'shaping_end must be "zero" or "pull" (got {shaping_end!r})')
-        self.shaping_end = shaping_end
-        self.task = dict(DEFAULT_TASK, **(task or {}))
-        self.motor_noise = float(motor_noise)
-        self.binary = binary
-        self.world_file = world_file
-        self.action_space = spaces.Box(0.0, 1.0, shape=(len(MUSCLES),), dtype=np.float32)
-        self.observation_space = spaces.Box(-np.inf, np.inf, shape=(N_OBS,), dtype=np.float32)
-        self.obs_names = observation_names()
-        self._box = _ActionBox(1, np.full(len(MUSCLES), float(initial_excitation)))
+    summary_names: List[str] = []
+
+    def __init__(self, env: "JoystickEnv", binary: Optional[str]):
+        self.env, self.binary = env, binary
+        self._box = _ActionBox(1, env._initial)
         self._run: Optional[nl.Run] = None
         self._run_seed: Optional[int] = None
         self._n_runs = 0
         self._fresh = False  # the run is at the start of an episode nobody has stepped yet
         self._dir = tempfile.mkdtemp(prefix="neuroloop-gym-")
         self._ports = observed_ports(["body"])
-        self._k = 0
-        self._phi = 0.0
-        self._done = True
-
-    # -- the run -------------------------------------------------------------------------------------
 
     def _start(self, seed: int) -> None:
         self._stop_run()
+        env = self.env
         path = os.path.join(self._dir, f"gym_joystick_{seed}.toml")
         with open(path, "w") as f:
             f.write(
                 experiment_toml(
                     n_bodies=1,
-                    control_step_ms=self.control_step_ms,
-                    duration_ms=(self.max_steps + 1) * self.control_step_ms,
+                    control_step_ms=env.control_step_ms,
+                    duration_ms=(env.max_steps + 1) * env.control_step_ms,
                     seed=seed,
-                    task=self.task,
-                    world_file=self.world_file,
+                    task=env.task,
+                    world_file=env.world_file,
                 )
             )
         names = excitation_ports(1)
@@ -248,37 +265,126 @@ class JoystickEnv(gym.Env):
             finally:
                 self._run = None
 
-    def _observe(self) -> Tuple[np.ndarray, np.ndarray]:
-        values = self._run.read(*self._ports)
-        return build_observation(values, "body", self._box.actions[0], self._k / self.max_steps)
-
-    def _potential(self, obs_task: np.ndarray, pull_mm: float) -> float:
-        if int(obs_task[0]) in (ARMED, MOVING, HOLDING):
-            return float(np.clip(pull_mm / self.task["end_pull_mm"], 0.0, 1.0))
-        return 0.0
-
-    # -- Gymnasium -----------------------------------------------------------------------------------
-
-    def reset(self, *, seed: Optional[int] = None, options: Optional[dict] = None):
-        """A new episode. With ``seed``: episode 0 of a run with ``run.seed = seed`` (a new run unless
-        the current one is that and untouched), so equal seeds give equal episodes. Without: the run's
-        next episode (its seed derived from the run's seed and the episode index)."""
-        super().reset(seed=seed)
+    def new_episode(self, seed: Optional[int], np_random) -> np.ndarray:
+        """With ``seed``: episode 0 of a run with ``run.seed = seed`` (a new run unless the current one
+        is that and untouched). Without: the run's next episode (``Run.reset``: its seed derived from
+        the run's seed and the episode index). Returns the row at t = 0 (1 x ROW_LEN)."""
         if seed is not None:
             run_seed = int(seed) % (2**63)
             if not (self._fresh and self._run_seed == run_seed and self._run is not None):
                 self._start(run_seed)
         elif self._run is None:
-            self._start(int(self.np_random.integers(0, 2**31)))
+            self._start(int(np_random.integers(0, 2**31)))
         elif not self._fresh:
             self._run.reset()
         self._fresh = False
         self._box.reset()
+        return rows_from_read(self._run.read(*self._ports), ["body"])
+
+    def step(self, pending: np.ndarray) -> np.ndarray:
+        """One control step driven by the excitations set at the previous one; ``pending`` acts next."""
+        self._box.actions[0][:] = pending
+        self._run.advance(steps=self.env.control_step_ms)
+        return rows_from_read(self._run.read(*self._ports), ["body"])
+
+    @property
+    def finished(self) -> bool:
+        return self._run is not None and self._run.finished
+
+    def close(self) -> None:
+        self._stop_run()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+
+class JoystickEnv(gym.Env):
+    """The joystick pull task driven through the 8 muscle excitations (see the module docs).
+
+    Parameters: ``control_step_ms`` (whole ms, default 10), ``max_episode_ms`` (default 1500),
+    ``shaping`` (default 0: the task's reward only), ``gamma`` (of the shaping, default 0.99) and
+    ``shaping_end`` ("zero" or "pull", see the module docs),
+    ``task`` (overrides of :data:`DEFAULT_TASK`), ``initial_excitation`` (default 0), ``motor_noise``
+    (default 0.05), ``world_file``;
+    ``backend``: ``"native"`` (default: the body engine stepped in-process by the extension
+    ``neuroloop_gym_native``, :mod:`neuroloop_gym.native`) or ``"zenoh"`` (a run of ``neuroloop
+    control``; ``binary``: the ``neuroloop`` binary, default ``$NEUROLOOP_BIN``, else the PATH); the
+    two give the same observations, bit for bit (tested);
+    ``skin``, ``spindles``, ``camera`` (native backend only, default off): sensor summaries appended
+    to the observation (:mod:`neuroloop_gym.native`).
+    """
+
+    metadata = {"render_modes": []}
+
+    def __init__(
+        self,
+        control_step_ms: int = 10,
+        max_episode_ms: float = 1500.0,
+        shaping: float = 0.0,
+        gamma: float = 0.99,
+        shaping_end: str = "zero",
+        task: Optional[dict] = None,
+        initial_excitation: float = 0.0,
+        motor_noise: float = 0.05,
+        binary: Optional[str] = None,
+        world_file: Optional[str] = None,
+        render_mode: Optional[str] = None,
+        backend: str = "native",
+        skin=False,
+        spindles=False,
+        camera=False,
+    ):
+        super().__init__()
+        if render_mode is not None:
+            raise ValueError("JoystickEnv has no render modes")
+        self.control_step_ms = int(control_step_ms)
+        if self.control_step_ms != control_step_ms or self.control_step_ms < 1:
+            raise ValueError(f"control_step_ms must be a whole number of ms >= 1 (got {control_step_ms})")
+        self.max_episode_ms = float(max_episode_ms)
+        self.max_steps = int(np.ceil(self.max_episode_ms / self.control_step_ms))
+        self.shaping, self.gamma = float(shaping), float(gamma)
+        if shaping_end not in ("zero", "pull"):
+            raise ValueError(f'shaping_end must be "zero" or "pull" (got {shaping_end!r})')
+        self.shaping_end = shaping_end
+        self.task = dict(DEFAULT_TASK, **(task or {}))
+        self.motor_noise = float(motor_noise)
+        self.world_file = world_file
+        self._initial = np.full(len(MUSCLES), float(initial_excitation))
+        self._pending = self._initial.copy()
+        if backend == "native":
+            from .native import NativeLimbs
+
+            self._backend = NativeLimbs(
+                1, self.control_step_ms, self.task, world_file, self._initial,
+                skin=skin, spindles=spindles, camera=camera,
+            )
+        elif backend == "zenoh":
+            if skin or spindles or camera:
+                raise ValueError("skin, spindles and camera summaries need backend='native'")
+            self._backend = _ZenohBackend(self, binary)
+        else:
+            raise ValueError(f'backend must be "native" or "zenoh" (got {backend!r})')
+        self.backend = backend
+        self.obs_names = observation_names() + list(self._backend.summary_names)
+        self.action_space = spaces.Box(0.0, 1.0, shape=(len(MUSCLES),), dtype=np.float32)
+        self.observation_space = spaces.Box(-np.inf, np.inf, shape=(len(self.obs_names),), dtype=np.float32)
+        self._k = 0
+        self._phi = 0.0
+        self._done = True
+
+    # -- Gymnasium -----------------------------------------------------------------------------------
+
+    def reset(self, *, seed: Optional[int] = None, options: Optional[dict] = None):
+        """A new episode (the body built anew). With ``seed``: episode 0 of a run with ``run.seed =
+        seed``, so equal seeds give equal episodes. Without: the next episode (its seed derived from
+        the run's seed and the episode index, as ``Run.reset`` derives it)."""
+        super().reset(seed=seed)
+        rows = self._backend.new_episode(seed, self.np_random)
+        self._pending[:] = self._initial
         self._k = 0
         self._done = False
-        obs, task = self._observe()
-        self._phi = self._potential(task, float(obs[12]))
-        return obs, {"t_ms": 0.0, "task_state": TASK_STATES[int(task[0])]}
+        obs = observation_from_rows(rows, self._pending, 0.0)[0]
+        state = int(rows[0, ROW_TASK])
+        self._phi = potential(state, float(obs[ROW_PULL]), self.task["end_pull_mm"])
+        return obs, {"t_ms": 0.0, "task_state": TASK_STATES[state]}
 
     def step(self, action):
         if self._done:
@@ -286,30 +392,26 @@ class JoystickEnv(gym.Env):
         a = np.asarray(action, dtype=np.float64).reshape(len(MUSCLES))
         if self.motor_noise:
             a = a + self.motor_noise * self.np_random.standard_normal(len(MUSCLES))
-        self._box.actions[0][:] = np.clip(a, 0.0, 1.0)
-        self._run.advance(steps=self.control_step_ms)
+        clip01(a, out=self._pending)
+        rows = self._backend.step(self._pending)
         self._k += 1
-        obs, task = self._observe()
-        trial_over = task[1] >= 1.0  # the first trial of the episode ended (success or timeout)
-        success = trial_over and int(task[2]) == 1
-        reward = 1.0 if success else 0.0
-        phi = end_potential(self, trial_over, task, float(obs[12]))
-        if self.shaping:
-            reward += self.shaping * (self.gamma * phi - self._phi)
-        self._phi = phi
+        obs = observation_from_rows(rows, self._pending, self._k / self.max_steps)[0]
+        state, trial, outcome = int(rows[0, ROW_TASK]), rows[0, ROW_TASK + 1], rows[0, ROW_TASK + 2]
+        trial_over = trial >= 1.0  # the first trial of the episode ended (success or timeout)
+        success = bool(trial_over and int(outcome) == 1)
+        reward, self._phi = shaped_reward(self, trial_over, success, state, float(obs[ROW_PULL]), self._phi)
         terminated = bool(trial_over)
-        truncated = bool(not terminated and (self._k >= self.max_steps or self._run.finished))
+        truncated = bool(not terminated and (self._k >= self.max_steps or self._backend.finished))
         self._done = terminated or truncated
         info = {
             "t_ms": self._k * float(self.control_step_ms),
-            "task_state": TASK_STATES[int(task[0])],
-            "is_success": bool(success),
+            "task_state": TASK_STATES[state],
+            "is_success": success,
         }
         return obs, float(reward), terminated, truncated, info
 
     def close(self):
-        self._stop_run()
-        shutil.rmtree(self._dir, ignore_errors=True)
+        self._backend.close()
         super().close()
 
 

@@ -1,5 +1,7 @@
-"""The tests need the `neuroloop` binary: $NEUROLOOP_BIN, else target/release or target/debug of the
-repository, else the PATH; without one they are skipped, saying so."""
+"""The zenoh backend's tests need the `neuroloop` binary: $NEUROLOOP_BIN, else target/release or
+target/debug of the repository, else the PATH; without one they are skipped, saying so. The native
+backend's tests need the extension neuroloop_gym_native (scripts/setup_python.sh builds it); without it
+they fail, saying so."""
 
 import os
 import shutil
@@ -27,3 +29,25 @@ def binary():
         pytest.skip("no neuroloop binary: set NEUROLOOP_BIN or build it (cargo build --release)")
     os.environ["NEUROLOOP_BIN"] = b  # for AsyncVectorEnv's worker processes
     return b
+
+
+@pytest.fixture(scope="session")
+def native():
+    """The extension neuroloop_gym_native; a test that needs it fails without it (setup_python.sh
+    installs it, and the native backend is the default)."""
+    from neuroloop_gym import native as nat
+
+    if not nat.available():
+        pytest.fail("neuroloop_gym_native is not installed: run scripts/setup_python.sh (it builds "
+                    "bridges/gym/native with maturin)")
+    return nat
+
+
+@pytest.fixture(params=["native", "zenoh"])
+def backend(request):
+    """Both backends; the zenoh one needs the binary (skipped without), the native one the extension."""
+    if request.param == "zenoh":
+        request.getfixturevalue("binary")
+    else:
+        request.getfixturevalue("native")
+    return request.param

@@ -1,5 +1,7 @@
-"""JoystickEnv (neuroloop/JoystickPull-v0): Gymnasium's env checker, determinism of reset(seed), the
-episode's end, AsyncVectorEnv with two envs (two runs), the native vector env."""
+"""JoystickEnv (neuroloop/JoystickPull-v0), with each backend: Gymnasium's env checker, determinism of
+reset(seed), the episode's end, the shaping, AsyncVectorEnv with two envs; the zenoh backend's vector
+env (N bodies in one run). The native backend against the zenoh one, its vector env and the sensor
+summaries: test_native.py."""
 
 import numpy as np
 import pytest
@@ -19,16 +21,16 @@ def scripted(obs):
     return (0.7 * PULL if state >= 2 else np.full(8, 0.02)).astype(np.float32)
 
 
-def test_check_env(binary):
-    env = JoystickEnv(binary=binary)
+def test_check_env(backend):
+    env = JoystickEnv(backend=backend)
     try:
         check_env(env, skip_render_check=True)
     finally:
         env.close()
 
 
-def test_registered_id(binary):
-    env = gym.make(ENV_ID, control_step_ms=5, max_episode_ms=100.0)
+def test_registered_id(backend):
+    env = gym.make(ENV_ID, control_step_ms=5, max_episode_ms=100.0, backend=backend)
     try:
         obs, info = env.reset(seed=3)
         assert obs.shape == (neuroloop_gym.N_OBS,)
@@ -54,10 +56,10 @@ def rollout(env, seed, actions):
     return out
 
 
-def test_reset_seed_is_deterministic(binary):
+def test_reset_seed_is_deterministic(backend):
     rng = np.random.default_rng(0)
     actions = rng.uniform(0, 1, size=(40, 8)).astype(np.float32)
-    a, b = JoystickEnv(max_episode_ms=200.0), JoystickEnv(max_episode_ms=200.0)
+    a, b = JoystickEnv(max_episode_ms=200.0, backend=backend), JoystickEnv(max_episode_ms=200.0, backend=backend)
     try:
         ra = rollout(a, 7, actions)
         rb = rollout(b, 7, actions)
@@ -76,10 +78,10 @@ def test_reset_seed_is_deterministic(binary):
         b.close()
 
 
-def test_a_pull_ends_the_trial(binary):
+def test_a_pull_ends_the_trial(backend):
     """The scripted pull starts the trial; the episode terminates when the trial ends (success or
     timeout), with the task's reward on success."""
-    env = JoystickEnv()
+    env = JoystickEnv(backend=backend)
     try:
         obs, _ = env.reset(seed=1)
         states, total, term = [], 0.0, False
@@ -98,10 +100,10 @@ def test_a_pull_ends_the_trial(binary):
         env.close()
 
 
-def test_shaping_is_potential_based(binary):
+def test_shaping_is_potential_based(backend):
     """With shaping the return differs from the task's reward by gamma-discounted potential terms
     only: for gamma = 1 the shaping terms telescope to -phi(s_0) = 0 over an episode."""
-    env = JoystickEnv(shaping=1.0, gamma=1.0, max_episode_ms=600.0)
+    env = JoystickEnv(shaping=1.0, gamma=1.0, max_episode_ms=600.0, backend=backend)
     try:
         obs, _ = env.reset(seed=2)
         total, succ = 0.0, False
@@ -119,11 +121,11 @@ def test_shaping_is_potential_based(binary):
         env.close()
 
 
-def test_async_vector_env(binary):
+def test_async_vector_env(backend):
     # "spawn": a worker forked from a process that has used zenoh (earlier tests) can hang in zenoh's
     # runtime; spawned workers start clean ("neuroloop_gym:" imports the package there, registering the id).
     envs = gym.vector.AsyncVectorEnv(
-        [lambda: gym.make("neuroloop_gym:" + ENV_ID, max_episode_ms=100.0) for _ in range(2)],
+        [lambda: gym.make("neuroloop_gym:" + ENV_ID, max_episode_ms=100.0, backend=backend) for _ in range(2)],
         context="spawn",
     )
     try:
@@ -138,12 +140,14 @@ def test_async_vector_env(binary):
         envs.close()
 
 
-def test_native_vector_env(binary):
-    """N forelimbs in one run: same spaces as the single env, sub-episodes end and restart on their
-    own (same-step autoreset), identical bodies with identical actions and no motor noise stay
-    identical, and the sub-env with the scripted pull finishes a trial."""
+def test_one_run_vector_env(binary):
+    """The zenoh backend's vector env, N forelimbs in one run: same spaces as the single env,
+    sub-episodes end and restart on their own (same-step autoreset), identical bodies with identical
+    actions and no motor noise stay identical, and the sub-env with the scripted pull finishes a
+    trial."""
     envs = gym.make_vec(ENV_ID, num_envs=3, vectorization_mode="vector_entry_point",
-                        max_episode_ms=300.0, motor_noise=0.0)
+                        max_episode_ms=300.0, motor_noise=0.0, backend="zenoh")
+    assert isinstance(envs, neuroloop_gym.JoystickVectorEnv)
     try:
         assert envs.single_observation_space.shape == (neuroloop_gym.N_OBS,)
         obs, _ = envs.reset(seed=1)

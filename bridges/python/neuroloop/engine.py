@@ -270,11 +270,100 @@ class EngineArgs:
             raise NeuroloopError(f"engine name {self.name!r} must match [A-Za-z0-9_]+")
 
 
-def zenoh_config(connect: Sequence[str], listen: Sequence[str] = (), lowlatency: bool | None = None):
-    """The zenoh configuration of a neuroloop peer, the same as ``zenoh_config`` in Rust: peer mode, no
+@dataclass(frozen=True)
+class TlsFiles:
+    """The TLS credentials of a process of a run (PEM files): the run's certificate authority (CA), and
+    this process's certificate (signed by the CA) and private key. As ``TlsFiles`` in Rust."""
+
+    ca: str
+    cert: str
+    key: str
+
+    @classmethod
+    def from_env(cls) -> Optional["TlsFiles"]:
+        """``NEUROLOOP_TLS_CA``, ``NEUROLOOP_TLS_CERT`` and ``NEUROLOOP_TLS_KEY`` (all three, or none:
+        then ``None``), which ``neuroloop run`` sets for its engines when the run uses TLS."""
+        names = ("NEUROLOOP_TLS_CA", "NEUROLOOP_TLS_CERT", "NEUROLOOP_TLS_KEY")
+        values = [os.environ.get(n) or None for n in names]
+        if all(v is None for v in values):
+            return None
+        missing = [n for n, v in zip(names, values) if v is None]
+        if missing:
+            raise BadConfig(
+                f"TLS needs {', '.join(names[:2])} and {names[2]} together: {' and '.join(missing)} not set"
+            )
+        return cls(*values)
+
+    def check(self) -> None:
+        """Checks the files before zenoh uses them (its own errors do not name the file): each is
+        readable PEM of the right kind, the key belongs to the certificate, and the CA accepts the
+        certificate. Raises :class:`BadConfig` naming the file."""
+        import ssl
+
+        def bad(path: str, what: str) -> BadConfig:
+            return BadConfig(f"TLS file {path}: {what}")
+
+        for path, marker in ((self.ca, "CERTIFICATE"), (self.cert, "CERTIFICATE"), (self.key, "PRIVATE KEY")):
+            try:
+                with open(path, "rb") as f:
+                    text = f.read()
+            except OSError as e:
+                raise bad(path, f"cannot be read: {e.strerror}") from None
+            if b"-----BEGIN " not in text or marker.encode() not in text:
+                raise bad(path, f"holds no PEM {marker.lower()}")
+        # A TLS handshake in memory, this process as the client: the server side checks our
+        # certificate against the CA as the coordinator will (it serves with the same certificate).
+        client = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        client.check_hostname = False
+        client.verify_mode = ssl.CERT_NONE
+        try:
+            client.load_cert_chain(self.cert, self.key)
+        except ssl.SSLError as e:
+            raise bad(self.key, f"is not the private key of the certificate {self.cert} ({e.reason})") from None
+        server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server.verify_mode = ssl.CERT_REQUIRED
+        server.load_cert_chain(self.cert, self.key)
+        try:
+            server.load_verify_locations(self.ca)
+        except ssl.SSLError as e:
+            raise bad(self.ca, f"is not a usable CA certificate ({e.reason})") from None
+        to_server, to_client = ssl.MemoryBIO(), ssl.MemoryBIO()
+        c = client.wrap_bio(to_client, to_server)
+        s = server.wrap_bio(to_server, to_client, server_side=True)
+        done = {c: False, s: False}
+        for _ in range(10):
+            for side in (c, s):
+                if done[side]:
+                    continue
+                try:
+                    side.do_handshake()
+                    done[side] = True
+                except ssl.SSLWantReadError:
+                    pass
+                except ssl.SSLError as e:
+                    if side is s:
+                        why = getattr(e, "verify_message", None) or e.reason
+                        raise bad(self.cert, f"is not accepted with the CA certificate {self.ca} ({why})") from None
+                    raise bad(self.cert, f"cannot be used for TLS ({e.reason})") from None
+            if done[s]:
+                return
+        raise bad(self.cert, "a TLS handshake with it did not complete")
+
+
+def zenoh_config(
+    connect: Sequence[str],
+    listen: Sequence[str] = (),
+    lowlatency: bool | None = None,
+    lease_ms: Optional[int] = None,
+    tls: Optional[TlsFiles] = None,
+):
+    """The zenoh configuration of a neuroloop peer, the same as ``peer_config`` in Rust: peer mode, no
     multicast scouting, QoS off, connecting to ``connect``; zenoh's low-latency transport when
     ``lowlatency`` (default: ``NEUROLOOP_ZENOH_LOWLATENCY=1``, which ``neuroloop run`` sets when the
-    experiment asks for it; every process of a run must agree)."""
+    experiment asks for it; every process of a run must agree); the zenoh lease ``lease_ms`` this
+    process announces (default zenoh's, 10 000 ms); with ``tls``, mutual TLS: only ``tls/`` endpoints,
+    the run's CA as the only authority, this process's certificate to connect and to listen (the files
+    are checked first, :meth:`TlsFiles.check`)."""
     import zenoh
 
     if lowlatency is None:
@@ -287,7 +376,35 @@ def zenoh_config(connect: Sequence[str], listen: Sequence[str] = (), lowlatency:
     c.insert_json5("connect/endpoints", json.dumps(list(connect)))
     c.insert_json5("transport/unicast/lowlatency", "true" if lowlatency else "false")
     c.insert_json5("transport/unicast/qos/enabled", "false")
+    if lease_ms is not None:
+        c.insert_json5("transport/link/tx/lease", str(int(lease_ms)))
+    if tls is not None:
+        for e in list(listen) + list(connect):
+            if not e.startswith("tls/"):
+                raise BadConfig(f"endpoint {e!r}: with TLS every endpoint must be tls/HOST:PORT")
+        tls.check()
+        c.insert_json5("transport/link/protocols", '["tls"]')
+        c.insert_json5("transport/link/tls/root_ca_certificate", json.dumps(tls.ca))
+        for side in ("listen", "connect"):
+            c.insert_json5(f"transport/link/tls/{side}_certificate", json.dumps(tls.cert))
+            c.insert_json5(f"transport/link/tls/{side}_private_key", json.dumps(tls.key))
+        c.insert_json5("transport/link/tls/enable_mtls", "true")
     return c
+
+
+def lease_from_env() -> Optional[int]:
+    """``NEUROLOOP_ZENOH_LEASE_MS`` (the zenoh lease an engine announces, which ``neuroloop run`` sets
+    to half the step time-out), or ``None``."""
+    v = os.environ.get("NEUROLOOP_ZENOH_LEASE_MS")
+    if not v:
+        return None
+    try:
+        ms = int(v)
+    except ValueError:
+        ms = 0
+    if ms <= 0:
+        raise BadConfig(f"NEUROLOOP_ZENOH_LEASE_MS={v!r}: expected a whole number of milliseconds > 0")
+    return ms
 
 
 def _last_line(e: BaseException) -> str:
@@ -314,7 +431,9 @@ def serve(
     ``engine_factory(ctx: InitContext) -> Engine`` builds the engine from the ``Init`` message (an
     :class:`Engine` subclass itself works). ``run_id``, ``name`` and ``connect`` default to
     ``NEUROLOOP_RUN_ID``, ``NEUROLOOP_ENGINE`` and ``NEUROLOOP_CONNECT``; ``lowlatency`` to
-    ``NEUROLOOP_ZENOH_LOWLATENCY`` (see :func:`zenoh_config`).
+    ``NEUROLOOP_ZENOH_LOWLATENCY``; the lease and the TLS files come from ``NEUROLOOP_ZENOH_LEASE_MS``
+    and ``NEUROLOOP_TLS_CA``, ``NEUROLOOP_TLS_CERT``, ``NEUROLOOP_TLS_KEY`` (see :func:`zenoh_config`;
+    a bad TLS file raises :class:`BadConfig`, exit status 2 with :func:`main`).
 
     Returns after a Shutdown (answered by Bye). Raises :class:`NeuroloopError` if the coordinator goes
     away, sends something unexpected, or the engine's code raises: in the last case the traceback is
@@ -326,7 +445,10 @@ def serve(
     import zenoh
 
     args = EngineArgs.from_env(run_id, name, connect, join_timeout_s)
-    session = zenoh.open(zenoh_config(args.connect, lowlatency=lowlatency))
+    config = zenoh_config(
+        args.connect, lowlatency=lowlatency, lease_ms=lease_from_env(), tls=TlsFiles.from_env()
+    )
+    session = zenoh.open(config)
     try:
         _Server(session, args).run(engine_factory)
     finally:

@@ -189,18 +189,56 @@ struct Rows {
 }
 
 /// Per-synapse state of a plastic projection (NEST's connection objects), parallel to `targets`.
-#[derive(Serialize, Deserialize)]
 enum PlasticRows {
     Stdp {
         params: stdp_synapse::Params,
         states: Vec<stdp_synapse::State>,
     },
     Dopamine {
-        params: stdp_dopamine_synapse::Params,
+        rule: Arc<stdp_dopamine_synapse::Rule>,
+        /// What the synapses of each source share (Kplus, n, times), by source index.
+        rows: Vec<stdp_dopamine_synapse::Row>,
         states: Vec<stdp_dopamine_synapse::State>,
         /// Index of the volume transmitter.
         vt: usize,
     },
+}
+
+/// The delay of synapse `i` in steps.
+#[inline]
+fn delay_steps(delays: &PerSynapse<u16>, i: usize) -> u64 {
+    match delays {
+        PerSynapse::Const(d) => u64::from(*d),
+        PerSynapse::Each(v) => u64::from(v[i]),
+    }
+}
+
+/// The delay of synapse `i` in ms (NEST: tics times 0.001).
+#[inline]
+fn delay_ms(delays: &PerSynapse<u16>, i: usize, h_tics: u64) -> f64 {
+    (delay_steps(delays, i) * h_tics) as f64 * 0.001
+}
+
+impl Rows {
+    /// Carries every synapse of a `stdp_dopamine_synapse` projection to `signal`'s last delivery
+    /// (a no-op for other projections).
+    fn carry_dopamine(&mut self, archives: &[PostArchive], signal: &DopamineSignal) {
+        let Some(PlasticRows::Dopamine {
+            rule, rows, states, ..
+        }) = &mut self.plastic
+        else {
+            return;
+        };
+        for (s, row) in rows.iter_mut().enumerate() {
+            let Some(u) = stdp_dopamine_synapse::carry_row(rule, row, signal) else {
+                continue;
+            };
+            for i in self.offsets[s] as usize..self.offsets[s + 1] as usize {
+                let post = &archives[self.targets[i] as usize];
+                u.carry(&mut states[i], delay_steps(&self.delays, i), post);
+            }
+        }
+    }
 }
 
 /// A Poisson drive on one thread: a table of its count distribution and its local target range.
@@ -270,16 +308,27 @@ struct Part {
     min_delay_ms: f64,
     /// Whether the plastic synapses learn (see [`Network::set_plasticity`]).
     plasticity: bool,
+    /// This thread's copy of each volume transmitter's signal (see [`VtState`]).
+    vts: Vec<VtState>,
 }
 
-/// A volume transmitter: its dopamine signal, the spikes on their way to it, and its sources.
+/// A volume transmitter's sources (NEST's `volume_transmitter`; its signal is in [`VtState`]).
 struct VolumeTransmitter {
-    signal: RwLock<DopamineSignal>,
-    /// (arrival step, multiplicity), in arrival order.
-    pending: std::sync::Mutex<std::collections::VecDeque<(u64, f64)>>,
     /// Global id runs of its dopaminergic neurons (empty: none).
     source: Vec<(u32, u32)>,
     delay: u64,
+}
+
+/// A volume transmitter's dopamine signal and the dopamine on its way to it. Every thread keeps its
+/// own copy and feeds it the same arrivals in the same order (the dopaminergic spikes of a slice
+/// are in every thread's exchanged lists, rewards are given to all copies), so the copies stay
+/// equal and a thread needs no other thread to read its signal or to forget what its synapses
+/// have read.
+#[derive(Clone, Serialize, Deserialize)]
+struct VtState {
+    signal: DopamineSignal,
+    /// (arrival step, multiplicity), in arrival order.
+    pending: std::collections::VecDeque<(u64, f64)>,
 }
 
 /// Spike time in ms of the end of step `k` (NEST: tics times 0.001).
@@ -289,7 +338,7 @@ fn end_ms(k: u64, h_tics: u64) -> f64 {
 }
 
 /// What the threads of a [`Network::simulate`] call share: the spike lists of the exchange, the
-/// volume transmitters, the workers' tasks and the barriers.
+/// volume transmitters' sources, the workers' tasks and the barriers.
 ///
 /// Parts 1, 2, ... run on worker threads started by the network's first call (starting threads in
 /// every call costs more than a short call simulates); part 0 runs on the calling thread. A call
@@ -300,12 +349,13 @@ struct Shared {
     /// Spikes of a slice, one list per thread; slices use the two sets in turn (a thread may write
     /// the next slice's list while others still read this one's).
     exchange: [Vec<RwLock<Vec<Spike>>>; 2],
-    /// Volume transmitters (NEST's `volume_transmitter`), in the order of the description.
+    /// Volume transmitters (NEST's `volume_transmitter`), in the order of the description (their
+    /// signals: each part's [`VtState`]s).
     vts: Vec<VolumeTransmitter>,
     /// Where the workers wait for a call (apart from `barrier`: the time between calls is no guide
     /// to how long its threads wait for each other, see [`barrier`]).
     start: Barrier,
-    /// Every thread of a call waits here at each slice's exchange (and in its dopamine phase) and at
+    /// Every thread of a call waits here at each slice's exchange and at
     /// the call's end.
     barrier: Barrier,
     /// Part `t`'s task at index `t - 1`, and its part when done.
@@ -387,10 +437,13 @@ struct PartState {
 #[derive(Serialize, Deserialize)]
 enum PlasticRowsRef {
     Stdp(Vec<stdp_synapse::State>),
-    Dopamine(Vec<stdp_dopamine_synapse::State>),
+    Dopamine(
+        Vec<stdp_dopamine_synapse::Row>,
+        Vec<stdp_dopamine_synapse::State>,
+    ),
 }
 
-const CHECKPOINT_FORMAT: &str = "neuroloop-brain-checkpoint-3";
+const CHECKPOINT_FORMAT: &str = "neuroloop-brain-checkpoint-4";
 
 /// FNV-1a over the description (as JSON), the seed and the thread count.
 fn fingerprint(spec: &NetworkSpec, seed: u64, threads: usize) -> u64 {
@@ -1063,6 +1116,7 @@ impl Network {
         // Device delays come in description order; the volume transmitters' are the last ones.
         let vt_delays = &c.device_delays[c.device_delays.len() - spec.volume_transmitters.len()..];
         let mut vts = Vec::new();
+        let mut vt_states = Vec::new();
         for ((v, source), &delay) in spec
             .volume_transmitters
             .iter()
@@ -1070,14 +1124,17 @@ impl Network {
             .zip(vt_delays)
         {
             vts.push(VolumeTransmitter {
-                signal: RwLock::new(
-                    DopamineSignal::new(u64::from(v.deliver_interval))
-                        .map_err(|e| NetworkError::Invalid(e.to_string()))?,
-                ),
-                pending: std::sync::Mutex::new(Default::default()),
                 source: source.as_ref().map(Members::runs).unwrap_or_default(),
                 delay,
             });
+            vt_states.push(VtState {
+                signal: DopamineSignal::new(u64::from(v.deliver_interval))
+                    .map_err(|e| NetworkError::Invalid(e.to_string()))?,
+                pending: Default::default(),
+            });
+        }
+        for p in &mut parts {
+            p.vts = vt_states.clone();
         }
         let n_synapses = parts
             .iter()
@@ -1154,28 +1211,18 @@ impl Network {
                             Some(PlasticRows::Stdp { states, .. }) => {
                                 Some(PlasticRowsRef::Stdp(states.clone()))
                             }
-                            Some(PlasticRows::Dopamine { states, .. }) => {
-                                Some(PlasticRowsRef::Dopamine(states.clone()))
+                            Some(PlasticRows::Dopamine { rows, states, .. }) => {
+                                Some(PlasticRowsRef::Dopamine(rows.clone(), states.clone()))
                             }
                         })
                         .collect(),
                 })
                 .collect(),
-            vts: self
-                .shared
+            // Every thread's copy is the same: part 0's.
+            vts: self.parts[0]
                 .vts
                 .iter()
-                .map(|v| {
-                    (
-                        v.signal.read().unwrap_or_else(|p| p.into_inner()).clone(),
-                        v.pending
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .iter()
-                            .copied()
-                            .collect(),
-                    )
-                })
+                .map(|v| (v.signal.clone(), v.pending.iter().copied().collect()))
                 .collect(),
         };
         postcard::to_allocvec(&c).unwrap_or_default()
@@ -1217,9 +1264,9 @@ impl Network {
                                 Some(PlasticRows::Stdp { states, .. }),
                             ) => v.len() == states.len(),
                             (
-                                Some(PlasticRowsRef::Dopamine(v)),
-                                Some(PlasticRows::Dopamine { states, .. }),
-                            ) => v.len() == states.len(),
+                                Some(PlasticRowsRef::Dopamine(w, v)),
+                                Some(PlasticRows::Dopamine { rows, states, .. }),
+                            ) => w.len() == rows.len() && v.len() == states.len(),
                             _ => false,
                         })
             });
@@ -1258,9 +1305,9 @@ impl Network {
                         *states = v
                     }
                     (
-                        Some(PlasticRowsRef::Dopamine(v)),
-                        Some(PlasticRows::Dopamine { states, .. }),
-                    ) => *states = v,
+                        Some(PlasticRowsRef::Dopamine(w, v)),
+                        Some(PlasticRows::Dopamine { rows, states, .. }),
+                    ) => (*rows, *states) = (w, v),
                     _ => {}
                 }
             }
@@ -1268,9 +1315,16 @@ impl Network {
                 tr.next = tr.arrivals.partition_point(|a| a.0 < c.step);
             }
         }
-        for (v, (signal, pending)) in self.shared.vts.iter().zip(c.vts) {
-            *v.signal.write().unwrap_or_else(|p| p.into_inner()) = signal;
-            *v.pending.lock().unwrap_or_else(|p| p.into_inner()) = pending.into();
+        let vts: Vec<VtState> = c
+            .vts
+            .into_iter()
+            .map(|(signal, pending)| VtState {
+                signal,
+                pending: pending.into(),
+            })
+            .collect();
+        for p in &mut self.parts {
+            p.vts = vts.clone();
         }
         self.step = c.step;
         if !self.plasticity {
@@ -1317,30 +1371,17 @@ impl Network {
     /// forgetting: its stored weight becomes the one [`Network::weights`] reports) and drops the
     /// dopamine on its way to the volume transmitters.
     fn freeze_plastic_state(&mut self) {
-        let vts = &self.shared.vts;
         for p in &mut self.parts {
             for r in &mut p.rows {
-                let Some(PlasticRows::Dopamine { params, states, vt }) = &mut r.plastic else {
+                let Some(PlasticRows::Dopamine { vt, .. }) = &r.plastic else {
                     continue;
                 };
-                let signal = vts[*vt].signal.read().unwrap_or_else(|e| e.into_inner());
-                for (i, st) in states.iter_mut().enumerate() {
-                    let d = match &r.delays {
-                        PerSynapse::Const(d) => u64::from(*d),
-                        PerSynapse::Each(v) => u64::from(v[i]),
-                    };
-                    stdp_dopamine_synapse::carry_to_delivery(
-                        params,
-                        st,
-                        (d * p.h_tics) as f64 * 0.001,
-                        &p.archives[r.targets[i] as usize],
-                        &signal,
-                    );
-                }
+                let vt = *vt;
+                r.carry_dopamine(&p.archives, &p.vts[vt].signal);
             }
-        }
-        for v in &self.shared.vts {
-            v.pending.lock().unwrap_or_else(|e| e.into_inner()).clear();
+            for v in &mut p.vts {
+                v.pending.clear();
+            }
         }
     }
 
@@ -1354,14 +1395,15 @@ impl Network {
     /// volume transmitter or the multiplicity is not a positive number, and while plasticity is off
     /// (the dopamine is dropped, see [`Network::set_plasticity`]).
     pub fn add_dopamine(&mut self, vt: usize, arrival: u64, multiplicity: f64) -> bool {
-        let Some(v) = self.shared.vts.get(vt) else {
+        if vt >= self.shared.vts.len() {
             return false;
-        };
+        }
         if !(self.plasticity && multiplicity.is_finite() && multiplicity > 0.0) {
             return false;
         }
-        let mut pending = v.pending.lock().unwrap_or_else(|p| p.into_inner());
-        push_arrival(&mut pending, arrival.max(self.step), multiplicity);
+        for p in &mut self.parts {
+            push_arrival(&mut p.vts[vt].pending, arrival.max(self.step), multiplicity);
+        }
         true
     }
 
@@ -1375,6 +1417,10 @@ impl Network {
             let Some(r) = p.rows.get(index) else {
                 return out;
             };
+            let signal = match &r.plastic {
+                Some(PlasticRows::Dopamine { vt, .. }) => Some(&p.vts[*vt].signal),
+                _ => None,
+            };
             for s in 0..r.source_n as usize {
                 for i in r.offsets[s] as usize..r.offsets[s + 1] as usize {
                     let w = match (&r.plastic, &r.weights) {
@@ -1383,21 +1429,19 @@ impl Network {
                         (Some(PlasticRows::Dopamine { states, .. }), _) if !self.plasticity => {
                             states[i].weight
                         }
-                        (Some(PlasticRows::Dopamine { params, states, vt }), _) => {
-                            let d = match &r.delays {
-                                PerSynapse::Const(d) => u64::from(*d),
-                                PerSynapse::Each(v) => u64::from(v[i]),
-                            };
-                            let signal = self.shared.vts[*vt]
-                                .signal
-                                .read()
-                                .unwrap_or_else(|p| p.into_inner());
+                        (
+                            Some(PlasticRows::Dopamine {
+                                rule, rows, states, ..
+                            }),
+                            _,
+                        ) => {
                             stdp_dopamine_synapse::caught_up(
-                                params,
+                                rule,
+                                &rows[s],
                                 &states[i],
-                                (d * p.h_tics) as f64 * 0.001,
+                                delay_steps(&r.delays, i),
                                 &p.archives[r.targets[i] as usize],
-                                &signal,
+                                signal.expect("a dopamine projection's signal"),
                             )
                             .weight
                         }
@@ -1662,14 +1706,12 @@ fn run_part(
             .map(|l| l.read().unwrap_or_else(|p| p.into_inner()))
             .collect();
         if !vts.is_empty() && part.plasticity {
-            dopamine_phase(t, part, vts, &lists, first, end, m, barrier);
+            dopamine_phase(part, vts, &lists, first, end, m);
         }
-        let signals: Vec<_> = vts
-            .iter()
-            .map(|v| v.signal.read().unwrap_or_else(|p| p.into_inner()))
-            .collect();
+        // (Taken out for the call: the synapses read them while the rows change.)
+        let signals = std::mem::take(&mut part.vts);
         part.deliver(&lists, first, end, ring_len, &signals);
-        drop(signals);
+        part.vts = signals;
         if !recorded.is_empty() {
             for k in first..end {
                 for l in &lists {
@@ -1692,108 +1734,69 @@ fn run_part(
 }
 
 /// The volume transmitters' part of a slice `[first, end)`, between the exchange and the delivery
-/// (NEST's order, see [`crate::plasticity`]): dopamine spikes due in the slice reach their signals
-/// and, at a delivery, the signals note it (thread 0). A delivery touches no synapse (they catch up
-/// when next used, see [`stdp_dopamine_synapse::DopamineSignal`]) except where the synapse model
-/// needs every delivery (`b != 0`) or at a sweep, when every thread carries its synapses of that
-/// signal to the delivery and the signal then forgets what all have read (thread 0).
-#[allow(clippy::too_many_arguments)]
+/// (NEST's order, see [`crate::plasticity`]), on this thread's copies of the signals ([`VtState`]):
+/// dopamine spikes due in the slice reach the signals and, at a delivery, the signals note it. A
+/// delivery touches no synapse (they catch up when next used, see
+/// [`stdp_dopamine_synapse::DopamineSignal`]) except where the synapse model needs every delivery
+/// (`b != 0`) or at a sweep, when the thread carries its synapses of that signal to the delivery
+/// and its signal then forgets what they have read.
 fn dopamine_phase(
-    t: usize,
     part: &mut Part,
     vts: &[VolumeTransmitter],
     lists: &[std::sync::RwLockReadGuard<'_, Vec<Spike>>],
     first: u64,
     end: u64,
     m: u64,
-    barrier: &Barrier,
 ) {
     let t_trig = end_ms(end - 1, part.h_tics);
-    if t == 0 {
-        for v in vts {
-            let mut pending = v.pending.lock().unwrap_or_else(|p| p.into_inner());
-            let mut signal = v.signal.write().unwrap_or_else(|p| p.into_inner());
-            while let Some(&(a, mult)) = pending.front() {
-                if a >= end {
-                    break;
-                }
-                // Times are in order and finite by construction: an error cannot happen here.
-                let _ = signal.add_spike(end_ms(a, part.h_tics), mult);
-                pending.pop_front();
+    for (v, st) in vts.iter().zip(&mut part.vts) {
+        while let Some(&(a, mult)) = st.pending.front() {
+            if a >= end {
+                break;
             }
-            if signal.trigger_due(end, m) {
-                signal.deliver(t_trig);
-            }
-            if !v.source.is_empty() {
-                for k in first..end {
-                    for l in lists {
-                        for sp in l.iter().filter(|sp| sp.step == k) {
-                            if v.source
-                                .iter()
-                                .any(|&(lo, hi)| sp.neuron >= lo && sp.neuron < hi)
-                            {
-                                push_arrival(&mut pending, sp.step + v.delay, 1.0);
-                            }
+            // Times are in order and finite by construction: an error cannot happen here.
+            let _ = st.signal.add_spike(end_ms(a, part.h_tics), mult);
+            st.pending.pop_front();
+        }
+        if st.signal.trigger_due(end, m) {
+            st.signal.deliver(t_trig);
+        }
+        if !v.source.is_empty() {
+            // The delay is at least the min delay: these arrive after this slice.
+            for k in first..end {
+                for l in lists {
+                    for sp in l.iter().filter(|sp| sp.step == k) {
+                        if v.source
+                            .iter()
+                            .any(|&(lo, hi)| sp.neuron >= lo && sp.neuron < hi)
+                        {
+                            push_arrival(&mut st.pending, sp.step + v.delay, 1.0);
                         }
                     }
                 }
             }
         }
     }
-    barrier.wait();
-    // Per signal: delivered now, and whether every synapse is carried (a sweep).
-    let state: Vec<(bool, bool)> = vts
-        .iter()
-        .map(|v| {
-            let s = v.signal.read().unwrap_or_else(|p| p.into_inner());
-            let due = s.trigger_due(end, m);
-            (due, due && s.sweep_due())
-        })
-        .collect();
-    let carry = |vt: usize, params: &stdp_dopamine_synapse::Params| {
-        state[vt].1 || (state[vt].0 && params.needs_every_delivery())
-    };
-    let any = part.rows.iter().any(|r| {
-        matches!(&r.plastic, Some(PlasticRows::Dopamine { params, vt, .. }) if carry(*vt, params))
-    });
-    if any {
-        let signals: Vec<_> = vts
-            .iter()
-            .map(|v| v.signal.read().unwrap_or_else(|p| p.into_inner()))
-            .collect();
+    for vt in 0..vts.len() {
+        let signal = &part.vts[vt].signal;
+        if !signal.trigger_due(end, m) {
+            continue;
+        }
+        let sweep = signal.sweep_due();
         for r in &mut part.rows {
-            if let Some(PlasticRows::Dopamine { params, states, vt }) = &mut r.plastic {
-                if !carry(*vt, params) {
-                    continue;
+            let carry = match &r.plastic {
+                Some(PlasticRows::Dopamine { rule, vt: v, .. }) if *v == vt => {
+                    sweep || rule.params().needs_every_delivery()
                 }
-                for (i, st) in states.iter_mut().enumerate() {
-                    let d = match &r.delays {
-                        PerSynapse::Const(d) => u64::from(*d),
-                        PerSynapse::Each(v) => u64::from(v[i]),
-                    };
-                    let tgt = r.targets[i] as usize;
-                    stdp_dopamine_synapse::carry_to_delivery(
-                        params,
-                        st,
-                        (d * part.h_tics) as f64 * 0.001,
-                        &part.archives[tgt],
-                        &signals[*vt],
-                    );
-                }
+                _ => false,
+            };
+            if carry {
+                r.carry_dopamine(&part.archives, signal);
             }
         }
-    }
-    if state.iter().any(|s| s.1) {
-        barrier.wait();
-        if t == 0 {
-            for (v, _) in vts.iter().zip(&state).filter(|(_, s)| s.1) {
-                v.signal
-                    .write()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .forget_read();
-            }
+        if sweep {
+            part.vts[vt].signal.forget_read();
         }
-        barrier.wait();
     }
 }
 
@@ -1842,6 +1845,7 @@ fn build_part(
         });
     }
     let mut rows = Vec::new();
+    let mut rules: Vec<Arc<stdp_dopamine_synapse::Rule>> = Vec::new();
     for (pi, pr) in spec.projections.iter().enumerate() {
         let (s, src, t, tgt) = &c.ends[pi];
         let delay = pr.synapse.delay.unwrap_or(Dist::Const(h));
@@ -1875,7 +1879,22 @@ fn build_part(
                         .collect::<Result<_, _>>()?,
                 },
                 PlasticParams::Dopamine(params, vt) => PlasticRows::Dopamine {
-                    params,
+                    rule: {
+                        // Projections with the same rule share its tables.
+                        let tau_minus = spec.populations[*t].tau_minus.unwrap_or(20.0);
+                        match rules.iter().find(|r| r.is(&params, h, tau_minus)) {
+                            Some(r) => Arc::clone(r),
+                            None => {
+                                let r = stdp_dopamine_synapse::Rule::new(params, h, tau_minus)
+                                    .map_err(|e| {
+                                        NetworkError::Invalid(format!("projections[{pi}]: {e}"))
+                                    })?;
+                                rules.push(Arc::new(r));
+                                Arc::clone(&rules[rules.len() - 1])
+                            }
+                        }
+                    },
+                    rows: vec![stdp_dopamine_synapse::Row::default(); r.source_n as usize],
                     states: (0..n)
                         .map(|i| stdp_dopamine_synapse::State::new(weight_of(i)).map_err(err))
                         .collect::<Result<_, _>>()?,
@@ -1901,13 +1920,7 @@ fn build_part(
         // Register every plastic synapse with its target's archive, as NEST's Connect does.
         let h_tics = crate::grid::resolution_tics(h).unwrap_or(1).max(1) as u64;
         for r in &rows {
-            let delay_ms = |i: usize| {
-                let d = match &r.delays {
-                    PerSynapse::Const(d) => u64::from(*d),
-                    PerSynapse::Each(v) => u64::from(v[i]),
-                };
-                (d * h_tics) as f64 * 0.001
-            };
+            let delay_ms = |i: usize| delay_ms(&r.delays, i, h_tics);
             match &r.plastic {
                 Some(PlasticRows::Stdp { states, .. }) => {
                     for (i, st) in states.iter().enumerate() {
@@ -1919,9 +1932,8 @@ fn build_part(
                     }
                 }
                 Some(PlasticRows::Dopamine { states, .. }) => {
-                    for (i, st) in states.iter().enumerate() {
+                    for i in 0..states.len() {
                         stdp_dopamine_synapse::connect(
-                            st,
                             delay_ms(i),
                             &mut archives[r.targets[i] as usize],
                         );
@@ -2024,6 +2036,7 @@ fn build_part(
         h_tics: crate::grid::resolution_tics(h).unwrap_or(1).max(1) as u64,
         min_delay_ms: 0.0,
         plasticity: true,
+        vts: Vec::new(),
     })
 }
 
@@ -2219,7 +2232,7 @@ impl Part {
         first: u64,
         end: u64,
         ring_len: u64,
-        signals: &[std::sync::RwLockReadGuard<'_, DopamineSignal>],
+        signals: &[VtState],
     ) {
         let n = self.n_local();
         let rl = ring_len as usize;
@@ -2248,45 +2261,63 @@ impl Part {
                             // Plastic synapses: each one updates, then sends its new weight (with
                             // plasticity off, its stored weight, unchanged).
                             let t_spike = end_ms(k, self.h_tics);
-                            let learn = self.plasticity;
-                            for i in a..b {
-                                let d = match &r.delays {
-                                    PerSynapse::Const(d) => *d,
-                                    PerSynapse::Each(ds) => ds[i],
+                            let (ring_ex, ring_in) = (&mut self.ring_ex, &mut self.ring_in);
+                            let const_slot = match &r.delays {
+                                PerSynapse::Const(d) => (base + *d as usize) % rl,
+                                PerSynapse::Each(_) => 0,
+                            };
+                            let mut put = |i: usize, w: f64| {
+                                let slot = match &r.delays {
+                                    PerSynapse::Const(_) => const_slot,
+                                    PerSynapse::Each(ds) => (base + ds[i] as usize) % rl,
                                 };
-                                let d_ms = (u64::from(d) * self.h_tics) as f64 * 0.001;
-                                let tgt = r.targets[i] as usize;
-                                let post = &self.archives[tgt];
-                                let w = match pl {
-                                    PlasticRows::Stdp { states, .. } if !learn => states[i].weight,
-                                    PlasticRows::Dopamine { states, .. } if !learn => {
-                                        states[i].weight
-                                    }
-                                    PlasticRows::Stdp { params, states } => stdp_synapse::send(
-                                        params,
-                                        &mut states[i],
-                                        t_spike,
-                                        d_ms,
-                                        post,
-                                    ),
-                                    PlasticRows::Dopamine { params, states, vt } => {
-                                        stdp_dopamine_synapse::send(
-                                            params,
-                                            &mut states[i],
-                                            t_spike,
-                                            d_ms,
-                                            post,
-                                            &signals[*vt],
-                                        )
-                                    }
-                                };
-                                let slot = (base + d as usize) % rl;
                                 let ring = if w >= 0.0 {
-                                    &mut self.ring_ex
+                                    &mut *ring_ex
                                 } else {
-                                    &mut self.ring_in
+                                    &mut *ring_in
                                 };
-                                ring[slot * n + tgt] += w;
+                                ring[slot * n + r.targets[i] as usize] += w;
+                            };
+                            match pl {
+                                PlasticRows::Stdp { states, .. } if !self.plasticity => {
+                                    (a..b).for_each(|i| put(i, states[i].weight))
+                                }
+                                PlasticRows::Dopamine { states, .. } if !self.plasticity => {
+                                    (a..b).for_each(|i| put(i, states[i].weight))
+                                }
+                                PlasticRows::Stdp { params, states } => {
+                                    for (i, st) in (a..b).zip(&mut states[a..b]) {
+                                        let w = stdp_synapse::send(
+                                            params,
+                                            st,
+                                            t_spike,
+                                            delay_ms(&r.delays, i, self.h_tics),
+                                            &self.archives[r.targets[i] as usize],
+                                        );
+                                        put(i, w);
+                                    }
+                                }
+                                PlasticRows::Dopamine {
+                                    rule,
+                                    rows,
+                                    states,
+                                    vt,
+                                } => {
+                                    let u = stdp_dopamine_synapse::send_row(
+                                        rule,
+                                        &mut rows[src as usize],
+                                        t_spike,
+                                        &signals[*vt].signal,
+                                    );
+                                    for (i, st) in (a..b).zip(&mut states[a..b]) {
+                                        let w = u.send(
+                                            st,
+                                            delay_steps(&r.delays, i),
+                                            &self.archives[r.targets[i] as usize],
+                                        );
+                                        put(i, w);
+                                    }
+                                }
                             }
                             continue;
                         }

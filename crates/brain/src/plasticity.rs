@@ -5,22 +5,24 @@
 //! Each module names its paper; `tests/stdp_vs_nest.rs` checks the weights against NEST 3.10.
 //!
 //! The rules are event-driven, as in NEST: a synapse's state changes only when the network calls one of
-//! its functions. The network holds, per plastic projection, the common parameters (one `Params`) and
-//! one `State` per synapse (a `Copy` struct, in a `Vec`); per postsynaptic neuron a [`PostArchive`]
+//! its functions. The network holds, per plastic projection, the common parameters (one `Params`;
+//! `stdp_dopamine_synapse`: a `Rule`, the parameters with tables, and one `Row` per presynaptic
+//! neuron) and one `State` per synapse (a `Copy` struct, in a `Vec`); per postsynaptic neuron a [`PostArchive`]
 //! (NEST's `ArchivingNode`: the neuron's `tau_minus`, its trace `Kminus` and its recent spikes); per
 //! dopamine source a [`DopamineSignal`] (NEST's `volume_transmitter`).
 //!
 //! **Call contract** (NEST's order; results match NEST only if it is kept). Time advances in slices of
 //! `m` steps, `m` the smallest delay in the network; a slice from `O h` to `(O + m) h`:
 //! 1. *deliver*: every presynaptic spike emitted in the previous slice, in time order, goes through
-//!    `send(.., t_spike_ms, delay_ms, ..)` of each of its plastic synapses, which returns the weight
+//!    `send(.., t_spike_ms, delay_ms, ..)` of each of its plastic synapses (`stdp_dopamine_synapse`:
+//!    `send_row(.., t_spike_ms, ..)` of its row, then `Update::send` of each synapse), which returns the weight
 //!    the target gets (the weight after the update; NEST's `weight_recorder` records this value);
 //! 2. *update*: the neurons are stepped; a neuron that fires at `t` (a step end) calls
 //!    [`PostArchive::record_spike`]; dopamine spikes arriving at `t` (emission time + delay) go into
 //!    [`DopamineSignal::add_spike`]; at the slice end `t_trig = (O + m) h`, if
 //!    [`DopamineSignal::trigger_due`], [`DopamineSignal::deliver`] notes the delivery (NEST's
 //!    `trigger_update_weight` of every synapse, which each `stdp_dopamine_synapse` catches up with
-//!    when next used; `stdp_dopamine_synapse::carry_to_delivery` for every synapse of the signal
+//!    when next used; `stdp_dopamine_synapse::carry_row` for every row of the signal
 //!    when its parameters need every delivery, or at a sweep, followed by
 //!    [`DopamineSignal::forget_read`]).
 //!
@@ -30,9 +32,9 @@
 //!
 //! **Threads**: a [`PostArchive`] is read (and its access counters bumped) by the synapses ending on
 //! its neuron, on the thread that owns the neuron; it is `Send`, not `Sync`. A [`DopamineSignal`] is
-//! read by all its synapses on every thread (it is `Sync`): feed it and note a delivery, then (where
-//! needed) carry synapses on every thread, then call `forget_read` once after a sweep, with barriers
-//! between these phases. A delivery at
+//! read by all its synapses: the network gives every thread its own copy and feeds the copies the
+//! same arrivals in the same order, so that each thread notes the deliveries, carries its synapses
+//! where needed and calls `forget_read` after a sweep without waiting for the others. A delivery at
 //! `t_trig` reads only postsynaptic spikes up to `t_trig - delay <= t_trig - m h`, so it may run
 //! before or after the neurons' update of the slice, but it must run before the pre spikes of that
 //! slice are delivered.
@@ -69,3 +71,81 @@ pub use stdp_dopamine_synapse::DopamineSignal;
 
 /// NEST's `stdp_eps` (ms): two spike times closer than this count as simultaneous.
 pub const STDP_EPS_MS: f64 = 1.0e-6;
+
+/// A function of a time difference and a parameter (`exp(-dt/tau)`, ...) tabulated on the grid of
+/// resolution `h`: `f(k h)` for `k` in `-GRID_TABLE_BEFORE..GRID_TABLE_AFTER`, each value computed
+/// by the function itself; other `k` are computed when asked for. Spike times are grid times, so
+/// the rules' time differences are whole numbers of steps: a lookup gives the function's value at the
+/// exact difference `k h` (NEST computes it at `t_a - t_b`, with `t = tics * 0.001` rounded: an
+/// argument off by up to an ulp of `t`).
+#[derive(Clone, Debug)]
+pub(crate) struct GridTable {
+    h_ms: f64,
+    f: fn(f64, f64) -> f64,
+    param: f64,
+    values: Box<[f64]>,
+}
+
+/// Steps before 0 held by a [`GridTable`] (backward updates span less than a min delay).
+pub(crate) const GRID_TABLE_BEFORE: usize = 256;
+/// Steps from 0 on held by a [`GridTable`].
+pub(crate) const GRID_TABLE_AFTER: usize = 4096;
+
+impl GridTable {
+    /// The table of `f(k h_ms, param)`, `h_ms > 0`.
+    pub(crate) fn new(h_ms: f64, param: f64, f: fn(f64, f64) -> f64) -> GridTable {
+        let values = (0..GRID_TABLE_BEFORE + GRID_TABLE_AFTER)
+            .map(|i| f((i as i64 - GRID_TABLE_BEFORE as i64) as f64 * h_ms, param))
+            .collect();
+        GridTable {
+            h_ms,
+            f,
+            param,
+            values,
+        }
+    }
+
+    /// `f(k h, param)`.
+    #[inline]
+    pub(crate) fn at(&self, k: i64) -> f64 {
+        match self
+            .values
+            .get(k.wrapping_add(GRID_TABLE_BEFORE as i64) as usize)
+        {
+            Some(&v) => v,
+            None => self.compute(k),
+        }
+    }
+
+    #[cold]
+    fn compute(&self, k: i64) -> f64 {
+        (self.f)(k as f64 * self.h_ms, self.param)
+    }
+}
+
+/// `exp(-dt/tau)`, the decay of a trace over `dt` ms, as NEST writes it (`exp(minus_dt / tau)`).
+pub(crate) fn decay(dt_ms: f64, tau: f64) -> f64 {
+    (-dt_ms / tau).exp()
+}
+
+/// `exp(-dt/tau)` from `1/tau`, as NEST's `ArchivingNode` writes it (`exp(minus_dt * tau_inv)`).
+pub(crate) fn decay_by_rate(dt_ms: f64, tau_inv: f64) -> f64 {
+    (-dt_ms * tau_inv).exp()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grid_table_gives_the_function_at_every_step() {
+        let t = GridTable::new(0.1, 20.0, decay);
+        for k in [-100_000i64, -257, -256, -1, 0, 1, 234, 4095, 4096, 100_000] {
+            assert_eq!(t.at(k), decay(k as f64 * 0.1, 20.0), "{k}");
+        }
+        assert_eq!(t.at(0), 1.0);
+        // As NEST computes the difference (tics * 0.001), within a few ulps.
+        let dt = (123_400.0 * 0.001) - (100_000.0 * 0.001);
+        assert!((t.at(234) - decay(dt, 20.0)).abs() <= 4.0 * f64::EPSILON);
+    }
+}

@@ -53,7 +53,7 @@ pub use expect::{
 };
 pub use spec::{
     ChannelSection, EngineSection, ExperimentSpec, LinkSection, PortSection, RecordSection,
-    RunSection, ZenohSection,
+    RunSection, TlsSection, ZenohSection,
 };
 pub use spec::{
     ChannelSelect, DecoderSection, ExpectSection, MetricSection, PreferredSection, WeightEstimate,
@@ -137,6 +137,20 @@ pub struct ZenohSpec {
     /// Zenoh's low-latency transport (`[zenoh] lowlatency = true`): faster, but every message of the
     /// run must stay under 64 KiB.
     pub lowlatency: bool,
+    /// TLS with mutual authentication (`[zenoh] tls`): every endpoint is `tls/...`.
+    pub tls: Option<TlsSpec>,
+}
+
+/// The TLS files of a run's coordinator (`[zenoh] tls`), resolved against the experiment file's
+/// folder; its engines get them through `NEUROLOOP_TLS_*` (see `docs/protocol.md`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsSpec {
+    /// The certificate of the run's certificate authority (PEM).
+    pub ca: PathBuf,
+    /// The coordinator's certificate, signed by the CA (PEM).
+    pub cert: PathBuf,
+    /// The coordinator's private key (PEM).
+    pub key: PathBuf,
 }
 
 /// One thing wrong with an experiment file.

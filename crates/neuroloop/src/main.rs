@@ -499,6 +499,11 @@ fn run_exit(
             eprintln!("{e}");
             ExitCode::from(2)
         }
+        // A wrong zenoh setting (a TLS file that cannot be used, an endpoint that is not TLS).
+        Some(e @ RunError::Transport(neuroloop_transport::TransportError::Setting(_))) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
         Some(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE
@@ -659,6 +664,13 @@ fn cmd_engine(
         return ExitCode::from(2);
     };
     let env = |k: &str| std::env::var(k).ok();
+    let link = match neuroloop_transport::LinkOptions::from_env() {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let args = neuroloop_transport::EngineArgs {
         run_id: run_id
             .or_else(|| env("NEUROLOOP_RUN_ID"))
@@ -672,7 +684,9 @@ fn cmd_engine(
             .map(String::from)
             .collect(),
         join_timeout: std::time::Duration::from_secs(60),
-        lowlatency: neuroloop_transport::lowlatency_from_env(),
+        lowlatency: link.lowlatency,
+        lease_ms: link.lease_ms,
+        tls: link.tls,
     };
     // Ctrl-C in a terminal: the coordinator stops the run; the engine follows its Shutdown.
     match neuroloop_transport::serve(&args, construct) {
@@ -683,6 +697,8 @@ fn cmd_engine(
                 neuroloop_transport::TransportError::CoordinatorGone(_) => {
                     ExitCode::from(neuroloop_transport::EXIT_COORDINATOR_GONE)
                 }
+                // A wrong setting (run id, name, TLS file): exit 2, as for a wrong command line.
+                neuroloop_transport::TransportError::Setting(_) => ExitCode::from(2),
                 _ => ExitCode::FAILURE,
             }
         }

@@ -40,6 +40,8 @@ pub(crate) struct EngineState {
     pub said_bye: bool,
     /// Its liveliness token went away (it exited or lost its connection).
     pub gone: bool,
+    /// When its last message came (how long it was silent when its connection was lost).
+    pub last_heard: Option<Instant>,
     /// Recorded output ports: (port index, recorder index).
     pub recorded: Vec<(u16, usize)>,
     /// Recorded input ports (what their links delivered): (port index, recorder index).

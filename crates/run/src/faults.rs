@@ -15,8 +15,10 @@ use crate::RunError;
 
 impl Coordinator {
     /// Decodes an engine's message; a malformed one (another protocol version included) is answered
-    /// with `Error` saying why before the run fails, so that the engine can tell.
-    pub(crate) fn decode(&self, engine: usize, bytes: &[u8]) -> Result<Message, RunError> {
+    /// with `Error` saying why before the run fails, so that the engine can tell. Notes when the engine
+    /// was last heard from.
+    pub(crate) fn decode(&mut self, engine: usize, bytes: &[u8]) -> Result<Message, RunError> {
+        self.engines[engine].last_heard = Some(Instant::now());
         wire::decode(bytes).map_err(|e| {
             let why = format!("sent a malformed message ({} bytes): {e}", bytes.len());
             let reply = wire::encode(&Message::Error {
@@ -65,22 +67,54 @@ impl Coordinator {
         for i in 0..self.engines.len() {
             let exited = self.engines[i].process.as_mut().and_then(|p| p.exited());
             if let Some(status) = exited {
-                return Err(self.engine_error(i, exit_reason("exited unexpectedly", status)));
+                let why = self.exit_reason("exited unexpectedly", status);
+                return Err(self.engine_error(i, why));
             }
         }
         Ok(())
     }
 
-    /// An engine's liveliness token went away: report its exit status if it is our process.
+    /// An engine's liveliness token went away: its process ended (its exit status, if it is our
+    /// process), or zenoh closed its connection after hearing nothing from it for its lease (the
+    /// network between the hosts failed, or its host or process stopped).
     pub(crate) fn lost(&mut self, engine: usize, when: &str) -> RunError {
         self.engines[engine].gone = true;
         let status = self.engines[engine]
             .process
             .as_mut()
             .and_then(|p| p.wait_for_exit(Duration::from_secs(1)));
-        let what = match status {
-            Some(s) => exit_reason(&format!("crashed {when}"), s),
-            None => format!("disconnected {when}"),
+        if let Some(s) = status {
+            let why = self.exit_reason(&format!("crashed {when}"), s);
+            return self.engine_error(engine, why);
+        }
+        let lease_ms = crate::network::engine_lease_ms(self.exp.step_timeout_ms);
+        // Silence since its last message: zenoh's keep-alives are not seen here, so a connection
+        // closed by its lease was silent at least that long; one closed by its end (exit, kill)
+        // normally goes within a step of its last message.
+        let silent = self.engines[engine]
+            .last_heard
+            .map(|t| t.elapsed())
+            .unwrap_or_default();
+        let silent_ms = silent.as_millis() as u64;
+        let e = &self.engines[engine];
+        let what = match e.process.as_ref() {
+            Some(p) => {
+                let state = match p.state() {
+                    Some('T') | Some('t') => "is stopped (SIGSTOP?)",
+                    _ => "still runs",
+                };
+                format!(
+                    "lost its connection to the coordinator {when} while its process {state}: nothing came from it for {:.1} s, and zenoh closes a connection silent for the engine's lease ({lease_ms} ms; was the engine stopped or starved of CPU?)",
+                    silent.as_secs_f64()
+                )
+            }
+            None if silent_ms * 10 >= lease_ms * 9 => format!(
+                "lost its connection to the coordinator {when}: nothing came from it for {:.1} s, longer than the zenoh lease of its engines ({lease_ms} ms): the network between the coordinator and the engine failed, or the engine's host or process stopped",
+                silent.as_secs_f64()
+            ),
+            None => format!(
+                "disconnected {when}: its connection to the coordinator closed (the engine's process ended or closed its zenoh session)"
+            ),
         };
         self.engine_error(engine, what)
     }
@@ -125,6 +159,12 @@ impl Coordinator {
             .iter_mut()
             .map(|e| e.process.as_mut().and_then(|p| p.exited()))
             .collect();
+        // A process whose connection was lost cannot hear Shutdown: it is killed without waiting.
+        let lost: Vec<bool> = self
+            .engines
+            .iter_mut()
+            .map(|e| e.gone && e.process.as_mut().is_some_and(|p| p.exited().is_none()))
+            .collect();
         for i in 0..self.engines.len() {
             let joined = self.engines[i].joined && !self.engines[i].gone;
             let alive = self.engines[i]
@@ -145,10 +185,14 @@ impl Coordinator {
         }
         let deadline = Instant::now() + Duration::from_secs(2);
         while Instant::now() < deadline {
-            let waiting = self.engines.iter_mut().any(|e| match e.process.as_mut() {
-                Some(p) => p.exited().is_none(),
-                None => e.joined && !e.said_bye && !e.gone,
-            });
+            let waiting =
+                self.engines
+                    .iter_mut()
+                    .zip(&lost)
+                    .any(|(e, &lost)| match e.process.as_mut() {
+                        Some(p) => !lost && p.exited().is_none(),
+                        None => e.joined && !e.said_bye && !e.gone,
+                    });
             if !waiting {
                 break;
             }
@@ -163,10 +207,11 @@ impl Coordinator {
                 _ => {}
             }
         }
-        for (e, before) in self.engines.iter_mut().zip(ended_before) {
+        for ((e, before), lost) in self.engines.iter_mut().zip(ended_before).zip(lost) {
             if let Some(p) = e.process.as_mut() {
                 let status = match before {
                     Some(s) => Some(s),
+                    None if lost => p.kill(),
                     None if p.exited().is_none() => {
                         tracing::warn!(
                             "engine '{}' did not stop within 2 s of Shutdown: killing it",
@@ -185,11 +230,14 @@ impl Coordinator {
     }
 }
 
-/// Why an engine process ended, for an error report: `what (status)`, or, for the exit status of an
-/// engine that lost the coordinator, that the coordinator itself was unreachable.
-fn exit_reason(what: &str, status: std::process::ExitStatus) -> String {
-    if status.code() == Some(i32::from(neuroloop_transport::EXIT_COORDINATOR_GONE)) {
-        return "stopped because it lost contact with the coordinator: the coordinator was unreachable for longer than zenoh's lease (about 10 s; was it stopped, e.g. by SIGSTOP, or starved of CPU?)".into();
+impl Coordinator {
+    /// Why an engine process ended, for an error report: `what (status)`, or, for the exit status of
+    /// an engine that lost the coordinator, that the coordinator itself was unreachable.
+    fn exit_reason(&self, what: &str, status: std::process::ExitStatus) -> String {
+        if status.code() == Some(i32::from(neuroloop_transport::EXIT_COORDINATOR_GONE)) {
+            let lease_ms = crate::network::coordinator_lease_ms(self.exp.step_timeout_ms);
+            return format!("stopped because it lost contact with the coordinator: the coordinator was unreachable for longer than its zenoh lease ({lease_ms} ms; was it stopped, e.g. by SIGSTOP, or starved of CPU?)");
+        }
+        format!("{what} ({})", describe_exit(status))
     }
-    format!("{what} ({})", describe_exit(status))
 }

@@ -15,7 +15,7 @@ use neuroloop_core::time::Step;
 use neuroloop_core::transfer::TransferChain;
 use neuroloop_core::wire::{DataEntry, Message};
 use neuroloop_record::Recorder;
-use neuroloop_transport::{free_tcp_endpoint, Hub, HubEvent};
+use neuroloop_transport::{Hub, HubEvent};
 
 use crate::coordinator::{Coordinator, EngineState, StartError};
 use crate::processes::EngineProcess;
@@ -30,16 +30,16 @@ impl Coordinator {
         run_dir: Option<&PathBuf>,
     ) -> Result<Self, StartError> {
         let names: Vec<String> = exp.engines.iter().map(|e| e.name.clone()).collect();
-        let listen = match &exp.zenoh.listen {
-            Some(l) => l.clone(),
-            None => free_tcp_endpoint().map_err(|e| (e.into(), vec![]))?,
-        };
-        let hub = Hub::open(
+        let (link, engine_link) =
+            crate::network::link_options(&exp, run_id).map_err(|e| (e.into(), vec![]))?;
+        let listen = crate::network::listen_endpoint(&exp, link.tls.is_some())
+            .map_err(|e| (e.into(), vec![]))?;
+        let hub = Hub::open_with(
             run_id,
             &names,
             std::slice::from_ref(&listen),
             &exp.zenoh.connect,
-            exp.zenoh.lowlatency,
+            &link,
         )
         .map_err(|e| (e.into(), vec![]))?;
         let connect = listen
@@ -52,11 +52,9 @@ impl Coordinator {
                 ("NEUROLOOP_RUN_ID", run_id.to_string()),
                 ("NEUROLOOP_ENGINE", name.to_string()),
                 ("NEUROLOOP_CONNECT", connect.clone()),
-                (
-                    "NEUROLOOP_ZENOH_LOWLATENCY",
-                    if exp.zenoh.lowlatency { "1" } else { "0" }.to_string(),
-                ),
             ];
+            // Low-latency transport, lease, TLS files.
+            env.extend(engine_link.env_vars());
             if let Some(dir) = run_dir {
                 let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
                 env.push(("NEUROLOOP_RUN_DIR", dir.display().to_string()));
@@ -122,6 +120,7 @@ impl Coordinator {
                 hello_pid: None,
                 said_bye: false,
                 gone: false,
+                last_heard: None,
                 recorded: vec![],
                 recorded_inputs: vec![],
                 exit: None,

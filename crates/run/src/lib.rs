@@ -32,6 +32,7 @@
 mod coordinator;
 mod faults;
 mod handshake;
+pub mod network;
 mod processes;
 mod report;
 mod stats;

@@ -96,6 +96,13 @@ impl EngineProcess {
         }
     }
 
+    /// The process's state letter from `/proc/PID/stat` (`R` running, `S` sleeping, `T` stopped, ...),
+    /// if it can be read (Linux).
+    pub fn state(&self) -> Option<char> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).ok()?;
+        stat.rsplit_once(')')?.1.trim_start().chars().next()
+    }
+
     /// Kills the process (SIGKILL) and reaps it.
     pub fn kill(&mut self) -> Option<ExitStatus> {
         if self.exited().is_none() {

@@ -12,7 +12,7 @@ use zenoh::qos::CongestionControl;
 use zenoh::sample::SampleKind;
 use zenoh::Wait;
 
-use crate::{keys, zenoh_config, zerr, TransportError};
+use crate::{keys, peer_config, zerr, LinkOptions, TlsFiles, TransportError};
 
 /// Where an engine process finds its run.
 #[derive(Clone, Debug)]
@@ -27,6 +27,10 @@ pub struct EngineArgs {
     pub join_timeout: Duration,
     /// Zenoh's low-latency transport (must match the coordinator's; see [`crate::zenoh_config`]).
     pub lowlatency: bool,
+    /// The zenoh lease to announce, ms (see [`LinkOptions::lease_ms`]; default zenoh's 10 000).
+    pub lease_ms: Option<u64>,
+    /// TLS credentials (the run's CA, this engine's certificate and key), when the run uses TLS.
+    pub tls: Option<TlsFiles>,
 }
 
 /// Whether `NEUROLOOP_ZENOH_LOWLATENCY` asks for zenoh's low-latency transport (`1` or `true`).
@@ -36,9 +40,11 @@ pub fn lowlatency_from_env() -> bool {
 
 impl EngineArgs {
     /// Reads `NEUROLOOP_RUN_ID`, `NEUROLOOP_ENGINE`, `NEUROLOOP_CONNECT` (comma-separated endpoints)
-    /// and `NEUROLOOP_ZENOH_LOWLATENCY` (`1` or absent), which `neuroloop run` sets for the engines it
+    /// and the link options of [`LinkOptions::from_env`] (`NEUROLOOP_ZENOH_LOWLATENCY`,
+    /// `NEUROLOOP_ZENOH_LEASE_MS`, `NEUROLOOP_TLS_*`), which `neuroloop run` sets for the engines it
     /// starts.
     pub fn from_env() -> Result<Self, TransportError> {
+        let link = LinkOptions::from_env()?;
         let get = |k: &str| {
             std::env::var(k).map_err(|_| {
                 TransportError::Setting(format!("environment variable {k} is not set"))
@@ -53,10 +59,22 @@ impl EngineArgs {
                 .map(String::from)
                 .collect(),
             join_timeout: Duration::from_secs(60),
-            lowlatency: lowlatency_from_env(),
+            lowlatency: link.lowlatency,
+            lease_ms: link.lease_ms,
+            tls: link.tls,
         };
         args.check()?;
         Ok(args)
+    }
+
+    /// The zenoh link options of these arguments.
+    pub fn link(&self) -> LinkOptions {
+        LinkOptions {
+            lowlatency: self.lowlatency,
+            lease_ms: self.lease_ms,
+            tls: self.tls.clone(),
+            access: None,
+        }
     }
 
     /// Checks the run id and name can be used in key expressions.
@@ -87,7 +105,7 @@ impl EngineArgs {
 /// or the engine fails (the error is also sent to the coordinator as an `Error` message first).
 pub fn serve(args: &EngineArgs, construct: EngineConstructor) -> Result<(), TransportError> {
     args.check()?;
-    let config = zenoh_config(&[], &args.connect, args.lowlatency)?;
+    let config = peer_config(&[], &args.connect, &args.link())?;
     let session = zenoh::open(config).wait().map_err(zerr("open session"))?;
     let (tx, rx) = std::sync::mpsc::channel::<Event>();
     let stepper: Arc<Mutex<Option<Stepper>>> = Arc::new(Mutex::new(None));

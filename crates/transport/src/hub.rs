@@ -10,7 +10,7 @@ use zenoh::qos::CongestionControl;
 use zenoh::sample::SampleKind;
 use zenoh::Wait;
 
-use crate::{keys, zenoh_config, zerr, TransportError};
+use crate::{keys, peer_config, zerr, LinkOptions, TransportError};
 
 /// Something that happened on the coordinator's session.
 #[derive(Debug)]
@@ -63,12 +63,27 @@ impl Hub {
         connect: &[String],
         lowlatency: bool,
     ) -> Result<Hub, TransportError> {
+        let link = LinkOptions {
+            lowlatency,
+            ..LinkOptions::default()
+        };
+        Hub::open_with(run_id, names, listen, connect, &link)
+    }
+
+    /// [`Hub::open`] with every link option (the lease the coordinator announces, TLS).
+    pub fn open_with(
+        run_id: &str,
+        names: &[String],
+        listen: &[String],
+        connect: &[String],
+        link: &LinkOptions,
+    ) -> Result<Hub, TransportError> {
         if !keys::valid_run_id(run_id) {
             return Err(TransportError::Setting(format!(
                 "run id {run_id:?} must match [A-Za-z0-9_-]+"
             )));
         }
-        let session = zenoh::open(zenoh_config(listen, connect, lowlatency)?)
+        let session = zenoh::open(peer_config(listen, connect, link)?)
             .wait()
             .map_err(zerr("open session"))?;
         let index: HashMap<String, usize> = names

@@ -47,7 +47,10 @@ mod engine;
 mod hub;
 pub mod keys;
 
-pub use config::{free_tcp_endpoint, zenoh_config};
+pub use config::{
+    endpoint_host, free_tcp_endpoint, peer_config, zenoh_config, LinkOptions, RunAccess, TlsFiles,
+    ENV_LEASE_MS, ENV_TLS_CA, ENV_TLS_CERT, ENV_TLS_KEY,
+};
 pub use engine::{lowlatency_from_env, serve, EngineArgs};
 pub use hub::{spin_time, Hub, HubEvent};
 

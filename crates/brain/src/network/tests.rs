@@ -833,6 +833,43 @@ fn plastic_mix_run(net: &mut Network) -> (Vec<Spike>, Weights) {
 }
 
 #[test]
+fn plastic_synapses_learn_the_same_on_any_thread_count() {
+    // Every thread keeps its own copy of each dopamine signal, sweeps included (every 1000
+    // deliveries: 5 in this run): the copies must stay the same.
+    let run = |threads| {
+        let mut net = Network::build(&plastic_mix(), &opts(threads)).unwrap();
+        assert_eq!(net.min_delay_steps(), 1);
+        let (spikes, mut weights) = plastic_mix_run(&mut net);
+        // In thread order: sorted by (source, target), then weight (multapses).
+        for w in &mut weights {
+            w.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)).then(a.2.total_cmp(&b.2)));
+        }
+        (spikes, weights)
+    };
+    let one = run(1);
+    assert!(one.0.len() > 1000, "{} spikes", one.0.len());
+    for (i, w) in one.1.iter().enumerate() {
+        assert!(w.iter().any(|x| x.2 != w[0].2), "projection {i} learns");
+    }
+    assert_eq!(one, run(2));
+    assert_eq!(one, run(3));
+}
+
+#[test]
+fn dopamine_projections_with_the_same_rule_share_its_tables() {
+    let mut s = plastic_mix();
+    // A copy of the first dopamine projection, and one with other parameters (the third).
+    s.projections.push(s.projections[1].clone());
+    let net = Network::build(&s, &opts(1)).unwrap();
+    let rule = |i: usize| match &net.parts[0].rows[i].plastic {
+        Some(PlasticRows::Dopamine { rule, .. }) => Arc::clone(rule),
+        _ => panic!("projection {i} is not a dopamine projection"),
+    };
+    assert!(Arc::ptr_eq(&rule(1), &rule(3)));
+    assert!(!Arc::ptr_eq(&rule(1), &rule(2)));
+}
+
+#[test]
 fn with_plasticity_off_plastic_synapses_transmit_fixed_weights() {
     let initial = [40.0, 40.0, 30.0];
     // On, every projection learns.
@@ -925,15 +962,10 @@ fn switching_plasticity_off_keeps_the_reported_weights_and_nothing_piles_up() {
             .flat_map(|p| p.archives.iter().map(PostArchive::len))
             .collect();
         let signals: Vec<(usize, usize)> = net
-            .shared
-            .vts
+            .parts
             .iter()
-            .map(|v| {
-                (
-                    v.signal.read().unwrap().spikes().len(),
-                    v.pending.lock().unwrap().len(),
-                )
-            })
+            .flat_map(|p| &p.vts)
+            .map(|v| (v.signal.spikes().len(), v.pending.len()))
             .collect();
         (archives, signals)
     };

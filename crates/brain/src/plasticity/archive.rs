@@ -13,15 +13,14 @@
 //! Not modelled: the triplet trace (`tau_minus_triplet`), precise spike offsets, `clear`.
 
 use std::cell::Cell;
-use std::collections::VecDeque;
 
 use crate::error::{require, ParamError};
 use crate::plasticity::STDP_EPS_MS;
 
 /// One archived spike (NEST's `histentry`).
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-struct Entry {
-    t_ms: f64,
+pub(crate) struct Entry {
+    pub(crate) t_ms: f64,
     kminus: f64,
     /// How many reads of incoming synapses have covered this spike.
     access: Cell<u32>,
@@ -32,15 +31,20 @@ struct Entry {
 /// Reads (`get_history`) count accesses through a `Cell`, as NEST does in a `const`-looking query, so
 /// synapses take `&PostArchive`; the archive is `Send` but not `Sync` (it belongs to the thread that
 /// owns the neuron, as the synapses ending on it do).
+///
+/// One cache line (64 bytes): a synapse's update reads the archive of its target, and in most
+/// updates nothing else of it than the last spike and `Kminus`.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[repr(C, align(64))]
 pub struct PostArchive {
-    tau_minus: f64,
-    tau_minus_inv: f64,
-    kminus: f64,
     last_spike_ms: f64,
+    kminus: f64,
+    /// The spikes held are `spikes[first..]`, oldest first (dropped ones are removed in batches).
+    spikes: Vec<Entry>,
+    first: u32,
     n_incoming: u32,
+    tau_minus: f64,
     max_delay_ms: f64,
-    history: VecDeque<Entry>,
 }
 
 impl PostArchive {
@@ -55,13 +59,20 @@ impl PostArchive {
         )?;
         Ok(PostArchive {
             tau_minus,
-            tau_minus_inv: 1.0 / tau_minus,
             kminus: 0.0,
             last_spike_ms: -1.0,
             n_incoming: 0,
             max_delay_ms: 0.0,
-            history: VecDeque::new(),
+            spikes: Vec::new(),
+            first: 0,
         })
+    }
+
+    /// The spikes held, oldest first.
+    #[inline]
+    fn history(&self) -> &[Entry] {
+        // (`first` past the end only from a corrupt checkpoint: nothing held.)
+        self.spikes.get(self.first as usize..).unwrap_or(&[])
     }
 
     /// The neuron's `tau_minus` in ms.
@@ -69,11 +80,16 @@ impl PostArchive {
         self.tau_minus
     }
 
+    /// `1 / tau_minus` (NEST's `tau_minus_inv_`).
+    fn tau_minus_inv(&self) -> f64 {
+        1.0 / self.tau_minus
+    }
+
     /// Registers an incoming STDP synapse that will read the spikes after `t_first_read_ms`
     /// (NEST: `t_lastspike - delay`), with delay `delay_ms`. Spikes already archived up to
     /// `t_first_read_ms` are marked as read by it.
     pub fn register_stdp_connection(&mut self, t_first_read_ms: f64, delay_ms: f64) {
-        for e in &self.history {
+        for e in self.history() {
             if t_first_read_ms - e.t_ms <= -STDP_EPS_MS {
                 break;
             }
@@ -96,18 +112,26 @@ impl PostArchive {
             self.last_spike_ms = t_ms;
             return;
         }
-        while self.history.len() > 1 {
-            let next_t = self.history[1].t_ms;
-            let front_read = self.history[0].access.get() >= self.n_incoming;
+        let mut first = (self.first as usize).min(self.spikes.len());
+        while self.spikes.len() - first > 1 {
+            let next_t = self.spikes[first + 1].t_ms;
+            let front_read = self.spikes[first].access.get() >= self.n_incoming;
             if front_read && t_ms - next_t > self.max_delay_ms + min_delay_ms + STDP_EPS_MS {
-                self.history.pop_front();
+                first += 1;
             } else {
                 break;
             }
         }
-        self.kminus = self.kminus * ((self.last_spike_ms - t_ms) * self.tau_minus_inv).exp() + 1.0;
+        if first >= 16 && 2 * first >= self.spikes.len() {
+            self.spikes.drain(..first);
+            first = 0;
+        }
+        // Fewer than 2^32 spikes are dropped before a drain.
+        self.first = first as u32;
+        self.kminus =
+            self.kminus * ((self.last_spike_ms - t_ms) * self.tau_minus_inv()).exp() + 1.0;
         self.last_spike_ms = t_ms;
-        self.history.push_back(Entry {
+        self.spikes.push(Entry {
             t_ms,
             kminus: self.kminus,
             access: Cell::new(0),
@@ -122,49 +146,98 @@ impl PostArchive {
     /// The post trace `Kminus` at `t_ms`, from the spikes strictly before `t_ms` (a spike at `t_ms`
     /// itself is not counted): NEST's `get_K_value`.
     pub fn get_k_value(&self, t_ms: f64) -> f64 {
-        for e in self.history.iter().rev() {
-            if t_ms - e.t_ms > STDP_EPS_MS {
-                return e.kminus * ((e.t_ms - t_ms) * self.tau_minus_inv).exp();
-            }
+        self.last_before(t_ms).map_or(0.0, |(t, kminus)| {
+            kminus * ((t - t_ms) * self.tau_minus_inv()).exp()
+        })
+    }
+
+    /// The last archived spike strictly before `t_ms` as (time, `Kminus` just after it), if any:
+    /// what [`PostArchive::get_k_value`] decays to `t_ms`. When the last spike is before `t_ms` (the
+    /// common case) only the archive itself is read, not its history.
+    #[inline]
+    pub(crate) fn last_before(&self, t_ms: f64) -> Option<(f64, f64)> {
+        if self.is_empty() {
+            return None;
         }
-        0.0
+        // The last entry is the last spike, with `kminus` just after it.
+        if t_ms - self.last_spike_ms > STDP_EPS_MS {
+            return Some((self.last_spike_ms, self.kminus));
+        }
+        self.history()
+            .iter()
+            .rev()
+            .find(|e| t_ms - e.t_ms > STDP_EPS_MS)
+            .map(|e| (e.t_ms, e.kminus))
+    }
+
+    /// The archived spikes in `(t1_ms, t2_ms]` (within [`STDP_EPS_MS`]), oldest first: NEST's
+    /// `get_history`. Counts one read of each of them (for pruning). When the last spike is at or
+    /// before `t1_ms` (the common case) only the archive itself is read, not its history.
+    #[inline]
+    pub(crate) fn read(&self, t1_ms: f64, t2_ms: f64) -> &[Entry] {
+        let t1_lim = t1_ms + STDP_EPS_MS;
+        if self.last_spike_ms < t1_lim {
+            return &[];
+        }
+        let t2_lim = t2_ms + STDP_EPS_MS;
+        let h = self.history();
+        let mut finish = h.len();
+        while finish > 0 && h[finish - 1].t_ms >= t2_lim {
+            finish -= 1;
+        }
+        let mut start = finish;
+        while start > 0 && h[start - 1].t_ms >= t1_lim {
+            start -= 1;
+            let a = &h[start].access;
+            a.set(a.get() + 1);
+        }
+        &h[start..finish]
+    }
+
+    /// [`PostArchive::read`] if `count`, else [`PostArchive::peek`].
+    #[inline(always)]
+    pub(crate) fn read_or_peek(&self, t1_ms: f64, t2_ms: f64, count: bool) -> &[Entry] {
+        if count {
+            self.read(t1_ms, t2_ms)
+        } else {
+            self.peek(t1_ms, t2_ms)
+        }
+    }
+
+    /// The archived spikes in `(t1_ms, t2_ms]`, as [`PostArchive::read`], without counting a read.
+    #[inline]
+    pub(crate) fn peek(&self, t1_ms: f64, t2_ms: f64) -> &[Entry] {
+        let (t1_lim, t2_lim) = (t1_ms + STDP_EPS_MS, t2_ms + STDP_EPS_MS);
+        if self.last_spike_ms < t1_lim {
+            return &[];
+        }
+        let h = self.history();
+        let finish = h.partition_point(|e| e.t_ms < t2_lim);
+        let start = h.partition_point(|e| e.t_ms < t1_lim);
+        &h[start.min(finish)..finish]
     }
 
     /// The times of the archived spikes in `(t1_ms, t2_ms]` (within [`STDP_EPS_MS`]), oldest first:
     /// NEST's `get_history`. Counts one read of each of them (for pruning).
     pub fn get_history(&self, t1_ms: f64, t2_ms: f64) -> impl Iterator<Item = f64> + '_ {
-        let t2_lim = t2_ms + STDP_EPS_MS;
-        let t1_lim = t1_ms + STDP_EPS_MS;
-        let mut finish = self.history.len();
-        while finish > 0 && self.history[finish - 1].t_ms >= t2_lim {
-            finish -= 1;
-        }
-        let mut start = finish;
-        while start > 0 && self.history[start - 1].t_ms >= t1_lim {
-            start -= 1;
-            let a = &self.history[start].access;
-            a.set(a.get() + 1);
-        }
-        self.history.range(start..finish).map(|e| e.t_ms)
+        self.read(t1_ms, t2_ms).iter().map(|e| e.t_ms)
     }
 
     /// The times of the archived spikes in `(t1_ms, t2_ms]`, as [`PostArchive::get_history`], without
     /// counting a read.
     pub fn peek_history(&self, t1_ms: f64, t2_ms: f64) -> impl Iterator<Item = f64> + '_ {
-        let (t1_lim, t2_lim) = (t1_ms + STDP_EPS_MS, t2_ms + STDP_EPS_MS);
-        let finish = self.history.partition_point(|e| e.t_ms < t2_lim);
-        let start = self.history.partition_point(|e| e.t_ms < t1_lim);
-        self.history
-            .range(start.min(finish)..finish)
-            .map(|e| e.t_ms)
+        self.peek(t1_ms, t2_ms).iter().map(|e| e.t_ms)
     }
 
     /// Takes back one read of each spike in `(t1_ms, t2_ms]` (a synapse that will read them again;
     /// see `stdp_dopamine_synapse::send`).
     pub fn unread(&self, t1_ms: f64, t2_ms: f64) {
         let (t1_lim, t2_lim) = (t1_ms + STDP_EPS_MS, t2_ms + STDP_EPS_MS);
+        if self.last_spike_ms < t1_lim {
+            return;
+        }
         for e in self
-            .history
+            .history()
             .iter()
             .rev()
             .skip_while(|e| e.t_ms >= t2_lim)
@@ -176,12 +249,12 @@ impl PostArchive {
 
     /// Number of spikes held (for monitoring memory).
     pub fn len(&self) -> usize {
-        self.history.len()
+        self.spikes.len().saturating_sub(self.first as usize)
     }
 
     /// Whether no spike is held.
     pub fn is_empty(&self) -> bool {
-        self.history.is_empty()
+        self.len() == 0
     }
 }
 

@@ -361,8 +361,26 @@ pub(crate) fn read<'a>(
             listen: z.listen.clone(),
             connect: z.connect.clone(),
             lowlatency: z.lowlatency,
+            tls: z
+                .tls
+                .as_ref()
+                .map(|t| resolve_tls(t, folder, &mut problems)),
         })
         .unwrap_or_default();
+    if zenoh.tls.is_some() {
+        let endpoints = zenoh.listen.iter().map(|e| ("zenoh.listen".to_string(), e));
+        let connect = zenoh.connect.iter().enumerate();
+        for (path, e) in endpoints.chain(connect.map(|(i, e)| (format!("zenoh.connect[{i}]"), e))) {
+            if !e.starts_with("tls/") {
+                problems.push(Problem::new(
+                    path,
+                    format!(
+                        "endpoint \"{e}\" is not TLS: with [zenoh] tls every endpoint must be tls/HOST:PORT"
+                    ),
+                ));
+            }
+        }
+    }
     let exp = Experiment {
         source: source.map(Path::to_path_buf),
         text: text.to_string(),
@@ -392,6 +410,38 @@ pub(crate) fn read<'a>(
         source,
         overrides: applied,
     })
+}
+
+/// Resolves `[zenoh] tls` against the experiment file's folder; a file that does not exist is a
+/// problem at its key (its content is checked when the run opens its zenoh session).
+fn resolve_tls(
+    t: &super::spec::TlsSection,
+    folder: Option<&Path>,
+    problems: &mut Vec<Problem>,
+) -> super::TlsSpec {
+    let mut resolve = |key: &str, given: &str| {
+        let path = match folder {
+            Some(f) if Path::new(given).is_relative() => f.join(given),
+            _ => PathBuf::from(given),
+        };
+        if !path.is_file() {
+            let why = if path.exists() {
+                "is not a file"
+            } else {
+                "not found"
+            };
+            problems.push(Problem::new(
+                format!("zenoh.tls.{key}"),
+                format!("TLS file \"{given}\" {why} (looked for {})", path.display()),
+            ));
+        }
+        path
+    };
+    super::TlsSpec {
+        ca: resolve("ca", &t.ca),
+        cert: resolve("cert", &t.cert),
+        key: resolve("key", &t.key),
+    }
 }
 
 /// Parses `engine.port`.

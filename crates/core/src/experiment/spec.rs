@@ -118,6 +118,21 @@ pub struct ZenohSection {
     /// (default false).
     #[serde(default)]
     pub lowlatency: bool,
+    /// TLS with mutual authentication (default: none).
+    #[serde(default)]
+    pub tls: Option<TlsSection>,
+}
+
+/// `[zenoh] tls = { ca = ..., cert = ..., key = ... }`: PEM files, relative to the experiment file.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSection {
+    /// The certificate of the run's certificate authority.
+    pub ca: String,
+    /// The coordinator's certificate (signed by the CA).
+    pub cert: String,
+    /// The coordinator's private key.
+    pub key: String,
 }
 
 /// One `[engines.NAME]` table.

@@ -713,3 +713,38 @@ fn transfer_seeds_follow_the_endpoints() {
     assert_ne!(a.transfer_seed(42, 0), b.transfer_seed(42, 0));
     assert_ne!(a.transfer_seed(42, 0), a.transfer_seed(43, 0));
 }
+
+#[test]
+fn tls_files_resolve_against_the_file_and_must_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = dir.path().join("certs");
+    std::fs::create_dir(&certs).unwrap();
+    for f in ["ca.pem", "c.pem", "c.key"] {
+        std::fs::write(certs.join(f), "x").unwrap();
+    }
+    let file = dir.path().join("exp.toml");
+    let tls = "[zenoh]\nlisten = \"tls/10.0.0.1:7447\"\ntls = { ca = \"certs/ca.pem\", cert = \"certs/c.pem\", key = \"certs/c.key\" }\n";
+    let text = format!("{GOOD}\n{tls}");
+    let exp = load_str(&text, Some(&file), &[], &Catalog).unwrap();
+    let t = exp.zenoh.tls.expect("tls");
+    assert_eq!(t.ca, certs.join("ca.pem"));
+    assert_eq!(t.key, certs.join("c.key"));
+
+    // A missing file is a problem at its key, with its line.
+    let text = format!("{GOOD}\n{}", tls.replace("certs/c.key", "certs/gone.key"));
+    let e = load_str(&text, Some(&file), &[], &Catalog).unwrap_err();
+    let (path, line, msg) = first(&e);
+    assert_eq!(path, "zenoh.tls.key");
+    assert_eq!(line, Some(GOOD.lines().count() + 4));
+    assert!(
+        msg.contains("gone.key") && msg.contains("not found"),
+        "{msg}"
+    );
+
+    // Every endpoint must be TLS.
+    let text = format!("{GOOD}\n{}", tls.replace("tls/10.0.0.1", "tcp/10.0.0.1"));
+    let e = load_str(&text, Some(&file), &[], &Catalog).unwrap_err();
+    let (path, _, msg) = first(&e);
+    assert_eq!(path, "zenoh.listen");
+    assert!(msg.contains("is not TLS"), "{msg}");
+}
