@@ -112,7 +112,11 @@ fn without_proprioception_the_brain_does_not_pull() {
     let largest_s = rates.col("S").iter().copied().fold(0.0_f64, f64::max);
     assert!(largest_s == 0.0, "S fired ({largest_s} Hz) without P");
     let trials = outcomes_of(&run);
-    assert!(trials.is_empty(), "{} trials without proprioception", trials.len());
+    assert!(
+        trials.is_empty(),
+        "{} trials without proprioception",
+        trials.len()
+    );
 }
 
 /// The learning itself, shortened: seed 3 (in the full run: 12, 60, 92 % in its first three blocks of
