@@ -59,8 +59,11 @@ fn port_index(ports: &[PortSpec], name: &str, want: Direction) -> Option<usize> 
         .or_else(|| ports.iter().position(|p| p.name == name))
 }
 
+/// The engines of a run, their ports (in the engines' order) and the lockstep of its links.
+type Built = (Vec<Slot>, Vec<Vec<PortSpec>>, Lockstep);
+
 /// The engines and links of `exp`, as the coordinator builds them (`neuroloop_run`'s handshake).
-fn build(exp: &Experiment) -> Result<(Vec<Slot>, Vec<Vec<PortSpec>>, Lockstep), Error> {
+fn build(exp: &Experiment) -> Result<Built, Error> {
     let mut slots = Vec::new();
     let mut ports = Vec::new();
     for spec in &exp.engines {
