@@ -8,17 +8,15 @@ experiments/joystick_reward_learning.md). Every number lives in joystick_reward_
     python3 experiments/networks/gen_joystick_reward_brain.py calibrate RUN_DIR
 
 Populations (the design note's table says what each one is for):
-- Cue: relays of the task's go cue (a Gaussian code of the task state, Armed/Moving/Holding).
+- Go: relays of the task's go cue (on while the task is Armed, Moving or Holding); gates S.
 - P: the proprioceptive code, relays of Gaussian tuning curves of the pull position that the link reads
   from the spindle afferents' rates (an `affine` readout fitted by `calibrate`).
-- T: the tactile code, the same lattice, read from the SA-I afferents of the palm and digits.
-- B: the brake, driven by the P (and T) relays that prefer positions past the end box's entry (their
-  sum: Ma et al. 2006); it inhibits the motor pools, so a pull stops where the senses say the paw is
-  in the box.
-- A0..A9: action channels (striatum-like), each drives one muscle synergy; the cue reaches them through
+- S: the sensed state, n_state neurons per curve of P; S.k fires where P's curve k fires while the go
+  cue is on (neither input alone fires it).
+- A0..A5: action channels (striatum-like), each drives one muscle synergy; S reaches them through
   plastic synapses (stdp_dopamine_synapse, the dopamine from the task's reward).
-- N0..N9: exploration noise, one pool per channel, shared by its neurons.
-- I0..I9: inhibitory pools: lateral inhibition between channels, and feedforward inhibition by the cue.
+- N0..N5: exploration noise, one pool per channel, shared by its neurons.
+- I0..I5: inhibitory pools: lateral inhibition between channels, and feedforward inhibition by S.
 - M1: motor pools, one group per muscle in the body's order; output port `motor`.
 
 `calibrate RUN_DIR` fits the two readings (spindle rates -> pull, SA-I group rates -> pull) on a run
