@@ -6,6 +6,7 @@
 #
 #   scripts/experiments.sh [SEEDS...]        # default seeds 1 2 3 4 5
 #   ONLY=reward scripts/experiments.sh       # or ONLY=force_field, ONLY=visuo_tactile: one experiment
+#   ONLY=nocue scripts/experiments.sh        # reward learning without the go cue (not in ONLY=all)
 #   NEUROLOOP_BIN=path/to/neuroloop scripts/experiments.sh   # that binary, no build
 #
 # Per seed: experiments/joystick_reward_learning.toml (saving the learned weights), then
@@ -70,6 +71,47 @@ learn_and_reload() { # SEED
 }
 
 only=${ONLY:-all}
+if [ "$only" = nocue ]; then
+# Reward learning without the go cue (branch brain10k-nocue; joystick_reward_learning.md, "Without the
+# go cue"): per seed the learning run and its reload with plasticity off, then the control without
+# dopamine for the first seed. Not part of ONLY=all.
+pids=()
+for s in "${seeds[@]}"; do
+    (
+        session "nocue$s" experiments/joystick_reward_nocue.toml --set run.seed="$s" \
+            --set engines.brain.config.checkpoint_file="$PWD/$out/nocue$s.ckpt"
+        session "nocue_reload$s" experiments/joystick_reward_nocue_reload.toml --set run.seed="$s" \
+            --set engines.brain.config.restore_file="$PWD/$out/nocue$s.ckpt"
+    ) &
+    pids+=($!)
+    if [ ${#pids[@]} -eq 2 ]; then
+        wait "${pids[@]}"
+        pids=()
+    fi
+done
+session "nocue_control$((seeds[0]))" experiments/joystick_reward_nocue.toml --set run.seed="${seeds[0]}" \
+    --set 'links[1].transfer={ kind = "linear", gain = 0.0 }' &
+pids+=($!)
+wait "${pids[@]}"
+echo "joystick_reward_nocue (no go cue): expected first 30 trials < 0.2 and trials 200-250 >= 0.7 in at"
+echo "least 4 of 5 seeds; reloaded with plasticity off >= 0.7; control without reward < 0.2"
+printf '%-15s %-9s %-9s %-9s %6s  %s\n' run "first 30" "200-250" reload wall "success per 25 trials"
+met=0
+for s in "${seeds[@]}" control; do
+    l="nocue$s" r="nocue_reload$s"
+    [ "$s" = control ] && l="nocue_control$((seeds[0]))" r=""
+    if [ "$(verdict "$l" "first 30 trials")" = PASS ] && [ "$(verdict "$l" "trials 200-250")" = PASS ] && [ "$s" != control ]; then
+        met=$((met + 1))
+    fi
+    rl=-
+    [ -n "$r" ] && rl=$(num "$(value "$r" "reloaded")")
+    printf '%-15s %-9s %-9s %-9s %5ss  %s\n' "$l" "$(num "$(value "$l" "first 30 trials")")" \
+        "$(num "$(value "$l" "trials 200-250")")" "$rl" "$(cat "$out/$l.wall")" \
+        "$(grep -m1 "learning curve" "$out/$l.check" | sed -E 's/.*: //' || true)"
+done
+echo "seeds meeting both learning bounds: $met of ${#seeds[@]}"
+exit 0
+fi
 if [ "$only" = all ] || [ "$only" = reward ]; then
 # Two sessions at a time (each engine process is single-threaded here).
 pids=()
