@@ -6,11 +6,14 @@
 #
 #   scripts/experiments.sh [SEEDS...]        # default seeds 1 2 3 4 5
 #   ONLY=reward scripts/experiments.sh       # or ONLY=force_field, ONLY=visuo_tactile: one experiment
+#   ONLY=nocue scripts/experiments.sh        # reward learning without the go cue (not in ONLY=all)
+#   NEUROLOOP_BIN=path/to/neuroloop scripts/experiments.sh   # that binary, no build
 #
 # Per seed: experiments/joystick_reward_learning.toml (saving the learned weights), then
-# experiments/joystick_reward_reload.toml (those weights, plasticity off, 50 trials, no reward); and
-# the no-reward control (the reward link given a zero gain: no dopamine pulse ever reaches the brain)
-# for the first seed. Then force-field adaptation (experiments/force_field_adaptation.toml, with S1
+# experiments/joystick_reward_reload.toml (those weights, plasticity off, 50 trials, no reward); for
+# the first seed the no-reward control (the reward link given a zero gain: no dopamine pulse ever
+# reaches the brain) and the ablation of the senses (its learned weights reloaded with the
+# proprioceptive code silenced: the proprioception link's tuning curves at 0 Hz). Then force-field adaptation (experiments/force_field_adaptation.toml, with S1
 # silenced during the force field and from its middle) for the first three seeds. Then visuo-tactile
 # integration (experiments/visuo_tactile_integration.toml, with noise on proprioception and with the
 # camera occluded; 20 s each) for the first three seeds. Run folders go under runs/experiments/. The
@@ -20,8 +23,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seeds=("$@")
 [ ${#seeds[@]} -eq 0 ] && seeds=(1 2 3 4 5)
-cargo build --release -q -p neuroloop
-bin=target/release/neuroloop
+# NEUROLOOP_BIN: a neuroloop binary to use as it is (no build).
+bin=${NEUROLOOP_BIN:-}
+if [ -z "$bin" ]; then
+    cargo build --release -q -p neuroloop
+    bin=${CARGO_TARGET_DIR:-target}/release/neuroloop
+fi
 out=runs/experiments
 mkdir -p "$out"
 
@@ -64,6 +71,47 @@ learn_and_reload() { # SEED
 }
 
 only=${ONLY:-all}
+if [ "$only" = nocue ]; then
+# Reward learning without the go cue (branch brain10k-nocue; joystick_reward_learning.md, "Without the
+# go cue"): per seed the learning run and its reload with plasticity off, then the control without
+# dopamine for the first seed. Not part of ONLY=all.
+pids=()
+for s in "${seeds[@]}"; do
+    (
+        session "nocue$s" experiments/joystick_reward_nocue.toml --set run.seed="$s" \
+            --set engines.brain.config.checkpoint_file="$PWD/$out/nocue$s.ckpt"
+        session "nocue_reload$s" experiments/joystick_reward_nocue_reload.toml --set run.seed="$s" \
+            --set engines.brain.config.restore_file="$PWD/$out/nocue$s.ckpt"
+    ) &
+    pids+=($!)
+    if [ ${#pids[@]} -eq 2 ]; then
+        wait "${pids[@]}"
+        pids=()
+    fi
+done
+session "nocue_control$((seeds[0]))" experiments/joystick_reward_nocue.toml --set run.seed="${seeds[0]}" \
+    --set 'links[1].transfer={ kind = "linear", gain = 0.0 }' &
+pids+=($!)
+wait "${pids[@]}"
+echo "joystick_reward_nocue (no go cue): expected first 30 trials < 0.2 and trials 200-250 >= 0.7 in at"
+echo "least 4 of 5 seeds; reloaded with plasticity off >= 0.7; control without reward < 0.2"
+printf '%-15s %-9s %-9s %-9s %6s  %s\n' run "first 30" "200-250" reload wall "success per 25 trials"
+met=0
+for s in "${seeds[@]}" control; do
+    l="nocue$s" r="nocue_reload$s"
+    [ "$s" = control ] && l="nocue_control$((seeds[0]))" r=""
+    if [ "$(verdict "$l" "first 30 trials")" = PASS ] && [ "$(verdict "$l" "trials 200-250")" = PASS ] && [ "$s" != control ]; then
+        met=$((met + 1))
+    fi
+    rl=-
+    [ -n "$r" ] && rl=$(num "$(value "$r" "reloaded")")
+    printf '%-15s %-9s %-9s %-9s %5ss  %s\n' "$l" "$(num "$(value "$l" "first 30 trials")")" \
+        "$(num "$(value "$l" "trials 200-250")")" "$rl" "$(cat "$out/$l.wall")" \
+        "$(grep -m1 "learning curve" "$out/$l.check" | sed -E 's/.*: //' || true)"
+done
+echo "seeds meeting both learning bounds: $met of ${#seeds[@]}"
+exit 0
+fi
 if [ "$only" = all ] || [ "$only" = reward ]; then
 # Two sessions at a time (each engine process is single-threaded here).
 pids=()
@@ -78,10 +126,15 @@ done
 session "control$((seeds[0]))" experiments/joystick_reward_learning.toml --set run.seed="${seeds[0]}" \
     --set 'links[2].transfer={ kind = "linear", gain = 0.0 }' &
 pids+=($!)
+session "ablation$((seeds[0]))" experiments/joystick_reward_reload.toml --set run.seed="${seeds[0]}" \
+    --set engines.brain.config.restore_file="$PWD/$out/seed$((seeds[0])).ckpt" \
+    --set 'links[3].transfer[1].max_hz=0.0' &
+pids+=($!)
 wait "${pids[@]}"
 
 echo "joystick_reward_learning: expected first 30 trials < 0.2 and trials 200-250 >= 0.7 in at least 4 of"
-echo "5 seeds; the weights reloaded with plasticity off >= 0.7 (50 trials); control without reward < 0.2"
+echo "5 seeds; the weights reloaded with plasticity off >= 0.7 (50 trials); control without reward < 0.2;"
+echo "the ablation (learned weights, proprioception silenced) is expected to fail"
 printf '%-10s %-9s %-9s %-9s %6s  %s\n' run "first 30" "200-250" reload wall "success per 25 trials"
 met=0
 for s in "${seeds[@]}"; do
@@ -99,7 +152,11 @@ c="control$((seeds[0]))"
 printf '%-10s %-9s %-9s %-9s %5ss  %s\n' "$c" "$(num "$(value "$c" "first 30 trials")")" \
     "$(num "$(value "$c" "trials 200-250")")" - "$(cat "$out/$c.wall")" \
     "$(grep -m1 "learning curve" "$out/$c.check" | sed -E 's/.*: //' || true)"
+a="ablation$((seeds[0]))"
+printf '%-10s %-9s %-9s %-9s %5ss  %s\n' "$a" - - "$(num "$(value "$a" "reloaded")")" "$(cat "$out/$a.wall")" \
+    "reloaded, proprioception silenced: $(grep -m1 "learning curve" "$out/$a.check" | sed -E 's/.*: //' || true)"
 echo "seeds meeting both learning bounds: $met of ${#seeds[@]}"
+for s in "${seeds[@]}"; do grep -m1 '^speed' "$out/seed$s/summary.txt" | sed "s/^/seed$s /" || true; done
 fi
 [ "$only" = reward ] && exit 0
 

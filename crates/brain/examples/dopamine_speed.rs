@@ -16,11 +16,13 @@
 //!   0.1 mV, so that the activity is that of the static network (the work per event does not depend
 //!   on the amplitudes). A third run, with plasticity off, measures what the plastic synapses' storage
 //!   costs without the rule;
-//! - **joystick brain + cortex** (the user's shape): `experiments/networks/joystick_reward_brain.toml`
-//!   (920 neurons, its shipped learning rule on the 24,000 cue -> action synapses, h = 1 ms,
-//!   `deliver_interval = 10`) plus the balanced cortex of `gen_joystick_reward_brain.py --cortex N`
-//!   (`--cortex`, default 7,000: 7,920 neurons), the cue driven by Poisson trains (`--cue-hz`, default
-//!   10 Hz per cue neuron) instead of the task's population code.
+//! - **joystick brain (+ cortex)** (the user's shape): `experiments/networks/joystick_reward_brain.toml`
+//!   (the flagship's brain, 8,678 neurons, its shipped learning rule on the 34,560 S -> action
+//!   synapses, h = 1 ms, `deliver_interval = 10`), its go relays driven at 40 Hz and its proprioceptive
+//!   relays by Poisson trains (`--proprio-hz`, default 1 Hz: the code's mean rate in the loop, 7 Hz at
+//!   the peak of ~3.8 of its 36 curves) instead of the links, plus optionally a balanced cortex of
+//!   `--cortex N` neurons (default 0). The README's figure for this network was measured with the
+//!   earlier 920-neuron brain plus a 7,000-neuron cortex.
 //!
 //! With `--every-ms T > 0`, the first network also runs for T ms carried through every delivery as
 //! NEST does (forced by a baseline `b = 1e-300`, which changes the weights by nothing measurable).
@@ -169,10 +171,10 @@ fn brunel_case(c: &BrunelConfig, b: f64) -> Case {
     }
 }
 
-/// The joystick brain with a cortex of `cortex` neurons as `gen_joystick_reward_brain.py --cortex`
-/// writes it (its parameters `ctx_k = 100`, `ctx_j = 10`, `ctx_g = 5`, `ctx_bg_rate = 1200`), the
-/// cue driven at `cue_hz`.
-fn joystick_case(cortex: usize, cue_hz: f64) -> Case {
+/// The joystick brain with a balanced cortex of `cortex` neurons (Brunel 2000 style, current-based:
+/// in-degree 100, J = 10 pA, g = 5, background 1,200 Hz), its go relays at 40 Hz and its
+/// proprioceptive relays at `proprio_hz`.
+fn joystick_case(cortex: usize, proprio_hz: f64) -> Case {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../experiments/networks/joystick_reward_brain.toml"
@@ -190,8 +192,10 @@ fn joystick_case(cortex: usize, cue_hz: f64) -> Case {
             p.synapse.volume_transmitter = Some("vt".into());
         }
     }
-    // Cue relays: V_th = 20 mV delta synapses, one input spike of 25 mV = one spike.
-    s.poisson("Cue", cue_hz, 25.0, 1.0);
+    // Relays: V_th = 20 mV delta synapses, one input spike of 25 mV = one spike. With the go relays
+    // on, one P relay spike fires an S neuron of its curve (as in the loop while the go cue is on).
+    s.poisson("Go", 40.0, 25.0, 1.0)
+        .poisson("P", proprio_hz, 25.0, 1.0);
     let template: PopulationSpec = s
         .populations
         .iter()
@@ -226,8 +230,12 @@ fn joystick_case(cortex: usize, cue_hz: f64) -> Case {
         s.poisson("CtxE", bg_hz, j, 1.0)
             .poisson("CtxI", bg_hz, j, 1.0);
     }
-    let mut rate_of = vec!["Cue".to_string()];
-    rate_of.extend((0..8).map(|i| format!("A{i}")));
+    let mut rate_of = vec!["S".to_string()];
+    rate_of.extend(
+        (0..)
+            .map(|i| format!("A{i}"))
+            .take_while(|a| s.populations.iter().any(|p| &p.name == a)),
+    );
     if cortex > 0 {
         rate_of.push("CtxE".into());
     }
@@ -236,7 +244,7 @@ fn joystick_case(cortex: usize, cue_hz: f64) -> Case {
     }
     Case {
         name: format!(
-            "joystick brain + cortex {cortex} (cue {cue_hz} Hz): {} neurons",
+            "joystick brain + cortex {cortex} (P relays {proprio_hz} Hz): {} neurons",
             s.populations.iter().map(|p| p.n).sum::<usize>()
         ),
         plastic: plastic_indices(&s),
@@ -331,7 +339,7 @@ fn main() {
         sim_ms: 2000.0,
         ..BrunelConfig::default()
     };
-    let (mut every_ms, mut cortex, mut cue_hz, mut repeat) = (0.0, 7000usize, 10.0, 1usize);
+    let (mut every_ms, mut cortex, mut proprio_hz, mut repeat) = (0.0, 0usize, 1.0, 1usize);
     let mut only: Option<String> = None;
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -347,7 +355,7 @@ fn main() {
             "--sim-ms" => c.sim_ms = value.parse().unwrap_or_else(|_| bad("--sim-ms")),
             "--every-ms" => every_ms = value.parse().unwrap_or_else(|_| bad("--every-ms")),
             "--cortex" => cortex = value.parse().unwrap_or_else(|_| bad("--cortex")),
-            "--cue-hz" => cue_hz = value.parse().unwrap_or_else(|_| bad("--cue-hz")),
+            "--proprio-hz" => proprio_hz = value.parse().unwrap_or_else(|_| bad("--proprio-hz")),
             "--repeat" => {
                 repeat = value
                     .parse()
@@ -361,7 +369,7 @@ fn main() {
             },
             "-h" | "--help" => {
                 println!(
-                    "dopamine_speed [--scale S (0.32)] [--threads N (2)] [--sim-ms MS (2000)] [--every-ms MS (0: skip)]\n               [--cortex N (7000)] [--cue-hz HZ (10)] [--repeat N (1)] [--only brunel|joystick]"
+                    "dopamine_speed [--scale S (0.32)] [--threads N (2)] [--sim-ms MS (2000)] [--every-ms MS (0: skip)]\n               [--cortex N (0)] [--proprio-hz HZ (1)] [--repeat N (1)] [--only brunel|joystick]"
                 );
                 return;
             }
@@ -399,7 +407,7 @@ fn main() {
         }
     }
     if only.as_deref() != Some("brunel") {
-        let case = joystick_case(cortex, cue_hz);
+        let case = joystick_case(cortex, proprio_hz);
         ratios.push((
             "joystick brain",
             compare(&case, c.threads, c.sim_ms, repeat).1,

@@ -1,30 +1,393 @@
-//! Prototype (issue 11, part 2): a spiking brain learns the joystick pull of Mathis et al. (2017) from
-//! the task's water reward (dopamine-modulated STDP, Izhikevich 2007). Design and measured figures:
+//! Prototype runner for the reward-learning experiment (issue 11, part 2): runs an experiment file
+//! **in one process, on one thread**, for fast parameter search. Design and measured figures:
 //! `experiments/joystick_reward_learning.md`.
 //!
-//! The real engines (`BrainEngine`, `BodyEngine`) are stepped together at 1 ms through the `Engine`
-//! trait with one step of delay per link, as the coordinator does; the glue between them is written by
-//! hand and does what the planned link transfers will do:
-//! - body `task` (state) -> `gaussian` tuning curves over states 2..4 -> `poisson` -> brain `cue`;
-//! - brain motor pools -> `group_rate` (exponential filter) -> `linear` (gain, offset, clip) -> body
-//!   `excitations`;
-//! - body `reward` -> brain `reward` (dopamine through the volume transmitter).
+//! `run` loads the experiment file as `neuroloop run` does (the same `--set` overrides, the same
+//! resolved engine configurations and seeds), builds every built-in engine in this process and steps
+//! them with the coordinator's own rules (`neuroloop_core::lockstep::Lockstep`: the same links,
+//! transfer chains, latencies and random streams). So a session here gives the same trials as the
+//! same session under `neuroloop run`, without the processes and their coupling; it prints what the
+//! experiment's checks and design note need:
+//! - per trial (`-v`): outcome, the action channel that won (the population `A<k>` of the brain's
+//!   `rates` with the most spikes while the trial ran), peak pull and end point, reaction time;
+//! - the learning curve (success per 25 trials), first 30, trials 200-250, the actions taken;
+//! - the mean weight of every plastic projection at the end;
+//! - the real-time factor and the cost of each engine and of the links (ms per simulated s).
 //!
-//! Modes:
-//! - `explore [PATTERN ...]`: the body alone, open loop; each pattern (8 excitations, NRP order, comma
-//!   separated) is held 500 ms from rest, then rest for 1 s; prints the grip (pull, lateral) every 50 ms.
-//! - `run [--network F] [--seed N] [--trials N] [--no-reward] [--checkpoint F] [--restore F] [-v]
-//!   [--trace]`: a session; prints the learning curve (success per 25 trials), the actions taken, the
-//!   mean cue weight per channel, the real-time factor and the cost per engine.
+//! `explore [PATTERN ...]`: the body alone, open loop; each pattern (8 excitations, NRP order, comma
+//! separated) is held 500 ms from rest, then rest for 1 s; prints the grip (pull, lateral) every 50 ms.
 //!
-//! Usage: `cargo run --release -p neuroloop --example reward_learning_prototype -- run --seed 1 -v`
+//! Usage:
+//! `cargo run --release -p neuroloop --example reward_learning_prototype -- run
+//!  experiments/joystick_reward_learning.toml --set run.seed=2 [--set K=V ...] [-v] [--trace MS]`
 
+use std::time::Instant;
+
+use neuroloop::catalog::{self, Builtins};
 use neuroloop_body::engine::{port as bport, BodyEngine};
-use neuroloop_body::task::Outcome;
 use neuroloop_brain::engine::BrainEngine;
 use neuroloop_core::engine::{Engine, InitContext, Inputs, Outputs, StepContext};
-use neuroloop_core::payload::{Payload, SpikeBatch};
+use neuroloop_core::experiment::{self, EngineKind, Experiment};
+use neuroloop_core::lockstep::{LinkDef, Lockstep};
+use neuroloop_core::payload::Payload;
+use neuroloop_core::port::{Direction, PortKind, PortSpec};
 use neuroloop_core::time::Step;
+use neuroloop_core::transfer::TransferChain;
+use neuroloop_core::wire::DataEntry;
+
+type Error = Box<dyn std::error::Error>;
+
+/// An engine of the run; the brain is kept as its own type to read its weights at the end.
+enum Slot {
+    Brain(Box<BrainEngine>),
+    Other(Box<dyn Engine>),
+}
+
+impl Slot {
+    fn engine(&mut self) -> &mut dyn Engine {
+        match self {
+            Slot::Brain(b) => b.as_mut(),
+            Slot::Other(e) => e.as_mut(),
+        }
+    }
+}
+
+fn port_index(ports: &[PortSpec], name: &str, want: Direction) -> Option<usize> {
+    ports
+        .iter()
+        .position(|p| p.name == name && p.direction == want)
+        .or_else(|| ports.iter().position(|p| p.name == name))
+}
+
+/// The engines of a run, their ports (in the engines' order) and the lockstep of its links.
+type Built = (Vec<Slot>, Vec<Vec<PortSpec>>, Lockstep);
+
+/// The engines and links of `exp`, as the coordinator builds them (`neuroloop_run`'s handshake).
+fn build(exp: &Experiment) -> Result<Built, Error> {
+    let mut slots = Vec::new();
+    let mut ports = Vec::new();
+    for spec in &exp.engines {
+        let EngineKind::Builtin(kind) = &spec.kind else {
+            return Err(
+                format!("engine {}: only built-in engines run in-process", spec.name).into(),
+            );
+        };
+        let ctx = InitContext {
+            name: spec.name.clone(),
+            config: spec.config.clone(),
+            seed: spec.seed,
+            base_step_ms: exp.base_step_ms,
+            period: spec.period,
+            episode: 0,
+        };
+        let slot = if kind == "brain" {
+            Slot::Brain(Box::new(BrainEngine::new_in(&ctx, None)?))
+        } else {
+            let construct = catalog::constructor(kind)
+                .ok_or_else(|| format!("engine {}: unknown kind {kind}", spec.name))?;
+            Slot::Other(construct(&ctx)?)
+        };
+        let mut slot = slot;
+        ports.push(slot.engine().ports());
+        slots.push(slot);
+    }
+    let engine_index = |name: &str| exp.engines.iter().position(|e| e.name == name);
+    let mut defs = Vec::new();
+    for (i, link) in exp.links.iter().enumerate() {
+        let find = |engine: &str, port: &str, want| {
+            let e = engine_index(engine)?;
+            Some((e, port_index(&ports[e], port, want)?))
+        };
+        let (Some((fe, fp)), Some((te, tp))) = (
+            find(&link.from.engine, &link.from.port, Direction::Output),
+            find(&link.to.engine, &link.to.port, Direction::Input),
+        ) else {
+            return Err(
+                format!("links[{i}]: {} -> {} does not resolve", link.from, link.to).into(),
+            );
+        };
+        let from_kind = ports[fe][fp].kind.clone();
+        let transfer = match &link.transfer {
+            Some(chain) => Some(
+                TransferChain::new(chain, &from_kind, |k| link.transfer_seed(exp.seed, k))
+                    .map_err(|e| format!("links[{i}]: {}", e.message))?,
+            ),
+            None => None,
+        };
+        defs.push(LinkDef {
+            from_engine: fe,
+            from_port: fp as u16,
+            to_engine: te,
+            to_port: tp as u16,
+            from_kind,
+            transfer,
+            delay: link.delay,
+        });
+    }
+    let periods = exp.engines.iter().map(|e| e.period).collect();
+    let lock = Lockstep::new(
+        periods,
+        exp.duration,
+        exp.base_step_ms,
+        defs,
+        exp.max_window,
+    );
+    Ok((slots, ports, lock))
+}
+
+/// One finished trial as seen from the body's outputs.
+struct Trial {
+    success: bool,
+    action: Option<usize>,
+    /// The winner's share of the channels' spikes while the trial ran.
+    purity: f64,
+    peak_pull_mm: f64,
+    end_mm: [f64; 2],
+    t_s: f64,
+}
+
+fn run(path: &str, sets: &[String], verbose: bool, trace_ms: u64) -> Result<(), Error> {
+    let exp = experiment::load(std::path::Path::new(path), sets, &Builtins)?;
+    let t_build = Instant::now();
+    let (mut slots, ports, mut lock) = build(&exp)?;
+    let build_s = t_build.elapsed().as_secs_f64();
+    let n = slots.len();
+    let named = |kind: &str| {
+        exp.engines
+            .iter()
+            .position(|e| matches!(&e.kind, EngineKind::Builtin(k) if k == kind))
+    };
+    let body = named("body").ok_or("the experiment has no body engine")?;
+    let brain = named("brain");
+    // The brain's action channels: the populations A0, A1, ... of its `rates` output.
+    let mut rate_sum: Vec<f64> = Vec::new();
+    // The rates of the trace, filtered (exponential, 10 ms).
+    let mut rate_trace: Vec<f64> = Vec::new();
+    let (rates_port, channels) = match brain {
+        Some(b) => {
+            let p = port_index(&ports[b], "rates", Direction::Output).ok_or("no brain.rates")?;
+            let PortKind::Analog { channels } = &ports[b][p].kind else {
+                return Err("brain.rates is not analog".into());
+            };
+            let chans: Vec<usize> = (0..)
+                .map_while(|k| channels.iter().position(|c| c.name == format!("A{k}")))
+                .collect();
+            (p, chans)
+        }
+        None => (0, Vec::new()),
+    };
+    let mut ins: Vec<Inputs> = ports.iter().map(|p| Inputs::for_ports(p)).collect();
+    let mut outs: Vec<Outputs> = ports.iter().map(|p| Outputs::for_ports(p)).collect();
+    for e in 0..n {
+        slots[e].engine().initial_outputs(&mut outs[e]);
+        lock.push_outputs(e, Step(0), &outs[e].entries(Step(0)));
+    }
+    let mut cost_s = vec![0.0; n];
+    let mut link_s = 0.0;
+    let mut ends: Vec<Option<Step>> = vec![None; n];
+    let mut entries: Vec<DataEntry> = Vec::new();
+    let mut trials: Vec<Trial> = Vec::new();
+    let mut chan_spikes = vec![0.0; channels.len()];
+    let (mut peak, mut last_trial) = (f64::NEG_INFINITY, 0.0);
+    let wall = Instant::now();
+    let duration = lock.duration().0;
+    let mut t = 0u64;
+    while t < duration {
+        let tl = Instant::now();
+        for e in 0..n {
+            if ends[e] == Some(Step(t)) {
+                lock.push_outputs(e, Step(t), &outs[e].entries(Step(t)));
+                ends[e] = None;
+            }
+        }
+        link_s += tl.elapsed().as_secs_f64();
+        for e in 0..n {
+            if !lock.is_due(e, Step(t)) {
+                continue;
+            }
+            let tl = Instant::now();
+            entries.clear();
+            lock.take_inputs(e, Step(t), &mut entries);
+            ins[e].begin_step();
+            for d in entries.drain(..) {
+                ins[e].set(usize::from(d.port), d.payload, Some(d.stamp))?;
+            }
+            outs[e].begin_step();
+            link_s += tl.elapsed().as_secs_f64();
+            let p = lock.period(e);
+            let ctx = StepContext {
+                step: Step(t),
+                n_steps: p,
+                base_step_ms: exp.base_step_ms,
+            };
+            let te = Instant::now();
+            slots[e].engine().step(&ctx, &ins[e], &mut outs[e])?;
+            cost_s[e] += te.elapsed().as_secs_f64();
+            ends[e] = Some(Step(t + u64::from(p)));
+        }
+        t += 1;
+        // What the session did (read from the outputs, as a recording would show it).
+        let task = outs[body].analog(bport::TASK);
+        let (state, trial, outcome) = (task[0], task[1], task[2]);
+        let js = outs[body].analog(bport::JOYSTICK_POSITION_MM);
+        if state == 3.0 || state == 4.0 {
+            peak = peak.max(js[0]);
+            if let Some(b) = brain {
+                let r = outs[b].analog(rates_port);
+                for (c, &k) in chan_spikes.iter_mut().zip(&channels) {
+                    *c += r[k];
+                }
+            }
+        }
+        if let Some(b) = brain {
+            let r = outs[b].analog(rates_port);
+            rate_sum.resize(r.len(), 0.0);
+            rate_sum.iter_mut().zip(r).for_each(|(s, x)| *s += x);
+            rate_trace.resize(r.len(), 0.0);
+            rate_trace
+                .iter_mut()
+                .zip(r)
+                .for_each(|(s, x)| *s += (x - *s) * 0.1);
+        }
+        if trace_ms > 0 && t.is_multiple_of(trace_ms) {
+            let ch: Vec<String> = channels
+                .iter()
+                .map(|&k| format!("{:.0}", rate_trace[k]))
+                .collect();
+            println!(
+                "t {t} state {state} js ({:.2},{:.2}) A [{}]",
+                js[0],
+                js[1],
+                ch.join(" ")
+            );
+        }
+        if trial > last_trial {
+            last_trial = trial;
+            let action =
+                (!channels.is_empty() && chan_spikes.iter().any(|&x| x > 0.0)).then(|| {
+                    (0..chan_spikes.len())
+                        .max_by(|&a, &b| chan_spikes[a].total_cmp(&chan_spikes[b]))
+                        .unwrap()
+                });
+            let total: f64 = chan_spikes.iter().sum();
+            let tr = Trial {
+                success: outcome == 1.0,
+                purity: action.map_or(0.0, |a| chan_spikes[a] / total),
+                action,
+                peak_pull_mm: peak,
+                end_mm: [js[0], js[1]],
+                t_s: t as f64 * exp.base_step_ms * 1e-3,
+            };
+            if verbose {
+                println!(
+                    "trial {:3} {} action {} ({:.0} %) peak {:.2} mm end ({:.2},{:.2}) t={:.1}s",
+                    trials.len() + 1,
+                    if tr.success { "success" } else { "timeout" },
+                    tr.action.map_or("-".into(), |a| format!("A{a}")),
+                    100.0 * tr.purity,
+                    tr.peak_pull_mm,
+                    tr.end_mm[0],
+                    tr.end_mm[1],
+                    tr.t_s
+                );
+            }
+            trials.push(tr);
+            chan_spikes.iter_mut().for_each(|x| *x = 0.0);
+            peak = f64::NEG_INFINITY;
+        }
+        if state == 5.0 {
+            break;
+        }
+    }
+    let wall_s = wall.elapsed().as_secs_f64();
+    let sim_s = t as f64 * exp.base_step_ms * 1e-3;
+    let ok: Vec<bool> = trials.iter().map(|r| r.success).collect();
+    let frac = |a: usize, b: usize| {
+        let s = &ok[a.min(ok.len())..b.min(ok.len())];
+        s.iter().filter(|x| **x).count() as f64 / s.len().max(1) as f64
+    };
+    println!(
+        "{} seed {}: {} trials in {:.1} simulated s, {:.1} s wall (x{:.2} real time, one thread); built in {:.2} s",
+        exp.name,
+        exp.seed,
+        trials.len(),
+        sim_s,
+        wall_s,
+        sim_s / wall_s,
+        build_s
+    );
+    let costs: Vec<String> = (0..n)
+        .map(|e| format!("{} {:.0}", exp.engines[e].name, cost_s[e] / sim_s * 1e3))
+        .collect();
+    println!(
+        "  ms per simulated s: {}, links {:.0}",
+        costs.join(", "),
+        link_s / sim_s * 1e3
+    );
+    let blocks: Vec<String> = (0..ok.len().div_ceil(25))
+        .map(|b| format!("{:.0}", 100.0 * frac(25 * b, 25 * b + 25)))
+        .collect();
+    println!("  success % per 25 trials: {}", blocks.join(" "));
+    println!(
+        "  first 30: {:.0} %, trials 200-250: {:.0} %, all: {:.0} %",
+        100.0 * frac(0, 30),
+        100.0 * frac(199, 250),
+        100.0 * frac(0, ok.len())
+    );
+    if !channels.is_empty() {
+        let mut hist = vec![0; channels.len()];
+        for a in trials.iter().filter_map(|t| t.action) {
+            hist[a] += 1;
+        }
+        let purity =
+            0.0 + trials.iter().map(|t| t.purity).sum::<f64>() / trials.len().max(1) as f64;
+        println!(
+            "  actions taken (trials per channel): {hist:?}; the winner's share of the channels' spikes: {:.0} %",
+            100.0 * purity
+        );
+    }
+    if let Some(b) = brain {
+        let PortKind::Analog { channels: names } = &ports[b][rates_port].kind else {
+            unreachable!("checked above")
+        };
+        let mean: Vec<String> = names
+            .iter()
+            .zip(&rate_sum)
+            .map(|(c, s)| format!("{} {:.1}", c.name, s / t as f64))
+            .collect();
+        println!("  mean rate per population, Hz: {}", mean.join(", "));
+        if let Slot::Brain(engine) = &slots[b] {
+            print_plastic_weights(engine, &exp.engines[b].config)?;
+        }
+    }
+    for s in &mut slots {
+        s.engine().shutdown();
+    }
+    Ok(())
+}
+
+/// The mean weight of every plastic projection, grouped by source and by the target's population.
+fn print_plastic_weights(engine: &BrainEngine, config: &serde_json::Value) -> Result<(), Error> {
+    let Some(file) = config.get("network_file").and_then(|f| f.as_str()) else {
+        return Ok(());
+    };
+    let spec = neuroloop_brain::network::NetworkSpec::load(std::path::Path::new(file))
+        .map_err(|e| e.to_string())?;
+    let net = engine.network();
+    let mut line = Vec::new();
+    for (k, p) in spec.projections.iter().enumerate() {
+        if p.synapse.synapse_model == neuroloop_brain::network::spec::SynapseModel::StaticSynapse {
+            continue;
+        }
+        let w = net.weights(k);
+        let mean = w.iter().map(|x| x.2).sum::<f64>() / w.len().max(1) as f64;
+        line.push(format!("{}->{} {mean:.1}", p.source, p.target));
+    }
+    if !line.is_empty() {
+        println!("  mean plastic weight: {}", line.join(", "));
+    }
+    Ok(())
+}
 
 fn ctx(name: &str, config: serde_json::Value, seed: u64) -> InitContext {
     InitContext {
@@ -37,15 +400,6 @@ fn ctx(name: &str, config: serde_json::Value, seed: u64) -> InitContext {
     }
 }
 
-fn body_config(trials: u32) -> serde_json::Value {
-    serde_json::json!({
-        "world_file": concat!(env!("CARGO_MANIFEST_DIR"), "/../../worlds/mouse_forelimb_joystick.toml"),
-        "task": {
-            "baseline_trials": trials, "force_field_trials": 0, "washout_trials": 0,
-        }
-    })
-}
-
 /// Steps the body `ms` ms with constant excitations; returns (pull, lateral) every 50 ms.
 fn hold(
     body: &mut BodyEngine,
@@ -54,7 +408,7 @@ fn hold(
     t: &mut u64,
     u: &[f64; 8],
     ms: u64,
-) -> Vec<(f64, f64, f64)> {
+) -> Vec<(f64, f64)> {
     let mut out = Vec::new();
     for k in 0..ms {
         let c = StepContext {
@@ -72,15 +426,19 @@ fn hold(
         *t += 1;
         if (k + 1) % 50 == 0 {
             let p = bo.analog(bport::JOYSTICK_POSITION_MM);
-            out.push((p[0], p[1], bo.analog(bport::TASK)[0]));
+            out.push((p[0], p[1]));
         }
     }
     out
 }
 
 fn explore(patterns: &[(String, [f64; 8])]) {
+    let config = serde_json::json!({
+        "world_file": concat!(env!("CARGO_MANIFEST_DIR"), "/../../worlds/mouse_forelimb_joystick.toml"),
+        "task": { "baseline_trials": 10, "force_field_trials": 0, "washout_trials": 0 }
+    });
     for (name, u) in patterns {
-        let mut body = BodyEngine::new(&ctx("body", body_config(10), 0)).unwrap();
+        let mut body = BodyEngine::new(&ctx("body", config.clone(), 0)).unwrap();
         let ports = body.ports();
         let (mut bi, mut bo) = (Inputs::for_ports(&ports), Outputs::for_ports(&ports));
         body.initial_outputs(&mut bo);
@@ -90,9 +448,9 @@ fn explore(patterns: &[(String, [f64; 8])]) {
         hold(&mut body, &mut bi, &mut bo, &mut t, &rest, 300);
         let on = hold(&mut body, &mut bi, &mut bo, &mut t, u, 500);
         let off = hold(&mut body, &mut bi, &mut bo, &mut t, &rest, 1000);
-        let f = |v: &[(f64, f64, f64)]| {
+        let f = |v: &[(f64, f64)]| {
             v.iter()
-                .map(|(p, l, _)| format!("({p:.2},{l:.2})"))
+                .map(|(p, l)| format!("({p:.2},{l:.2})"))
                 .collect::<Vec<_>>()
                 .join(" ")
         };
@@ -107,356 +465,66 @@ fn explore(patterns: &[(String, [f64; 8])]) {
     }
 }
 
-/// The glue of one session: what the planned link transfers will do.
-struct Glue {
-    /// Gaussian tuning of the task state: centres (state units), sigma, peak and floor rates (Hz).
-    centres: Vec<f64>,
-    sigma: f64,
-    max_hz: f64,
-    min_hz: f64,
-    /// Readout: exponential filter (ms) of each motor pool's rate, then gain (1/Hz) and offset (Hz).
-    tau_ms: f64,
-    gain_per_hz: f64,
-    offset_hz: f64,
-    rates_hz: Vec<f64>,
+fn parse_pattern(s: &str) -> Result<[f64; 8], String> {
+    let v: Vec<f64> = s
+        .split(',')
+        .map(|x| x.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("pattern {s:?}: {e}"))?;
+    <[f64; 8]>::try_from(v.as_slice())
+        .map_err(|_| format!("pattern {s:?}: needs 8 excitations, got {}", v.len()))
 }
 
-impl Glue {
-    /// `gaussian` + `poisson`: spikes of the cue relays for one 1 ms step starting at `t_ms`.
-    fn cue_spikes(&self, state: f64, t_ms: f64, rng: &mut u64) -> SpikeBatch {
-        let mut b = SpikeBatch::default();
-        for (k, c) in self.centres.iter().enumerate() {
-            let z = (state - c) / self.sigma;
-            let rate = self.min_hz + (self.max_hz - self.min_hz) * (-0.5 * z * z).exp();
-            if uniform(rng) < rate * 1e-3 {
-                b.push(k as u32, t_ms);
-            }
-        }
-        b
-    }
-
-    /// `group_rate` (exponential filter) + `linear` (gain, offset, clip to [0, 1]): the excitations
-    /// from the pools' instantaneous rates over the last 1 ms step.
-    fn excitations(&mut self, pool_rates_hz: &[f64]) -> Vec<f64> {
-        let a = (-1.0 / self.tau_ms).exp();
-        self.rates_hz
-            .iter_mut()
-            .zip(pool_rates_hz)
-            .map(|(r, &x)| {
-                // The filtered rate of spike trains: each spike adds 1/(N tau) (rate x dt = spikes/N).
-                *r = *r * a + x * (1.0 - a);
-                (self.gain_per_hz * (*r - self.offset_hz)).clamp(0.0, 1.0)
-            })
-            .collect()
-    }
-}
-
-/// xorshift64*, uniform in [0, 1).
-fn uniform(s: &mut u64) -> f64 {
-    *s ^= *s >> 12;
-    *s ^= *s << 25;
-    *s ^= *s >> 27;
-    (s.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
-}
-
-struct RunOpts {
-    network: String,
-    seed: u64,
-    trials: u32,
-    reward: bool,
-    checkpoint: Option<String>,
-    restore: Option<String>,
-    max_s: f64,
-    verbose: bool,
-    trace: bool,
-}
-
-fn run(o: &RunOpts) -> Result<(), Box<dyn std::error::Error>> {
-    let mut brain_cfg = serde_json::json!({ "network_file": o.network, "threads": 1 });
-    if let Some(c) = &o.checkpoint {
-        brain_cfg["checkpoint_file"] = serde_json::json!(c);
-    }
-    if let Some(r) = &o.restore {
-        brain_cfg["restore_file"] = serde_json::json!(r);
-    }
-    let t_build = std::time::Instant::now();
-    let mut brain = BrainEngine::new(&ctx("brain", brain_cfg, o.seed))?;
-    let build_s = t_build.elapsed().as_secs_f64();
-    let mut body = BodyEngine::new(&ctx("body", body_config(o.trials), o.seed))?;
-    let (bp, np) = (body.ports(), brain.ports());
-    let port_of = |ports: &[neuroloop_core::port::PortSpec], name: &str| {
-        ports.iter().position(|p| p.name == name).unwrap()
-    };
-    let (cue_port, reward_port, rates_port, motor_port) = (
-        port_of(&np, "cue"),
-        port_of(&np, "reward"),
-        port_of(&np, "rates"),
-        port_of(&np, "motor"),
-    );
-    let net = brain.network();
-    let pop = |n: &str| net.population(n).unwrap();
-    let n_cue = net.population_ranges[pop("Cue")];
-    let n_cue = (n_cue.1 - n_cue.0) as usize;
-    let channels: Vec<usize> = (0..)
-        .map_while(|i| net.population(&format!("A{i}")))
-        .collect();
-    let inh = pop("I0");
-    // The motor output port carries the population M1: one group of equal size per muscle.
-    let m1 = net.population_ranges[pop("M1")];
-    let pool_size = (m1.1 - m1.0) as usize / MUSCLES.len();
-    let spec = neuroloop_brain::network::NetworkSpec::load(std::path::Path::new(&o.network))
-        .map_err(|e| e.to_string())?;
-    let cue_proj: Vec<usize> = (0..channels.len())
-        .map(|k| {
-            spec.projections
-                .iter()
-                .position(|p| p.source == "Cue" && p.target == format!("A{k}"))
-                .unwrap()
-        })
-        .collect();
-    let n_neurons = net.population_ranges.last().unwrap().1;
-    let mut glue = Glue {
-        centres: (0..n_cue)
-            .map(|k| 2.0 + 2.0 * k as f64 / (n_cue - 1) as f64)
-            .collect(),
-        sigma: env_f("CUE_SIGMA", 0.3),
-        max_hz: env_f("CUE_MAX_HZ", 50.0),
-        min_hz: 0.0,
-        tau_ms: env_f("READ_TAU_MS", 20.0),
-        gain_per_hz: env_f("READ_GAIN", 0.01),
-        offset_hz: env_f("READ_OFFSET", 5.0),
-        rates_hz: vec![0.0; 8],
-    };
-    let (mut bi, mut bo) = (Inputs::for_ports(&bp), Outputs::for_ports(&bp));
-    let (mut ni, mut no) = (Inputs::for_ports(&np), Outputs::for_ports(&np));
-    body.initial_outputs(&mut bo);
-    brain.initial_outputs(&mut no);
-    let mut rng = o.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let (mut t_brain, mut t_body, mut t_glue) = (0.0, 0.0, 0.0);
-    let wall = std::time::Instant::now();
-    let mut t = 0u64;
-    // Per trial: channel spikes while Moving/Holding (which action was taken).
-    let mut chan_count = vec![0.0; channels.len()];
-    let mut trial_actions: Vec<usize> = Vec::new();
-    let mut n_trials_seen = 0;
-    let mut chan_f = vec![0.0; channels.len()];
-    let mut inh_f = 0.0;
-    while bo.analog(bport::TASK)[0] != 5.0 && (t as f64) < o.max_s * 1e3 {
-        let tg = std::time::Instant::now();
-        let c = StepContext {
-            step: Step(t),
-            n_steps: 1,
-            base_step_ms: 1.0,
-        };
-        let rates = no.analog(rates_port);
-        let mut pool_rates = vec![0.0; MUSCLES.len()];
-        if let neuroloop_core::payload::Payload::Spikes(b) = no.get(motor_port) {
-            for &n in &b.neuron {
-                // Hz: spikes per neuron per 1 ms step.
-                pool_rates[n as usize / pool_size] += 1e3 / pool_size as f64;
-            }
-        }
-        let u = glue.excitations(&pool_rates);
-        let state = bo.analog(bport::TASK)[0];
-        if state == 3.0 || state == 4.0 {
-            for (k, &p) in channels.iter().enumerate() {
-                chan_count[k] += rates[p];
-            }
-        }
-        for (f, &p) in chan_f.iter_mut().zip(&channels) {
-            *f = *f * 0.95 + 0.05 * rates[p];
-        }
-        inh_f = inh_f * 0.95 + 0.05 * rates[inh];
-        if o.trace && t.is_multiple_of(50) {
-            let js = bo.analog(bport::JOYSTICK_POSITION_MM);
-            let ch: Vec<String> = chan_f.iter().map(|r| format!("{r:.0}")).collect();
-            let ex: Vec<String> = u.iter().map(|x| format!("{x:.2}")).collect();
-            println!(
-                "t {t} state {state} js ({:.2},{:.2}) ch [{}] inh {:.0} u [{}]",
-                js[0],
-                js[1],
-                ch.join(" "),
-                inh_f,
-                ex.join(" ")
-            );
-        }
-        bi.begin_step();
-        bi.set(bport::EXCITATIONS, Payload::Analog(u), Some(Step(t)))?;
-        ni.begin_step();
-        // Run time (a restored brain counts from its checkpoint too).
-        let t_b = t as f64;
-        ni.set(
-            cue_port,
-            Payload::Spikes(glue.cue_spikes(state, t_b, &mut rng)),
-            Some(Step(t)),
-        )?;
-        if o.reward {
-            ni.set(
-                reward_port,
-                Payload::Scalar(match bo.get(bport::REWARD) {
-                    Payload::Scalar(x) => *x,
-                    _ => 0.0,
-                }),
-                Some(Step(t)),
-            )?;
-        }
-        no.begin_step();
-        t_glue += tg.elapsed().as_secs_f64();
-        let tb = std::time::Instant::now();
-        brain.step(&c, &ni, &mut no)?;
-        t_brain += tb.elapsed().as_secs_f64();
-        let tb = std::time::Instant::now();
-        body.step(&c, &bi, &mut bo)?;
-        t_body += tb.elapsed().as_secs_f64();
-        t += 1;
-        let n_tr = body.trials().len();
-        if n_tr > n_trials_seen {
-            n_trials_seen = n_tr;
-            let best = (0..chan_count.len())
-                .max_by(|&a, &b| chan_count[a].total_cmp(&chan_count[b]))
-                .unwrap();
-            trial_actions.push(best);
-            if o.verbose {
-                let r = body.trials().last().unwrap();
-                let last = r.trajectory.last().copied().unwrap_or([0.0; 3]);
-                println!(
-                    "trial {:3} {:?} action A{best} peak {:.2} mm end ({:.2},{:.2}) rt {:.0} ms  t={:.1}s",
-                    r.index,
-                    r.outcome,
-                    r.peak_pull_mm,
-                    last[1],
-                    last[2],
-                    r.reaction_time_ms,
-                    t as f64 * 1e-3
-                );
-            }
-            chan_count.iter_mut().for_each(|x| *x = 0.0);
-        }
-    }
-    let wall_s = wall.elapsed().as_secs_f64();
-    let sim_s = t as f64 * 1e-3;
-    let trials = body.trials();
-    let ok: Vec<bool> = trials
-        .iter()
-        .map(|r| r.outcome == Outcome::Success)
-        .collect();
-    let frac = |a: usize, b: usize| {
-        let s = &ok[a.min(ok.len())..b.min(ok.len())];
-        s.iter().filter(|x| **x).count() as f64 / s.len().max(1) as f64
-    };
-    println!(
-        "seed {} reward {} restore {}: {} trials in {:.1} simulated s, {:.1} s wall (x{:.2} real time); {} neurons, built in {:.2} s",
-        o.seed,
-        o.reward,
-        o.restore.is_some(),
-        trials.len(),
-        sim_s,
-        wall_s,
-        sim_s / wall_s,
-        n_neurons,
-        build_s
-    );
-    println!(
-        "  ms per simulated s: brain {:.0}, body {:.0}, glue {:.0}",
-        t_brain / sim_s * 1e3,
-        t_body / sim_s * 1e3,
-        t_glue / sim_s * 1e3
-    );
-    let blocks: Vec<String> = (0..ok.len().div_ceil(25))
-        .map(|b| format!("{:.0}", 100.0 * frac(25 * b, 25 * b + 25)))
-        .collect();
-    println!("  success % per 25 trials: {}", blocks.join(" "));
-    println!(
-        "  first 30: {:.0} %, trials 200-250: {:.0} %, all: {:.0} %",
-        100.0 * frac(0, 30),
-        100.0 * frac(199, 250),
-        100.0 * frac(0, ok.len())
-    );
-    let mut hist = vec![0; channels.len()];
-    for &a in &trial_actions {
-        hist[a] += 1;
-    }
-    println!("  actions taken (trials per channel): {hist:?}");
-    let net = brain.network();
-    let means: Vec<String> = cue_proj
-        .iter()
-        .map(|&k| {
-            let w = net.weights(k);
-            format!("{:.1}", w.iter().map(|x| x.2).sum::<f64>() / w.len() as f64)
-        })
-        .collect();
-    println!("  mean cue weight per channel: {}", means.join(" "));
-    brain.shutdown();
-    body.shutdown();
-    Ok(())
-}
-
-fn env_f(k: &str, d: f64) -> f64 {
-    std::env::var(k)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(d)
-}
-
-const MUSCLES: [&str; 8] = [
-    "Foot1", "Foot2", "Radius1", "Radius2", "Humerus1", "Humerus2", "Humerus3", "Humerus4",
-];
-
-fn parse_pattern(s: &str) -> [f64; 8] {
-    let v: Vec<f64> = s.split(',').map(|x| x.parse().unwrap()).collect();
-    let mut u = [0.0; 8];
-    u.copy_from_slice(&v);
-    u
-}
+const USAGE: &str = "usage: reward_learning_prototype run EXPERIMENT.toml [--set K=V ...] [-v] [--trace MS]\n       reward_learning_prototype explore [PATTERN ...]";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
+    let result: Result<(), Error> = match args.first().map(String::as_str) {
         Some("explore") => {
-            let pats: Vec<(String, [f64; 8])> = if args.len() > 1 {
+            let pats: Result<Vec<(String, [f64; 8])>, String> = if args.len() > 1 {
                 args[1..]
                     .iter()
-                    .map(|s| (s.clone(), parse_pattern(s)))
+                    .map(|s| parse_pattern(s).map(|u| (s.clone(), u)))
                     .collect()
             } else {
-                let mut v = Vec::new();
-                for m in 0..8 {
-                    let mut u = [0.0; 8];
-                    u[m] = 0.3;
-                    v.push((format!("m{m}=0.3"), u));
-                }
-                v
+                Ok((0..8)
+                    .map(|m| {
+                        let mut u = [0.0; 8];
+                        u[m] = 0.3;
+                        (format!("m{m}=0.3"), u)
+                    })
+                    .collect())
             };
-            explore(&pats);
+            pats.map(|p| explore(&p)).map_err(Into::into)
         }
-        Some("run") => {
-            let get = |k: &str| {
-                args.iter()
-                    .position(|a| a == k)
-                    .and_then(|i| args.get(i + 1).cloned())
-            };
-            let o = RunOpts {
-                network: get("--network").unwrap_or_else(|| {
-                    concat!(
-                        env!("CARGO_MANIFEST_DIR"),
-                        "/../../experiments/networks/joystick_reward_brain.toml"
-                    )
-                    .into()
-                }),
-                seed: get("--seed").map_or(1, |s| s.parse().unwrap()),
-                trials: get("--trials").map_or(250, |s| s.parse().unwrap()),
-                reward: !args.iter().any(|a| a == "--no-reward"),
-                checkpoint: get("--checkpoint"),
-                restore: get("--restore"),
-                max_s: get("--max-s").map_or(3600.0, |s| s.parse().unwrap()),
-                verbose: args.iter().any(|a| a == "-v"),
-                trace: args.iter().any(|a| a == "--trace"),
-            };
-            if let Err(e) = run(&o) {
-                eprintln!("error: {e}");
-                std::process::exit(1);
+        Some("run") if args.len() > 1 => {
+            let mut sets = Vec::new();
+            let (mut verbose, mut trace) = (false, 0);
+            let mut it = args[2..].iter();
+            let mut bad = None;
+            while let Some(a) = it.next() {
+                match a.as_str() {
+                    "--set" => match it.next() {
+                        Some(s) => sets.push(s.clone()),
+                        None => bad = Some("--set needs K=V".to_string()),
+                    },
+                    "--trace" => match it.next().and_then(|s| s.parse().ok()) {
+                        Some(ms) => trace = ms,
+                        None => bad = Some("--trace needs a number of ms".to_string()),
+                    },
+                    "-v" => verbose = true,
+                    other => bad = Some(format!("unknown argument {other:?}")),
+                }
+            }
+            match bad {
+                Some(b) => Err(b.into()),
+                None => run(&args[1], &sets, verbose, trace),
             }
         }
-        _ => eprintln!("usage: reward_learning_prototype explore [pattern ...] | run [--seed N] [--trials N] [--no-reward] [--checkpoint F] [--restore F] [-v]"),
+        _ => Err(USAGE.into()),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e}");
+        std::process::exit(2);
     }
 }
