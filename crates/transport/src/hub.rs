@@ -12,6 +12,10 @@ use zenoh::Wait;
 
 use crate::{keys, peer_config, zerr, LinkOptions, TransportError};
 
+/// The longest the coordinator waits for its zenoh session to close at the end of a run (a close
+/// with every peer reachable takes milliseconds).
+pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// Something that happened on the coordinator's session.
 #[derive(Debug)]
 pub enum HubEvent {
@@ -54,6 +58,8 @@ pub struct Hub {
     _messages: zenoh::pubsub::Subscriber<()>,
     _liveliness: zenoh::pubsub::Subscriber<()>,
     session: zenoh::Session,
+    /// Set by [`Hub::close`]; a hub dropped without it (a failed run) closes its session on drop.
+    closed: bool,
 }
 
 impl Hub {
@@ -172,6 +178,7 @@ impl Hub {
             _messages: messages,
             _liveliness: liveliness,
             session,
+            closed: false,
         })
     }
 
@@ -234,18 +241,41 @@ impl Hub {
         g.urgent = false;
     }
 
-    /// Closes the session (engines see the coordinator's token disappear).
-    pub fn close(self) -> Result<(), TransportError> {
-        let Hub {
-            session,
-            publishers,
-            _token,
-            _messages,
-            _liveliness,
-            ..
-        } = self;
-        drop((publishers, _token, _messages, _liveliness));
-        session.close().wait().map_err(zerr("close session"))
+    /// Closes the session (engines see the coordinator's token disappear), waiting at most
+    /// [`CLOSE_TIMEOUT`]: a connection whose peer is gone (a cut link) would otherwise hold the close
+    /// for zenoh's default 10 s with the runtime layout ([`crate::RUNTIME_LAYOUT`]).
+    pub fn close(mut self) -> Result<(), TransportError> {
+        self.closed = true;
+        let session = self.session.clone();
+        // The publishers, the token and the subscribers are undeclared first.
+        drop(self);
+        close_within(session, CLOSE_TIMEOUT)
+    }
+}
+
+impl Drop for Hub {
+    /// A hub dropped without [`Hub::close`] (a run that failed) closes its session within
+    /// [`CLOSE_TIMEOUT`] too, where dropping the session would wait up to zenoh's 10 s.
+    fn drop(&mut self) {
+        if !self.closed {
+            let _ = close_within(self.session.clone(), CLOSE_TIMEOUT);
+        }
+    }
+}
+
+/// Closes `session` on a thread of its own and waits at most `timeout` for it (zenoh's own close
+/// time-out is not public); a close that takes longer finishes in the background.
+fn close_within(session: zenoh::Session, timeout: Duration) -> Result<(), TransportError> {
+    let (done, closed) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(session.close().wait());
+    });
+    match closed.recv_timeout(timeout) {
+        Ok(result) => result.map_err(zerr("close session")),
+        Err(_) => {
+            tracing::warn!("the zenoh session did not close within {timeout:?} (a peer is unreachable); going on");
+            Ok(())
+        }
     }
 }
 
