@@ -338,7 +338,7 @@ def test_real_run_brain_spikes_joints_trials_reward(tmp_path):
     with pynwb.NWBHDF5IO(str(out), "r") as io:
         f = io.read()
         units = f.units.to_dataframe()
-        assert len(units) == 160 and set(units.population) == {"M1"}
+        assert len(units) == 8 * 900 and set(units.population) == {"M1"}  # the motor pools, 900 per muscle
         assert sorted(set(units.group)) == sorted(["Foot1", "Foot2", "Radius1", "Radius2", "Humerus1", "Humerus2",
                                                    "Humerus3", "Humerus4"])
         assert f.acquisition["body.joint_angles"].unit == "rad"
