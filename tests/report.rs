@@ -94,8 +94,10 @@ fn a_closed_loop_run_gets_a_full_report() {
         &run,
         &unique_run_id("report"),
         &[
+            // 10 s: the naive brain's third trial (about 5 s in) is the first whose pull reaches the
+            // lateral figure's 1 mm bin.
             "--set",
-            "run.duration_ms=4000",
+            "run.duration_ms=10000",
             "--set",
             r#"record.ports=["brain.motor", "brain.rates", "body.task", "body.joystick_position_mm"]"#,
             "--report",
