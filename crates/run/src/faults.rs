@@ -204,12 +204,10 @@ impl Coordinator {
             }
             match self.hub.recv_timeout(Duration::from_millis(10)) {
                 Some(HubEvent::Message {
-                    engine, message, ..
-                }) => {
-                    if let Ok(Message::Bye) = message {
-                        self.engines[engine].said_bye = true;
-                    }
-                }
+                    engine,
+                    message: Ok(Message::Bye),
+                    ..
+                }) => self.engines[engine].said_bye = true,
                 // An engine that left (its liveliness token is gone) will not say Bye.
                 Some(HubEvent::Left { engine }) => self.engines[engine].gone = true,
                 _ => {}
