@@ -78,9 +78,3 @@ class World:
             what, arg = self.comm.bcast(None, root=0)
             if not handlers[what](arg):
                 return
-
-    def abort(self, code: int) -> None:
-        """Ends every rank (a rank that cannot go on leaves the others waiting otherwise)."""
-        if self.comm is not None:
-            self.comm.Abort(code)
-        sys.exit(code)

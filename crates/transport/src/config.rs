@@ -460,31 +460,15 @@ pub fn peer_config(
         tls.check(host)?;
         let path = |p: &Path| serde_json::Value::String(p.display().to_string()).to_string();
         set(&mut c, "transport/link/protocols", "[\"tls\"]".into())?;
-        set(
-            &mut c,
-            "transport/link/tls/root_ca_certificate",
-            path(&tls.ca),
-        )?;
-        set(
-            &mut c,
-            "transport/link/tls/listen_certificate",
-            path(&tls.cert),
-        )?;
-        set(
-            &mut c,
-            "transport/link/tls/listen_private_key",
-            path(&tls.key),
-        )?;
-        set(
-            &mut c,
-            "transport/link/tls/connect_certificate",
-            path(&tls.cert),
-        )?;
-        set(
-            &mut c,
-            "transport/link/tls/connect_private_key",
-            path(&tls.key),
-        )?;
+        for (key, file) in [
+            ("root_ca_certificate", &tls.ca),
+            ("listen_certificate", &tls.cert),
+            ("listen_private_key", &tls.key),
+            ("connect_certificate", &tls.cert),
+            ("connect_private_key", &tls.key),
+        ] {
+            set(&mut c, &format!("transport/link/tls/{key}"), path(file))?;
+        }
         set(&mut c, "transport/link/tls/enable_mtls", "true".into())?;
         if let Some(access) = &link.access {
             let own_cn = tls.common_name()?;
