@@ -151,11 +151,16 @@ def clip01(a: np.ndarray, out: np.ndarray) -> np.ndarray:
     return np.minimum(np.maximum(a, 0.0, out=out), 1.0, out=out)
 
 
+def _clip01_float(x: float) -> float:
+    """``float(np.clip(x, 0, 1))`` of a Python float (NaN stays NaN), without numpy's scalar overhead."""
+    return min(max(x, 0.0), 1.0)
+
+
 def potential(task_state: int, pull_mm: float, end_pull_mm: float) -> float:
     """The shaping potential ``phi``: the pull towards the end box, clipped to [0, 1] of
     ``end_pull_mm``, while armed, moving or holding; else 0."""
     if task_state in (ARMED, MOVING, HOLDING):
-        return float(np.clip(pull_mm / end_pull_mm, 0.0, 1.0))
+        return _clip01_float(pull_mm / end_pull_mm)
     return 0.0
 
 
@@ -165,7 +170,7 @@ def end_potential(env, over: bool, task_state: int, pull_mm: float) -> float:
     if not over:
         return potential(task_state, pull_mm, env.task["end_pull_mm"])
     if env.shaping_end == "pull":
-        return float(np.clip(pull_mm / env.task["end_pull_mm"], 0.0, 1.0))
+        return _clip01_float(pull_mm / env.task["end_pull_mm"])
     return 0.0
 
 
