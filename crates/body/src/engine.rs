@@ -78,7 +78,6 @@ pub struct BodyEngine {
 struct TrialLog {
     path: PathBuf,
     file: std::io::BufWriter<std::fs::File>,
-    written: usize,
     episode: u32,
 }
 
@@ -105,18 +104,17 @@ impl TrialLog {
         Ok(TrialLog {
             path,
             file: std::io::BufWriter::new(file),
-            written: 0,
             episode,
         })
     }
 
-    /// Appends the records not yet written and flushes them.
+    /// Appends `records` (the trials finished since the last call) and flushes them.
     fn append(&mut self, records: &[TrialRecord]) -> std::io::Result<()> {
         use std::io::Write;
-        if records.len() <= self.written {
+        if records.is_empty() {
             return Ok(());
         }
-        for record in &records[self.written..] {
+        for record in records {
             let line = TrialLine {
                 episode: self.episode,
                 record,
@@ -125,7 +123,6 @@ impl TrialLog {
             self.file.write_all(b"\n")?;
         }
         self.file.flush()?;
-        self.written = records.len();
         Ok(())
     }
 }
@@ -216,7 +213,9 @@ impl BodyEngine {
         &self.body
     }
 
-    /// The per-trial records so far (also appended to the trials file as each trial ends).
+    /// The per-trial records not yet written: all of them when the engine writes no trials file;
+    /// with a file, each record goes there as its trial ends and is not kept (a session of any
+    /// length keeps none in memory).
     pub fn trials(&self) -> &[TrialRecord] {
         self.body.trials()
     }
@@ -444,7 +443,7 @@ impl Engine for BodyEngine {
             lateral = out.lateral_force_n;
         }
         if let Some(log) = &mut self.trials_log {
-            log.append(self.body.trials()).map_err(|e| {
+            log.append(&self.body.take_trials()).map_err(|e| {
                 EngineError::Model(format!(
                     "{}: cannot write the trial records to {}: {e}",
                     self.name,
@@ -467,9 +466,8 @@ impl Engine for BodyEngine {
     fn reset(&mut self) -> Result<(), EngineError> {
         // The trials file goes on across resets: the new body's records start again at index 0.
         if let Some(log) = &mut self.trials_log {
-            log.append(self.body.trials())
+            log.append(&self.body.take_trials())
                 .map_err(|e| EngineError::Model(format!("{}: {e}", self.name)))?;
-            log.written = 0;
         }
         self.body = Body::new(self.spec.clone(), self.body.dt_s())
             .map_err(|e| EngineError::Model(format!("{}: {e}", self.name)))?;
@@ -480,7 +478,7 @@ impl Engine for BodyEngine {
 
     fn shutdown(&mut self) {
         if let Some(log) = &mut self.trials_log {
-            if let Err(e) = log.append(self.body.trials()) {
+            if let Err(e) = log.append(&self.body.take_trials()) {
                 eprintln!("{}: cannot write {}: {e}", self.name, log.path.display());
             }
         }

@@ -675,9 +675,14 @@ impl Body {
         }
     }
 
-    /// Per-trial records so far.
+    /// Per-trial records so far (since the last [`Body::take_trials`]).
     pub fn trials(&self) -> &[crate::task::TrialRecord] {
         self.task.records()
+    }
+
+    /// Takes the records of the trials finished since the last call (see [`Task::take_records`]).
+    pub fn take_trials(&mut self) -> Vec<crate::task::TrialRecord> {
+        self.task.take_records()
     }
 }
 

@@ -228,18 +228,34 @@ pub struct TrialRecord {
     pub start_ms: f64,
     /// From `Armed` to the start crossing, ms.
     pub reaction_time_ms: f64,
-    /// From the start crossing to the end-box entry of a successful trial, ms (NaN when unrewarded).
+    /// From the start crossing to the end-box entry of a successful trial, ms (NaN when unrewarded;
+    /// `null` in JSON).
+    #[serde(deserialize_with = "null_as_nan")]
     pub movement_time_ms: f64,
     /// Whether the force pulse was applied.
     pub perturbed: bool,
     /// Largest pull reached, mm.
     pub peak_pull_mm: f64,
     /// Lateral displacement when the pull first reached each of `bins_mm` (measured past the start
-    /// line), mm; NaN for bins never reached.
+    /// line), mm; NaN for bins never reached (`null` in JSON).
+    #[serde(deserialize_with = "nulls_as_nan")]
     pub lateral_at_bins_mm: Vec<f64>,
     /// Trajectory from the start crossing: (time since start ms, pull mm, lateral mm), every
     /// `trajectory_sample_ms`.
     pub trajectory: Vec<[f64; 3]>,
+}
+
+/// A number of a trials file: JSON writes NaN as `null`, read back as NaN.
+fn null_as_nan<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
+/// Numbers of a trials file, `null` read back as NaN.
+fn nulls_as_nan<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+    Ok(Vec::<Option<f64>>::deserialize(d)?
+        .into_iter()
+        .map(|x| x.unwrap_or(f64::NAN))
+        .collect())
 }
 
 /// The task's state machine, stepped once per physics step.
@@ -259,7 +275,10 @@ pub struct Task {
     lateral_at_bins: Vec<f64>,
     trajectory: Vec<[f64; 3]>,
     next_sample_ms: f64,
+    /// Records of the finished trials not yet taken by [`Task::take_records`].
     records: Vec<TrialRecord>,
+    /// Outcome of the last finished trial (0 none yet, 1 success, 2 timeout).
+    last_outcome: f64,
 }
 
 /// What one task step produced.
@@ -294,6 +313,7 @@ impl Task {
             trajectory: Vec::new(),
             next_sample_ms: 0.0,
             records: Vec::new(),
+            last_outcome: 0.0,
         }
     }
 
@@ -312,14 +332,20 @@ impl Task {
         self.trial
     }
 
-    /// Records of the trials finished so far.
+    /// Records of the trials finished so far (since the last [`Task::take_records`]).
     pub fn records(&self) -> &[TrialRecord] {
         &self.records
     }
 
+    /// Takes the records of the trials finished since the last call, so that a long session that
+    /// writes them out keeps none in memory.
+    pub fn take_records(&mut self) -> Vec<TrialRecord> {
+        std::mem::take(&mut self.records)
+    }
+
     /// Outcome of the last finished trial as a number (0 none yet, 1 success, 2 timeout).
     pub fn last_outcome(&self) -> f64 {
-        self.records.last().map_or(0.0, |r| r.outcome as u8 as f64)
+        self.last_outcome
     }
 
     fn enter(&mut self, s: TaskState, t_ms: f64) {
@@ -331,6 +357,7 @@ impl Task {
     fn finish(&mut self, outcome: Outcome, t_ms: f64) {
         let perturbed = self.spec.block_of(self.trial) == Block::ForceField
             && self.spec.perturbation.force_n > 0.0;
+        self.last_outcome = outcome as u8 as f64;
         self.records.push(TrialRecord {
             index: self.trial,
             block: self.spec.block_of(self.trial),
@@ -539,5 +566,30 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("task.perturbation.direction"));
+    }
+
+    #[test]
+    fn a_record_reads_back_from_its_json_line_with_nan_as_null() {
+        let r = TrialRecord {
+            index: 3,
+            block: Block::ForceField,
+            outcome: Outcome::Timeout,
+            start_ms: 1324.0,
+            reaction_time_ms: 223.0,
+            movement_time_ms: f64::NAN,
+            perturbed: true,
+            peak_pull_mm: 1.45,
+            lateral_at_bins_mm: vec![0.1, f64::NAN],
+            trajectory: vec![[0.0, 1.0, -0.2]],
+        };
+        let line = serde_json::to_string(&r).unwrap();
+        assert!(line.contains("\"movement_time_ms\":null"), "{line}");
+        let back: TrialRecord = serde_json::from_str(&line).unwrap();
+        assert!(back.movement_time_ms.is_nan() && back.lateral_at_bins_mm[1].is_nan());
+        assert_eq!(back.lateral_at_bins_mm[0], 0.1);
+        assert_eq!(
+            (back.index, back.outcome, back.trajectory),
+            (3, Outcome::Timeout, r.trajectory)
+        );
     }
 }

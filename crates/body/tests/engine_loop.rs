@@ -21,7 +21,7 @@ fn ctx(name: &str, config: serde_json::Value) -> InitContext {
 
 /// Runs body + controller until the session is over (or `max_steps`); returns the trial records.
 fn run_session(body_cfg: serde_json::Value, max_steps: u64) -> (BodyEngine, Vec<TrialRecord>) {
-    let mut body = BodyEngine::new(&ctx("body", body_cfg)).unwrap();
+    let mut body = BodyEngine::new(&ctx("body", body_cfg.clone())).unwrap();
     let mut pd = new_controller_engine(&ctx("pd", serde_json::json!({}))).unwrap();
     let (bp, cp) = (body.ports(), pd.ports());
     let (mut bi, mut bo) = (Inputs::for_ports(&bp), Outputs::for_ports(&bp));
@@ -54,7 +54,21 @@ fn run_session(body_cfg: serde_json::Value, max_steps: u64) -> (BodyEngine, Vec<
             break;
         }
     }
-    let records = body.trials().to_vec();
+    // The engine writes each record to its trials file as the trial ends and keeps none: read them back.
+    assert!(
+        body.trials().is_empty(),
+        "records kept after they were written"
+    );
+    let path = body_cfg["trials_path"].as_str().expect("a trials_path");
+    let records = std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v.as_object_mut().unwrap().remove("episode");
+            serde_json::from_value(v).unwrap()
+        })
+        .collect();
     (body, records)
 }
 
