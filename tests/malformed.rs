@@ -178,6 +178,32 @@ fn garbage_instead_of_hello() {
 }
 
 #[test]
+fn hello_of_another_protocol_version_is_answered_with_error() {
+    let s = Setup::start("version");
+    let mut hello = wire::encode(&Message::Hello {
+        engine: NAME.into(),
+        pid: std::process::id(),
+    });
+    // The header: magic (2 bytes), then the protocol version.
+    hello[2] = wire::PROTOCOL_VERSION + 1;
+    s.send(&hello);
+    // The engine is told why, in the protocol it can read (the Error of this version), before the end.
+    match s.recv() {
+        Message::Error { message } => {
+            assert!(message.contains("protocol version"), "{message}");
+            assert!(
+                message.contains(&format!("{}", wire::PROTOCOL_VERSION + 1)),
+                "{message}"
+            );
+        }
+        other => panic!("expected Error, got {other:?}"),
+    }
+    let err = s.finish();
+    assert!(err.contains("engine 'ext'"), "{err}");
+    assert!(err.contains("protocol version"), "{err}");
+}
+
+#[test]
 fn truncated_ready() {
     let s = Setup::start("trunc");
     s.hello();
