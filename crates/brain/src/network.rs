@@ -158,13 +158,19 @@ struct Segment {
     neurons: Box<dyn Neurons>,
 }
 
-/// Per-synapse values, or one for all.
-enum PerSynapse<T> {
-    Const(T),
-    Each(Vec<T>),
+/// The weights of a projection's synapses: one for all, or one per synapse.
+///
+/// Drawn weights of static synapses are kept as `f32` (4 bytes instead of 8, see [`Rows`]): each is
+/// the `f64` draw rounded to the nearest `f32`, a relative error of at most 2^-24 (6e-8) per weight,
+/// far below the spread of any drawn weight (the microcircuit's: 10 %); the sums into the neurons'
+/// inputs stay `f64` as NEST's. Constant weights and plastic weights (in the synapses' states) are
+/// exact `f64`.
+enum Weights {
+    Const(f64),
+    Each(Vec<f32>),
 }
 
-/// Which ring a projection's spikes go to.
+/// Which input a projection's spikes go to.
 #[derive(Clone, Copy, PartialEq)]
 enum Receptor {
     Ex,
@@ -174,17 +180,24 @@ enum Receptor {
 }
 
 /// Synapses of one projection that end on one thread's neurons, by source: row `s` (source index
-/// within the source population) holds the local indices of its targets.
+/// within the source population) holds its synapses `offsets[s]..offsets[s + 1]`.
+///
+/// Each synapse is one `u32`: the local index of its target in the high bits and its delay in steps
+/// in the low `delay_bits` (as many as the projection's longest delay on this thread needs), plus,
+/// for drawn weights, an `f32` weight (see [`Weights`]): 4 or 8 bytes per synapse (was 14 with a
+/// `u32` target, an `f64` weight and a `u16` delay).
 struct Rows {
     offsets: Vec<u32>,
-    targets: Vec<u32>,
-    weights: PerSynapse<f64>,
-    delays: PerSynapse<u16>,
+    synapses: Vec<u32>,
+    delay_bits: u32,
+    /// The delay of every synapse, if they all have the same.
+    const_delay: Option<u64>,
+    weights: Weights,
     receptor: Receptor,
     /// First global id of the source population.
     source_first: u32,
     source_n: u32,
-    /// The synapses' plastic state, parallel to `targets` (plastic projections only).
+    /// The synapses' plastic state, parallel to `synapses` (plastic projections only).
     plastic: Option<PlasticRows>,
 }
 
@@ -204,22 +217,25 @@ enum PlasticRows {
     },
 }
 
-/// The delay of synapse `i` in steps.
-#[inline]
-fn delay_steps(delays: &PerSynapse<u16>, i: usize) -> u64 {
-    match delays {
-        PerSynapse::Const(d) => u64::from(*d),
-        PerSynapse::Each(v) => u64::from(v[i]),
-    }
-}
-
-/// The delay of synapse `i` in ms (NEST: tics times 0.001).
-#[inline]
-fn delay_ms(delays: &PerSynapse<u16>, i: usize, h_tics: u64) -> f64 {
-    (delay_steps(delays, i) * h_tics) as f64 * 0.001
-}
-
 impl Rows {
+    /// The local target index of synapse `i`.
+    #[inline]
+    fn target(&self, i: usize) -> usize {
+        (self.synapses[i] >> self.delay_bits) as usize
+    }
+
+    /// The delay of synapse `i` in steps.
+    #[inline]
+    fn delay(&self, i: usize) -> u64 {
+        u64::from(self.synapses[i] & ((1 << self.delay_bits) - 1))
+    }
+
+    /// The delay of synapse `i` in ms (NEST: tics times 0.001).
+    #[inline]
+    fn delay_ms(&self, i: usize, h_tics: u64) -> f64 {
+        (self.delay(i) * h_tics) as f64 * 0.001
+    }
+
     /// Carries every synapse of a `stdp_dopamine_synapse` projection to `signal`'s last delivery
     /// (a no-op for other projections).
     fn carry_dopamine(&mut self, archives: &[PostArchive], signal: &DopamineSignal) {
@@ -234,8 +250,9 @@ impl Rows {
                 continue;
             };
             for i in self.offsets[s] as usize..self.offsets[s + 1] as usize {
-                let post = &archives[self.targets[i] as usize];
-                u.carry(&mut states[i], delay_steps(&self.delays, i), post);
+                let post = &archives[(self.synapses[i] >> self.delay_bits) as usize];
+                let delay = u64::from(self.synapses[i] & ((1 << self.delay_bits) - 1));
+                u.carry(&mut states[i], delay, post);
             }
         }
     }
@@ -1091,10 +1108,7 @@ impl Network {
         let drawn_max = parts
             .iter()
             .flat_map(|p| &p.rows)
-            .map(|r| match &r.delays {
-                PerSynapse::Const(d) => u64::from(*d),
-                PerSynapse::Each(v) => v.iter().copied().max().map_or(1, u64::from),
-            })
+            .map(|r| (0..r.synapses.len()).map(|i| r.delay(i)).max().unwrap_or(1))
             .chain(c.device_delays.iter().copied())
             .max()
             .unwrap_or(1);
@@ -1139,7 +1153,7 @@ impl Network {
         let n_synapses = parts
             .iter()
             .flat_map(|p| &p.rows)
-            .map(|r| r.targets.len() as u64)
+            .map(|r| r.synapses.len() as u64)
             .sum();
         let recorded = vec![false; spec.populations.len()];
         let recorded_groups =
@@ -1439,16 +1453,16 @@ impl Network {
                                 rule,
                                 &rows[s],
                                 &states[i],
-                                delay_steps(&r.delays, i),
-                                &p.archives[r.targets[i] as usize],
+                                r.delay(i),
+                                &p.archives[r.target(i)],
                                 signal.expect("a dopamine projection's signal"),
                             )
                             .weight
                         }
-                        (None, PerSynapse::Const(w)) => *w,
-                        (None, PerSynapse::Each(v)) => v[i],
+                        (None, Weights::Const(w)) => *w,
+                        (None, Weights::Each(v)) => f64::from(v[i]),
                     };
-                    out.push((r.source_first + s as u32, p.lo + r.targets[i], w));
+                    out.push((r.source_first + s as u32, p.lo + r.target(i) as u32, w));
                 }
             }
         }
@@ -1550,7 +1564,7 @@ impl Network {
         else {
             return false;
         };
-        let n = (part.hi - part.lo) as usize;
+        let n = part.n_local();
         let idx = (arrival % self.ring_len) as usize * n + (neuron - part.lo) as usize;
         if weight >= 0.0 {
             part.ring_ex[idx] += weight;
@@ -1861,12 +1875,18 @@ fn build_part(
             same: s == t,
         };
         let drawn = connect::draw(&job, lo, hi)?;
-        let mut r = into_rows(drawn, &job, c.delay_bounds[pi].0)?;
+        let (mut r, plastic_weights) = into_rows(
+            drawn,
+            &job,
+            c.delay_bounds[pi].0,
+            n_local,
+            c.plastic[pi].is_some(),
+        )?;
         if let Some(pp) = c.plastic[pi] {
-            let n = r.targets.len();
+            let n = r.synapses.len();
             let weight_of = |i: usize| match &r.weights {
-                PerSynapse::Const(w) => *w,
-                PerSynapse::Each(v) => v[i],
+                Weights::Const(w) => *w,
+                Weights::Each(_) => plastic_weights[i],
             };
             let err = |e: crate::ParamError| {
                 NetworkError::Invalid(format!("projections[{pi}].synapse.weight: {e}"))
@@ -1902,7 +1922,7 @@ fn build_part(
                 },
             });
             // The weights live in the states now.
-            r.weights = PerSynapse::Const(0.0);
+            r.weights = Weights::Const(0.0);
         }
         rows.push(r);
     }
@@ -1920,23 +1940,16 @@ fn build_part(
         // Register every plastic synapse with its target's archive, as NEST's Connect does.
         let h_tics = crate::grid::resolution_tics(h).unwrap_or(1).max(1) as u64;
         for r in &rows {
-            let delay_ms = |i: usize| delay_ms(&r.delays, i, h_tics);
+            let delay_ms = |i: usize| r.delay_ms(i, h_tics);
             match &r.plastic {
                 Some(PlasticRows::Stdp { states, .. }) => {
                     for (i, st) in states.iter().enumerate() {
-                        stdp_synapse::connect(
-                            st,
-                            delay_ms(i),
-                            &mut archives[r.targets[i] as usize],
-                        );
+                        stdp_synapse::connect(st, delay_ms(i), &mut archives[r.target(i)]);
                     }
                 }
                 Some(PlasticRows::Dopamine { states, .. }) => {
                     for i in 0..states.len() {
-                        stdp_dopamine_synapse::connect(
-                            delay_ms(i),
-                            &mut archives[r.targets[i] as usize],
-                        );
+                        stdp_dopamine_synapse::connect(delay_ms(i), &mut archives[r.target(i)]);
                     }
                 }
                 None => {}
@@ -2040,8 +2053,16 @@ fn build_part(
     })
 }
 
-/// Sorts drawn synapses into rows by source (stable: a row keeps the draw order).
-fn into_rows(drawn: connect::Drawn, job: &Job, const_delay: u64) -> Result<Rows, NetworkError> {
+/// Sorts drawn synapses into rows by source (stable: a row keeps the draw order), packing each
+/// target with its delay (see [`Rows`]). Returns the rows and, for a plastic projection with drawn
+/// weights, the weights in row order (exact, for the synapses' states).
+fn into_rows(
+    drawn: connect::Drawn,
+    job: &Job,
+    const_delay: u64,
+    n_local: usize,
+    plastic: bool,
+) -> Result<(Rows, Vec<f64>), NetworkError> {
     // One row per id between the smallest and the largest source (a group's gaps have empty rows).
     let (src_lo, src_hi) = job.source.bounds();
     let n_src = (src_hi - src_lo) as usize;
@@ -2052,6 +2073,19 @@ fn into_rows(drawn: connect::Drawn, job: &Job, const_delay: u64) -> Result<Rows,
             job.index
         )));
     }
+    let max_delay = match &drawn.delays {
+        None => const_delay,
+        Some(v) => v.iter().copied().max().map_or(1, u64::from),
+    };
+    let delay_bits = (u64::BITS - max_delay.leading_zeros()).max(1);
+    let target_bits = usize::BITS - n_local.saturating_sub(1).leading_zeros();
+    if delay_bits + target_bits > 32 {
+        return Err(NetworkError::Invalid(format!(
+            "projections[{}]: delays up to {max_delay} steps to a thread of {n_local} neurons do not \
+             fit the 32 bits of a synapse (use more threads or shorter delays)",
+            job.index
+        )));
+    }
     let mut offsets = vec![0u32; n_src + 1];
     for &(s, _) in &drawn.pairs {
         offsets[s as usize + 1] += 1;
@@ -2059,51 +2093,87 @@ fn into_rows(drawn: connect::Drawn, job: &Job, const_delay: u64) -> Result<Rows,
     for i in 0..n_src {
         offsets[i + 1] += offsets[i];
     }
+    let drawn_delays_const = drawn.delays.is_none();
     let mut fill = offsets.clone();
-    let mut order = vec![0u32; n];
-    let mut targets = vec![0u32; n];
+    let mut synapses = vec![0u32; n];
+    let drawn_weights = drawn.weights.as_deref();
+    // Drawn weights in row order: exact for a plastic projection, as f32 for a static one.
+    let mut exact = vec![
+        0.0;
+        if plastic {
+            drawn_weights.map_or(0, <[f64]>::len)
+        } else {
+            0
+        }
+    ];
+    let mut w32 = vec![
+        0f32;
+        if plastic {
+            0
+        } else {
+            drawn_weights.map_or(0, <[f64]>::len)
+        }
+    ];
     for (i, &(s, t)) in drawn.pairs.iter().enumerate() {
-        let at = fill[s as usize] as usize;
-        targets[at] = t;
-        order[at] = i as u32;
+        let to = fill[s as usize] as usize;
         fill[s as usize] += 1;
+        let d = match &drawn.delays {
+            None => const_delay as u32,
+            Some(v) => u32::from(v[i]),
+        };
+        synapses[to] = t << delay_bits | d;
+        if let Some(v) = drawn_weights {
+            if plastic {
+                exact[to] = v[i];
+            } else {
+                let x = v[i] as f32;
+                if !x.is_finite() {
+                    return Err(NetworkError::Invalid(format!(
+                        "projections[{}].synapse.weight: a drawn weight of {} is beyond the \
+                         range of the stored weights (f32, +-3.4e38)",
+                        job.index, v[i]
+                    )));
+                }
+                w32[to] = x;
+            }
+        }
     }
     drop(fill);
-    let permute = |v: Vec<f64>| order.iter().map(|&i| v[i as usize]).collect::<Vec<f64>>();
-    let (weights, receptor) = match drawn.weights {
+    let (weights, receptor) = match drawn_weights {
         None => {
             let w = job.weight.rough_mean();
             (
-                PerSynapse::Const(w),
+                Weights::Const(w),
                 if w >= 0.0 { Receptor::Ex } else { Receptor::In },
             )
         }
-        Some(v) => {
-            let v = permute(v);
-            let receptor = if v.iter().all(|&w| w >= 0.0) {
+        // The states hold the weights (of one sign, checked; each sends by its own sign).
+        Some(_) if plastic => (Weights::Const(0.0), Receptor::BySign),
+        Some(_) => {
+            let receptor = if w32.iter().all(|&w| w >= 0.0) {
                 Receptor::Ex
-            } else if v.iter().all(|&w| w < 0.0) {
+            } else if w32.iter().all(|&w| w < 0.0) {
                 Receptor::In
             } else {
                 Receptor::BySign
             };
-            (PerSynapse::Each(v), receptor)
+            (Weights::Each(w32), receptor)
         }
     };
-    let delays = match drawn.delays {
-        None => PerSynapse::Const(const_delay as u16),
-        Some(v) => PerSynapse::Each(order.iter().map(|&i| v[i as usize]).collect()),
-    };
-    Ok(Rows {
-        offsets,
-        targets,
-        weights,
-        delays,
-        receptor,
-        source_first: src_lo,
-        source_n: src_hi - src_lo,
-        plastic: None,
-    })
+    Ok((
+        Rows {
+            offsets,
+            synapses,
+            delay_bits,
+            const_delay: drawn_delays_const.then_some(const_delay),
+            weights,
+            receptor,
+            source_first: src_lo,
+            source_n: src_hi - src_lo,
+            plastic: None,
+        },
+        exact,
+    ))
 }
 
 /// Thresholds compared without branches for each Poisson draw.
@@ -2239,6 +2309,15 @@ impl Part {
         let mut cursors = vec![0usize; lists.len()];
         for k in first..end {
             let base = (k % ring_len) as usize;
+            // The ring slot of arrivals `d` steps after step k (d < ring_len).
+            let slot = |d: u64| {
+                let s = base + d as usize;
+                if s >= rl {
+                    s - rl
+                } else {
+                    s
+                }
+            };
             for (t, l) in lists.iter().enumerate() {
                 while let Some(sp) = l.get(cursors[t]).filter(|sp| sp.step == k) {
                     cursors[t] += 1;
@@ -2257,26 +2336,22 @@ impl Part {
                         if a == b {
                             continue;
                         }
+                        let (shift, mask) = (r.delay_bits, (1u32 << r.delay_bits) - 1);
                         if let Some(pl) = &mut r.plastic {
                             // Plastic synapses: each one updates, then sends its new weight (with
                             // plasticity off, its stored weight, unchanged).
                             let t_spike = end_ms(k, self.h_tics);
+                            let synapses = &r.synapses;
+                            let target = |i: usize| (synapses[i] >> shift) as usize;
+                            let delay = |i: usize| u64::from(synapses[i] & mask);
                             let (ring_ex, ring_in) = (&mut self.ring_ex, &mut self.ring_in);
-                            let const_slot = match &r.delays {
-                                PerSynapse::Const(d) => (base + *d as usize) % rl,
-                                PerSynapse::Each(_) => 0,
-                            };
                             let mut put = |i: usize, w: f64| {
-                                let slot = match &r.delays {
-                                    PerSynapse::Const(_) => const_slot,
-                                    PerSynapse::Each(ds) => (base + ds[i] as usize) % rl,
-                                };
                                 let ring = if w >= 0.0 {
                                     &mut *ring_ex
                                 } else {
                                     &mut *ring_in
                                 };
-                                ring[slot * n + r.targets[i] as usize] += w;
+                                ring[slot(delay(i)) * n + target(i)] += w;
                             };
                             match pl {
                                 PlasticRows::Stdp { states, .. } if !self.plasticity => {
@@ -2291,8 +2366,8 @@ impl Part {
                                             params,
                                             st,
                                             t_spike,
-                                            delay_ms(&r.delays, i, self.h_tics),
-                                            &self.archives[r.targets[i] as usize],
+                                            (delay(i) * self.h_tics) as f64 * 0.001,
+                                            &self.archives[target(i)],
                                         );
                                         put(i, w);
                                     }
@@ -2310,71 +2385,54 @@ impl Part {
                                         &signals[*vt].signal,
                                     );
                                     for (i, st) in (a..b).zip(&mut states[a..b]) {
-                                        let w = u.send(
-                                            st,
-                                            delay_steps(&r.delays, i),
-                                            &self.archives[r.targets[i] as usize],
-                                        );
+                                        let w = u.send(st, delay(i), &self.archives[target(i)]);
                                         put(i, w);
                                     }
                                 }
                             }
                             continue;
                         }
-                        let targets = &r.targets[a..b];
+                        let synapses = &r.synapses[a..b];
                         let ring = match r.receptor {
                             Receptor::In => &mut self.ring_in,
                             _ => &mut self.ring_ex,
                         };
-                        match (&r.weights, &r.delays, r.receptor) {
-                            (PerSynapse::Const(w), PerSynapse::Const(d), _) => {
-                                let slot = (base + *d as usize) % rl;
-                                let buf = &mut ring[slot * n..(slot + 1) * n];
-                                for &tgt in targets {
-                                    buf[tgt as usize] += *w;
+                        match (&r.weights, r.const_delay) {
+                            (Weights::Const(w), Some(d)) => {
+                                let s = slot(d) * n;
+                                let buf = &mut ring[s..s + n];
+                                for &p in synapses {
+                                    buf[(p >> shift) as usize] += *w;
                                 }
                             }
-                            (PerSynapse::Const(w), PerSynapse::Each(ds), _) => {
-                                for (&tgt, &d) in targets.iter().zip(&ds[a..b]) {
-                                    let slot = (base + d as usize) % rl;
-                                    ring[slot * n + tgt as usize] += *w;
+                            (Weights::Each(ws), Some(d)) if r.receptor != Receptor::BySign => {
+                                let s = slot(d) * n;
+                                let buf = &mut ring[s..s + n];
+                                for (&p, &w) in synapses.iter().zip(&ws[a..b]) {
+                                    buf[(p >> shift) as usize] += f64::from(w);
                                 }
                             }
-                            (
-                                PerSynapse::Each(ws),
-                                PerSynapse::Const(d),
-                                Receptor::Ex | Receptor::In,
-                            ) => {
-                                let slot = (base + *d as usize) % rl;
-                                let buf = &mut ring[slot * n..(slot + 1) * n];
-                                for (&tgt, &w) in targets.iter().zip(&ws[a..b]) {
-                                    buf[tgt as usize] += w;
+                            (Weights::Const(w), _) => {
+                                for &p in synapses {
+                                    let at = slot(u64::from(p & mask)) * n + (p >> shift) as usize;
+                                    ring[at] += *w;
                                 }
                             }
-                            (
-                                PerSynapse::Each(ws),
-                                PerSynapse::Each(ds),
-                                Receptor::Ex | Receptor::In,
-                            ) => {
-                                for ((&tgt, &w), &d) in targets.iter().zip(&ws[a..b]).zip(&ds[a..b])
-                                {
-                                    let slot = (base + d as usize) % rl;
-                                    ring[slot * n + tgt as usize] += w;
+                            (Weights::Each(ws), _) if r.receptor != Receptor::BySign => {
+                                for (&p, &w) in synapses.iter().zip(&ws[a..b]) {
+                                    let at = slot(u64::from(p & mask)) * n + (p >> shift) as usize;
+                                    ring[at] += f64::from(w);
                                 }
                             }
-                            (PerSynapse::Each(ws), delays, Receptor::BySign) => {
-                                for (i, (&tgt, &w)) in targets.iter().zip(&ws[a..b]).enumerate() {
-                                    let d = match delays {
-                                        PerSynapse::Const(d) => *d,
-                                        PerSynapse::Each(ds) => ds[a + i],
-                                    };
-                                    let slot = (base + d as usize) % rl;
+                            (Weights::Each(ws), _) => {
+                                for (&p, &w) in synapses.iter().zip(&ws[a..b]) {
+                                    let at = slot(u64::from(p & mask)) * n + (p >> shift) as usize;
                                     let ring = if w >= 0.0 {
                                         &mut self.ring_ex
                                     } else {
                                         &mut self.ring_in
                                     };
-                                    ring[slot * n + tgt as usize] += w;
+                                    ring[at] += f64::from(w);
                                 }
                             }
                         }

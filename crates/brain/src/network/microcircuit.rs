@@ -92,6 +92,9 @@ pub struct MicrocircuitResult {
     pub build_s: f64,
     /// Wall seconds to simulate.
     pub sim_s: f64,
+    /// CPU seconds (all threads) to simulate: on a loaded machine less dependent on the other work
+    /// than `sim_s`.
+    pub sim_cpu_s: f64,
     /// Mean rate per population in Hz, in [`POPULATIONS`] order.
     pub rates_hz: Vec<f64>,
     /// Peak resident memory of the process in MB.
@@ -202,9 +205,10 @@ pub fn run(c: &MicrocircuitConfig) -> Result<MicrocircuitResult, NetworkError> {
     net.simulate((c.presim_ms / net.h_ms).round() as u64);
     net.take_spikes();
     let steps = (c.sim_ms / net.h_ms).round() as u64;
-    let t1 = Instant::now();
+    let (t1, cpu1) = (Instant::now(), super::brunel::cpu_s());
     net.simulate(steps);
     let sim_s = t1.elapsed().as_secs_f64();
+    let sim_cpu_s = super::brunel::cpu_s() - cpu1;
     let rates_hz = net
         .population_ranges
         .iter()
@@ -218,6 +222,7 @@ pub fn run(c: &MicrocircuitConfig) -> Result<MicrocircuitResult, NetworkError> {
         n_synapses: net.n_synapses,
         build_s,
         sim_s,
+        sim_cpu_s,
         rates_hz,
         peak_rss_mb: super::brunel::peak_rss_mb(),
         estimate_mb,
