@@ -182,13 +182,15 @@ enum Receptor {
 /// Synapses of one projection that end on one thread's neurons, by source: row `s` (source index
 /// within the source population) holds its synapses `offsets[s]..offsets[s + 1]`.
 ///
-/// Each synapse is one `u32`: the local index of its target in the high bits and its delay in steps
-/// in the low `delay_bits` (as many as the projection's longest delay on this thread needs), plus,
-/// for drawn weights, an `f32` weight (see [`Weights`]): 4 or 8 bytes per synapse (was 14 with a
-/// `u32` target, an `f64` weight and a `u16` delay).
+/// Each synapse is a word of `width` bytes (little-endian, see [`Packed`]): the local index of its
+/// target in the high bits and its delay in steps in the low `delay_bits` (as many as the
+/// projection's longest delay on this thread needs), plus, for drawn weights, an `f32` weight (see
+/// [`Weights`]). The full-scale microcircuit on 2 threads (38,585 neurons per thread, delays up to
+/// about 70 steps) takes 3 + 4 = 7 bytes per synapse; it took 14 with a `u32` target, an `f64`
+/// weight and a `u16` delay.
 struct Rows {
     offsets: Vec<u32>,
-    synapses: Vec<u32>,
+    synapses: Packed,
     delay_bits: u32,
     /// The delay of every synapse, if they all have the same.
     const_delay: Option<u64>,
@@ -199,6 +201,52 @@ struct Rows {
     source_n: u32,
     /// The synapses' plastic state, parallel to `synapses` (plastic projections only).
     plastic: Option<PlasticRows>,
+}
+
+/// Words of `width` bytes (1 to 4), little-endian, one after the other.
+struct Packed {
+    bytes: Vec<u8>,
+    width: usize,
+}
+
+impl Packed {
+    /// Room for `n` words of `width` bytes, all 0.
+    fn zeros(n: usize, width: usize) -> Packed {
+        Packed {
+            bytes: vec![0; n * width],
+            width,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.bytes.len() / self.width
+    }
+
+    /// Word `i`.
+    #[inline]
+    fn get(&self, i: usize) -> u32 {
+        let w = self.width;
+        let mut x = [0u8; 4];
+        x[..w].copy_from_slice(&self.bytes[i * w..(i + 1) * w]);
+        u32::from_le_bytes(x)
+    }
+
+    /// Sets word `i` (`value` must fit `width` bytes).
+    fn set(&mut self, i: usize, value: u32) {
+        let w = self.width;
+        self.bytes[i * w..(i + 1) * w].copy_from_slice(&value.to_le_bytes()[..w]);
+    }
+
+    /// Words `a..b`, for a width of `B` bytes (the loops that read every word of a row are compiled
+    /// for each width).
+    #[inline(always)]
+    fn words<const B: usize>(&self, a: usize, b: usize) -> impl Iterator<Item = u32> + '_ {
+        self.bytes[a * B..b * B].as_chunks::<B>().0.iter().map(|c| {
+            let mut x = [0u8; 4];
+            x[..B].copy_from_slice(c);
+            u32::from_le_bytes(x)
+        })
+    }
 }
 
 /// Per-synapse state of a plastic projection (NEST's connection objects), parallel to `targets`.
@@ -221,13 +269,13 @@ impl Rows {
     /// The local target index of synapse `i`.
     #[inline]
     fn target(&self, i: usize) -> usize {
-        (self.synapses[i] >> self.delay_bits) as usize
+        (self.synapses.get(i) >> self.delay_bits) as usize
     }
 
     /// The delay of synapse `i` in steps.
     #[inline]
     fn delay(&self, i: usize) -> u64 {
-        u64::from(self.synapses[i] & ((1 << self.delay_bits) - 1))
+        u64::from(self.synapses.get(i) & ((1 << self.delay_bits) - 1))
     }
 
     /// The delay of synapse `i` in ms (NEST: tics times 0.001).
@@ -250,8 +298,9 @@ impl Rows {
                 continue;
             };
             for i in self.offsets[s] as usize..self.offsets[s + 1] as usize {
-                let post = &archives[(self.synapses[i] >> self.delay_bits) as usize];
-                let delay = u64::from(self.synapses[i] & ((1 << self.delay_bits) - 1));
+                let word = self.synapses.get(i);
+                let post = &archives[(word >> self.delay_bits) as usize];
+                let delay = u64::from(word & ((1 << self.delay_bits) - 1));
                 u.carry(&mut states[i], delay, post);
             }
         }
@@ -262,11 +311,49 @@ impl Rows {
 struct Drive {
     /// Local target runs `[lo, hi)`.
     runs: Vec<(usize, usize)>,
-    /// `thresholds[c]` = P(count <= c) scaled to 2^64 (the last one is u64::MAX): the count drawn from a
-    /// uniform 64-bit integer `r` is the number of thresholds `<= r` (inversion, no float conversion).
-    thresholds: Vec<u64>,
+    table: PoissonTable,
+    /// The input of `c` spikes, `c * weight`, for each count `c` the table draws. For `c = 0` it is
+    /// +0 or -0 (the weight's sign), which leaves a ring's sum as it is: the excitatory ring never
+    /// holds -0 (its sums start at +0 and add weights >= 0), and adding -0 changes nothing.
+    by_count: Vec<f64>,
     weight: f64,
     delay: u64,
+}
+
+/// Poisson counts drawn by inversion of uniform 64-bit integers, with a guide table (Chen & Asau
+/// 1974, "On generating random variates from an empirical distribution"): exact to the 2^-64
+/// resolution of the thresholds, and one table lookup and one comparison for most draws.
+struct PoissonTable {
+    /// `thresholds[c]` = P(count <= c) scaled to 2^64 (the last one is u64::MAX): the count drawn
+    /// from `r` is the number of thresholds `<= r`, the last one left out.
+    thresholds: Vec<u64>,
+    /// `guide[j]`: the count drawn from `j << 56`, the smallest count of any `r` with top byte `j`.
+    guide: [u16; 256],
+}
+
+impl PoissonTable {
+    fn new(lambda: f64) -> PoissonTable {
+        let thresholds = poisson_thresholds(lambda);
+        let last = thresholds.len() - 1;
+        let guide = std::array::from_fn(|j| {
+            let r = (j as u64) << 56;
+            thresholds[..last].partition_point(|&t| t <= r) as u16
+        });
+        PoissonTable { thresholds, guide }
+    }
+
+    /// The count drawn from the uniform 64-bit integer `r`.
+    #[inline(always)]
+    fn count(&self, r: u64) -> usize {
+        let last = self.thresholds.len() - 1;
+        // Where `r`'s top byte starts; the search goes on past a threshold only in the few top
+        // bytes a threshold falls in (its branch is then rarely mispredicted).
+        let mut c = usize::from(self.guide[(r >> 56) as usize]);
+        while c < last && r >= self.thresholds[c] {
+            c += 1;
+        }
+        c
+    }
 }
 
 /// A current into a local range during steps `[start, stop)`.
@@ -1108,7 +1195,10 @@ impl Network {
         let drawn_max = parts
             .iter()
             .flat_map(|p| &p.rows)
-            .map(|r| (0..r.synapses.len()).map(|i| r.delay(i)).max().unwrap_or(1))
+            .map(|r| {
+                r.const_delay
+                    .unwrap_or_else(|| (0..r.synapses.len()).map(|i| r.delay(i)).max().unwrap_or(1))
+            })
             .chain(c.device_delays.iter().copied())
             .max()
             .unwrap_or(1);
@@ -1966,9 +2056,14 @@ fn build_part(
         let delay = device.next().unwrap_or(1);
         let runs = targets.next().unwrap_or_default();
         if !runs.is_empty() {
+            let table = PoissonTable::new(d.rate * h * 1e-3);
+            let by_count = (0..table.thresholds.len())
+                .map(|c| c as f64 * d.weight)
+                .collect();
             drives.push(Drive {
                 runs,
-                thresholds: poisson_thresholds(d.rate * h * 1e-3),
+                table,
+                by_count,
                 weight: d.weight,
                 delay,
             });
@@ -2079,6 +2174,7 @@ fn into_rows(
     };
     let delay_bits = (u64::BITS - max_delay.leading_zeros()).max(1);
     let target_bits = usize::BITS - n_local.saturating_sub(1).leading_zeros();
+    let width = (delay_bits + target_bits).div_ceil(8) as usize;
     if delay_bits + target_bits > 32 {
         return Err(NetworkError::Invalid(format!(
             "projections[{}]: delays up to {max_delay} steps to a thread of {n_local} neurons do not \
@@ -2095,7 +2191,7 @@ fn into_rows(
     }
     let drawn_delays_const = drawn.delays.is_none();
     let mut fill = offsets.clone();
-    let mut synapses = vec![0u32; n];
+    let mut synapses = Packed::zeros(n, width);
     let drawn_weights = drawn.weights.as_deref();
     // Drawn weights in row order: exact for a plastic projection, as f32 for a static one.
     let mut exact = vec![
@@ -2121,7 +2217,7 @@ fn into_rows(
             None => const_delay as u32,
             Some(v) => u32::from(v[i]),
         };
-        synapses[to] = t << delay_bits | d;
+        synapses.set(to, t << delay_bits | d);
         if let Some(v) = drawn_weights {
             if plastic {
                 exact[to] = v[i];
@@ -2176,9 +2272,6 @@ fn into_rows(
     ))
 }
 
-/// Thresholds compared without branches for each Poisson draw.
-const HEAD: usize = 8;
-
 impl Part {
     fn n_local(&self) -> usize {
         (self.hi - self.lo) as usize
@@ -2205,23 +2298,11 @@ impl Part {
             } else {
                 &mut *ring_in
             };
-            let thr = d.thresholds.as_slice();
-            let head: [u64; HEAD] =
-                std::array::from_fn(|j| thr.get(j).copied().unwrap_or(u64::MAX));
             for &(a, b) in &d.runs {
                 for (x, st) in row[a..b].iter_mut().zip(&mut self.rng[a..b]) {
-                    let r = next_u64(st);
-                    // Branch-free count over the first eight thresholds (a data-dependent loop
-                    // here mispredicts on most draws), then the rare tail.
-                    let mut c: usize = head.iter().map(|&t| usize::from(r >= t)).sum();
-                    if c == HEAD {
-                        while c < thr.len() - 1 && r >= thr[c] {
-                            c += 1;
-                        }
-                    }
-                    if c > 0 {
-                        *x += c as f64 * d.weight;
-                    }
+                    // No branch on the count (adding no spike leaves the sum as it is, see
+                    // `by_count`).
+                    *x += d.by_count[d.table.count(next_u64(st))];
                 }
             }
         }
@@ -2342,8 +2423,8 @@ impl Part {
                             // plasticity off, its stored weight, unchanged).
                             let t_spike = end_ms(k, self.h_tics);
                             let synapses = &r.synapses;
-                            let target = |i: usize| (synapses[i] >> shift) as usize;
-                            let delay = |i: usize| u64::from(synapses[i] & mask);
+                            let target = |i: usize| (synapses.get(i) >> shift) as usize;
+                            let delay = |i: usize| u64::from(synapses.get(i) & mask);
                             let (ring_ex, ring_in) = (&mut self.ring_ex, &mut self.ring_in);
                             let mut put = |i: usize, w: f64| {
                                 let ring = if w >= 0.0 {
@@ -2392,51 +2473,67 @@ impl Part {
                             }
                             continue;
                         }
-                        let synapses = &r.synapses[a..b];
-                        let ring = match r.receptor {
-                            Receptor::In => &mut self.ring_in,
-                            _ => &mut self.ring_ex,
-                        };
-                        match (&r.weights, r.const_delay) {
-                            (Weights::Const(w), Some(d)) => {
-                                let s = slot(d) * n;
-                                let buf = &mut ring[s..s + n];
-                                for &p in synapses {
-                                    buf[(p >> shift) as usize] += *w;
-                                }
-                            }
-                            (Weights::Each(ws), Some(d)) if r.receptor != Receptor::BySign => {
-                                let s = slot(d) * n;
-                                let buf = &mut ring[s..s + n];
-                                for (&p, &w) in synapses.iter().zip(&ws[a..b]) {
-                                    buf[(p >> shift) as usize] += f64::from(w);
-                                }
-                            }
-                            (Weights::Const(w), _) => {
-                                for &p in synapses {
-                                    let at = slot(u64::from(p & mask)) * n + (p >> shift) as usize;
-                                    ring[at] += *w;
-                                }
-                            }
-                            (Weights::Each(ws), _) if r.receptor != Receptor::BySign => {
-                                for (&p, &w) in synapses.iter().zip(&ws[a..b]) {
-                                    let at = slot(u64::from(p & mask)) * n + (p >> shift) as usize;
-                                    ring[at] += f64::from(w);
-                                }
-                            }
-                            (Weights::Each(ws), _) => {
-                                for (&p, &w) in synapses.iter().zip(&ws[a..b]) {
-                                    let at = slot(u64::from(p & mask)) * n + (p >> shift) as usize;
-                                    let ring = if w >= 0.0 {
-                                        &mut self.ring_ex
-                                    } else {
-                                        &mut self.ring_in
-                                    };
-                                    ring[at] += f64::from(w);
-                                }
-                            }
+                        let rings = (&mut self.ring_ex[..], &mut self.ring_in[..]);
+                        match r.synapses.width {
+                            1 => add_static::<1>(r, a, b, &slot, n, rings),
+                            2 => add_static::<2>(r, a, b, &slot, n, rings),
+                            3 => add_static::<3>(r, a, b, &slot, n, rings),
+                            _ => add_static::<4>(r, a, b, &slot, n, rings),
                         }
                     }
+                }
+            }
+        }
+    }
+}
+
+/// Adds the spike of static synapses `a..b` of `r` (words of `B` bytes) to the rings (`n` neurons per
+/// slot; `slot(d)`: the slot `d` steps ahead).
+#[inline(always)]
+fn add_static<const B: usize>(
+    r: &Rows,
+    a: usize,
+    b: usize,
+    slot: &impl Fn(u64) -> usize,
+    n: usize,
+    (ring_ex, ring_in): (&mut [f64], &mut [f64]),
+) {
+    let (shift, mask) = (r.delay_bits, (1u32 << r.delay_bits) - 1);
+    let words = r.synapses.words::<B>(a, b);
+    let ring = match r.receptor {
+        Receptor::In => &mut *ring_in,
+        _ => &mut *ring_ex,
+    };
+    match (&r.weights, r.const_delay) {
+        (Weights::Const(w), Some(d)) => {
+            let buf = &mut ring[slot(d) * n..][..n];
+            for p in words {
+                buf[(p >> shift) as usize] += *w;
+            }
+        }
+        (Weights::Each(ws), Some(d)) if r.receptor != Receptor::BySign => {
+            let buf = &mut ring[slot(d) * n..][..n];
+            for (p, &w) in words.zip(&ws[a..b]) {
+                buf[(p >> shift) as usize] += f64::from(w);
+            }
+        }
+        (Weights::Const(w), _) => {
+            for p in words {
+                ring[slot(u64::from(p & mask)) * n + (p >> shift) as usize] += *w;
+            }
+        }
+        (Weights::Each(ws), _) if r.receptor != Receptor::BySign => {
+            for (p, &w) in words.zip(&ws[a..b]) {
+                ring[slot(u64::from(p & mask)) * n + (p >> shift) as usize] += f64::from(w);
+            }
+        }
+        (Weights::Each(ws), _) => {
+            for (p, &w) in words.zip(&ws[a..b]) {
+                let at = slot(u64::from(p & mask)) * n + (p >> shift) as usize;
+                if w >= 0.0 {
+                    ring_ex[at] += f64::from(w);
+                } else {
+                    ring_in[at] += f64::from(w);
                 }
             }
         }

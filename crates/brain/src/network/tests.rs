@@ -17,19 +17,12 @@ fn opts(threads: usize) -> BuildOptions {
 #[test]
 fn poisson_draws_have_the_poisson_mean_and_variance() {
     let lambda = 2.0;
-    let thr = poisson_thresholds(lambda);
-    let head: [u64; HEAD] = std::array::from_fn(|j| thr.get(j).copied().unwrap_or(u64::MAX));
+    let table = PoissonTable::new(lambda);
     let mut st = mix(7, 0, 0);
     let n = 1_000_000;
     let (mut sum, mut sum2) = (0.0, 0.0);
     for _ in 0..n {
-        let r = next_u64(&mut st);
-        let mut c: usize = head.iter().map(|&t| usize::from(r >= t)).sum();
-        if c == HEAD {
-            while c < thr.len() - 1 && r >= thr[c] {
-                c += 1;
-            }
-        }
+        let c = table.count(next_u64(&mut st));
         sum += c as f64;
         sum2 += (c * c) as f64;
     }
@@ -37,6 +30,30 @@ fn poisson_draws_have_the_poisson_mean_and_variance() {
     let var = sum2 / n as f64 - mean * mean;
     assert!((mean - lambda).abs() < 0.01, "mean {mean}");
     assert!((var - lambda).abs() < 0.02, "variance {var}");
+}
+
+/// The guide table only shortens the search: every draw is the plain inversion's count (the
+/// number of thresholds `<= r`, the last left out), at random points and at every threshold.
+#[test]
+fn the_poisson_guide_table_draws_the_inversion_count() {
+    for lambda in [0.0, 1e-4, 0.16, 1.6, 2.32, 30.0, 900.0] {
+        let table = PoissonTable::new(lambda);
+        let thr = &table.thresholds;
+        let plain = |r: u64| thr[..thr.len() - 1].iter().filter(|&&t| t <= r).count();
+        let mut st = mix(11, 0, lambda.to_bits());
+        let edges = thr
+            .iter()
+            .flat_map(|&t| [t.saturating_sub(1), t, t.saturating_add(1)]);
+        let bytes = (0..256u64).flat_map(|j| [j << 56, (j << 56) | ((1 << 56) - 1)]);
+        for r in (0..100_000)
+            .map(|_| next_u64(&mut st))
+            .chain(edges)
+            .chain(bytes)
+            .chain([0, u64::MAX])
+        {
+            assert_eq!(table.count(r), plain(r), "lambda {lambda}, r {r:#x}");
+        }
+    }
 }
 
 #[test]
