@@ -918,8 +918,12 @@ fn check(spec: &NetworkSpec, threads: usize) -> Result<Checked, NetworkError> {
     let mut plastic = Vec::new();
     let mut delay_bounds = Vec::new();
     let mut synapses = 0f64;
+    // Bytes of the synapses built so far, and the most at any time while building (below).
     let mut synapse_bytes = 0f64;
-    let mut largest = 0f64;
+    let mut build_peak = 0f64;
+    // Target index bits of a synapse word: the largest thread's neurons (see `into_rows`).
+    let n_local_max = u64::from(next).div_ceil(threads as u64);
+    let target_bits = u64::BITS - n_local_max.saturating_sub(1).leading_zeros();
     for (i, pr) in spec.projections.iter().enumerate() {
         let path = format!("projections[{i}]");
         let (s, src) = sel(&pr.source, format!("{path}.source"))?;
@@ -981,15 +985,37 @@ fn check(spec: &NetworkSpec, threads: usize) -> Result<Checked, NetworkError> {
         });
         ends.push((s, src, t, tgt));
         synapses += count;
-        let per =
-            4.0 + if pr.synapse.weight.is_const() {
-                0.0
-            } else {
-                8.0
-            } + if delay.is_const() { 0.0 } else { 2.0 };
-        synapse_bytes += count * per + 4.0 * (ns as f64 + 1.0) * threads as f64;
-        // While a projection is sorted into rows: pairs and draws, on all threads at once.
-        largest = f64::max(largest, count * (8.0 + per));
+        // A word of target and delay (see `Rows`), and a weight or a plastic state.
+        let delay_bits = (u64::BITS - delay_bounds[i].1.leading_zeros()).max(1);
+        let width = f64::from((target_bits + delay_bits).div_ceil(8));
+        let drawn_w = !pr.synapse.weight.is_const();
+        let per = width
+            + match plastic[i] {
+                None if drawn_w => 4.0,
+                None => 0.0,
+                Some(PlasticParams::Stdp(_)) => std::mem::size_of::<stdp_synapse::State>() as f64,
+                Some(PlasticParams::Dopamine(..)) => {
+                    std::mem::size_of::<stdp_dopamine_synapse::State>() as f64
+                }
+            };
+        let rows = 4.0 * (ns as f64 + 1.0) * threads as f64
+            + match plastic[i] {
+                Some(PlasticParams::Dopamine(..)) => {
+                    (std::mem::size_of::<stdp_dopamine_synapse::Row>() * ns as usize * threads)
+                        as f64
+                }
+                _ => 0.0,
+            };
+        // While a projection is sorted into rows (on all threads at once): the draws (pairs,
+        // weights and delays; their vectors' unused capacity is never touched, not resident)
+        // and the rows being filled.
+        let drawn =
+            8.0 + if drawn_w { 8.0 } else { 0.0 } + if delay.is_const() { 0.0 } else { 2.0 };
+        build_peak = f64::max(
+            build_peak,
+            synapse_bytes + count * (drawn + per) + 2.0 * rows,
+        );
+        synapse_bytes += count * per + rows;
     }
     let mut device_delays = Vec::new();
     let mut device_targets = Vec::new();
@@ -1126,9 +1152,10 @@ fn check(spec: &NetworkSpec, threads: usize) -> Result<Checked, NetworkError> {
         .chain(device_delays.iter().copied())
         .max()
         .unwrap_or(1);
-    // State (~8 variables of 8 bytes), two rings, a random stream, per neuron.
+    // State (~8 variables of 8 bytes), two rings, a random stream, per neuron; the rings come
+    // after the synapses are built.
     let neuron_bytes = neurons as f64 * (64.0 + 16.0 * (max_delay as f64 + 1.0) + 8.0);
-    let bytes = synapse_bytes + largest + neuron_bytes;
+    let bytes = f64::max(build_peak, synapse_bytes + neuron_bytes);
     Ok(Checked {
         h,
         plastic,
