@@ -2001,9 +2001,10 @@ fn build_part(
         )?;
         if let Some(pp) = c.plastic[pi] {
             let n = r.synapses.len();
-            let weight_of = |i: usize| match &r.weights {
-                Weights::Const(w) => *w,
-                Weights::Each(_) => plastic_weights[i],
+            // Drawn weights (exact, in row order), or the constant one.
+            let weight_of = |i: usize| match (&r.weights, plastic_weights.is_empty()) {
+                (Weights::Const(w), true) => *w,
+                _ => plastic_weights[i],
             };
             let err = |e: crate::ParamError| {
                 NetworkError::Invalid(format!("projections[{pi}].synapse.weight: {e}"))
@@ -2270,7 +2271,8 @@ fn into_rows(
                 if w >= 0.0 { Receptor::Ex } else { Receptor::In },
             )
         }
-        // The states hold the weights (of one sign, checked; each sends by its own sign).
+        // The states hold the weights (from `exact`; of one sign, checked; each sends by its own
+        // sign).
         Some(_) if plastic => (Weights::Const(0.0), Receptor::BySign),
         Some(_) => {
             let receptor = if w32.iter().all(|&w| w >= 0.0) {

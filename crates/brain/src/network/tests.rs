@@ -1014,3 +1014,100 @@ fn switching_plasticity_off_keeps_the_reported_weights_and_nothing_piles_up() {
         assert_ne!(&learning.weights(i), r, "projection {i}");
     }
 }
+
+/// Drawn weights of static synapses are stored as f32 (see `Weights`): each is the f64 draw rounded
+/// to the nearest f32, within 2^-24 of it relatively; a plastic projection keeps the exact draws
+/// (its states start from them). The same draw (same projection index and seed) as both shows it,
+/// and the targets and delays are packed and unpacked unchanged.
+#[test]
+fn drawn_static_weights_are_the_draws_rounded_to_f32() {
+    let build = |plastic: bool| {
+        let mut s = NetworkSpec::default();
+        s.population("A", "iaf_psc_exp", 300, json!({})).population(
+            "B",
+            "iaf_psc_exp",
+            200,
+            json!({}),
+        );
+        let syn = SynapseSpec {
+            synapse_model: if plastic {
+                spec::SynapseModel::StdpSynapse
+            } else {
+                spec::SynapseModel::StaticSynapse
+            },
+            weight: Dist::Normal {
+                mean: 87.81,
+                std: 8.781,
+                min: 0.0,
+                max: f64::INFINITY,
+            },
+            delay: Some(Dist::Normal {
+                mean: 1.5,
+                std: 0.75,
+                min: 0.1,
+                max: f64::INFINITY,
+            }),
+            params: if plastic {
+                json!({"Wmax": 1000.0})
+            } else {
+                json!({})
+            },
+            volume_transmitter: None,
+        };
+        s.connect("A", "B", Connect::fixed_total_number(5000), syn);
+        Network::build(&s, &opts(2)).unwrap()
+    };
+    let (fixed, exact) = (build(false), build(true));
+    let (w32, w64) = (fixed.weights(0), exact.weights(0));
+    assert_eq!(w32.len(), 5000);
+    assert_eq!(w64.len(), 5000);
+    let mut rounded = 0;
+    for (a, b) in w32.iter().zip(&w64) {
+        assert_eq!((a.0, a.1), (b.0, b.1));
+        assert_eq!(a.2, b.2 as f32 as f64);
+        assert!((a.2 - b.2).abs() <= b.2.abs() * f64::powi(2.0, -24));
+        rounded += usize::from(a.2 != b.2);
+    }
+    assert!(rounded > 4900, "the draws are f64: almost none is an f32");
+    // Delays: every part's words give back the drawn delays (1 to ~6 ms here, 10 to ~60 steps).
+    for (p, q) in fixed.parts.iter().zip(&exact.parts) {
+        let (r, e) = (&p.rows[0], &q.rows[0]);
+        assert_eq!(r.synapses.len(), e.synapses.len());
+        assert!(r.const_delay.is_none());
+        for i in 0..r.synapses.len() {
+            assert_eq!((r.target(i), r.delay(i)), (e.target(i), e.delay(i)));
+            assert!((1..100).contains(&r.delay(i)));
+        }
+        // 100 targets per thread (7 bits) and delays below 128 steps (7 bits): 2-byte words.
+        assert_eq!(r.synapses.width, 2);
+    }
+}
+
+/// A synapse word holds the target in the high bits and the delay in the low ones, in as few bytes
+/// as they need.
+#[test]
+fn packed_words_round_trip_in_every_width() {
+    for width in 1..=4 {
+        let max = if width == 4 {
+            u32::MAX
+        } else {
+            (1u32 << (8 * width)) - 1
+        };
+        let values = [0, 1, max / 3, max - 1, max];
+        let mut p = Packed::zeros(values.len(), width);
+        for (i, &v) in values.iter().enumerate() {
+            p.set(i, v);
+        }
+        assert_eq!(p.len(), values.len());
+        for (i, &v) in values.iter().enumerate() {
+            assert_eq!(p.get(i), v);
+        }
+        let words: Vec<u32> = match width {
+            1 => p.words::<1>(0, values.len()).collect(),
+            2 => p.words::<2>(0, values.len()).collect(),
+            3 => p.words::<3>(0, values.len()).collect(),
+            _ => p.words::<4>(0, values.len()).collect(),
+        };
+        assert_eq!(words, values);
+    }
+}
