@@ -13,9 +13,11 @@
 //! by the sign of the weight) of `m + max delay` slots.
 //!
 //! **Threads**: each thread owns a contiguous range of neurons, their state, their ring buffers and the
-//! synapses that end on them (stored by source: for each source neuron a row of targets, with weights
-//! and delays when they vary). After each quantum every thread reads every thread's spikes in one
-//! global order (by step, then neuron id) and delivers those that reach its own neurons. Each target
+//! synapses that end on them (stored by source: for each source neuron a row of synapses, each the
+//! target and the delay packed into as few bytes as they need, plus a weight when weights vary;
+//! 3 + 4 bytes per synapse in the full-scale microcircuit). After each quantum every thread reads
+//! every thread's spikes in one global order (by step, then neuron id) and delivers those that reach
+//! its own neurons. Each target
 //! therefore sums its inputs in the same order whatever the number of threads, and every random stream
 //! belongs to one neuron: a run gives bit-identical results on 1 or 2 threads (which NEST does not
 //! promise). The first thread's work runs on the thread calling [`Network::simulate`], the others on
@@ -297,11 +299,12 @@ impl Rows {
             let Some(u) = stdp_dopamine_synapse::carry_row(rule, row, signal) else {
                 continue;
             };
-            for i in self.offsets[s] as usize..self.offsets[s + 1] as usize {
+            let (a, b) = (self.offsets[s] as usize, self.offsets[s + 1] as usize);
+            for (i, state) in (a..b).zip(&mut states[a..b]) {
                 let word = self.synapses.get(i);
                 let post = &archives[(word >> self.delay_bits) as usize];
                 let delay = u64::from(word & ((1 << self.delay_bits) - 1));
-                u.carry(&mut states[i], delay, post);
+                u.carry(state, delay, post);
             }
         }
     }
