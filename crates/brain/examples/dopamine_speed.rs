@@ -67,7 +67,7 @@ fn run(spec: &NetworkSpec, threads: usize, sim_ms: f64, case: &Case, learn: bool
     let vt = net.volume_transmitter("vt");
     let chunk = (100.0 / net.h_ms).round() as u64;
     let chunks = (sim_ms / 100.0).round() as u64;
-    let (t, cpu0) = (Instant::now(), cpu_s());
+    let (t, cpu0) = (Instant::now(), neuroloop_brain::network::brunel::cpu_s());
     for c in 0..chunks {
         if let (Some(vt), 0) = (vt, c % 10) {
             net.add_dopamine(vt, net.steps_done(), 1.0);
@@ -75,7 +75,7 @@ fn run(spec: &NetworkSpec, threads: usize, sim_ms: f64, case: &Case, learn: bool
         net.simulate(chunk);
     }
     let wall_s = t.elapsed().as_secs_f64();
-    let cpu_s = cpu_s() - cpu0;
+    let cpu_s = neuroloop_brain::network::brunel::cpu_s() - cpu0;
     let rates = case
         .rate_of
         .iter()
@@ -256,22 +256,6 @@ fn joystick_case(cortex: usize, proprio_hz: f64) -> Case {
 
 fn per_s(wall_s: f64, sim_ms: f64) -> f64 {
     wall_s * 1e3 * 1000.0 / sim_ms
-}
-
-/// CPU seconds of this process so far, all threads (Linux: utime + stime of /proc/self/stat, in
-/// 1/100 s; NaN elsewhere). On a loaded machine the wall time depends on the other work, the CPU
-/// time much less.
-fn cpu_s() -> f64 {
-    std::fs::read_to_string("/proc/self/stat")
-        .ok()
-        .and_then(|s| {
-            // Fields after the command name (in parentheses, which may hold spaces).
-            let rest = &s[s.rfind(')')? + 2..];
-            let f: Vec<&str> = rest.split_whitespace().collect();
-            let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
-            Some(ticks / 100.0)
-        })
-        .unwrap_or(f64::NAN)
 }
 
 fn rates_text(case: &Case, r: &Run) -> String {

@@ -13,9 +13,11 @@
 //! by the sign of the weight) of `m + max delay` slots.
 //!
 //! **Threads**: each thread owns a contiguous range of neurons, their state, their ring buffers and the
-//! synapses that end on them (stored by source: for each source neuron a row of targets, with weights
-//! and delays when they vary). After each quantum every thread reads every thread's spikes in one
-//! global order (by step, then neuron id) and delivers those that reach its own neurons. Each target
+//! synapses that end on them (stored by source: for each source neuron a row of synapses, each the
+//! target and the delay packed into as few bytes as they need, plus a weight when weights vary;
+//! 3 + 4 bytes per synapse in the full-scale microcircuit). After each quantum every thread reads
+//! every thread's spikes in one global order (by step, then neuron id) and delivers those that reach
+//! its own neurons. Each target
 //! therefore sums its inputs in the same order whatever the number of threads, and every random stream
 //! belongs to one neuron: a run gives bit-identical results on 1 or 2 threads (which NEST does not
 //! promise). The first thread's work runs on the thread calling [`Network::simulate`], the others on
@@ -158,13 +160,19 @@ struct Segment {
     neurons: Box<dyn Neurons>,
 }
 
-/// Per-synapse values, or one for all.
-enum PerSynapse<T> {
-    Const(T),
-    Each(Vec<T>),
+/// The weights of a projection's synapses: one for all, or one per synapse.
+///
+/// Drawn weights of static synapses are kept as `f32` (4 bytes instead of 8, see [`Rows`]): each is
+/// the `f64` draw rounded to the nearest `f32`, a relative error of at most 2^-24 (6e-8) per weight,
+/// far below the spread of any drawn weight (the microcircuit's: 10 %); the sums into the neurons'
+/// inputs stay `f64` as NEST's. Constant weights and plastic weights (in the synapses' states) are
+/// exact `f64`.
+enum Weights {
+    Const(f64),
+    Each(Vec<f32>),
 }
 
-/// Which ring a projection's spikes go to.
+/// Which input a projection's spikes go to.
 #[derive(Clone, Copy, PartialEq)]
 enum Receptor {
     Ex,
@@ -174,18 +182,73 @@ enum Receptor {
 }
 
 /// Synapses of one projection that end on one thread's neurons, by source: row `s` (source index
-/// within the source population) holds the local indices of its targets.
+/// within the source population) holds its synapses `offsets[s]..offsets[s + 1]`.
+///
+/// Each synapse is a word of `width` bytes (little-endian, see [`Packed`]): the local index of its
+/// target in the high bits and its delay in steps in the low `delay_bits` (as many as the
+/// projection's longest delay on this thread needs), plus, for drawn weights, an `f32` weight (see
+/// [`Weights`]). The full-scale microcircuit on 2 threads (38,585 neurons per thread, delays up to
+/// about 70 steps) takes 3 + 4 = 7 bytes per synapse; it took 14 with a `u32` target, an `f64`
+/// weight and a `u16` delay.
 struct Rows {
     offsets: Vec<u32>,
-    targets: Vec<u32>,
-    weights: PerSynapse<f64>,
-    delays: PerSynapse<u16>,
+    synapses: Packed,
+    delay_bits: u32,
+    /// The delay of every synapse, if they all have the same.
+    const_delay: Option<u64>,
+    weights: Weights,
     receptor: Receptor,
     /// First global id of the source population.
     source_first: u32,
     source_n: u32,
-    /// The synapses' plastic state, parallel to `targets` (plastic projections only).
+    /// The synapses' plastic state, parallel to `synapses` (plastic projections only).
     plastic: Option<PlasticRows>,
+}
+
+/// Words of `width` bytes (1 to 4), little-endian, one after the other.
+struct Packed {
+    bytes: Vec<u8>,
+    width: usize,
+}
+
+impl Packed {
+    /// Room for `n` words of `width` bytes, all 0.
+    fn zeros(n: usize, width: usize) -> Packed {
+        Packed {
+            bytes: vec![0; n * width],
+            width,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.bytes.len() / self.width
+    }
+
+    /// Word `i`.
+    #[inline]
+    fn get(&self, i: usize) -> u32 {
+        let w = self.width;
+        let mut x = [0u8; 4];
+        x[..w].copy_from_slice(&self.bytes[i * w..(i + 1) * w]);
+        u32::from_le_bytes(x)
+    }
+
+    /// Sets word `i` (`value` must fit `width` bytes).
+    fn set(&mut self, i: usize, value: u32) {
+        let w = self.width;
+        self.bytes[i * w..(i + 1) * w].copy_from_slice(&value.to_le_bytes()[..w]);
+    }
+
+    /// Words `a..b`, for a width of `B` bytes (the loops that read every word of a row are compiled
+    /// for each width).
+    #[inline(always)]
+    fn words<const B: usize>(&self, a: usize, b: usize) -> impl Iterator<Item = u32> + '_ {
+        self.bytes[a * B..b * B].as_chunks::<B>().0.iter().map(|c| {
+            let mut x = [0u8; 4];
+            x[..B].copy_from_slice(c);
+            u32::from_le_bytes(x)
+        })
+    }
 }
 
 /// Per-synapse state of a plastic projection (NEST's connection objects), parallel to `targets`.
@@ -204,22 +267,25 @@ enum PlasticRows {
     },
 }
 
-/// The delay of synapse `i` in steps.
-#[inline]
-fn delay_steps(delays: &PerSynapse<u16>, i: usize) -> u64 {
-    match delays {
-        PerSynapse::Const(d) => u64::from(*d),
-        PerSynapse::Each(v) => u64::from(v[i]),
-    }
-}
-
-/// The delay of synapse `i` in ms (NEST: tics times 0.001).
-#[inline]
-fn delay_ms(delays: &PerSynapse<u16>, i: usize, h_tics: u64) -> f64 {
-    (delay_steps(delays, i) * h_tics) as f64 * 0.001
-}
-
 impl Rows {
+    /// The local target index of synapse `i`.
+    #[inline]
+    fn target(&self, i: usize) -> usize {
+        (self.synapses.get(i) >> self.delay_bits) as usize
+    }
+
+    /// The delay of synapse `i` in steps.
+    #[inline]
+    fn delay(&self, i: usize) -> u64 {
+        u64::from(self.synapses.get(i) & ((1 << self.delay_bits) - 1))
+    }
+
+    /// The delay of synapse `i` in ms (NEST: tics times 0.001).
+    #[inline]
+    fn delay_ms(&self, i: usize, h_tics: u64) -> f64 {
+        (self.delay(i) * h_tics) as f64 * 0.001
+    }
+
     /// Carries every synapse of a `stdp_dopamine_synapse` projection to `signal`'s last delivery
     /// (a no-op for other projections).
     fn carry_dopamine(&mut self, archives: &[PostArchive], signal: &DopamineSignal) {
@@ -233,9 +299,12 @@ impl Rows {
             let Some(u) = stdp_dopamine_synapse::carry_row(rule, row, signal) else {
                 continue;
             };
-            for i in self.offsets[s] as usize..self.offsets[s + 1] as usize {
-                let post = &archives[self.targets[i] as usize];
-                u.carry(&mut states[i], delay_steps(&self.delays, i), post);
+            let (a, b) = (self.offsets[s] as usize, self.offsets[s + 1] as usize);
+            for (i, state) in (a..b).zip(&mut states[a..b]) {
+                let word = self.synapses.get(i);
+                let post = &archives[(word >> self.delay_bits) as usize];
+                let delay = u64::from(word & ((1 << self.delay_bits) - 1));
+                u.carry(state, delay, post);
             }
         }
     }
@@ -245,11 +314,49 @@ impl Rows {
 struct Drive {
     /// Local target runs `[lo, hi)`.
     runs: Vec<(usize, usize)>,
-    /// `thresholds[c]` = P(count <= c) scaled to 2^64 (the last one is u64::MAX): the count drawn from a
-    /// uniform 64-bit integer `r` is the number of thresholds `<= r` (inversion, no float conversion).
-    thresholds: Vec<u64>,
+    table: PoissonTable,
+    /// The input of `c` spikes, `c * weight`, for each count `c` the table draws. For `c = 0` it is
+    /// +0 or -0 (the weight's sign), which leaves a ring's sum as it is: the excitatory ring never
+    /// holds -0 (its sums start at +0 and add weights >= 0), and adding -0 changes nothing.
+    by_count: Vec<f64>,
     weight: f64,
     delay: u64,
+}
+
+/// Poisson counts drawn by inversion of uniform 64-bit integers, with a guide table (Chen & Asau
+/// 1974, "On generating random variates from an empirical distribution"): exact to the 2^-64
+/// resolution of the thresholds, and one table lookup and one comparison for most draws.
+struct PoissonTable {
+    /// `thresholds[c]` = P(count <= c) scaled to 2^64 (the last one is u64::MAX): the count drawn
+    /// from `r` is the number of thresholds `<= r`, the last one left out.
+    thresholds: Vec<u64>,
+    /// `guide[j]`: the count drawn from `j << 56`, the smallest count of any `r` with top byte `j`.
+    guide: [u16; 256],
+}
+
+impl PoissonTable {
+    fn new(lambda: f64) -> PoissonTable {
+        let thresholds = poisson_thresholds(lambda);
+        let last = thresholds.len() - 1;
+        let guide = std::array::from_fn(|j| {
+            let r = (j as u64) << 56;
+            thresholds[..last].partition_point(|&t| t <= r) as u16
+        });
+        PoissonTable { thresholds, guide }
+    }
+
+    /// The count drawn from the uniform 64-bit integer `r`.
+    #[inline(always)]
+    fn count(&self, r: u64) -> usize {
+        let last = self.thresholds.len() - 1;
+        // Where `r`'s top byte starts; the search goes on past a threshold only in the few top
+        // bytes a threshold falls in (its branch is then rarely mispredicted).
+        let mut c = usize::from(self.guide[(r >> 56) as usize]);
+        while c < last && r >= self.thresholds[c] {
+            c += 1;
+        }
+        c
+    }
 }
 
 /// A current into a local range during steps `[start, stop)`.
@@ -814,8 +921,12 @@ fn check(spec: &NetworkSpec, threads: usize) -> Result<Checked, NetworkError> {
     let mut plastic = Vec::new();
     let mut delay_bounds = Vec::new();
     let mut synapses = 0f64;
+    // Bytes of the synapses built so far, and the most at any time while building (below).
     let mut synapse_bytes = 0f64;
-    let mut largest = 0f64;
+    let mut build_peak = 0f64;
+    // Target index bits of a synapse word: the largest thread's neurons (see `into_rows`).
+    let n_local_max = u64::from(next).div_ceil(threads as u64);
+    let target_bits = u64::BITS - n_local_max.saturating_sub(1).leading_zeros();
     for (i, pr) in spec.projections.iter().enumerate() {
         let path = format!("projections[{i}]");
         let (s, src) = sel(&pr.source, format!("{path}.source"))?;
@@ -877,15 +988,37 @@ fn check(spec: &NetworkSpec, threads: usize) -> Result<Checked, NetworkError> {
         });
         ends.push((s, src, t, tgt));
         synapses += count;
-        let per =
-            4.0 + if pr.synapse.weight.is_const() {
-                0.0
-            } else {
-                8.0
-            } + if delay.is_const() { 0.0 } else { 2.0 };
-        synapse_bytes += count * per + 4.0 * (ns as f64 + 1.0) * threads as f64;
-        // While a projection is sorted into rows: pairs and draws, on all threads at once.
-        largest = f64::max(largest, count * (8.0 + per));
+        // A word of target and delay (see `Rows`), and a weight or a plastic state.
+        let delay_bits = (u64::BITS - delay_bounds[i].1.leading_zeros()).max(1);
+        let width = f64::from((target_bits + delay_bits).div_ceil(8));
+        let drawn_w = !pr.synapse.weight.is_const();
+        let per = width
+            + match plastic[i] {
+                None if drawn_w => 4.0,
+                None => 0.0,
+                Some(PlasticParams::Stdp(_)) => std::mem::size_of::<stdp_synapse::State>() as f64,
+                Some(PlasticParams::Dopamine(..)) => {
+                    std::mem::size_of::<stdp_dopamine_synapse::State>() as f64
+                }
+            };
+        let rows = 4.0 * (ns as f64 + 1.0) * threads as f64
+            + match plastic[i] {
+                Some(PlasticParams::Dopamine(..)) => {
+                    (std::mem::size_of::<stdp_dopamine_synapse::Row>() * ns as usize * threads)
+                        as f64
+                }
+                _ => 0.0,
+            };
+        // While a projection is sorted into rows (on all threads at once): the draws (pairs,
+        // weights and delays; their vectors' unused capacity is never touched, not resident)
+        // and the rows being filled.
+        let drawn =
+            8.0 + if drawn_w { 8.0 } else { 0.0 } + if delay.is_const() { 0.0 } else { 2.0 };
+        build_peak = f64::max(
+            build_peak,
+            synapse_bytes + count * (drawn + per) + 2.0 * rows,
+        );
+        synapse_bytes += count * per + rows;
     }
     let mut device_delays = Vec::new();
     let mut device_targets = Vec::new();
@@ -1022,9 +1155,10 @@ fn check(spec: &NetworkSpec, threads: usize) -> Result<Checked, NetworkError> {
         .chain(device_delays.iter().copied())
         .max()
         .unwrap_or(1);
-    // State (~8 variables of 8 bytes), two rings, a random stream, per neuron.
+    // State (~8 variables of 8 bytes), two rings, a random stream, per neuron; the rings come
+    // after the synapses are built.
     let neuron_bytes = neurons as f64 * (64.0 + 16.0 * (max_delay as f64 + 1.0) + 8.0);
-    let bytes = synapse_bytes + largest + neuron_bytes;
+    let bytes = f64::max(build_peak, synapse_bytes + neuron_bytes);
     Ok(Checked {
         h,
         plastic,
@@ -1091,9 +1225,9 @@ impl Network {
         let drawn_max = parts
             .iter()
             .flat_map(|p| &p.rows)
-            .map(|r| match &r.delays {
-                PerSynapse::Const(d) => u64::from(*d),
-                PerSynapse::Each(v) => v.iter().copied().max().map_or(1, u64::from),
+            .map(|r| {
+                r.const_delay
+                    .unwrap_or_else(|| (0..r.synapses.len()).map(|i| r.delay(i)).max().unwrap_or(1))
             })
             .chain(c.device_delays.iter().copied())
             .max()
@@ -1139,7 +1273,7 @@ impl Network {
         let n_synapses = parts
             .iter()
             .flat_map(|p| &p.rows)
-            .map(|r| r.targets.len() as u64)
+            .map(|r| r.synapses.len() as u64)
             .sum();
         let recorded = vec![false; spec.populations.len()];
         let recorded_groups =
@@ -1439,16 +1573,16 @@ impl Network {
                                 rule,
                                 &rows[s],
                                 &states[i],
-                                delay_steps(&r.delays, i),
-                                &p.archives[r.targets[i] as usize],
+                                r.delay(i),
+                                &p.archives[r.target(i)],
                                 signal.expect("a dopamine projection's signal"),
                             )
                             .weight
                         }
-                        (None, PerSynapse::Const(w)) => *w,
-                        (None, PerSynapse::Each(v)) => v[i],
+                        (None, Weights::Const(w)) => *w,
+                        (None, Weights::Each(v)) => f64::from(v[i]),
                     };
-                    out.push((r.source_first + s as u32, p.lo + r.targets[i], w));
+                    out.push((r.source_first + s as u32, p.lo + r.target(i) as u32, w));
                 }
             }
         }
@@ -1550,7 +1684,7 @@ impl Network {
         else {
             return false;
         };
-        let n = (part.hi - part.lo) as usize;
+        let n = part.n_local();
         let idx = (arrival % self.ring_len) as usize * n + (neuron - part.lo) as usize;
         if weight >= 0.0 {
             part.ring_ex[idx] += weight;
@@ -1861,12 +1995,19 @@ fn build_part(
             same: s == t,
         };
         let drawn = connect::draw(&job, lo, hi)?;
-        let mut r = into_rows(drawn, &job, c.delay_bounds[pi].0)?;
+        let (mut r, plastic_weights) = into_rows(
+            drawn,
+            &job,
+            c.delay_bounds[pi].0,
+            n_local,
+            c.plastic[pi].is_some(),
+        )?;
         if let Some(pp) = c.plastic[pi] {
-            let n = r.targets.len();
-            let weight_of = |i: usize| match &r.weights {
-                PerSynapse::Const(w) => *w,
-                PerSynapse::Each(v) => v[i],
+            let n = r.synapses.len();
+            // Drawn weights (exact, in row order), or the constant one.
+            let weight_of = |i: usize| match (&r.weights, plastic_weights.is_empty()) {
+                (Weights::Const(w), true) => *w,
+                _ => plastic_weights[i],
             };
             let err = |e: crate::ParamError| {
                 NetworkError::Invalid(format!("projections[{pi}].synapse.weight: {e}"))
@@ -1902,7 +2043,7 @@ fn build_part(
                 },
             });
             // The weights live in the states now.
-            r.weights = PerSynapse::Const(0.0);
+            r.weights = Weights::Const(0.0);
         }
         rows.push(r);
     }
@@ -1920,23 +2061,16 @@ fn build_part(
         // Register every plastic synapse with its target's archive, as NEST's Connect does.
         let h_tics = crate::grid::resolution_tics(h).unwrap_or(1).max(1) as u64;
         for r in &rows {
-            let delay_ms = |i: usize| delay_ms(&r.delays, i, h_tics);
+            let delay_ms = |i: usize| r.delay_ms(i, h_tics);
             match &r.plastic {
                 Some(PlasticRows::Stdp { states, .. }) => {
                     for (i, st) in states.iter().enumerate() {
-                        stdp_synapse::connect(
-                            st,
-                            delay_ms(i),
-                            &mut archives[r.targets[i] as usize],
-                        );
+                        stdp_synapse::connect(st, delay_ms(i), &mut archives[r.target(i)]);
                     }
                 }
                 Some(PlasticRows::Dopamine { states, .. }) => {
                     for i in 0..states.len() {
-                        stdp_dopamine_synapse::connect(
-                            delay_ms(i),
-                            &mut archives[r.targets[i] as usize],
-                        );
+                        stdp_dopamine_synapse::connect(delay_ms(i), &mut archives[r.target(i)]);
                     }
                 }
                 None => {}
@@ -1953,9 +2087,14 @@ fn build_part(
         let delay = device.next().unwrap_or(1);
         let runs = targets.next().unwrap_or_default();
         if !runs.is_empty() {
+            let table = PoissonTable::new(d.rate * h * 1e-3);
+            let by_count = (0..table.thresholds.len())
+                .map(|c| c as f64 * d.weight)
+                .collect();
             drives.push(Drive {
                 runs,
-                thresholds: poisson_thresholds(d.rate * h * 1e-3),
+                table,
+                by_count,
                 weight: d.weight,
                 delay,
             });
@@ -2040,8 +2179,16 @@ fn build_part(
     })
 }
 
-/// Sorts drawn synapses into rows by source (stable: a row keeps the draw order).
-fn into_rows(drawn: connect::Drawn, job: &Job, const_delay: u64) -> Result<Rows, NetworkError> {
+/// Sorts drawn synapses into rows by source (stable: a row keeps the draw order), packing each
+/// target with its delay (see [`Rows`]). Returns the rows and, for a plastic projection with drawn
+/// weights, the weights in row order (exact, for the synapses' states).
+fn into_rows(
+    drawn: connect::Drawn,
+    job: &Job,
+    const_delay: u64,
+    n_local: usize,
+    plastic: bool,
+) -> Result<(Rows, Vec<f64>), NetworkError> {
     // One row per id between the smallest and the largest source (a group's gaps have empty rows).
     let (src_lo, src_hi) = job.source.bounds();
     let n_src = (src_hi - src_lo) as usize;
@@ -2052,6 +2199,20 @@ fn into_rows(drawn: connect::Drawn, job: &Job, const_delay: u64) -> Result<Rows,
             job.index
         )));
     }
+    let max_delay = match &drawn.delays {
+        None => const_delay,
+        Some(v) => v.iter().copied().max().map_or(1, u64::from),
+    };
+    let delay_bits = (u64::BITS - max_delay.leading_zeros()).max(1);
+    let target_bits = usize::BITS - n_local.saturating_sub(1).leading_zeros();
+    let width = (delay_bits + target_bits).div_ceil(8) as usize;
+    if delay_bits + target_bits > 32 {
+        return Err(NetworkError::Invalid(format!(
+            "projections[{}]: delays up to {max_delay} steps to a thread of {n_local} neurons do not \
+             fit the 32 bits of a synapse (use more threads or shorter delays)",
+            job.index
+        )));
+    }
     let mut offsets = vec![0u32; n_src + 1];
     for &(s, _) in &drawn.pairs {
         offsets[s as usize + 1] += 1;
@@ -2059,55 +2220,89 @@ fn into_rows(drawn: connect::Drawn, job: &Job, const_delay: u64) -> Result<Rows,
     for i in 0..n_src {
         offsets[i + 1] += offsets[i];
     }
+    let drawn_delays_const = drawn.delays.is_none();
     let mut fill = offsets.clone();
-    let mut order = vec![0u32; n];
-    let mut targets = vec![0u32; n];
+    let mut synapses = Packed::zeros(n, width);
+    let drawn_weights = drawn.weights.as_deref();
+    // Drawn weights in row order: exact for a plastic projection, as f32 for a static one.
+    let mut exact = vec![
+        0.0;
+        if plastic {
+            drawn_weights.map_or(0, <[f64]>::len)
+        } else {
+            0
+        }
+    ];
+    let mut w32 = vec![
+        0f32;
+        if plastic {
+            0
+        } else {
+            drawn_weights.map_or(0, <[f64]>::len)
+        }
+    ];
     for (i, &(s, t)) in drawn.pairs.iter().enumerate() {
-        let at = fill[s as usize] as usize;
-        targets[at] = t;
-        order[at] = i as u32;
+        let to = fill[s as usize] as usize;
         fill[s as usize] += 1;
+        let d = match &drawn.delays {
+            None => const_delay as u32,
+            Some(v) => u32::from(v[i]),
+        };
+        synapses.set(to, t << delay_bits | d);
+        if let Some(v) = drawn_weights {
+            if plastic {
+                exact[to] = v[i];
+            } else {
+                let x = v[i] as f32;
+                if !x.is_finite() {
+                    return Err(NetworkError::Invalid(format!(
+                        "projections[{}].synapse.weight: a drawn weight of {} is beyond the \
+                         range of the stored weights (f32, +-3.4e38)",
+                        job.index, v[i]
+                    )));
+                }
+                w32[to] = x;
+            }
+        }
     }
     drop(fill);
-    let permute = |v: Vec<f64>| order.iter().map(|&i| v[i as usize]).collect::<Vec<f64>>();
-    let (weights, receptor) = match drawn.weights {
+    let (weights, receptor) = match drawn_weights {
         None => {
             let w = job.weight.rough_mean();
             (
-                PerSynapse::Const(w),
+                Weights::Const(w),
                 if w >= 0.0 { Receptor::Ex } else { Receptor::In },
             )
         }
-        Some(v) => {
-            let v = permute(v);
-            let receptor = if v.iter().all(|&w| w >= 0.0) {
+        // The states hold the weights (from `exact`; of one sign, checked; each sends by its own
+        // sign).
+        Some(_) if plastic => (Weights::Const(0.0), Receptor::BySign),
+        Some(_) => {
+            let receptor = if w32.iter().all(|&w| w >= 0.0) {
                 Receptor::Ex
-            } else if v.iter().all(|&w| w < 0.0) {
+            } else if w32.iter().all(|&w| w < 0.0) {
                 Receptor::In
             } else {
                 Receptor::BySign
             };
-            (PerSynapse::Each(v), receptor)
+            (Weights::Each(w32), receptor)
         }
     };
-    let delays = match drawn.delays {
-        None => PerSynapse::Const(const_delay as u16),
-        Some(v) => PerSynapse::Each(order.iter().map(|&i| v[i as usize]).collect()),
-    };
-    Ok(Rows {
-        offsets,
-        targets,
-        weights,
-        delays,
-        receptor,
-        source_first: src_lo,
-        source_n: src_hi - src_lo,
-        plastic: None,
-    })
+    Ok((
+        Rows {
+            offsets,
+            synapses,
+            delay_bits,
+            const_delay: drawn_delays_const.then_some(const_delay),
+            weights,
+            receptor,
+            source_first: src_lo,
+            source_n: src_hi - src_lo,
+            plastic: None,
+        },
+        exact,
+    ))
 }
-
-/// Thresholds compared without branches for each Poisson draw.
-const HEAD: usize = 8;
 
 impl Part {
     fn n_local(&self) -> usize {
@@ -2135,23 +2330,11 @@ impl Part {
             } else {
                 &mut *ring_in
             };
-            let thr = d.thresholds.as_slice();
-            let head: [u64; HEAD] =
-                std::array::from_fn(|j| thr.get(j).copied().unwrap_or(u64::MAX));
             for &(a, b) in &d.runs {
                 for (x, st) in row[a..b].iter_mut().zip(&mut self.rng[a..b]) {
-                    let r = next_u64(st);
-                    // Branch-free count over the first eight thresholds (a data-dependent loop
-                    // here mispredicts on most draws), then the rare tail.
-                    let mut c: usize = head.iter().map(|&t| usize::from(r >= t)).sum();
-                    if c == HEAD {
-                        while c < thr.len() - 1 && r >= thr[c] {
-                            c += 1;
-                        }
-                    }
-                    if c > 0 {
-                        *x += c as f64 * d.weight;
-                    }
+                    // No branch on the count (adding no spike leaves the sum as it is, see
+                    // `by_count`).
+                    *x += d.by_count[d.table.count(next_u64(st))];
                 }
             }
         }
@@ -2239,6 +2422,15 @@ impl Part {
         let mut cursors = vec![0usize; lists.len()];
         for k in first..end {
             let base = (k % ring_len) as usize;
+            // The ring slot of arrivals `d` steps after step k (d < ring_len).
+            let slot = |d: u64| {
+                let s = base + d as usize;
+                if s >= rl {
+                    s - rl
+                } else {
+                    s
+                }
+            };
             for (t, l) in lists.iter().enumerate() {
                 while let Some(sp) = l.get(cursors[t]).filter(|sp| sp.step == k) {
                     cursors[t] += 1;
@@ -2257,26 +2449,22 @@ impl Part {
                         if a == b {
                             continue;
                         }
+                        let (shift, mask) = (r.delay_bits, (1u32 << r.delay_bits) - 1);
                         if let Some(pl) = &mut r.plastic {
                             // Plastic synapses: each one updates, then sends its new weight (with
                             // plasticity off, its stored weight, unchanged).
                             let t_spike = end_ms(k, self.h_tics);
+                            let synapses = &r.synapses;
+                            let target = |i: usize| (synapses.get(i) >> shift) as usize;
+                            let delay = |i: usize| u64::from(synapses.get(i) & mask);
                             let (ring_ex, ring_in) = (&mut self.ring_ex, &mut self.ring_in);
-                            let const_slot = match &r.delays {
-                                PerSynapse::Const(d) => (base + *d as usize) % rl,
-                                PerSynapse::Each(_) => 0,
-                            };
                             let mut put = |i: usize, w: f64| {
-                                let slot = match &r.delays {
-                                    PerSynapse::Const(_) => const_slot,
-                                    PerSynapse::Each(ds) => (base + ds[i] as usize) % rl,
-                                };
                                 let ring = if w >= 0.0 {
                                     &mut *ring_ex
                                 } else {
                                     &mut *ring_in
                                 };
-                                ring[slot * n + r.targets[i] as usize] += w;
+                                ring[slot(delay(i)) * n + target(i)] += w;
                             };
                             match pl {
                                 PlasticRows::Stdp { states, .. } if !self.plasticity => {
@@ -2291,8 +2479,8 @@ impl Part {
                                             params,
                                             st,
                                             t_spike,
-                                            delay_ms(&r.delays, i, self.h_tics),
-                                            &self.archives[r.targets[i] as usize],
+                                            (delay(i) * self.h_tics) as f64 * 0.001,
+                                            &self.archives[target(i)],
                                         );
                                         put(i, w);
                                     }
@@ -2310,75 +2498,74 @@ impl Part {
                                         &signals[*vt].signal,
                                     );
                                     for (i, st) in (a..b).zip(&mut states[a..b]) {
-                                        let w = u.send(
-                                            st,
-                                            delay_steps(&r.delays, i),
-                                            &self.archives[r.targets[i] as usize],
-                                        );
+                                        let w = u.send(st, delay(i), &self.archives[target(i)]);
                                         put(i, w);
                                     }
                                 }
                             }
                             continue;
                         }
-                        let targets = &r.targets[a..b];
-                        let ring = match r.receptor {
-                            Receptor::In => &mut self.ring_in,
-                            _ => &mut self.ring_ex,
-                        };
-                        match (&r.weights, &r.delays, r.receptor) {
-                            (PerSynapse::Const(w), PerSynapse::Const(d), _) => {
-                                let slot = (base + *d as usize) % rl;
-                                let buf = &mut ring[slot * n..(slot + 1) * n];
-                                for &tgt in targets {
-                                    buf[tgt as usize] += *w;
-                                }
-                            }
-                            (PerSynapse::Const(w), PerSynapse::Each(ds), _) => {
-                                for (&tgt, &d) in targets.iter().zip(&ds[a..b]) {
-                                    let slot = (base + d as usize) % rl;
-                                    ring[slot * n + tgt as usize] += *w;
-                                }
-                            }
-                            (
-                                PerSynapse::Each(ws),
-                                PerSynapse::Const(d),
-                                Receptor::Ex | Receptor::In,
-                            ) => {
-                                let slot = (base + *d as usize) % rl;
-                                let buf = &mut ring[slot * n..(slot + 1) * n];
-                                for (&tgt, &w) in targets.iter().zip(&ws[a..b]) {
-                                    buf[tgt as usize] += w;
-                                }
-                            }
-                            (
-                                PerSynapse::Each(ws),
-                                PerSynapse::Each(ds),
-                                Receptor::Ex | Receptor::In,
-                            ) => {
-                                for ((&tgt, &w), &d) in targets.iter().zip(&ws[a..b]).zip(&ds[a..b])
-                                {
-                                    let slot = (base + d as usize) % rl;
-                                    ring[slot * n + tgt as usize] += w;
-                                }
-                            }
-                            (PerSynapse::Each(ws), delays, Receptor::BySign) => {
-                                for (i, (&tgt, &w)) in targets.iter().zip(&ws[a..b]).enumerate() {
-                                    let d = match delays {
-                                        PerSynapse::Const(d) => *d,
-                                        PerSynapse::Each(ds) => ds[a + i],
-                                    };
-                                    let slot = (base + d as usize) % rl;
-                                    let ring = if w >= 0.0 {
-                                        &mut self.ring_ex
-                                    } else {
-                                        &mut self.ring_in
-                                    };
-                                    ring[slot * n + tgt as usize] += w;
-                                }
-                            }
+                        let rings = (&mut self.ring_ex[..], &mut self.ring_in[..]);
+                        match r.synapses.width {
+                            1 => add_static::<1>(r, a, b, &slot, n, rings),
+                            2 => add_static::<2>(r, a, b, &slot, n, rings),
+                            3 => add_static::<3>(r, a, b, &slot, n, rings),
+                            _ => add_static::<4>(r, a, b, &slot, n, rings),
                         }
                     }
+                }
+            }
+        }
+    }
+}
+
+/// Adds the spike of static synapses `a..b` of `r` (words of `B` bytes) to the rings (`n` neurons per
+/// slot; `slot(d)`: the slot `d` steps ahead).
+#[inline(always)]
+fn add_static<const B: usize>(
+    r: &Rows,
+    a: usize,
+    b: usize,
+    slot: &impl Fn(u64) -> usize,
+    n: usize,
+    (ring_ex, ring_in): (&mut [f64], &mut [f64]),
+) {
+    let (shift, mask) = (r.delay_bits, (1u32 << r.delay_bits) - 1);
+    let words = r.synapses.words::<B>(a, b);
+    let ring = match r.receptor {
+        Receptor::In => &mut *ring_in,
+        _ => &mut *ring_ex,
+    };
+    match (&r.weights, r.const_delay) {
+        (Weights::Const(w), Some(d)) => {
+            let buf = &mut ring[slot(d) * n..][..n];
+            for p in words {
+                buf[(p >> shift) as usize] += *w;
+            }
+        }
+        (Weights::Each(ws), Some(d)) if r.receptor != Receptor::BySign => {
+            let buf = &mut ring[slot(d) * n..][..n];
+            for (p, &w) in words.zip(&ws[a..b]) {
+                buf[(p >> shift) as usize] += f64::from(w);
+            }
+        }
+        (Weights::Const(w), _) => {
+            for p in words {
+                ring[slot(u64::from(p & mask)) * n + (p >> shift) as usize] += *w;
+            }
+        }
+        (Weights::Each(ws), _) if r.receptor != Receptor::BySign => {
+            for (p, &w) in words.zip(&ws[a..b]) {
+                ring[slot(u64::from(p & mask)) * n + (p >> shift) as usize] += f64::from(w);
+            }
+        }
+        (Weights::Each(ws), _) => {
+            for (p, &w) in words.zip(&ws[a..b]) {
+                let at = slot(u64::from(p & mask)) * n + (p >> shift) as usize;
+                if w >= 0.0 {
+                    ring_ex[at] += f64::from(w);
+                } else {
+                    ring_in[at] += f64::from(w);
                 }
             }
         }

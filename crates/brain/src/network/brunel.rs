@@ -58,6 +58,9 @@ pub struct BrunelResult {
     pub build_s: f64,
     /// Wall seconds to simulate.
     pub sim_s: f64,
+    /// CPU seconds (all threads) to simulate: on a loaded machine less dependent on the other work
+    /// than `sim_s`.
+    pub sim_cpu_s: f64,
     /// Mean excitatory rate in Hz.
     pub rate_e_hz: f64,
     /// Mean inhibitory rate in Hz.
@@ -66,6 +69,8 @@ pub struct BrunelResult {
     pub cv_isi_e: f64,
     /// Peak resident memory of the process in MB.
     pub peak_rss_mb: f64,
+    /// The build's memory estimate ([`Network::estimate`]) in MB (MiB, as `peak_rss_mb`).
+    pub estimate_mb: f64,
 }
 
 /// The network description for a configuration.
@@ -111,12 +116,15 @@ pub fn run(c: &BrunelConfig) -> Result<BrunelResult, NetworkError> {
         threads: c.threads,
         ..BuildOptions::default()
     };
-    let mut net = Network::build(&spec(c), &opts)?;
+    let s = spec(c);
+    let estimate_mb = Network::estimate(&s, c.threads)?.bytes as f64 / (1024.0 * 1024.0);
+    let mut net = Network::build(&s, &opts)?;
     let build_s = t0.elapsed().as_secs_f64();
     let steps = (c.sim_ms / net.h_ms).round() as u64;
-    let t1 = Instant::now();
+    let (t1, cpu1) = (Instant::now(), cpu_s());
     net.simulate(steps);
     let sim_s = t1.elapsed().as_secs_f64();
+    let sim_cpu_s = cpu_s() - cpu1;
     let (e, i) = (net.population_ranges[0], net.population_ranges[1]);
     let in_window: Vec<Spike> = net
         .spikes
@@ -132,10 +140,12 @@ pub fn run(c: &BrunelConfig) -> Result<BrunelResult, NetworkError> {
         n_synapses: net.n_synapses,
         build_s,
         sim_s,
+        sim_cpu_s,
         rate_e_hz: rate(&in_window, e, c.sim_ms),
         rate_i_hz: rate(&in_window, i, c.sim_ms),
         cv_isi_e: mean_cv(&in_window, e, net.h_ms),
         peak_rss_mb: peak_rss_mb(),
+        estimate_mb,
     })
 }
 
@@ -171,7 +181,23 @@ pub fn mean_cv(spikes: &[Spike], (a, b): (u32, u32), h_ms: f64) -> f64 {
     }
 }
 
-/// Peak resident memory of this process in MB (Linux: VmHWM in /proc/self/status; NaN elsewhere).
+/// CPU seconds of this process so far, all threads (Linux: utime + stime of /proc/self/stat, in
+/// 1/100 s; NaN elsewhere). On a loaded machine the wall time depends on the other work, the CPU
+/// time much less.
+pub fn cpu_s() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // Fields after the command name (in parentheses, which may hold spaces).
+            let rest = &s[s.rfind(')')? + 2..];
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+            Some(ticks / 100.0)
+        })
+        .unwrap_or(f64::NAN)
+}
+
+/// Peak resident memory of this process in MiB (Linux: VmHWM of /proc/self/status; NaN elsewhere).
 pub fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()

@@ -92,6 +92,9 @@ pub struct MicrocircuitResult {
     pub build_s: f64,
     /// Wall seconds to simulate.
     pub sim_s: f64,
+    /// CPU seconds (all threads) to simulate: on a loaded machine less dependent on the other work
+    /// than `sim_s`.
+    pub sim_cpu_s: f64,
     /// Mean rate per population in Hz, in [`POPULATIONS`] order.
     pub rates_hz: Vec<f64>,
     /// Peak resident memory of the process in MB.
@@ -202,9 +205,10 @@ pub fn run(c: &MicrocircuitConfig) -> Result<MicrocircuitResult, NetworkError> {
     net.simulate((c.presim_ms / net.h_ms).round() as u64);
     net.take_spikes();
     let steps = (c.sim_ms / net.h_ms).round() as u64;
-    let t1 = Instant::now();
+    let (t1, cpu1) = (Instant::now(), super::brunel::cpu_s());
     net.simulate(steps);
     let sim_s = t1.elapsed().as_secs_f64();
+    let sim_cpu_s = super::brunel::cpu_s() - cpu1;
     let rates_hz = net
         .population_ranges
         .iter()
@@ -218,6 +222,7 @@ pub fn run(c: &MicrocircuitConfig) -> Result<MicrocircuitResult, NetworkError> {
         n_synapses: net.n_synapses,
         build_s,
         sim_s,
+        sim_cpu_s,
         rates_hz,
         peak_rss_mb: super::brunel::peak_rss_mb(),
         estimate_mb,
@@ -228,15 +233,22 @@ pub fn run(c: &MicrocircuitConfig) -> Result<MicrocircuitResult, NetworkError> {
 mod tests {
     use super::*;
 
-    /// The full-scale microcircuit (77,169 neurons, ~299 M synapses) is estimated near what its build
-    /// measures (peak 4,234 MiB with 2 threads, 2026-12-06; 1,120 at scale 0.25, 2,185 at 0.5; the
-    /// estimate is 19, 12 and 15 % above): not refused on a 24 GB machine as when the unbounded normal
-    /// delay distribution counted as 65,535 ring slots per neuron (86 GB).
+    /// The microcircuit's estimate is near what its build measures with 2 threads (issue 17: within
+    /// 25 %): peaks of 592-598 MiB at scale 0.25, 1,149 at 0.5 and 2,193 at 1 (77,169 neurons,
+    /// ~299 M synapses: 7.7 bytes per synapse in all), measured 2026-12-07 with the 7-byte synapses
+    /// (`--example microcircuit`, which prints both; `tests/memory_estimate.rs` measures scale 0.25
+    /// live).
     #[test]
-    fn the_full_scale_estimate_is_near_the_measured_peak() {
-        let e = Network::estimate(&spec(1.0), 2).unwrap();
-        let mib = e.bytes as f64 / (1024.0 * 1024.0);
-        assert!((4234.0..=4234.0 * 1.25).contains(&mib), "{mib:.0} MiB");
+    fn the_estimate_is_near_the_measured_peak() {
+        for (scale, peak_mib) in [(0.25, 595.0), (0.5, 1149.0), (1.0, 2193.0)] {
+            let e = Network::estimate(&spec(scale), 2).unwrap();
+            let mib = e.bytes as f64 / (1024.0 * 1024.0);
+            eprintln!("scale {scale}: estimate {mib:.0} MiB, measured {peak_mib} MiB");
+            assert!(
+                (mib / peak_mib - 1.0).abs() <= 0.25,
+                "scale {scale}: {mib:.0} MiB estimated, {peak_mib} measured"
+            );
+        }
     }
 
     #[test]

@@ -398,7 +398,9 @@ pub struct SynapseSpec {
     #[serde(default)]
     pub synapse_model: SynapseModel,
     /// Weight: pA for current-based models, nS for conductance-based, mV for `iaf_psc_delta` and
-    /// `izhikevich`; negative = inhibitory. Constant or drawn per synapse.
+    /// `izhikevich`; negative = inhibitory. Constant or drawn per synapse. Drawn weights of
+    /// `static_synapse` are stored as `f32`, each within 2^-24 (relative) of its draw; constant
+    /// weights and the weights of plastic synapses are exact (`f64`).
     #[serde(default = "Dist::one")]
     pub weight: Dist,
     /// Delay in ms, a whole number of steps of at least one; drawn delays are rounded to the grid and

@@ -17,19 +17,12 @@ fn opts(threads: usize) -> BuildOptions {
 #[test]
 fn poisson_draws_have_the_poisson_mean_and_variance() {
     let lambda = 2.0;
-    let thr = poisson_thresholds(lambda);
-    let head: [u64; HEAD] = std::array::from_fn(|j| thr.get(j).copied().unwrap_or(u64::MAX));
+    let table = PoissonTable::new(lambda);
     let mut st = mix(7, 0, 0);
     let n = 1_000_000;
     let (mut sum, mut sum2) = (0.0, 0.0);
     for _ in 0..n {
-        let r = next_u64(&mut st);
-        let mut c: usize = head.iter().map(|&t| usize::from(r >= t)).sum();
-        if c == HEAD {
-            while c < thr.len() - 1 && r >= thr[c] {
-                c += 1;
-            }
-        }
+        let c = table.count(next_u64(&mut st));
         sum += c as f64;
         sum2 += (c * c) as f64;
     }
@@ -37,6 +30,30 @@ fn poisson_draws_have_the_poisson_mean_and_variance() {
     let var = sum2 / n as f64 - mean * mean;
     assert!((mean - lambda).abs() < 0.01, "mean {mean}");
     assert!((var - lambda).abs() < 0.02, "variance {var}");
+}
+
+/// The guide table only shortens the search: every draw is the plain inversion's count (the
+/// number of thresholds `<= r`, the last left out), at random points and at every threshold.
+#[test]
+fn the_poisson_guide_table_draws_the_inversion_count() {
+    for lambda in [0.0, 1e-4, 0.16, 1.6, 2.32, 30.0, 900.0] {
+        let table = PoissonTable::new(lambda);
+        let thr = &table.thresholds;
+        let plain = |r: u64| thr[..thr.len() - 1].iter().filter(|&&t| t <= r).count();
+        let mut st = mix(11, 0, lambda.to_bits());
+        let edges = thr
+            .iter()
+            .flat_map(|&t| [t.saturating_sub(1), t, t.saturating_add(1)]);
+        let bytes = (0..256u64).flat_map(|j| [j << 56, (j << 56) | ((1 << 56) - 1)]);
+        for r in (0..100_000)
+            .map(|_| next_u64(&mut st))
+            .chain(edges)
+            .chain(bytes)
+            .chain([0, u64::MAX])
+        {
+            assert_eq!(table.count(r), plain(r), "lambda {lambda}, r {r:#x}");
+        }
+    }
 }
 
 #[test]
@@ -400,7 +417,8 @@ fn a_network_too_large_is_refused_before_allocation() {
     }
     let est = Network::estimate(&brunel::spec(&brunel::BrunelConfig::default()), 2).unwrap();
     assert_eq!(est.synapses, 15_625_000);
-    // Brunel: 4 bytes per synapse and small change; measured peak ~120 MB.
+    // Brunel: 3 bytes per synapse (target and delay) and small change; measured peak 109 MiB
+    // (`tests/memory_estimate.rs` checks it within 25 %).
     assert!(
         est.bytes > 60_000_000 && est.bytes < 400_000_000,
         "{}",
@@ -995,5 +1013,102 @@ fn switching_plasticity_off_keeps_the_reported_weights_and_nothing_piles_up() {
     plastic_mix_run(&mut learning);
     for (i, r) in reported.iter().enumerate() {
         assert_ne!(&learning.weights(i), r, "projection {i}");
+    }
+}
+
+/// Drawn weights of static synapses are stored as f32 (see `Weights`): each is the f64 draw rounded
+/// to the nearest f32, within 2^-24 of it relatively; a plastic projection keeps the exact draws
+/// (its states start from them). The same draw (same projection index and seed) as both shows it,
+/// and the targets and delays are packed and unpacked unchanged.
+#[test]
+fn drawn_static_weights_are_the_draws_rounded_to_f32() {
+    let build = |plastic: bool| {
+        let mut s = NetworkSpec::default();
+        s.population("A", "iaf_psc_exp", 300, json!({})).population(
+            "B",
+            "iaf_psc_exp",
+            200,
+            json!({}),
+        );
+        let syn = SynapseSpec {
+            synapse_model: if plastic {
+                spec::SynapseModel::StdpSynapse
+            } else {
+                spec::SynapseModel::StaticSynapse
+            },
+            weight: Dist::Normal {
+                mean: 87.81,
+                std: 8.781,
+                min: 0.0,
+                max: f64::INFINITY,
+            },
+            delay: Some(Dist::Normal {
+                mean: 1.5,
+                std: 0.75,
+                min: 0.1,
+                max: f64::INFINITY,
+            }),
+            params: if plastic {
+                json!({"Wmax": 1000.0})
+            } else {
+                json!({})
+            },
+            volume_transmitter: None,
+        };
+        s.connect("A", "B", Connect::fixed_total_number(5000), syn);
+        Network::build(&s, &opts(2)).unwrap()
+    };
+    let (fixed, exact) = (build(false), build(true));
+    let (w32, w64) = (fixed.weights(0), exact.weights(0));
+    assert_eq!(w32.len(), 5000);
+    assert_eq!(w64.len(), 5000);
+    let mut rounded = 0;
+    for (a, b) in w32.iter().zip(&w64) {
+        assert_eq!((a.0, a.1), (b.0, b.1));
+        assert_eq!(a.2, b.2 as f32 as f64);
+        assert!((a.2 - b.2).abs() <= b.2.abs() * f64::powi(2.0, -24));
+        rounded += usize::from(a.2 != b.2);
+    }
+    assert!(rounded > 4900, "the draws are f64: almost none is an f32");
+    // Delays: every part's words give back the drawn delays (1 to ~6 ms here, 10 to ~60 steps).
+    for (p, q) in fixed.parts.iter().zip(&exact.parts) {
+        let (r, e) = (&p.rows[0], &q.rows[0]);
+        assert_eq!(r.synapses.len(), e.synapses.len());
+        assert!(r.const_delay.is_none());
+        for i in 0..r.synapses.len() {
+            assert_eq!((r.target(i), r.delay(i)), (e.target(i), e.delay(i)));
+            assert!((1..100).contains(&r.delay(i)));
+        }
+        // 100 targets per thread (7 bits) and delays below 128 steps (7 bits): 2-byte words.
+        assert_eq!(r.synapses.width, 2);
+    }
+}
+
+/// A synapse word holds the target in the high bits and the delay in the low ones, in as few bytes
+/// as they need.
+#[test]
+fn packed_words_round_trip_in_every_width() {
+    for width in 1..=4 {
+        let max = if width == 4 {
+            u32::MAX
+        } else {
+            (1u32 << (8 * width)) - 1
+        };
+        let values = [0, 1, max / 3, max - 1, max];
+        let mut p = Packed::zeros(values.len(), width);
+        for (i, &v) in values.iter().enumerate() {
+            p.set(i, v);
+        }
+        assert_eq!(p.len(), values.len());
+        for (i, &v) in values.iter().enumerate() {
+            assert_eq!(p.get(i), v);
+        }
+        let words: Vec<u32> = match width {
+            1 => p.words::<1>(0, values.len()).collect(),
+            2 => p.words::<2>(0, values.len()).collect(),
+            3 => p.words::<3>(0, values.len()).collect(),
+            _ => p.words::<4>(0, values.len()).collect(),
+        };
+        assert_eq!(words, values);
     }
 }
