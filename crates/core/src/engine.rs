@@ -169,6 +169,60 @@ pub trait Engine: Send {
 /// Creates an engine from its configuration.
 pub type EngineConstructor = fn(&InitContext) -> Result<Box<dyn Engine>, EngineError>;
 
+/// The first stage of creating an engine: its configuration read and checked (every check, units
+/// turned into steps), which tells the engine's ports without building anything large (no network, no
+/// physics world, no renderer). The experiment checker (`neuroloop validate`) stops here; a run then
+/// [`build`](ResolvedConfig::build)s the engine, which only allocates and writes its files.
+pub trait ResolvedConfig: Send {
+    /// The ports the engine will have (the same list as its [`Engine::ports`]).
+    fn ports(&self) -> Vec<PortSpec>;
+
+    /// Builds the engine. `ctx` is the context this configuration was resolved from.
+    fn build(self: Box<Self>, ctx: &InitContext) -> Result<Box<dyn Engine>, EngineError>;
+}
+
+/// Resolves an engine's configuration (the first stage; see [`ResolvedConfig`]).
+pub type ConfigResolver = fn(&InitContext) -> Result<Box<dyn ResolvedConfig>, EngineError>;
+
+/// A small engine that holds nothing but its checked configuration is resolved by building it: its
+/// ports come from the built engine, and building it again is not needed.
+pub struct Built(pub Box<dyn Engine>);
+
+impl ResolvedConfig for Built {
+    fn ports(&self) -> Vec<PortSpec> {
+        self.0.ports()
+    }
+
+    fn build(self: Box<Self>, _ctx: &InitContext) -> Result<Box<dyn Engine>, EngineError> {
+        Ok(self.0)
+    }
+}
+
+/// One built-in engine kind: the name an experiment's `kind` gives and how its configuration is
+/// resolved. Each engine crate lists its kinds in one table of these.
+#[derive(Clone, Copy)]
+pub struct BuiltinKind {
+    /// The `kind` of the experiment file.
+    pub name: &'static str,
+    /// The first stage: configuration checked, ports known, nothing large built.
+    pub resolve: ConfigResolver,
+}
+
+impl BuiltinKind {
+    /// Both stages: resolves the configuration, then builds the engine.
+    pub fn construct(&self, ctx: &InitContext) -> Result<Box<dyn Engine>, EngineError> {
+        (self.resolve)(ctx)?.build(ctx)
+    }
+}
+
+impl std::fmt::Debug for BuiltinKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BuiltinKind")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The inputs of one step, one slot per port (output ports' slots stay empty).
 ///
 /// Held values (analog, scalar) stay until new data arrives; batches (spikes, events) hold only what

@@ -5,7 +5,7 @@ use std::sync::mpsc::RecvTimeoutError;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use neuroloop_core::engine::{EngineConstructor, InitContext, Inputs, Outputs, StepContext};
+use neuroloop_core::engine::{Engine, EngineError, InitContext, Inputs, Outputs, StepContext};
 use neuroloop_core::time::Step;
 use neuroloop_core::wire::{self, DataEntry, Message};
 use zenoh::qos::CongestionControl;
@@ -104,7 +104,10 @@ impl EngineArgs {
 ///
 /// Returns `Ok(())` after a `Shutdown`; an error if the coordinator disappears, sends a malformed message
 /// or the engine fails (the error is also sent to the coordinator as an `Error` message first).
-pub fn serve(args: &EngineArgs, construct: EngineConstructor) -> Result<(), TransportError> {
+pub fn serve(
+    args: &EngineArgs,
+    construct: impl Fn(&InitContext) -> Result<Box<dyn Engine>, EngineError>,
+) -> Result<(), TransportError> {
     args.check()?;
     let config = peer_config(&[], &args.connect, &args.link())?;
     let session = zenoh::open(config).wait().map_err(zerr("open session"))?;
