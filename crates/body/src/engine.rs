@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 use neuroloop_core::engine::{
-    Engine, EngineError, InitContext, Inputs, Outputs, ResolvedConfig, StepContext,
+    Engine, EngineConfigError, EngineError, InitContext, Inputs, Outputs, ResolvedConfig,
+    StepContext,
 };
 use neuroloop_core::port::{Channel, PortKind, PortSpec};
 use rapier3d::glamx::DVec3;
@@ -149,7 +150,7 @@ pub fn trials_file(
 }
 
 fn config_err(name: &str, e: BodyError) -> EngineError {
-    EngineError::Config(format!("engines.{name}.config: {e}"))
+    EngineConfigError::config(name, "", e.to_string()).into()
 }
 
 /// The body engine's configuration, resolved: the world read and checked, the physics step in
@@ -178,16 +179,22 @@ impl ResolvedBody {
         let sub = neuroloop_core::time::steps_in(ctx.base_step_ms, step_ms)
             .filter(|&s| s > 0 && step_ms > 0.0)
             .ok_or_else(|| {
-                EngineError::Config(format!(
-                    "engines.{}.config.physics_step_ms: {step_ms} must be > 0 and divide the base step {} ms",
-                    ctx.name, ctx.base_step_ms
-                ))
+                EngineConfigError::config(
+                    &ctx.name,
+                    "physics_step_ms",
+                    format!(
+                        "{step_ms} must be > 0 and divide the base step {} ms",
+                        ctx.base_step_ms
+                    ),
+                )
             })?;
         if step_ms > 10.0 {
-            return Err(EngineError::Config(format!(
-                "engines.{}.config.physics_step_ms: {step_ms} ms is too long (at most 10 ms)",
-                ctx.name
-            )));
+            return Err(EngineConfigError::config(
+                &ctx.name,
+                "physics_step_ms",
+                format!("{step_ms} ms is too long (at most 10 ms)"),
+            )
+            .into());
         }
         let ports = body_ports(&spec);
         Ok(ResolvedBody {
@@ -221,11 +228,11 @@ impl ResolvedBody {
         let trials_log = trials_file(&ctx.name, cfg.trials_path.as_deref(), run_dir)
             .map(|path| {
                 TrialLog::create(path.clone(), ctx.episode).map_err(|e| {
-                    EngineError::Config(format!(
-                        "engines.{}.config.trials_path: cannot create {}: {e}",
-                        ctx.name,
-                        path.display()
-                    ))
+                    EngineConfigError::config(
+                        &ctx.name,
+                        "trials_path",
+                        format!("cannot create {}: {e}", path.display()),
+                    )
                 })
             })
             .transpose()?;

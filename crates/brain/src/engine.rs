@@ -34,7 +34,8 @@
 //! an input spike stamped t arrives at T0 + t + delay), so a reloaded brain joins a new run at 0.
 
 use neuroloop_core::engine::{
-    BuiltinKind, Engine, EngineError, InitContext, Inputs, Outputs, ResolvedConfig, StepContext,
+    BuiltinKind, Engine, EngineConfigError, EngineError, InitContext, Inputs, Outputs,
+    ResolvedConfig, StepContext,
 };
 use neuroloop_core::payload::Payload;
 use neuroloop_core::port::{Channel, PortKind, PortSpec};
@@ -148,69 +149,58 @@ impl ResolvedBrain {
     /// network: the description's checks and its size estimate are those of [`Network::build`].
     pub fn resolve(ctx: &InitContext) -> Result<ResolvedBrain, EngineError> {
         let config: BrainConfig = ctx.config()?;
-        let key = |k: &str| format!("engines.{}.config.{k}", ctx.name);
+        let error = |key: &str, reason: String| EngineConfigError::config(&ctx.name, key, reason);
         let spec = match (&config.network_file, &config.network) {
             (Some(path), None) => NetworkSpec::load(std::path::Path::new(path)).map_err(|e| {
-                EngineError::Config(format!(
-                    "{}: {}{}",
-                    key("network_file"),
-                    if e.path.is_empty() {
-                        String::new()
-                    } else {
-                        format!("{}: ", e.path)
-                    },
-                    e.message
-                ))
+                let at = if e.path.is_empty() {
+                    String::new()
+                } else {
+                    format!("{}: ", e.path)
+                };
+                error("network_file", format!("{at}{}", e.message))
             })?,
             (None, Some(inline)) => NetworkSpec::from_json(inline.clone()).map_err(|e| {
-                EngineError::Config(format!(
-                    "{}{}: {}",
-                    key("network"),
-                    if e.path.is_empty() {
-                        String::new()
-                    } else {
-                        format!(".{}", e.path)
-                    },
-                    e.message
-                ))
+                let key = if e.path.is_empty() {
+                    "network".to_string()
+                } else {
+                    format!("network.{}", e.path)
+                };
+                error(&key, e.message)
             })?,
             _ => {
-                return Err(EngineError::Config(format!(
-                    "engines.{}.config: give either `network_file` or `network` (a table)",
-                    ctx.name
-                )))
+                return Err(error(
+                    "",
+                    "give either `network_file` or `network` (a table)".into(),
+                )
+                .into())
             }
         };
         if config.threads == 0 || config.threads > 256 {
-            return Err(EngineError::Config(format!(
-                "{}: {} threads",
-                key("threads"),
-                config.threads
-            )));
+            return Err(error("threads", format!("{} threads", config.threads)).into());
         }
         let h = spec.resolution_ms;
         let sync_ms = ctx.step_ms();
         let ratio = sync_ms / h;
         let steps_per_sync = ratio.round();
         if !(steps_per_sync >= 1.0 && (ratio - steps_per_sync).abs() < 1e-9 * steps_per_sync) {
-            return Err(EngineError::Config(format!(
-                "engines.{}.step_ms: the sync step of {sync_ms} ms is not a whole number of the network's resolution_ms = {h}",
-                ctx.name
-            )));
+            return Err(EngineConfigError::at(
+                &ctx.name,
+                "step_ms",
+                format!("the sync step of {sync_ms} ms is not a whole number of the network's resolution_ms = {h}"),
+            )
+            .into());
         }
         let opts = BuildOptions {
             seed: ctx.seed,
             threads: config.threads,
             ..BuildOptions::default()
         };
-        let description_key = key(if config.network_file.is_some() {
+        let description_key = if config.network_file.is_some() {
             "network_file"
         } else {
             "network"
-        });
-        let in_network = |e: crate::network::NetworkError| {
-            EngineError::Config(format!("{description_key}: {e}"))
         };
+        let in_network = |e: crate::network::NetworkError| error(description_key, e.to_string());
         // Every check of the description, and its size against the memory limit, as `Network::build`
         // makes them, but nothing allocated.
         let estimate = Network::estimate(&spec, config.threads).map_err(in_network)?;
@@ -221,23 +211,27 @@ impl ResolvedBrain {
                     limit_bytes: limit,
                     synapses: estimate.synapses,
                     neurons: estimate.neurons,
-                }));
+                })
+                .into());
             }
         }
         if let Some(path) = &config.restore_file {
             // Read at build; that it can be opened is checked now.
-            std::fs::File::open(path).map_err(|e| {
-                EngineError::Config(format!("{}: cannot read {path}: {e}", key("restore_file")))
-            })?;
+            std::fs::File::open(path)
+                .map_err(|e| error("restore_file", format!("cannot read {path}: {e}")))?;
         }
         let ports = brain_ports(&spec).map_err(in_network)?;
         let mut names = std::collections::BTreeSet::new();
         for p in &ports {
             if !neuroloop_core::port::valid_name(&p.name) || !names.insert(p.name.clone()) {
-                return Err(EngineError::Config(format!(
-                    "{description_key}: port name \"{}\" is not allowed or used twice (`rates` is taken)",
-                    p.name
-                )));
+                return Err(error(
+                    description_key,
+                    format!(
+                        "port name \"{}\" is not allowed or used twice (`rates` is taken)",
+                        p.name
+                    ),
+                )
+                .into());
             }
         }
         Ok(ResolvedBrain {
@@ -263,26 +257,24 @@ impl ResolvedBrain {
             steps_per_sync,
             ports,
         } = self;
-        let key = |k: &str| format!("engines.{}.config.{k}", ctx.name);
+        let error = |key: &str, reason: String| EngineConfigError::config(&ctx.name, key, reason);
         let in_network = |e: crate::network::NetworkError| {
             let which = if config.network_file.is_some() {
                 "network_file"
             } else {
                 "network"
             };
-            EngineError::Config(format!("{}: {e}", key(which)))
+            error(which, e.to_string())
         };
         let h = spec.resolution_ms;
         let mut net = Network::build(&spec, &opts).map_err(in_network)?;
         net.set_plasticity(config.plasticity);
         let restore = match &config.restore_file {
             Some(path) => {
-                let bytes = std::fs::read(path).map_err(|e| {
-                    EngineError::Config(format!("{}: cannot read {path}: {e}", key("restore_file")))
-                })?;
-                net.load_state(&bytes).map_err(|e| {
-                    EngineError::Config(format!("{}: {path}: {e}", key("restore_file")))
-                })?;
+                let bytes = std::fs::read(path)
+                    .map_err(|e| error("restore_file", format!("cannot read {path}: {e}")))?;
+                net.load_state(&bytes)
+                    .map_err(|e| error("restore_file", format!("{path}: {e}")))?;
                 Some(bytes)
             }
             None => None,
@@ -348,11 +340,11 @@ impl ResolvedBrain {
             let text = serde_json::to_string_pretty(&neuron_map(&ctx.name, &spec, &net))
                 .unwrap_or_default();
             std::fs::write(&path, text + "\n").map_err(|e| {
-                EngineError::Config(format!(
-                    "engine {}: cannot write the neuron map {}: {e}",
-                    ctx.name,
-                    path.display()
-                ))
+                EngineConfigError::at(
+                    &ctx.name,
+                    "",
+                    format!("cannot write the neuron map {}: {e}", path.display()),
+                )
             })?;
         }
         let mut population_of = vec![0u32; net.n_neurons];

@@ -83,12 +83,8 @@ impl InitContext {
         };
         serde_path_to_error::deserialize(value).map_err(|e| {
             let path = e.path().to_string();
-            let key = if path == "." {
-                String::new()
-            } else {
-                format!(".{path}")
-            };
-            EngineError::Config(format!("engines.{}.config{key}: {}", self.name, e.inner()))
+            let key = if path == "." { String::new() } else { path };
+            EngineConfigError::config(&self.name, &key, e.inner().to_string()).into()
         })
     }
 }
@@ -126,13 +122,66 @@ impl StepContext {
     }
 }
 
+/// A configuration of an engine that cannot work: which engine, which key, and why. Shown as
+/// `engines.<engine>.<key>: <reason>` (`engines.<engine>: <reason>` without a key), the key path of
+/// the experiment file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineConfigError {
+    /// The engine's name in the experiment.
+    pub engine: String,
+    /// The key's path under `engines.<engine>`: `config.render.dt_ms`, `config` (the table as a whole),
+    /// `step_ms`; empty for the engine as a whole.
+    pub key: String,
+    /// What is wrong, naming the offending value.
+    pub reason: String,
+}
+
+impl EngineConfigError {
+    /// An error at `key` of the engine's `config` table (a path such as `render.dt_ms`; empty: the
+    /// table as a whole).
+    pub fn config(engine: &str, key: &str, reason: impl Into<String>) -> Self {
+        let key = if key.is_empty() {
+            "config".to_string()
+        } else {
+            format!("config.{key}")
+        };
+        EngineConfigError::at(engine, &key, reason)
+    }
+
+    /// An error at `key` under `engines.<engine>` itself (e.g. `step_ms`; empty: the engine).
+    pub fn at(engine: &str, key: &str, reason: impl Into<String>) -> Self {
+        EngineConfigError {
+            engine: engine.to_string(),
+            key: key.to_string(),
+            reason: reason.into(),
+        }
+    }
+
+    /// The key path in the experiment file: `engines.<engine>.<key>`.
+    pub fn path(&self) -> String {
+        if self.key.is_empty() {
+            format!("engines.{}", self.engine)
+        } else {
+            format!("engines.{}.{}", self.engine, self.key)
+        }
+    }
+}
+
+impl std::fmt::Display for EngineConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path(), self.reason)
+    }
+}
+
+impl std::error::Error for EngineConfigError {}
+
 /// An engine failed; the text says why.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum EngineError {
     /// The configuration cannot work.
     #[error("configuration: {0}")]
-    Config(String),
+    Config(#[from] EngineConfigError),
     /// The model failed during a step.
     #[error("{0}")]
     Model(String),

@@ -20,7 +20,7 @@
 //! ```
 #![deny(missing_docs)]
 
-use neuroloop_core::engine::{Built, BuiltinKind, EngineError, InitContext};
+use neuroloop_core::engine::{Built, BuiltinKind, EngineConfigError, EngineError, InitContext};
 
 pub mod control;
 pub mod plant;
@@ -75,9 +75,6 @@ pub(crate) fn require(
     if ok {
         Ok(())
     } else {
-        Err(EngineError::Config(format!(
-            "engines.{}.config.{key}: {why}",
-            ctx.name
-        )))
+        Err(EngineConfigError::config(&ctx.name, key, why).into())
     }
 }

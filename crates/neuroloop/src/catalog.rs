@@ -3,7 +3,7 @@
 //! Every engine kind that `neuroloop engine <kind>` can run is listed here, in one place: the small
 //! engines of `neuroloop_engines` plus the science engines (brain, body, sensors) as they arrive.
 
-use neuroloop_core::engine::{BuiltinKind, InitContext};
+use neuroloop_core::engine::{BuiltinKind, EngineError, InitContext};
 use neuroloop_core::experiment::PortCatalog;
 use neuroloop_core::port::PortSpec;
 
@@ -57,10 +57,10 @@ impl PortCatalog for Builtins {
 
     /// The ports from the resolved configuration: nothing is built (no network, physics world or
     /// renderer), so checking an experiment allocates no engine.
-    fn builtin_ports(&self, kind: &str, ctx: &InitContext) -> Result<Vec<PortSpec>, String> {
-        let kind = builtin(kind).ok_or_else(|| format!("unknown built-in engine {kind:?}"))?;
-        let resolved = (kind.resolve)(ctx).map_err(|e| e.to_string())?;
-        Ok(resolved.ports())
+    fn builtin_ports(&self, kind: &str, ctx: &InitContext) -> Result<Vec<PortSpec>, EngineError> {
+        let kind = builtin(kind)
+            .ok_or_else(|| EngineError::Model(format!("unknown built-in engine {kind:?}")))?;
+        Ok((kind.resolve)(ctx)?.ports())
     }
 
     fn builtin_names(&self) -> Vec<String> {

@@ -19,7 +19,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use neuroloop_core::engine::{Engine, EngineError, InitContext, ResolvedConfig};
+use neuroloop_core::engine::{Engine, EngineConfigError, EngineError, InitContext, ResolvedConfig};
 use neuroloop_core::port::PortSpec;
 use serde::{Deserialize, Serialize};
 
@@ -79,10 +79,10 @@ impl AfferentMap {
     pub fn write(&self, dir: &Path) -> Result<PathBuf, EngineError> {
         let path = dir.join(file_name(&self.engine));
         let fail = |e: &dyn std::fmt::Display| {
-            EngineError::Config(format!(
-                "engines.{}: cannot write the afferent map {}: {e}",
-                self.engine,
-                path.display()
+            EngineError::from(EngineConfigError::at(
+                &self.engine,
+                "",
+                format!("cannot write the afferent map {}: {e}", path.display()),
             ))
         };
         let mut text = serde_json::to_string_pretty(self).map_err(|e| fail(&e))?;

@@ -43,7 +43,7 @@
 use std::path::Path;
 
 use neuroloop_body::world::WorldSpec;
-use neuroloop_core::engine::{BuiltinKind, Engine, EngineError, InitContext};
+use neuroloop_core::engine::{BuiltinKind, Engine, EngineConfigError, EngineError, InitContext};
 
 pub mod afferents;
 pub mod camera;
@@ -152,7 +152,7 @@ pub(crate) fn given(ctx: &InitContext, key: &str) -> bool {
 
 /// A configuration error naming `engines.<name>.config.<key>`.
 pub(crate) fn config_error(ctx: &InitContext, key: &str, why: &str) -> EngineError {
-    EngineError::Config(format!("engines.{}.config.{key}: {why}", ctx.name))
+    EngineConfigError::config(&ctx.name, key, why).into()
 }
 
 /// Number of internal steps of `dt_ms` in one sync step, or an error naming `key` if `dt_ms` does not
