@@ -121,8 +121,10 @@ pub fn serve(
             if crate::probe::enabled() && bytes.len() >= wire::HEADER_LEN {
                 crate::probe::note_message("e.recv", header_step(&bytes), None, bytes.len());
             }
-            if bytes.len() >= wire::HEADER_LEN && (bytes[3] == STEP_KIND || bytes[3] == WINDOW_KIND)
-            {
+            if matches!(
+                wire::peek_kind(&bytes),
+                Some(wire::Kind::Step | wire::Kind::Window)
+            ) {
                 let mut guard = in_callback.lock().unwrap_or_else(|p| p.into_inner());
                 if let Some(st) = guard.as_mut() {
                     if let Err(e) = st.step(&bytes) {
@@ -344,10 +346,6 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         "(a panic without a message)".to_string()
     }
 }
-
-/// The wire codes of `Step` and `Window` (see `docs/protocol.md`).
-const STEP_KIND: u8 = 4;
-const WINDOW_KIND: u8 = 10;
 
 /// The step in a message's header (which must be at least [`wire::HEADER_LEN`] bytes long).
 fn header_step(bytes: &[u8]) -> u64 {
