@@ -269,18 +269,14 @@ pub fn encode(msg: &Message) -> Vec<u8> {
 
 /// Encodes a message into `buf`, replacing its contents (reusing its allocation).
 pub fn encode_into(msg: &Message, buf: &mut Vec<u8>) {
-    buf.clear();
-    buf.extend_from_slice(&MAGIC);
-    buf.push(PROTOCOL_VERSION);
-    buf.push(msg.kind_code());
     let step = match msg {
         Message::Step { step, .. }
         | Message::StepDone { step, .. }
         | Message::Window { step, .. }
-        | Message::WindowDone { step, .. } => step.0,
-        _ => 0,
+        | Message::WindowDone { step, .. } => *step,
+        _ => Step(0),
     };
-    buf.extend_from_slice(&step.to_le_bytes());
+    put_header(buf, msg.kind(), step);
     match msg {
         Message::Hello { engine, pid } => {
             put_str(buf, engine);
@@ -420,6 +416,52 @@ pub fn decode(bytes: &[u8]) -> Result<Message, WireError> {
         return Err(WireError::Trailing(bytes.len() - r.at));
     }
     Ok(msg)
+}
+
+/// Replaces the contents of `buf` with a message header: magic, version, kind, step.
+fn put_header(buf: &mut Vec<u8>, kind: Kind, step: Step) {
+    buf.clear();
+    buf.extend_from_slice(&MAGIC);
+    buf.push(PROTOCOL_VERSION);
+    buf.push(kind.code());
+    buf.extend_from_slice(&step.0.to_le_bytes());
+}
+
+/// Starts a `StepDone` in `buf` (replacing its contents) for an engine that writes its outputs straight
+/// from its output slots, without building a [`Message`]: the header and the compute time. One
+/// [`put_output_list`] completes it; the bytes are those of [`encode_into`] of the same message.
+pub fn begin_step_done(buf: &mut Vec<u8>, step: Step, compute_ns: u64) {
+    put_header(buf, Kind::StepDone, step);
+    buf.extend_from_slice(&compute_ns.to_le_bytes());
+}
+
+/// Starts a `WindowDone` in `buf` (replacing its contents): the header, then a compute time and a step
+/// count of 0. One [`put_output_list`] per step follows, then [`finish_window_done`].
+pub fn begin_window_done(buf: &mut Vec<u8>, step: Step) {
+    put_header(buf, Kind::WindowDone, step);
+    buf.extend_from_slice(&0u64.to_le_bytes());
+    buf.extend_from_slice(&0u32.to_le_bytes());
+}
+
+/// Writes the compute time and the number of steps into a `WindowDone` begun with
+/// [`begin_window_done`].
+pub fn finish_window_done(buf: &mut [u8], compute_ns: u64, steps: u32) {
+    let at = HEADER_LEN;
+    buf[at..at + 8].copy_from_slice(&compute_ns.to_le_bytes());
+    buf[at + 8..at + 12].copy_from_slice(&steps.to_le_bytes());
+}
+
+/// Appends one step's outputs to a `StepDone` or `WindowDone`: their count, then one entry per
+/// (port index, payload), each stamped `end`.
+pub fn put_output_list<'a>(
+    buf: &mut Vec<u8>,
+    end: Step,
+    outputs: impl ExactSizeIterator<Item = (u16, &'a Payload)>,
+) {
+    buf.extend_from_slice(&(outputs.len() as u16).to_le_bytes());
+    for (port, payload) in outputs {
+        put_entry(buf, port, end, payload);
+    }
 }
 
 /// A u32 count, then that many entry lists (a `Window`'s inputs, a `WindowDone`'s outputs).
@@ -861,6 +903,42 @@ mod tests {
             assert_eq!(m.kind().name(), format!("{:?}", m.kind()));
         }
         assert_eq!(peek_kind(&[b'N', b'L', 1]), None);
+    }
+
+    #[test]
+    fn done_messages_written_from_output_slots_are_the_encoded_messages() {
+        let outputs = vec![
+            DataEntry {
+                port: 1,
+                stamp: Step(7),
+                payload: Payload::Analog(vec![0.5, -2.0]),
+            },
+            DataEntry {
+                port: 3,
+                stamp: Step(7),
+                payload: Payload::Scalar(1.0),
+            },
+        ];
+        let slots = || outputs.iter().map(|d| (d.port, &d.payload));
+        let mut buf = Vec::new();
+        begin_step_done(&mut buf, Step(5), 1234);
+        put_output_list(&mut buf, Step(7), slots());
+        let step_done = Message::StepDone {
+            step: Step(5),
+            compute_ns: 1234,
+            outputs: outputs.clone(),
+        };
+        assert_eq!(buf, encode(&step_done));
+        begin_window_done(&mut buf, Step(5));
+        put_output_list(&mut buf, Step(7), slots());
+        put_output_list(&mut buf, Step(7), slots());
+        finish_window_done(&mut buf, 99, 2);
+        let window_done = Message::WindowDone {
+            step: Step(5),
+            compute_ns: 99,
+            outputs: vec![outputs.clone(), outputs.clone()],
+        };
+        assert_eq!(buf, encode(&window_done));
     }
 
     #[test]

@@ -428,15 +428,7 @@ impl Stepper {
             } => self.one_step(step, n_steps, inputs).map(|end| {
                 // Encode straight from the output slots, without building a Message.
                 let compute_ns = started.elapsed().as_nanos() as u64;
-                wire::encode_into(
-                    &Message::StepDone {
-                        step,
-                        compute_ns,
-                        outputs: Vec::new(),
-                    },
-                    &mut head,
-                );
-                head.truncate(head.len() - 2);
+                wire::begin_step_done(&mut head, step, compute_ns);
                 self.put_outputs(&mut head, end);
             }),
             Message::Window {
@@ -444,17 +436,10 @@ impl Stepper {
                 n_steps,
                 substeps,
             } => {
-                // The header with no step and no compute time yet, then the outputs of every step
-                // straight from the output slots; the count and the time are then written in place.
+                // The header with no compute time and no step count yet, then the outputs of every
+                // step straight from the output slots; the count and the time are then written in place.
                 let n = substeps.len() as u32;
-                wire::encode_into(
-                    &Message::WindowDone {
-                        step,
-                        compute_ns: 0,
-                        outputs: Vec::new(),
-                    },
-                    &mut head,
-                );
+                wire::begin_window_done(&mut head, step);
                 let mut at = step;
                 let mut result = Ok(());
                 for inputs in substeps {
@@ -471,9 +456,7 @@ impl Stepper {
                 }
                 result.map(|()| {
                     let compute_ns = started.elapsed().as_nanos() as u64;
-                    let at = wire::HEADER_LEN;
-                    head[at..at + 8].copy_from_slice(&compute_ns.to_le_bytes());
-                    head[at + 8..at + 12].copy_from_slice(&n.to_le_bytes());
+                    wire::finish_window_done(&mut head, compute_ns, n);
                 })
             }
             other => Err(TransportError::Protocol(format!(
@@ -547,9 +530,7 @@ impl Stepper {
     /// Appends the output entries of the step that ended at `end` (count, then entries).
     fn put_outputs(&self, buf: &mut Vec<u8>, end: Step) {
         let outs = self.outputs.output_ports();
-        buf.extend_from_slice(&(outs.len() as u16).to_le_bytes());
-        for &i in outs {
-            wire::put_entry(buf, i, end, self.outputs.get(usize::from(i)));
-        }
+        let slots = outs.iter().map(|&i| (i, self.outputs.get(usize::from(i))));
+        wire::put_output_list(buf, end, slots);
     }
 }
