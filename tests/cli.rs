@@ -200,6 +200,58 @@ fn validate_refuses_a_camera_too_large_for_memory_by_its_estimate() {
     .expect_stderr("a 65535x65535 camera needs about 549.7 GB");
 }
 
+/// `validate` builds no engine: it resolves each configuration (every check, the ports) and stops
+/// there. A brain of 10^8 synapses, a 2000 x 2000 event camera and the rapier body, which fit the
+/// machine's memory by their estimates but need gigabytes once built, are validated under an address
+/// space limit of 256 MiB; the same experiment with a link to a port the brain does not have fails on
+/// that port, under the same limit.
+#[test]
+fn validate_checks_large_engines_by_their_ports_without_building_them() {
+    let tmp = tempdir();
+    let experiment = |brain_output: &str| {
+        format!(
+            "[run]\nduration_ms = 10.0\n\n\
+             [engines.brain]\nkind = \"brain\"\nstep_ms = 1.0\n\
+             config = {{ network = {{ populations = [{{ name = \"E\", model = \"iaf_psc_exp\", n = 100000 }}], \
+             projections = [{{ source = \"E\", target = \"E\", connect = {{ rule = \"fixed_indegree\", indegree = 1000 }}, \
+             synapse = {{ weight = 1.0, delay = 1.5 }} }}], \
+             inputs = [{{ name = \"input\", target = \"E\", weight = 100.0 }}], \
+             outputs = [{{ name = \"spikes\", population = \"E\" }}] }} }}\n\n\
+             [engines.camera]\nkind = \"event_camera\"\nstep_ms = 1.0\nconfig = {{ width = 2000, height = 2000 }}\n\n\
+             [engines.body]\nkind = \"body\"\nstep_ms = 1.0\n\n\
+             [[links]]\nfrom = \"body.body_poses\"\nto = \"camera.body_poses\"\n\n\
+             [[links]]\nfrom = \"brain.{brain_output}\"\nto = \"brain.input\"\n"
+        )
+    };
+    let validate_limited = |name: &str, text: &str| {
+        let file = tmp.path().join(name);
+        std::fs::write(&file, text).unwrap();
+        // 256 MiB of address space for the whole process.
+        Proc::spawn(
+            "sh",
+            &[
+                "-c",
+                "ulimit -v 262144 && exec \"$0\" validate \"$1\"",
+                bin(),
+                file.to_str().unwrap(),
+            ],
+        )
+        .wait(T)
+    };
+    let o = validate_limited("large.toml", &experiment("spikes"));
+    o.expect_code(0).expect_no_panic();
+    assert!(
+        o.stdout.contains("ok (3 engines, 2 links"),
+        "{}\n{}",
+        o.stdout,
+        o.stderr
+    );
+    validate_limited("large_bad_port.toml", &experiment("nosuch"))
+        .expect_code(2)
+        .expect_no_panic()
+        .expect_stderr("nosuch");
+}
+
 /// Diagnostics name what they should: an override of an engine the file does not have says so (and
 /// that it is the `--set`), and a NaN in an engine's configuration is one problem, not two.
 #[test]

@@ -12,7 +12,9 @@
 //! Humerus2 (+0.8 mm) and Foot1 (+0.3 mm) pull the grip (Radius1 pulls too but drags it laterally);
 //! Humerus1 (-1.3 mm), Radius2 and Foot2 push it; Humerus3 moves it to +y (lateral), Humerus4 to -y.
 
-use neuroloop_core::engine::{Engine, EngineError, InitContext, Inputs, Outputs, StepContext};
+use neuroloop_core::engine::{
+    Engine, EngineConfigError, EngineError, InitContext, Inputs, Outputs, StepContext,
+};
 use neuroloop_core::port::{PortKind, PortSpec};
 use serde::Deserialize;
 
@@ -91,10 +93,12 @@ impl JoystickPd {
         ];
         for (v, k) in scalars {
             if !(v >= 0.0 && v.is_finite()) {
-                return Err(EngineError::Config(format!(
-                    "engines.{}.config.{k}: must be >= 0 (got {v})",
-                    ctx.name
-                )));
+                return Err(EngineConfigError::config(
+                    &ctx.name,
+                    k,
+                    format!("must be >= 0 (got {v})"),
+                )
+                .into());
             }
         }
         for (w, k) in [
@@ -104,10 +108,12 @@ impl JoystickPd {
             (&cfg.right_weights, "right_weights"),
         ] {
             if let Some(i) = w.iter().position(|x| !(*x >= 0.0 && x.is_finite())) {
-                return Err(EngineError::Config(format!(
-                    "engines.{}.config.{k}[{i}]: weights must be >= 0",
-                    ctx.name
-                )));
+                return Err(EngineConfigError::config(
+                    &ctx.name,
+                    &format!("{k}[{i}]"),
+                    "weights must be >= 0",
+                )
+                .into());
             }
         }
         Ok(JoystickPd { cfg, prev: None })

@@ -2,7 +2,10 @@
 
 use std::path::PathBuf;
 
-use neuroloop_core::engine::{Engine, EngineError, InitContext, Inputs, Outputs, StepContext};
+use neuroloop_core::engine::{
+    Engine, EngineConfigError, EngineError, InitContext, Inputs, Outputs, ResolvedConfig,
+    StepContext,
+};
 use neuroloop_core::port::{Channel, PortKind, PortSpec};
 use rapier3d::glamx::DVec3;
 use serde::Deserialize;
@@ -68,6 +71,7 @@ pub struct BodyEngine {
     body: Body,
     substeps_per_base: u32,
     revolute: Vec<usize>,
+    ports: Vec<PortSpec>,
     excitation: Vec<f64>,
     torques: Vec<f64>,
     trials_log: Option<TrialLog>,
@@ -143,12 +147,22 @@ pub fn trials_file(
 }
 
 fn config_err(name: &str, e: BodyError) -> EngineError {
-    EngineError::Config(format!("engines.{name}.config: {e}"))
+    EngineConfigError::config(name, "", e.to_string()).into()
 }
 
-impl BodyEngine {
-    /// Builds the engine from its configuration.
-    pub fn new(ctx: &InitContext) -> Result<Self, EngineError> {
+/// The body engine's configuration, resolved: the world read and checked, the physics step in
+/// substeps of the base step, and the ports. [`ResolvedBody::build_in`] then builds the rapier world.
+pub struct ResolvedBody {
+    cfg: BodyConfig,
+    spec: WorldSpec,
+    physics_step_ms: f64,
+    substeps_per_base: u32,
+    ports: Vec<PortSpec>,
+}
+
+impl ResolvedBody {
+    /// Reads the configuration and the world and checks them, without building the physics.
+    pub fn resolve(ctx: &InitContext) -> Result<Self, EngineError> {
         let cfg: BodyConfig = ctx.config()?;
         let mut spec = match &cfg.world_file {
             Some(p) => WorldSpec::load(p).map_err(|e| config_err(&ctx.name, e))?,
@@ -156,42 +170,66 @@ impl BodyEngine {
         };
         if let Some(t) = &cfg.task {
             spec.task = t.clone();
-            spec.validate().map_err(|e| config_err(&ctx.name, e))?;
         }
+        spec.validate().map_err(|e| config_err(&ctx.name, e))?;
         let step_ms = cfg.physics_step_ms.unwrap_or(ctx.base_step_ms);
         let sub = neuroloop_core::time::steps_in(ctx.base_step_ms, step_ms)
             .filter(|&s| s > 0 && step_ms > 0.0)
             .ok_or_else(|| {
-                EngineError::Config(format!(
-                    "engines.{}.config.physics_step_ms: {step_ms} must be > 0 and divide the base step {} ms",
-                    ctx.name, ctx.base_step_ms
-                ))
+                EngineConfigError::config(
+                    &ctx.name,
+                    "physics_step_ms",
+                    format!(
+                        "{step_ms} must be > 0 and divide the base step {} ms",
+                        ctx.base_step_ms
+                    ),
+                )
             })?;
         if step_ms > 10.0 {
-            return Err(EngineError::Config(format!(
-                "engines.{}.config.physics_step_ms: {step_ms} ms is too long (at most 10 ms)",
-                ctx.name
-            )));
+            return Err(EngineConfigError::config(
+                &ctx.name,
+                "physics_step_ms",
+                format!("{step_ms} ms is too long (at most 10 ms)"),
+            )
+            .into());
         }
-        let body = Body::new(spec.clone(), step_ms * 1e-3).map_err(|e| config_err(&ctx.name, e))?;
-        let revolute = body
-            .joints()
-            .iter()
-            .enumerate()
-            .filter(|(_, j)| j.kind == JointKind::Revolute)
-            .map(|(i, _)| i)
-            .collect();
+        let ports = body_ports(&spec);
+        Ok(ResolvedBody {
+            cfg,
+            spec,
+            physics_step_ms: step_ms,
+            substeps_per_base: sub as u32,
+            ports,
+        })
+    }
+
+    /// Builds the physics; opens the per-trial records file (`trials_path`, taken from `run_dir` when
+    /// relative, or `<engine name>.trials.jsonl` in `run_dir`).
+    pub fn build_in(
+        self,
+        ctx: &InitContext,
+        run_dir: Option<&std::path::Path>,
+    ) -> Result<BodyEngine, EngineError> {
+        let ResolvedBody {
+            cfg,
+            spec,
+            physics_step_ms,
+            substeps_per_base,
+            ports,
+        } = self;
+        let body = Body::new(spec.clone(), physics_step_ms * 1e-3)
+            .map_err(|e| config_err(&ctx.name, e))?;
+        let revolute = revolute_joints(&spec);
         let n_m = spec.muscles.len();
         let n_j = spec.joints.len();
-        let run_dir = std::env::var_os("NEUROLOOP_RUN_DIR").map(PathBuf::from);
-        let trials_log = trials_file(&ctx.name, cfg.trials_path.as_deref(), run_dir.as_deref())
+        let trials_log = trials_file(&ctx.name, cfg.trials_path.as_deref(), run_dir)
             .map(|path| {
                 TrialLog::create(path.clone(), ctx.episode).map_err(|e| {
-                    EngineError::Config(format!(
-                        "engines.{}.config.trials_path: cannot create {}: {e}",
-                        ctx.name,
-                        path.display()
-                    ))
+                    EngineConfigError::config(
+                        &ctx.name,
+                        "trials_path",
+                        format!("cannot create {}: {e}", path.display()),
+                    )
                 })
             })
             .transpose()?;
@@ -200,12 +238,43 @@ impl BodyEngine {
             cfg,
             spec,
             body,
-            substeps_per_base: sub as u32,
+            substeps_per_base,
             revolute,
+            ports,
             excitation: vec![0.0; n_m],
             torques: vec![0.0; n_j],
             trials_log,
         })
+    }
+}
+
+impl ResolvedConfig for ResolvedBody {
+    fn ports(&self) -> Vec<PortSpec> {
+        self.ports.clone()
+    }
+
+    fn build(self: Box<Self>, ctx: &InitContext) -> Result<Box<dyn Engine>, EngineError> {
+        let run_dir = std::env::var_os("NEUROLOOP_RUN_DIR").map(PathBuf::from);
+        Ok(Box::new(self.build_in(ctx, run_dir.as_deref())?))
+    }
+}
+
+/// Indices (world order) of the revolute joints: the channels of `joint_angles` and
+/// `joint_velocities`.
+fn revolute_joints(spec: &WorldSpec) -> Vec<usize> {
+    spec.joints
+        .iter()
+        .enumerate()
+        .filter(|(_, j)| j.kind == JointKind::Revolute)
+        .map(|(i, _)| i)
+        .collect()
+}
+
+impl BodyEngine {
+    /// Builds the engine from its configuration (both stages: [`ResolvedBody`]).
+    pub fn new(ctx: &InitContext) -> Result<Self, EngineError> {
+        let run_dir = std::env::var_os("NEUROLOOP_RUN_DIR").map(PathBuf::from);
+        ResolvedBody::resolve(ctx)?.build_in(ctx, run_dir.as_deref())
     }
 
     /// The simulated body (for inspection in tests and tools).
@@ -293,97 +362,100 @@ impl BodyEngine {
     }
 }
 
+/// The body engine's ports (indices in [`port`]), from its world.
+fn body_ports(spec: &WorldSpec) -> Vec<PortSpec> {
+    let muscles: Vec<&str> = spec.muscles.iter().map(|m| m.name.as_str()).collect();
+    let rev: Vec<&str> = revolute_joints(spec)
+        .iter()
+        .map(|&j| spec.joints[j].name.as_str())
+        .collect();
+    let ch = |name: String, unit: &str| Channel {
+        name,
+        unit: unit.into(),
+    };
+    let analog = |channels: Vec<Channel>| PortKind::Analog { channels };
+    let mut muscle_ch = Vec::new();
+    for m in &muscles {
+        muscle_ch.push(ch(format!("{m}.length_m"), "m"));
+        muscle_ch.push(ch(format!("{m}.velocity_m_per_s"), "m/s"));
+        muscle_ch.push(ch(format!("{m}.force_n"), "N"));
+        muscle_ch.push(ch(format!("{m}.activation"), "1"));
+    }
+    let mut pose_ch = Vec::new();
+    for b in &spec.bodies {
+        for (f, u) in [
+            ("x", "m"),
+            ("y", "m"),
+            ("z", "m"),
+            ("qw", "1"),
+            ("qx", "1"),
+            ("qy", "1"),
+            ("qz", "1"),
+        ] {
+            pose_ch.push(ch(format!("{}.{f}", b.name), u));
+        }
+    }
+    let mut contact_ch = Vec::new();
+    for k in 0..MAX_CONTACTS {
+        for (f, u) in [
+            ("shape", "1"),
+            ("x", "m"),
+            ("y", "m"),
+            ("z", "m"),
+            ("normal_force_n", "N"),
+        ] {
+            contact_ch.push(ch(format!("c{k}.{f}"), u));
+        }
+    }
+    vec![
+        PortSpec::input(
+            "excitations",
+            analog(muscles.iter().map(|m| ch(m.to_string(), "1")).collect()),
+        ),
+        PortSpec::input(
+            "joint_torques",
+            analog(
+                spec.joints
+                    .iter()
+                    .map(|j| ch(j.name.clone(), "N m"))
+                    .collect(),
+            ),
+        ),
+        PortSpec::output(
+            "joint_angles",
+            analog(rev.iter().map(|j| ch(j.to_string(), "rad")).collect()),
+        ),
+        PortSpec::output(
+            "joint_velocities",
+            analog(rev.iter().map(|j| ch(j.to_string(), "rad/s")).collect()),
+        ),
+        PortSpec::output("muscles", analog(muscle_ch)),
+        PortSpec::output(
+            "paw_position_mm",
+            PortKind::analog(&[("x", "mm"), ("y", "mm"), ("z", "mm")]),
+        ),
+        PortSpec::output(
+            "joystick_position_mm",
+            PortKind::analog(&[("x", "mm"), ("y", "mm")]),
+        ),
+        PortSpec::output("body_poses", analog(pose_ch)),
+        PortSpec::output("contacts", analog(contact_ch)),
+        PortSpec::output(
+            "task",
+            PortKind::analog(&[
+                ("state", "1"),
+                ("trial", "1"),
+                ("outcome", "1"),
+                ("lateral_force_n", "N"),
+            ]),
+        ),
+        PortSpec::output("reward", PortKind::Scalar { unit: "1".into() }),
+    ]
+}
+
 impl Engine for BodyEngine {
     fn ports(&self) -> Vec<PortSpec> {
-        let muscles: Vec<&str> = self.spec.muscles.iter().map(|m| m.name.as_str()).collect();
-        let rev: Vec<&str> = self
-            .revolute
-            .iter()
-            .map(|&j| self.spec.joints[j].name.as_str())
-            .collect();
-        let ch = |name: String, unit: &str| Channel {
-            name,
-            unit: unit.into(),
-        };
-        let analog = |channels: Vec<Channel>| PortKind::Analog { channels };
-        let mut muscle_ch = Vec::new();
-        for m in &muscles {
-            muscle_ch.push(ch(format!("{m}.length_m"), "m"));
-            muscle_ch.push(ch(format!("{m}.velocity_m_per_s"), "m/s"));
-            muscle_ch.push(ch(format!("{m}.force_n"), "N"));
-            muscle_ch.push(ch(format!("{m}.activation"), "1"));
-        }
-        let mut pose_ch = Vec::new();
-        for b in &self.spec.bodies {
-            for (f, u) in [
-                ("x", "m"),
-                ("y", "m"),
-                ("z", "m"),
-                ("qw", "1"),
-                ("qx", "1"),
-                ("qy", "1"),
-                ("qz", "1"),
-            ] {
-                pose_ch.push(ch(format!("{}.{f}", b.name), u));
-            }
-        }
-        let mut contact_ch = Vec::new();
-        for k in 0..MAX_CONTACTS {
-            for (f, u) in [
-                ("shape", "1"),
-                ("x", "m"),
-                ("y", "m"),
-                ("z", "m"),
-                ("normal_force_n", "N"),
-            ] {
-                contact_ch.push(ch(format!("c{k}.{f}"), u));
-            }
-        }
-        vec![
-            PortSpec::input(
-                "excitations",
-                analog(muscles.iter().map(|m| ch(m.to_string(), "1")).collect()),
-            ),
-            PortSpec::input(
-                "joint_torques",
-                analog(
-                    self.spec
-                        .joints
-                        .iter()
-                        .map(|j| ch(j.name.clone(), "N m"))
-                        .collect(),
-                ),
-            ),
-            PortSpec::output(
-                "joint_angles",
-                analog(rev.iter().map(|j| ch(j.to_string(), "rad")).collect()),
-            ),
-            PortSpec::output(
-                "joint_velocities",
-                analog(rev.iter().map(|j| ch(j.to_string(), "rad/s")).collect()),
-            ),
-            PortSpec::output("muscles", analog(muscle_ch)),
-            PortSpec::output(
-                "paw_position_mm",
-                PortKind::analog(&[("x", "mm"), ("y", "mm"), ("z", "mm")]),
-            ),
-            PortSpec::output(
-                "joystick_position_mm",
-                PortKind::analog(&[("x", "mm"), ("y", "mm")]),
-            ),
-            PortSpec::output("body_poses", analog(pose_ch)),
-            PortSpec::output("contacts", analog(contact_ch)),
-            PortSpec::output(
-                "task",
-                PortKind::analog(&[
-                    ("state", "1"),
-                    ("trial", "1"),
-                    ("outcome", "1"),
-                    ("lateral_force_n", "N"),
-                ]),
-            ),
-            PortSpec::output("reward", PortKind::Scalar { unit: "1".into() }),
-        ]
+        self.ports.clone()
     }
 
     fn initial_outputs(&mut self, outputs: &mut Outputs) {

@@ -65,7 +65,7 @@
 //! ```
 #![deny(missing_docs)]
 
-use neuroloop_core::engine::{Engine, EngineError, InitContext};
+use neuroloop_core::engine::{Built, BuiltinKind, Engine, EngineError, InitContext};
 
 pub mod controller;
 pub mod engine;
@@ -97,6 +97,19 @@ pub enum BodyError {
     #[error("unstable: {0}")]
     Unstable(String),
 }
+
+/// The engine kinds of this crate: `body` (resolving reads and checks the world; the rapier world is
+/// built only at build) and `joystick_pd` (tiny: resolving builds it).
+pub const KINDS: &[BuiltinKind] = &[
+    BuiltinKind {
+        name: "body",
+        resolve: |c| Ok(Box::new(engine::ResolvedBody::resolve(c)?)),
+    },
+    BuiltinKind {
+        name: "joystick_pd",
+        resolve: |c| Ok(Box::new(Built(Box::new(controller::JoystickPd::new(c)?)))),
+    },
+];
 
 /// Constructor of the `body` engine.
 pub fn new_engine(ctx: &InitContext) -> Result<Box<dyn Engine>, EngineError> {

@@ -33,7 +33,10 @@
 //! checkpoint saved at network time T0 counts from T0 (its spike at network time T0 + t is stamped t,
 //! an input spike stamped t arrives at T0 + t + delay), so a reloaded brain joins a new run at 0.
 
-use neuroloop_core::engine::{Engine, EngineError, InitContext, Inputs, Outputs, StepContext};
+use neuroloop_core::engine::{
+    BuiltinKind, Engine, EngineConfigError, EngineError, InitContext, Inputs, Outputs,
+    ResolvedConfig, StepContext,
+};
 use neuroloop_core::payload::Payload;
 use neuroloop_core::port::{Channel, PortKind, PortSpec};
 use serde::Deserialize;
@@ -119,121 +122,184 @@ pub struct BrainEngine {
     t0_steps: u64,
 }
 
-/// Creates the brain engine (the built-in kind `brain`).
+/// The engine kinds of this crate: `brain`.
+pub const KINDS: &[BuiltinKind] = &[BuiltinKind {
+    name: "brain",
+    resolve: |c| Ok(Box::new(ResolvedBrain::resolve(c)?)),
+}];
+
+/// Creates the brain engine (the built-in kind `brain`): resolves its configuration, then builds it.
 pub fn new_engine(ctx: &InitContext) -> Result<Box<dyn Engine>, EngineError> {
     Ok(Box::new(BrainEngine::new(ctx)?))
 }
 
-impl BrainEngine {
-    /// Reads the configuration and the network description and builds the network; writes the
-    /// neuron map into the run folder named by `NEUROLOOP_RUN_DIR`, if set.
-    pub fn new(ctx: &InitContext) -> Result<BrainEngine, EngineError> {
-        let run_dir = std::env::var_os("NEUROLOOP_RUN_DIR").map(std::path::PathBuf::from);
-        BrainEngine::new_in(ctx, run_dir.as_deref())
-    }
+/// The brain engine's configuration, resolved: the network description read and checked (its size
+/// estimated against the memory available, nothing built), the sync step in network steps, and the
+/// ports. [`ResolvedBrain::build_in`] then builds the network.
+pub struct ResolvedBrain {
+    config: BrainConfig,
+    spec: NetworkSpec,
+    opts: BuildOptions,
+    steps_per_sync: u64,
+    ports: Vec<PortSpec>,
+}
 
-    /// As [`BrainEngine::new`], with the run folder given (`None`: write no neuron map).
-    pub fn new_in(
-        ctx: &InitContext,
-        run_dir: Option<&std::path::Path>,
-    ) -> Result<BrainEngine, EngineError> {
+impl ResolvedBrain {
+    /// Reads the configuration and the network description and checks them, without building the
+    /// network: the description's checks and its size estimate are those of [`Network::build`].
+    pub fn resolve(ctx: &InitContext) -> Result<ResolvedBrain, EngineError> {
         let config: BrainConfig = ctx.config()?;
-        let key = |k: &str| format!("engines.{}.config.{k}", ctx.name);
+        let error = |key: &str, reason: String| EngineConfigError::config(&ctx.name, key, reason);
         let spec = match (&config.network_file, &config.network) {
             (Some(path), None) => NetworkSpec::load(std::path::Path::new(path)).map_err(|e| {
-                EngineError::Config(format!(
-                    "{}: {}{}",
-                    key("network_file"),
-                    if e.path.is_empty() {
-                        String::new()
-                    } else {
-                        format!("{}: ", e.path)
-                    },
-                    e.message
-                ))
+                let at = if e.path.is_empty() {
+                    String::new()
+                } else {
+                    format!("{}: ", e.path)
+                };
+                error("network_file", format!("{at}{}", e.message))
             })?,
             (None, Some(inline)) => NetworkSpec::from_json(inline.clone()).map_err(|e| {
-                EngineError::Config(format!(
-                    "{}{}: {}",
-                    key("network"),
-                    if e.path.is_empty() {
-                        String::new()
-                    } else {
-                        format!(".{}", e.path)
-                    },
-                    e.message
-                ))
+                let key = if e.path.is_empty() {
+                    "network".to_string()
+                } else {
+                    format!("network.{}", e.path)
+                };
+                error(&key, e.message)
             })?,
             _ => {
-                return Err(EngineError::Config(format!(
-                    "engines.{}.config: give either `network_file` or `network` (a table)",
-                    ctx.name
-                )))
+                return Err(error(
+                    "",
+                    "give either `network_file` or `network` (a table)".into(),
+                )
+                .into())
             }
         };
         if config.threads == 0 || config.threads > 256 {
-            return Err(EngineError::Config(format!(
-                "{}: {} threads",
-                key("threads"),
-                config.threads
-            )));
+            return Err(error("threads", format!("{} threads", config.threads)).into());
         }
         let h = spec.resolution_ms;
         let sync_ms = ctx.step_ms();
         let ratio = sync_ms / h;
         let steps_per_sync = ratio.round();
         if !(steps_per_sync >= 1.0 && (ratio - steps_per_sync).abs() < 1e-9 * steps_per_sync) {
-            return Err(EngineError::Config(format!(
-                "engines.{}.step_ms: the sync step of {sync_ms} ms is not a whole number of the network's resolution_ms = {h}",
-                ctx.name
-            )));
+            return Err(EngineConfigError::at(
+                &ctx.name,
+                "step_ms",
+                format!("the sync step of {sync_ms} ms is not a whole number of the network's resolution_ms = {h}"),
+            )
+            .into());
         }
         let opts = BuildOptions {
             seed: ctx.seed,
             threads: config.threads,
             ..BuildOptions::default()
         };
+        let description_key = if config.network_file.is_some() {
+            "network_file"
+        } else {
+            "network"
+        };
+        let in_network = |e: crate::network::NetworkError| error(description_key, e.to_string());
+        // Every check of the description, and its size against the memory limit, as `Network::build`
+        // makes them, but nothing allocated.
+        let estimate = Network::estimate(&spec, config.threads).map_err(in_network)?;
+        if let Some(limit) = opts.memory_limit_bytes {
+            if estimate.bytes > limit {
+                return Err(in_network(crate::network::NetworkError::TooLarge {
+                    needed_bytes: estimate.bytes,
+                    limit_bytes: limit,
+                    synapses: estimate.synapses,
+                    neurons: estimate.neurons,
+                })
+                .into());
+            }
+        }
+        if let Some(path) = &config.restore_file {
+            // Read at build; that it can be opened is checked now.
+            std::fs::File::open(path)
+                .map_err(|e| error("restore_file", format!("cannot read {path}: {e}")))?;
+        }
+        let ports = brain_ports(&spec).map_err(in_network)?;
+        let mut names = std::collections::BTreeSet::new();
+        for p in &ports {
+            if !neuroloop_core::port::valid_name(&p.name) || !names.insert(p.name.clone()) {
+                return Err(error(
+                    description_key,
+                    format!(
+                        "port name \"{}\" is not allowed or used twice (`rates` is taken)",
+                        p.name
+                    ),
+                )
+                .into());
+            }
+        }
+        Ok(ResolvedBrain {
+            config,
+            spec,
+            opts,
+            steps_per_sync: steps_per_sync as u64,
+            ports,
+        })
+    }
+
+    /// Builds the network (and restores its state from `restore_file`); writes the neuron map into
+    /// `run_dir` when there is one.
+    pub fn build_in(
+        self,
+        ctx: &InitContext,
+        run_dir: Option<&std::path::Path>,
+    ) -> Result<BrainEngine, EngineError> {
+        let ResolvedBrain {
+            config,
+            spec,
+            opts,
+            steps_per_sync,
+            ports,
+        } = self;
+        let error = |key: &str, reason: String| EngineConfigError::config(&ctx.name, key, reason);
         let in_network = |e: crate::network::NetworkError| {
             let which = if config.network_file.is_some() {
                 "network_file"
             } else {
                 "network"
             };
-            EngineError::Config(format!("{}: {e}", key(which)))
+            error(which, e.to_string())
         };
+        let h = spec.resolution_ms;
         let mut net = Network::build(&spec, &opts).map_err(in_network)?;
         net.set_plasticity(config.plasticity);
         let restore = match &config.restore_file {
             Some(path) => {
-                let bytes = std::fs::read(path).map_err(|e| {
-                    EngineError::Config(format!("{}: cannot read {path}: {e}", key("restore_file")))
-                })?;
-                net.load_state(&bytes).map_err(|e| {
-                    EngineError::Config(format!("{}: {path}: {e}", key("restore_file")))
-                })?;
+                let bytes = std::fs::read(path)
+                    .map_err(|e| error("restore_file", format!("cannot read {path}: {e}")))?;
+                net.load_state(&bytes)
+                    .map_err(|e| error("restore_file", format!("{path}: {e}")))?;
                 Some(bytes)
             }
             None => None,
         };
-        let mut ports = Vec::new();
+        // The ports are in `brain_ports`'s order: inputs, outputs, rewards, rates.
+        let mut port = 0..ports.len();
         let mut inputs = Vec::new();
         let mut outputs = Vec::new();
         // The network checked every reference already.
         let members = |r: &str| net.members(r).map(|m| m.2).unwrap_or(Members::Range(0, 0));
-        for inp in &spec.inputs {
+        for (inp, index) in spec.inputs.iter().zip(port.by_ref()) {
             let m = members(&inp.target);
             let size = m.len();
+            debug_assert_eq!(ports[index].kind, PortKind::Spikes { size });
             inputs.push(InputPort {
-                port: ports.len(),
+                port: index,
                 members: m,
                 size,
                 weight: inp.weight,
                 delay_steps: (inp.delay.unwrap_or(h) / h).round() as u64,
             });
-            ports.push(PortSpec::input(&inp.name, PortKind::Spikes { size }));
         }
-        for out in &spec.outputs {
+        for (out, index) in spec.outputs.iter().zip(port.by_ref()) {
             let m = members(&out.population);
+            debug_assert_eq!(ports[index].kind, PortKind::Spikes { size: m.len() });
             let (first, end) = m.bounds();
             let channel = match &m {
                 Members::Range(..) => None,
@@ -246,55 +312,26 @@ impl BrainEngine {
                 }
             };
             outputs.push(OutputPort {
-                port: ports.len(),
+                port: index,
                 first,
                 end,
                 channel,
             });
-            ports.push(PortSpec::output(
-                &out.name,
-                PortKind::Spikes { size: m.len() },
-            ));
         }
         let mut rewards = Vec::new();
-        for (vt, v) in spec.volume_transmitters.iter().enumerate() {
-            if let Some(name) = &v.reward_port {
-                rewards.push(RewardPort {
-                    port: ports.len(),
-                    vt,
-                    last_stamp: None,
-                });
-                ports.push(PortSpec::input(name, PortKind::Scalar { unit: "1".into() }));
-            }
+        let reward_vts = spec
+            .volume_transmitters
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.reward_port.is_some());
+        for ((vt, _), index) in reward_vts.zip(port.by_ref()) {
+            rewards.push(RewardPort {
+                port: index,
+                vt,
+                last_stamp: None,
+            });
         }
-        let rates_port = ports.len();
-        ports.push(PortSpec::output(
-            "rates",
-            PortKind::Analog {
-                channels: net
-                    .population_names
-                    .iter()
-                    .map(|n| Channel {
-                        name: n.clone(),
-                        unit: "Hz".into(),
-                    })
-                    .collect(),
-            },
-        ));
-        let mut names = std::collections::BTreeSet::new();
-        for p in &ports {
-            if !neuroloop_core::port::valid_name(&p.name) || !names.insert(p.name.clone()) {
-                return Err(EngineError::Config(format!(
-                    "{}: port name \"{}\" is not allowed or used twice (`rates` is taken)",
-                    key(if config.network_file.is_some() {
-                        "network_file"
-                    } else {
-                        "network"
-                    }),
-                    p.name
-                )));
-            }
-        }
+        let rates_port = ports.len() - 1;
         for i in 0..net.population_names.len() {
             net.record_spikes(i, true);
         }
@@ -303,11 +340,11 @@ impl BrainEngine {
             let text = serde_json::to_string_pretty(&neuron_map(&ctx.name, &spec, &net))
                 .unwrap_or_default();
             std::fs::write(&path, text + "\n").map_err(|e| {
-                EngineError::Config(format!(
-                    "engine {}: cannot write the neuron map {}: {e}",
-                    ctx.name,
-                    path.display()
-                ))
+                EngineConfigError::at(
+                    &ctx.name,
+                    "",
+                    format!("cannot write the neuron map {}: {e}", path.display()),
+                )
             })?;
         }
         let mut population_of = vec![0u32; net.n_neurons];
@@ -334,11 +371,90 @@ impl BrainEngine {
             outputs,
             rewards,
             rates_port,
-            steps_per_sync: steps_per_sync as u64,
+            steps_per_sync,
             checkpoint_file: config.checkpoint_file,
             restore,
             t0_steps: net_t0,
         })
+    }
+}
+
+impl ResolvedConfig for ResolvedBrain {
+    fn ports(&self) -> Vec<PortSpec> {
+        self.ports.clone()
+    }
+
+    fn build(self: Box<Self>, ctx: &InitContext) -> Result<Box<dyn Engine>, EngineError> {
+        let run_dir = std::env::var_os("NEUROLOOP_RUN_DIR").map(std::path::PathBuf::from);
+        Ok(Box::new(self.build_in(ctx, run_dir.as_deref())?))
+    }
+}
+
+/// The brain's ports, from its (checked) description: one spike input per `[[inputs]]` entry, one
+/// spike output per `[[outputs]]` entry, a scalar input per volume transmitter with a `reward_port`,
+/// and the analog output `rates` (one channel per population), in that order.
+fn brain_ports(spec: &NetworkSpec) -> Result<Vec<PortSpec>, crate::network::NetworkError> {
+    let invalid = crate::network::NetworkError::Invalid;
+    // The number of neurons `reference` (a population or "POP.GROUP") stands for.
+    let size = |reference: &str, path: String| -> Result<u32, crate::network::NetworkError> {
+        let (p, group) = spec
+            .find(reference)
+            .map_err(|e| invalid(format!("{path}: {e}")))?;
+        let population = &spec.populations[p];
+        let n = match group {
+            None => population.n,
+            Some(g) => population
+                .resolve_groups(&format!("populations[{p}]"))
+                .map_err(|e| invalid(format!("{}: {}", e.path, e.message)))?[g]
+                .1
+                .len(),
+        };
+        Ok(n as u32)
+    };
+    let mut ports = Vec::new();
+    for (i, inp) in spec.inputs.iter().enumerate() {
+        let size = size(&inp.target, format!("inputs[{i}].target"))?;
+        ports.push(PortSpec::input(&inp.name, PortKind::Spikes { size }));
+    }
+    for (i, out) in spec.outputs.iter().enumerate() {
+        let size = size(&out.population, format!("outputs[{i}].population"))?;
+        ports.push(PortSpec::output(&out.name, PortKind::Spikes { size }));
+    }
+    for v in &spec.volume_transmitters {
+        if let Some(name) = &v.reward_port {
+            ports.push(PortSpec::input(name, PortKind::Scalar { unit: "1".into() }));
+        }
+    }
+    ports.push(PortSpec::output(
+        "rates",
+        PortKind::Analog {
+            channels: spec
+                .populations
+                .iter()
+                .map(|p| Channel {
+                    name: p.name.clone(),
+                    unit: "Hz".into(),
+                })
+                .collect(),
+        },
+    ));
+    Ok(ports)
+}
+
+impl BrainEngine {
+    /// Reads the configuration and the network description and builds the network; writes the
+    /// neuron map into the run folder named by `NEUROLOOP_RUN_DIR`, if set.
+    pub fn new(ctx: &InitContext) -> Result<BrainEngine, EngineError> {
+        let run_dir = std::env::var_os("NEUROLOOP_RUN_DIR").map(std::path::PathBuf::from);
+        BrainEngine::new_in(ctx, run_dir.as_deref())
+    }
+
+    /// As [`BrainEngine::new`], with the run folder given (`None`: write no neuron map).
+    pub fn new_in(
+        ctx: &InitContext,
+        run_dir: Option<&std::path::Path>,
+    ) -> Result<BrainEngine, EngineError> {
+        ResolvedBrain::resolve(ctx)?.build_in(ctx, run_dir)
     }
 
     /// The network.

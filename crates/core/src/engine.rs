@@ -83,12 +83,8 @@ impl InitContext {
         };
         serde_path_to_error::deserialize(value).map_err(|e| {
             let path = e.path().to_string();
-            let key = if path == "." {
-                String::new()
-            } else {
-                format!(".{path}")
-            };
-            EngineError::Config(format!("engines.{}.config{key}: {}", self.name, e.inner()))
+            let key = if path == "." { String::new() } else { path };
+            EngineConfigError::config(&self.name, &key, e.inner().to_string()).into()
         })
     }
 }
@@ -126,13 +122,66 @@ impl StepContext {
     }
 }
 
+/// A configuration of an engine that cannot work: which engine, which key, and why. Shown as
+/// `engines.<engine>.<key>: <reason>` (`engines.<engine>: <reason>` without a key), the key path of
+/// the experiment file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineConfigError {
+    /// The engine's name in the experiment.
+    pub engine: String,
+    /// The key's path under `engines.<engine>`: `config.render.dt_ms`, `config` (the table as a whole),
+    /// `step_ms`; empty for the engine as a whole.
+    pub key: String,
+    /// What is wrong, naming the offending value.
+    pub reason: String,
+}
+
+impl EngineConfigError {
+    /// An error at `key` of the engine's `config` table (a path such as `render.dt_ms`; empty: the
+    /// table as a whole).
+    pub fn config(engine: &str, key: &str, reason: impl Into<String>) -> Self {
+        let key = if key.is_empty() {
+            "config".to_string()
+        } else {
+            format!("config.{key}")
+        };
+        EngineConfigError::at(engine, &key, reason)
+    }
+
+    /// An error at `key` under `engines.<engine>` itself (e.g. `step_ms`; empty: the engine).
+    pub fn at(engine: &str, key: &str, reason: impl Into<String>) -> Self {
+        EngineConfigError {
+            engine: engine.to_string(),
+            key: key.to_string(),
+            reason: reason.into(),
+        }
+    }
+
+    /// The key path in the experiment file: `engines.<engine>.<key>`.
+    pub fn path(&self) -> String {
+        if self.key.is_empty() {
+            format!("engines.{}", self.engine)
+        } else {
+            format!("engines.{}.{}", self.engine, self.key)
+        }
+    }
+}
+
+impl std::fmt::Display for EngineConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path(), self.reason)
+    }
+}
+
+impl std::error::Error for EngineConfigError {}
+
 /// An engine failed; the text says why.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum EngineError {
     /// The configuration cannot work.
     #[error("configuration: {0}")]
-    Config(String),
+    Config(#[from] EngineConfigError),
     /// The model failed during a step.
     #[error("{0}")]
     Model(String),
@@ -168,6 +217,60 @@ pub trait Engine: Send {
 
 /// Creates an engine from its configuration.
 pub type EngineConstructor = fn(&InitContext) -> Result<Box<dyn Engine>, EngineError>;
+
+/// The first stage of creating an engine: its configuration read and checked (every check, units
+/// turned into steps), which tells the engine's ports without building anything large (no network, no
+/// physics world, no renderer). The experiment checker (`neuroloop validate`) stops here; a run then
+/// [`build`](ResolvedConfig::build)s the engine, which only allocates and writes its files.
+pub trait ResolvedConfig: Send {
+    /// The ports the engine will have (the same list as its [`Engine::ports`]).
+    fn ports(&self) -> Vec<PortSpec>;
+
+    /// Builds the engine. `ctx` is the context this configuration was resolved from.
+    fn build(self: Box<Self>, ctx: &InitContext) -> Result<Box<dyn Engine>, EngineError>;
+}
+
+/// Resolves an engine's configuration (the first stage; see [`ResolvedConfig`]).
+pub type ConfigResolver = fn(&InitContext) -> Result<Box<dyn ResolvedConfig>, EngineError>;
+
+/// A small engine that holds nothing but its checked configuration is resolved by building it: its
+/// ports come from the built engine, and building it again is not needed.
+pub struct Built(pub Box<dyn Engine>);
+
+impl ResolvedConfig for Built {
+    fn ports(&self) -> Vec<PortSpec> {
+        self.0.ports()
+    }
+
+    fn build(self: Box<Self>, _ctx: &InitContext) -> Result<Box<dyn Engine>, EngineError> {
+        Ok(self.0)
+    }
+}
+
+/// One built-in engine kind: the name an experiment's `kind` gives and how its configuration is
+/// resolved. Each engine crate lists its kinds in one table of these.
+#[derive(Clone, Copy)]
+pub struct BuiltinKind {
+    /// The `kind` of the experiment file.
+    pub name: &'static str,
+    /// The first stage: configuration checked, ports known, nothing large built.
+    pub resolve: ConfigResolver,
+}
+
+impl BuiltinKind {
+    /// Both stages: resolves the configuration, then builds the engine.
+    pub fn construct(&self, ctx: &InitContext) -> Result<Box<dyn Engine>, EngineError> {
+        (self.resolve)(ctx)?.build(ctx)
+    }
+}
+
+impl std::fmt::Debug for BuiltinKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BuiltinKind")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
 
 /// The inputs of one step, one slot per port (output ports' slots stay empty).
 ///

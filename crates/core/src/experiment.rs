@@ -42,7 +42,7 @@ mod tests;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::engine::InitContext;
+use crate::engine::{EngineError, InitContext};
 use crate::port::PortSpec;
 use crate::time::Step;
 use crate::transfer::TransferChainSpec;
@@ -227,9 +227,9 @@ impl std::fmt::Display for ConfigError {
 pub trait PortCatalog {
     /// Whether `kind` names a built-in engine.
     fn is_builtin(&self, kind: &str) -> bool;
-    /// The ports the built-in engine `kind` declares for the given initialization context, or an error
-    /// text (typically a configuration error).
-    fn builtin_ports(&self, kind: &str, ctx: &InitContext) -> Result<Vec<PortSpec>, String>;
+    /// The ports the built-in engine `kind` declares for the given initialization context, or why it
+    /// cannot be created (typically a configuration error naming its key).
+    fn builtin_ports(&self, kind: &str, ctx: &InitContext) -> Result<Vec<PortSpec>, EngineError>;
     /// Names of all built-in engines (for messages).
     fn builtin_names(&self) -> Vec<String>;
 }

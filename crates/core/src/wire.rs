@@ -116,39 +116,95 @@ pub enum Message {
     },
 }
 
+/// Defines [`Kind`] from one list of (name, wire code).
+macro_rules! message_kinds {
+    ($($name:ident = $code:literal),* $(,)?) => {
+        /// The kind of a message: its wire code (byte 3 of the header, `docs/protocol.md`) and its
+        /// name. The one list of the kinds.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[repr(u8)]
+        pub enum Kind {
+            $(
+                #[doc = concat!("`", stringify!($name), "`")]
+                $name = $code,
+            )*
+        }
+
+        impl Kind {
+            /// The kind with wire code `code`, if there is one.
+            pub fn from_code(code: u8) -> Option<Kind> {
+                match code {
+                    $($code => Some(Kind::$name),)*
+                    _ => None,
+                }
+            }
+
+            /// The name of the kind, for error reports.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Kind::$name => stringify!($name),)*
+                }
+            }
+        }
+    };
+}
+
+message_kinds! {
+    Hello = 1,
+    Init = 2,
+    Ready = 3,
+    Step = 4,
+    StepDone = 5,
+    Reset = 6,
+    Shutdown = 7,
+    Bye = 8,
+    Error = 9,
+    Window = 10,
+    WindowDone = 11,
+}
+
+impl Kind {
+    /// The wire code.
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+}
+
+/// The kind of the message in `bytes` from its header alone (None if `bytes` is shorter than a header
+/// or the code is unknown); the rest is not checked.
+pub fn peek_kind(bytes: &[u8]) -> Option<Kind> {
+    if bytes.len() < HEADER_LEN {
+        return None;
+    }
+    Kind::from_code(bytes[3])
+}
+
 impl Message {
+    /// The kind of the message.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Message::Hello { .. } => Kind::Hello,
+            Message::Init { .. } => Kind::Init,
+            Message::Ready { .. } => Kind::Ready,
+            Message::Step { .. } => Kind::Step,
+            Message::StepDone { .. } => Kind::StepDone,
+            Message::Reset { .. } => Kind::Reset,
+            Message::Shutdown => Kind::Shutdown,
+            Message::Bye => Kind::Bye,
+            Message::Error { .. } => Kind::Error,
+            Message::Window { .. } => Kind::Window,
+            Message::WindowDone { .. } => Kind::WindowDone,
+        }
+    }
+
     /// The wire code of the message kind.
     pub fn kind_code(&self) -> u8 {
-        match self {
-            Message::Hello { .. } => 1,
-            Message::Init { .. } => 2,
-            Message::Ready { .. } => 3,
-            Message::Step { .. } => 4,
-            Message::StepDone { .. } => 5,
-            Message::Reset { .. } => 6,
-            Message::Shutdown => 7,
-            Message::Bye => 8,
-            Message::Error { .. } => 9,
-            Message::Window { .. } => 10,
-            Message::WindowDone { .. } => 11,
-        }
+        self.kind().code()
     }
 
     /// The name of the message kind, for error reports.
     pub fn kind_name(&self) -> &'static str {
-        match self {
-            Message::Hello { .. } => "Hello",
-            Message::Init { .. } => "Init",
-            Message::Ready { .. } => "Ready",
-            Message::Step { .. } => "Step",
-            Message::StepDone { .. } => "StepDone",
-            Message::Reset { .. } => "Reset",
-            Message::Shutdown => "Shutdown",
-            Message::Bye => "Bye",
-            Message::Error { .. } => "Error",
-            Message::Window { .. } => "Window",
-            Message::WindowDone { .. } => "WindowDone",
-        }
+        self.kind().name()
     }
 }
 
@@ -213,18 +269,14 @@ pub fn encode(msg: &Message) -> Vec<u8> {
 
 /// Encodes a message into `buf`, replacing its contents (reusing its allocation).
 pub fn encode_into(msg: &Message, buf: &mut Vec<u8>) {
-    buf.clear();
-    buf.extend_from_slice(&MAGIC);
-    buf.push(PROTOCOL_VERSION);
-    buf.push(msg.kind_code());
     let step = match msg {
         Message::Step { step, .. }
         | Message::StepDone { step, .. }
         | Message::Window { step, .. }
-        | Message::WindowDone { step, .. } => step.0,
-        _ => 0,
+        | Message::WindowDone { step, .. } => *step,
+        _ => Step(0),
     };
-    buf.extend_from_slice(&step.to_le_bytes());
+    put_header(buf, msg.kind(), step);
     match msg {
         Message::Hello { engine, pid } => {
             put_str(buf, engine);
@@ -298,21 +350,21 @@ pub fn decode(bytes: &[u8]) -> Result<Message, WireError> {
     if bytes[2] != PROTOCOL_VERSION {
         return Err(WireError::Version { got: bytes[2] });
     }
-    let kind = bytes[3];
+    let kind = Kind::from_code(bytes[3]).ok_or(WireError::UnknownKind(bytes[3]))?;
     let mut r = Reader { bytes, at: 4 };
     let step = Step(r.u64("step")?);
     let msg = match kind {
-        1 => Message::Hello {
+        Kind::Hello => Message::Hello {
             engine: r.string("engine name")?,
             pid: r.u32("pid")?,
         },
-        2 => Message::Init {
+        Kind::Init => Message::Init {
             base_step_ms: r.f64("base_step_ms")?,
             period: r.u32("period")?,
             seed: r.u64("seed")?,
             config_json: r.string("config_json")?,
         },
-        3 => {
+        Kind::Ready => {
             let n = r.u16("port count")?;
             // Reserve no more than the bytes left can hold (a port takes at least 8 bytes).
             let mut ports = Vec::with_capacity(usize::from(n).min(r.left() / 8));
@@ -324,26 +376,26 @@ pub fn decode(bytes: &[u8]) -> Result<Message, WireError> {
                 outputs: r.entries()?,
             }
         }
-        4 => Message::Step {
+        Kind::Step => Message::Step {
             step,
             n_steps: r.u32("n_steps")?,
             inputs: r.entries()?,
         },
-        5 => Message::StepDone {
+        Kind::StepDone => Message::StepDone {
             step,
             compute_ns: r.u64("compute_ns")?,
             outputs: r.entries()?,
         },
-        6 => Message::Reset {
+        Kind::Reset => Message::Reset {
             seed: r.u64("seed")?,
             episode: r.u32("episode")?,
         },
-        7 => Message::Shutdown,
-        8 => Message::Bye,
-        9 => Message::Error {
+        Kind::Shutdown => Message::Shutdown,
+        Kind::Bye => Message::Bye,
+        Kind::Error => Message::Error {
             message: r.string("error message")?,
         },
-        10 => {
+        Kind::Window => {
             let n_steps = r.u32("n_steps")?;
             Message::Window {
                 step,
@@ -351,7 +403,7 @@ pub fn decode(bytes: &[u8]) -> Result<Message, WireError> {
                 substeps: r.entry_lists("step count")?,
             }
         }
-        11 => {
+        Kind::WindowDone => {
             let compute_ns = r.u64("compute_ns")?;
             Message::WindowDone {
                 step,
@@ -359,12 +411,57 @@ pub fn decode(bytes: &[u8]) -> Result<Message, WireError> {
                 outputs: r.entry_lists("step count")?,
             }
         }
-        other => return Err(WireError::UnknownKind(other)),
     };
     if r.at != bytes.len() {
         return Err(WireError::Trailing(bytes.len() - r.at));
     }
     Ok(msg)
+}
+
+/// Replaces the contents of `buf` with a message header: magic, version, kind, step.
+fn put_header(buf: &mut Vec<u8>, kind: Kind, step: Step) {
+    buf.clear();
+    buf.extend_from_slice(&MAGIC);
+    buf.push(PROTOCOL_VERSION);
+    buf.push(kind.code());
+    buf.extend_from_slice(&step.0.to_le_bytes());
+}
+
+/// Starts a `StepDone` in `buf` (replacing its contents) for an engine that writes its outputs straight
+/// from its output slots, without building a [`Message`]: the header and the compute time. One
+/// [`put_output_list`] completes it; the bytes are those of [`encode_into`] of the same message.
+pub fn begin_step_done(buf: &mut Vec<u8>, step: Step, compute_ns: u64) {
+    put_header(buf, Kind::StepDone, step);
+    buf.extend_from_slice(&compute_ns.to_le_bytes());
+}
+
+/// Starts a `WindowDone` in `buf` (replacing its contents): the header, then a compute time and a step
+/// count of 0. One [`put_output_list`] per step follows, then [`finish_window_done`].
+pub fn begin_window_done(buf: &mut Vec<u8>, step: Step) {
+    put_header(buf, Kind::WindowDone, step);
+    buf.extend_from_slice(&0u64.to_le_bytes());
+    buf.extend_from_slice(&0u32.to_le_bytes());
+}
+
+/// Writes the compute time and the number of steps into a `WindowDone` begun with
+/// [`begin_window_done`].
+pub fn finish_window_done(buf: &mut [u8], compute_ns: u64, steps: u32) {
+    let at = HEADER_LEN;
+    buf[at..at + 8].copy_from_slice(&compute_ns.to_le_bytes());
+    buf[at + 8..at + 12].copy_from_slice(&steps.to_le_bytes());
+}
+
+/// Appends one step's outputs to a `StepDone` or `WindowDone`: their count, then one entry per
+/// (port index, payload), each stamped `end`.
+pub fn put_output_list<'a>(
+    buf: &mut Vec<u8>,
+    end: Step,
+    outputs: impl ExactSizeIterator<Item = (u16, &'a Payload)>,
+) {
+    buf.extend_from_slice(&(outputs.len() as u16).to_le_bytes());
+    for (port, payload) in outputs {
+        put_entry(buf, port, end, payload);
+    }
 }
 
 /// A u32 count, then that many entry lists (a `Window`'s inputs, a `WindowDone`'s outputs).
@@ -791,6 +888,57 @@ mod tests {
                 message: "boom".into(),
             },
         ]
+    }
+
+    #[test]
+    fn every_kind_has_one_code_and_every_message_its_kind() {
+        let kinds: Vec<Kind> = (0..=u8::MAX).filter_map(Kind::from_code).collect();
+        assert_eq!(kinds.len(), 11);
+        for k in &kinds {
+            assert_eq!(Kind::from_code(k.code()), Some(*k));
+        }
+        for m in all_messages() {
+            let bytes = encode(&m);
+            assert_eq!(peek_kind(&bytes), Some(m.kind()), "{}", m.kind_name());
+            assert_eq!(m.kind().name(), format!("{:?}", m.kind()));
+        }
+        assert_eq!(peek_kind(&[b'N', b'L', 1]), None);
+    }
+
+    #[test]
+    fn done_messages_written_from_output_slots_are_the_encoded_messages() {
+        let outputs = vec![
+            DataEntry {
+                port: 1,
+                stamp: Step(7),
+                payload: Payload::Analog(vec![0.5, -2.0]),
+            },
+            DataEntry {
+                port: 3,
+                stamp: Step(7),
+                payload: Payload::Scalar(1.0),
+            },
+        ];
+        let slots = || outputs.iter().map(|d| (d.port, &d.payload));
+        let mut buf = Vec::new();
+        begin_step_done(&mut buf, Step(5), 1234);
+        put_output_list(&mut buf, Step(7), slots());
+        let step_done = Message::StepDone {
+            step: Step(5),
+            compute_ns: 1234,
+            outputs: outputs.clone(),
+        };
+        assert_eq!(buf, encode(&step_done));
+        begin_window_done(&mut buf, Step(5));
+        put_output_list(&mut buf, Step(7), slots());
+        put_output_list(&mut buf, Step(7), slots());
+        finish_window_done(&mut buf, 99, 2);
+        let window_done = Message::WindowDone {
+            step: Step(5),
+            compute_ns: 99,
+            outputs: vec![outputs.clone(), outputs.clone()],
+        };
+        assert_eq!(buf, encode(&window_done));
     }
 
     #[test]

@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
-use neuroloop_core::engine::InitContext;
+use neuroloop_core::engine::{EngineError, InitContext};
 use neuroloop_core::experiment::{load, ConfigError, PortCatalog};
 use neuroloop_core::port::{PortKind, PortSpec};
 use neuroloop_core::seed::derive_seed;
@@ -24,7 +24,7 @@ impl PortCatalog for Catalog {
     fn is_builtin(&self, kind: &str) -> bool {
         self.builtin_names().iter().any(|n| n == kind)
     }
-    fn builtin_ports(&self, kind: &str, ctx: &InitContext) -> Result<Vec<PortSpec>, String> {
+    fn builtin_ports(&self, kind: &str, ctx: &InitContext) -> Result<Vec<PortSpec>, EngineError> {
         match kind {
             "spring" => Ok(vec![
                 PortSpec::input("force", PortKind::analog(&[("f", "N")])),
@@ -44,13 +44,13 @@ impl PortCatalog for Catalog {
                 fn ten() -> u32 {
                     10
                 }
-                let c: Config = ctx.config().map_err(|e| e.to_string())?;
+                let c: Config = ctx.config()?;
                 Ok(vec![PortSpec::output(
                     "spikes",
                     PortKind::Spikes { size: c.size },
                 )])
             }
-            _ => Err(format!("no built-in {kind}")),
+            _ => Err(EngineError::Model(format!("no built-in {kind}"))),
         }
     }
     fn builtin_names(&self) -> Vec<String> {

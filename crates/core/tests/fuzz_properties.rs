@@ -6,7 +6,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use neuroloop_core::engine::InitContext;
+use neuroloop_core::engine::{EngineError, InitContext};
 use neuroloop_core::experiment::{load_str, PortCatalog};
 use neuroloop_core::port::{PortKind, PortSpec};
 use neuroloop_core::wire;
@@ -196,7 +196,7 @@ impl PortCatalog for Catalog {
     fn is_builtin(&self, kind: &str) -> bool {
         self.builtin_names().iter().any(|n| n == kind)
     }
-    fn builtin_ports(&self, kind: &str, _ctx: &InitContext) -> Result<Vec<PortSpec>, String> {
+    fn builtin_ports(&self, kind: &str, _ctx: &InitContext) -> Result<Vec<PortSpec>, EngineError> {
         match kind {
             "spring" => Ok(vec![
                 PortSpec::input("force", PortKind::analog(&[("f", "N")])),
@@ -206,7 +206,7 @@ impl PortCatalog for Catalog {
                 PortSpec::input("position", PortKind::analog(&[("x", "m")])),
                 PortSpec::output("force", PortKind::analog(&[("f", "N")])),
             ]),
-            _ => Err(format!("no engine {kind}")),
+            _ => Err(EngineError::Model(format!("no engine {kind}"))),
         }
     }
     fn builtin_names(&self) -> Vec<String> {

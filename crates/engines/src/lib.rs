@@ -20,36 +20,49 @@
 //! ```
 #![deny(missing_docs)]
 
-use neuroloop_core::engine::{EngineConstructor, EngineError, InitContext};
+use neuroloop_core::engine::{Built, BuiltinKind, EngineConfigError, EngineError, InitContext};
 
 pub mod control;
 pub mod plant;
 pub mod spikes;
 pub mod testing;
 
-/// Names of the built-in engines.
-pub const BUILTIN_NAMES: &[&str] = &[
-    "spring",
-    "p_controller",
-    "poisson_source",
-    "rate_decoder",
-    "probe",
-    "noop",
-    "fault",
+/// The built-in engine kinds of this crate. Each is tiny (its engine holds little more than its checked
+/// configuration), so resolving its configuration builds it ([`Built`]).
+pub const KINDS: &[BuiltinKind] = &[
+    BuiltinKind {
+        name: "spring",
+        resolve: |c| Ok(Box::new(Built(Box::new(plant::Spring::new(c)?)))),
+    },
+    BuiltinKind {
+        name: "p_controller",
+        resolve: |c| Ok(Box::new(Built(Box::new(control::PController::new(c)?)))),
+    },
+    BuiltinKind {
+        name: "poisson_source",
+        resolve: |c| Ok(Box::new(Built(Box::new(spikes::PoissonSource::new(c)?)))),
+    },
+    BuiltinKind {
+        name: "rate_decoder",
+        resolve: |c| Ok(Box::new(Built(Box::new(spikes::RateDecoder::new(c)?)))),
+    },
+    BuiltinKind {
+        name: "probe",
+        resolve: |c| Ok(Box::new(Built(Box::new(testing::Probe::new(c)?)))),
+    },
+    BuiltinKind {
+        name: "noop",
+        resolve: |c| Ok(Box::new(Built(Box::new(testing::Noop::new(c)?)))),
+    },
+    BuiltinKind {
+        name: "fault",
+        resolve: |c| Ok(Box::new(Built(Box::new(testing::Fault::new(c)?)))),
+    },
 ];
 
-/// The constructor of the built-in engine `kind`.
-pub fn builtin(kind: &str) -> Option<EngineConstructor> {
-    Some(match kind {
-        "spring" => |c| Ok(Box::new(plant::Spring::new(c)?)),
-        "p_controller" => |c| Ok(Box::new(control::PController::new(c)?)),
-        "poisson_source" => |c| Ok(Box::new(spikes::PoissonSource::new(c)?)),
-        "rate_decoder" => |c| Ok(Box::new(spikes::RateDecoder::new(c)?)),
-        "probe" => |c| Ok(Box::new(testing::Probe::new(c)?)),
-        "noop" => |c| Ok(Box::new(testing::Noop::new(c)?)),
-        "fault" => |c| Ok(Box::new(testing::Fault::new(c)?)),
-        _ => return None,
-    })
+/// The built-in engine `kind` of this crate.
+pub fn builtin(kind: &str) -> Option<&'static BuiltinKind> {
+    KINDS.iter().find(|k| k.name == kind)
 }
 
 /// Checks a configuration value and names the key if it is wrong.
@@ -62,9 +75,6 @@ pub(crate) fn require(
     if ok {
         Ok(())
     } else {
-        Err(EngineError::Config(format!(
-            "engines.{}.config.{key}: {why}",
-            ctx.name
-        )))
+        Err(EngineConfigError::config(&ctx.name, key, why).into())
     }
 }

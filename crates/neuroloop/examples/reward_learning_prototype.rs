@@ -83,9 +83,9 @@ fn build(exp: &Experiment) -> Result<Built, Error> {
         let slot = if kind == "brain" {
             Slot::Brain(Box::new(BrainEngine::new_in(&ctx, None)?))
         } else {
-            let construct = catalog::constructor(kind)
+            let builtin = catalog::builtin(kind)
                 .ok_or_else(|| format!("engine {}: unknown kind {kind}", spec.name))?;
-            Slot::Other(construct(&ctx)?)
+            Slot::Other(builtin.construct(&ctx)?)
         };
         let mut slot = slot;
         ports.push(slot.engine().ports());

@@ -3,28 +3,33 @@
 //! Every engine kind that `neuroloop engine <kind>` can run is listed here, in one place: the small
 //! engines of `neuroloop_engines` plus the science engines (brain, body, sensors) as they arrive.
 
-use neuroloop_core::engine::{EngineConstructor, InitContext};
+use neuroloop_core::engine::{BuiltinKind, EngineError, InitContext};
 use neuroloop_core::experiment::PortCatalog;
 use neuroloop_core::port::PortSpec;
 
-/// The constructor of the built-in engine `kind`, from whichever crate provides it.
-pub fn constructor(kind: &str) -> Option<EngineConstructor> {
-    match kind {
-        "brain" => Some(neuroloop_brain::engine::new_engine),
-        "body" => Some(neuroloop_body::new_engine),
-        "joystick_pd" => Some(neuroloop_body::new_controller_engine),
-        "event_camera" => Some(neuroloop_sensors::new_event_camera),
-        "skin" => Some(neuroloop_sensors::new_skin),
-        "proprioception" => Some(neuroloop_sensors::new_proprioception),
-        _ => neuroloop_engines::builtin(kind),
-    }
+/// The engine-kind tables of the crates built into this binary (each crate lists its kinds once).
+const TABLES: &[&[BuiltinKind]] = &[
+    neuroloop_engines::KINDS,
+    neuroloop_brain::engine::KINDS,
+    neuroloop_body::KINDS,
+    neuroloop_sensors::KINDS,
+];
+
+/// The built-in engine `kind`, from whichever crate provides it.
+pub fn builtin(kind: &str) -> Option<&'static BuiltinKind> {
+    TABLES
+        .iter()
+        .flat_map(|t| t.iter())
+        .find(|k| k.name == kind)
 }
 
-/// Names of every built-in engine kind.
+/// Names of every built-in engine kind, sorted.
 pub fn names() -> Vec<&'static str> {
-    let mut names: Vec<&'static str> = neuroloop_engines::BUILTIN_NAMES.to_vec();
-    names.extend_from_slice(&["brain", "body", "joystick_pd"]);
-    names.extend_from_slice(neuroloop_sensors::KINDS);
+    let mut names: Vec<&'static str> = TABLES
+        .iter()
+        .flat_map(|t| t.iter())
+        .map(|k| k.name)
+        .collect();
     names.sort_unstable();
     names
 }
@@ -47,17 +52,43 @@ pub struct Builtins;
 
 impl PortCatalog for Builtins {
     fn is_builtin(&self, kind: &str) -> bool {
-        constructor(kind).is_some()
+        builtin(kind).is_some()
     }
 
-    fn builtin_ports(&self, kind: &str, ctx: &InitContext) -> Result<Vec<PortSpec>, String> {
-        let construct =
-            constructor(kind).ok_or_else(|| format!("unknown built-in engine {kind:?}"))?;
-        let engine = construct(ctx).map_err(|e| e.to_string())?;
-        Ok(engine.ports())
+    /// The ports from the resolved configuration: nothing is built (no network, physics world or
+    /// renderer), so checking an experiment allocates no engine.
+    fn builtin_ports(&self, kind: &str, ctx: &InitContext) -> Result<Vec<PortSpec>, EngineError> {
+        let kind = builtin(kind)
+            .ok_or_else(|| EngineError::Model(format!("unknown built-in engine {kind:?}")))?;
+        Ok((kind.resolve)(ctx)?.ports())
     }
 
     fn builtin_names(&self) -> Vec<String> {
         names().into_iter().map(String::from).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The first stage tells the ports the built engine has, for every built-in kind.
+    #[test]
+    fn resolved_ports_are_the_built_engines_ports() {
+        for kind in names() {
+            let ctx = InitContext {
+                name: kind.to_string(),
+                config: sample_config(kind),
+                seed: 3,
+                base_step_ms: 1.0,
+                period: 1,
+                episode: 0,
+            };
+            let builtin = builtin(kind).expect("listed");
+            let resolved = (builtin.resolve)(&ctx).expect("sample config resolves");
+            let from_config = resolved.ports();
+            let engine = resolved.build(&ctx).expect("sample config builds");
+            assert_eq!(from_config, engine.ports(), "{kind}");
+        }
     }
 }

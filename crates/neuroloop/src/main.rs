@@ -658,7 +658,7 @@ fn cmd_engine(
     name: Option<String>,
     connect: Option<String>,
 ) -> ExitCode {
-    let Some(construct) = catalog::constructor(kind) else {
+    let Some(builtin) = catalog::builtin(kind) else {
         eprintln!(
             "error: no built-in engine {kind:?} (built-in: {})",
             catalog::names().join(", ")
@@ -691,7 +691,7 @@ fn cmd_engine(
         tls: link.tls,
     };
     // Ctrl-C in a terminal: the coordinator stops the run; the engine follows its Shutdown.
-    match neuroloop_transport::serve(&args, construct) {
+    match neuroloop_transport::serve(&args, |ctx| builtin.construct(ctx)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("engine {}: {e}", args.name);
@@ -717,11 +717,11 @@ fn cmd_engines() -> ExitCode {
             period: 1,
             episode: 0,
         };
-        let construct = catalog::constructor(kind).expect("listed");
-        match construct(&ctx) {
-            Ok(e) => {
+        let builtin = catalog::builtin(kind).expect("listed");
+        match (builtin.resolve)(&ctx) {
+            Ok(resolved) => {
                 println!("{kind}");
-                for p in e.ports() {
+                for p in resolved.ports() {
                     let d = if p.direction == neuroloop_core::port::Direction::Input {
                         "in "
                     } else {

@@ -19,7 +19,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use neuroloop_core::engine::EngineError;
+use neuroloop_core::engine::{Engine, EngineConfigError, EngineError, InitContext, ResolvedConfig};
+use neuroloop_core::port::PortSpec;
 use serde::{Deserialize, Serialize};
 
 /// The environment variable that names the run folder of an engine started by `neuroloop run`.
@@ -78,10 +79,10 @@ impl AfferentMap {
     pub fn write(&self, dir: &Path) -> Result<PathBuf, EngineError> {
         let path = dir.join(file_name(&self.engine));
         let fail = |e: &dyn std::fmt::Display| {
-            EngineError::Config(format!(
-                "engines.{}: cannot write the afferent map {}: {e}",
-                self.engine,
-                path.display()
+            EngineError::from(EngineConfigError::at(
+                &self.engine,
+                "",
+                format!("cannot write the afferent map {}: {e}", path.display()),
             ))
         };
         let mut text = serde_json::to_string_pretty(self).map_err(|e| fail(&e))?;
@@ -97,5 +98,40 @@ impl AfferentMap {
             Some(dir) => self.write(dir).map(|_| ()),
             None => Ok(()),
         }
+    }
+}
+
+/// A sensor engine that tells which afferent each of its output neurons stands for.
+pub trait Afferents {
+    /// The map, for the engine named `engine`.
+    fn afferent_map(&self, engine: &str) -> AfferentMap;
+}
+
+impl Afferents for crate::skin::Skin {
+    fn afferent_map(&self, engine: &str) -> AfferentMap {
+        crate::skin::Skin::afferent_map(self, engine)
+    }
+}
+
+impl Afferents for crate::proprio::Proprioception {
+    fn afferent_map(&self, engine: &str) -> AfferentMap {
+        crate::proprio::Proprioception::afferent_map(self, engine)
+    }
+}
+
+/// A small sensor engine built when its configuration is resolved; its build stage writes its afferent
+/// map into the run folder (`NEUROLOOP_RUN_DIR`, when `neuroloop run` started it).
+pub struct WithAfferentMap<E>(pub E);
+
+impl<E: Engine + Afferents + 'static> ResolvedConfig for WithAfferentMap<E> {
+    fn ports(&self) -> Vec<PortSpec> {
+        self.0.ports()
+    }
+
+    fn build(self: Box<Self>, ctx: &InitContext) -> Result<Box<dyn Engine>, EngineError> {
+        self.0
+            .afferent_map(&ctx.name)
+            .write_into(run_dir_from_env().as_deref())?;
+        Ok(Box::new(self.0))
     }
 }

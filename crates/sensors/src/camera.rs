@@ -41,7 +41,9 @@
 //! `rate_hz` (intervals: the duration plus an exponential wait), each aimed at a random angle within
 //! 90 degrees of the way back to the fixation point.
 
-use neuroloop_core::engine::{Engine, EngineError, InitContext, Inputs, Outputs, StepContext};
+use neuroloop_core::engine::{
+    Engine, EngineError, InitContext, Inputs, Outputs, ResolvedConfig, StepContext,
+};
 use neuroloop_core::payload::EventBatch;
 use neuroloop_core::port::{PortKind, PortSpec};
 use rand::{RngExt, SeedableRng};
@@ -512,9 +514,26 @@ pub struct EventCamera {
 
 const IN_POSES: usize = 0;
 
-impl EventCamera {
-    /// Builds the camera from its configuration and seed.
-    pub fn new(ctx: &InitContext) -> Result<Self, EngineError> {
+/// The event camera's configuration, resolved: every check made (the memory estimate included), the
+/// scene taken from the world, nothing allocated per pixel. [`EventCamera::from_resolved`] builds the
+/// renderer and the pixels.
+pub struct ResolvedCamera {
+    cfg: EventCameraConfig,
+}
+
+impl ResolvedConfig for ResolvedCamera {
+    fn ports(&self) -> Vec<PortSpec> {
+        camera_ports(&self.cfg)
+    }
+
+    fn build(self: Box<Self>, ctx: &InitContext) -> Result<Box<dyn Engine>, EngineError> {
+        Ok(Box::new(EventCamera::from_resolved(*self, ctx)))
+    }
+}
+
+impl ResolvedCamera {
+    /// Reads and checks the configuration; takes the scene's bodies from the world.
+    pub fn resolve(ctx: &InitContext) -> Result<Self, EngineError> {
         let mut cfg: EventCameraConfig = ctx.config()?;
         require(
             (0.0..=1.0).contains(&cfg.shape_reflectance),
@@ -680,8 +699,21 @@ impl EventCamera {
                 }
             }
         }
+        Ok(ResolvedCamera { cfg })
+    }
+}
+
+impl EventCamera {
+    /// Builds the camera from its configuration and seed (both stages: [`ResolvedCamera`]).
+    pub fn new(ctx: &InitContext) -> Result<Self, EngineError> {
+        Ok(Self::from_resolved(ResolvedCamera::resolve(ctx)?, ctx))
+    }
+
+    /// Builds the renderer and the pixel state of a resolved configuration.
+    pub fn from_resolved(resolved: ResolvedCamera, ctx: &InitContext) -> Self {
+        let cfg = resolved.cfg;
         let (w, h) = (usize::from(cfg.width), usize::from(cfg.height));
-        let renderer = Renderer::new(&cfg.scene, c, w, h, cfg.supersampling as usize);
+        let renderer = Renderer::new(&cfg.scene, &cfg.camera, w, h, cfg.supersampling as usize);
         let n_bodies = cfg.scene.bodies.len();
         let mut cam = EventCamera {
             seed: ctx.seed,
@@ -702,7 +734,7 @@ impl EventCamera {
             cfg,
         };
         cam.reset_state();
-        Ok(cam)
+        cam
     }
 
     fn reset_state(&mut self) {
@@ -953,44 +985,50 @@ impl EventCamera {
     }
 }
 
+/// The camera's ports: `body_poses` in (7 per scene body; none without bodies), `events` out, and
+/// `frame` out with `frame_output`.
+fn camera_ports(cfg: &EventCameraConfig) -> Vec<PortSpec> {
+    let mut ports = Vec::new();
+    let bodies = &cfg.scene.bodies;
+    if !bodies.is_empty() {
+        let mut ch = Vec::new();
+        for b in bodies {
+            for (q, u) in [
+                ("x", "m"),
+                ("y", "m"),
+                ("z", "m"),
+                ("qw", "1"),
+                ("qx", "1"),
+                ("qy", "1"),
+                ("qz", "1"),
+            ] {
+                ch.push((format!("{b}.{q}"), u));
+            }
+        }
+        let ch: Vec<(&str, &str)> = ch.iter().map(|(n, u)| (n.as_str(), *u)).collect();
+        ports.push(PortSpec::input("body_poses", PortKind::analog(&ch)));
+    }
+    ports.push(PortSpec::output(
+        "events",
+        PortKind::Events {
+            width: cfg.width,
+            height: cfg.height,
+        },
+    ));
+    if cfg.frame_output {
+        let w = cfg.width;
+        let names: Vec<String> = (0..cfg.height)
+            .flat_map(|y| (0..w).map(move |x| format!("p{y}_{x}")))
+            .collect();
+        let ch: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "1")).collect();
+        ports.push(PortSpec::output("frame", PortKind::analog(&ch)));
+    }
+    ports
+}
+
 impl Engine for EventCamera {
     fn ports(&self) -> Vec<PortSpec> {
-        let mut ports = Vec::new();
-        let bodies = &self.cfg.scene.bodies;
-        if !bodies.is_empty() {
-            let mut ch = Vec::new();
-            for b in bodies {
-                for (q, u) in [
-                    ("x", "m"),
-                    ("y", "m"),
-                    ("z", "m"),
-                    ("qw", "1"),
-                    ("qx", "1"),
-                    ("qy", "1"),
-                    ("qz", "1"),
-                ] {
-                    ch.push((format!("{b}.{q}"), u));
-                }
-            }
-            let ch: Vec<(&str, &str)> = ch.iter().map(|(n, u)| (n.as_str(), *u)).collect();
-            ports.push(PortSpec::input("body_poses", PortKind::analog(&ch)));
-        }
-        ports.push(PortSpec::output(
-            "events",
-            PortKind::Events {
-                width: self.cfg.width,
-                height: self.cfg.height,
-            },
-        ));
-        if self.cfg.frame_output {
-            let w = self.cfg.width;
-            let names: Vec<String> = (0..self.cfg.height)
-                .flat_map(|y| (0..w).map(move |x| format!("p{y}_{x}")))
-                .collect();
-            let ch: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "1")).collect();
-            ports.push(PortSpec::output("frame", PortKind::analog(&ch)));
-        }
-        ports
+        camera_ports(&self.cfg)
     }
 
     fn step(

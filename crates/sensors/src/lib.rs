@@ -43,7 +43,7 @@
 use std::path::Path;
 
 use neuroloop_body::world::WorldSpec;
-use neuroloop_core::engine::{Engine, EngineError, InitContext};
+use neuroloop_core::engine::{BuiltinKind, Engine, EngineConfigError, EngineError, InitContext};
 
 pub mod afferents;
 pub mod camera;
@@ -52,8 +52,31 @@ pub mod proprio;
 pub mod scene;
 pub mod skin;
 
-/// Names of the engine kinds this crate provides.
-pub const KINDS: &[&str] = &["event_camera", "skin", "proprioception"];
+/// The engine kinds of this crate. The camera resolves its configuration without allocating its
+/// pixels or its renderer; the skin and the proprioceptors are small and are built when resolved,
+/// their build stage writing their afferent map into the run folder.
+pub const KINDS: &[BuiltinKind] = &[
+    BuiltinKind {
+        name: "event_camera",
+        resolve: |c| Ok(Box::new(camera::ResolvedCamera::resolve(c)?)),
+    },
+    BuiltinKind {
+        name: "skin",
+        resolve: |c| {
+            Ok(Box::new(afferents::WithAfferentMap(skin::Skin::resolve(
+                c,
+            )?)))
+        },
+    },
+    BuiltinKind {
+        name: "proprioception",
+        resolve: |c| {
+            Ok(Box::new(afferents::WithAfferentMap(
+                proprio::Proprioception::resolve(c)?,
+            )))
+        },
+    },
+];
 
 /// Creates an `event_camera` engine.
 pub fn new_event_camera(ctx: &InitContext) -> Result<Box<dyn Engine>, EngineError> {
@@ -129,7 +152,7 @@ pub(crate) fn given(ctx: &InitContext, key: &str) -> bool {
 
 /// A configuration error naming `engines.<name>.config.<key>`.
 pub(crate) fn config_error(ctx: &InitContext, key: &str, why: &str) -> EngineError {
-    EngineError::Config(format!("engines.{}.config.{key}: {why}", ctx.name))
+    EngineConfigError::config(&ctx.name, key, why).into()
 }
 
 /// Number of internal steps of `dt_ms` in one sync step, or an error naming `key` if `dt_ms` does not

@@ -278,7 +278,7 @@ impl Proprioception {
     /// [`new`](Self::new) with the run folder given: the afferent map is written into `run_dir` when
     /// there is one.
     pub fn with_run_dir(ctx: &InitContext, run_dir: Option<&Path>) -> Result<Self, EngineError> {
-        let engine = Self::build(ctx)?;
+        let engine = Self::resolve(ctx)?;
         engine.afferent_map(&ctx.name).write_into(run_dir)?;
         Ok(engine)
     }
@@ -311,7 +311,9 @@ impl Proprioception {
         }
     }
 
-    fn build(ctx: &InitContext) -> Result<Self, EngineError> {
+    /// Reads and checks the configuration and builds the engine (it is small), writing no file: the
+    /// first stage of [`new`](Self::new).
+    pub fn resolve(ctx: &InitContext) -> Result<Self, EngineError> {
         let mut cfg: ProprioceptionConfig = ctx.config()?;
         if let Some(path) = cfg.world_file.clone() {
             let (world, origin) = load_world_instead_of(ctx, &path, "muscles")?;

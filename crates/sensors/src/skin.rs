@@ -602,7 +602,7 @@ impl Skin {
     /// [`new`](Self::new) with the run folder given: the afferent map is written into `run_dir` when
     /// there is one.
     pub fn with_run_dir(ctx: &InitContext, run_dir: Option<&Path>) -> Result<Self, EngineError> {
-        let skin = Self::build(ctx)?;
+        let skin = Self::resolve(ctx)?;
         skin.afferent_map(&ctx.name).write_into(run_dir)?;
         Ok(skin)
     }
@@ -638,7 +638,9 @@ impl Skin {
         }
     }
 
-    fn build(ctx: &InitContext) -> Result<Self, EngineError> {
+    /// Reads and checks the configuration and builds the engine (it is small), writing no file: the
+    /// first stage of [`new`](Self::new).
+    pub fn resolve(ctx: &InitContext) -> Result<Self, EngineError> {
         let mut cfg: SkinConfig = ctx.config()?;
         // With a world file: where the default surfaces came from (the path, each one's key there).
         let mut from_file: Option<(String, Vec<String>)> = None;

@@ -9,6 +9,7 @@ fn refused(make: Constructor, config: Value, period: u32, key: &str, why: &str) 
     match make(&ctx("s", config.clone(), 1, period)) {
         Ok(_) => panic!("accepted {config}"),
         Err(EngineError::Config(m)) => {
+            let m = m.to_string();
             assert!(
                 m.starts_with(&format!("engines.s.config.{key}")) && m.contains(why),
                 "{m:?} should name engines.s.config.{key} and say {why:?}"

@@ -5,7 +5,7 @@ use std::sync::mpsc::RecvTimeoutError;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use neuroloop_core::engine::{EngineConstructor, InitContext, Inputs, Outputs, StepContext};
+use neuroloop_core::engine::{Engine, EngineError, InitContext, Inputs, Outputs, StepContext};
 use neuroloop_core::time::Step;
 use neuroloop_core::wire::{self, DataEntry, Message};
 use zenoh::qos::CongestionControl;
@@ -104,7 +104,10 @@ impl EngineArgs {
 ///
 /// Returns `Ok(())` after a `Shutdown`; an error if the coordinator disappears, sends a malformed message
 /// or the engine fails (the error is also sent to the coordinator as an `Error` message first).
-pub fn serve(args: &EngineArgs, construct: EngineConstructor) -> Result<(), TransportError> {
+pub fn serve(
+    args: &EngineArgs,
+    construct: impl Fn(&InitContext) -> Result<Box<dyn Engine>, EngineError>,
+) -> Result<(), TransportError> {
     args.check()?;
     let config = peer_config(&[], &args.connect, &args.link())?;
     let session = zenoh::open(config).wait().map_err(zerr("open session"))?;
@@ -118,8 +121,10 @@ pub fn serve(args: &EngineArgs, construct: EngineConstructor) -> Result<(), Tran
             if crate::probe::enabled() && bytes.len() >= wire::HEADER_LEN {
                 crate::probe::note_message("e.recv", header_step(&bytes), None, bytes.len());
             }
-            if bytes.len() >= wire::HEADER_LEN && (bytes[3] == STEP_KIND || bytes[3] == WINDOW_KIND)
-            {
+            if matches!(
+                wire::peek_kind(&bytes),
+                Some(wire::Kind::Step | wire::Kind::Window)
+            ) {
                 let mut guard = in_callback.lock().unwrap_or_else(|p| p.into_inner());
                 if let Some(st) = guard.as_mut() {
                     if let Err(e) = st.step(&bytes) {
@@ -342,10 +347,6 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-/// The wire codes of `Step` and `Window` (see `docs/protocol.md`).
-const STEP_KIND: u8 = 4;
-const WINDOW_KIND: u8 = 10;
-
 /// The step in a message's header (which must be at least [`wire::HEADER_LEN`] bytes long).
 fn header_step(bytes: &[u8]) -> u64 {
     u64::from_le_bytes(bytes[4..12].try_into().expect("an 8-byte step"))
@@ -427,15 +428,7 @@ impl Stepper {
             } => self.one_step(step, n_steps, inputs).map(|end| {
                 // Encode straight from the output slots, without building a Message.
                 let compute_ns = started.elapsed().as_nanos() as u64;
-                wire::encode_into(
-                    &Message::StepDone {
-                        step,
-                        compute_ns,
-                        outputs: Vec::new(),
-                    },
-                    &mut head,
-                );
-                head.truncate(head.len() - 2);
+                wire::begin_step_done(&mut head, step, compute_ns);
                 self.put_outputs(&mut head, end);
             }),
             Message::Window {
@@ -443,17 +436,10 @@ impl Stepper {
                 n_steps,
                 substeps,
             } => {
-                // The header with no step and no compute time yet, then the outputs of every step
-                // straight from the output slots; the count and the time are then written in place.
+                // The header with no compute time and no step count yet, then the outputs of every
+                // step straight from the output slots; the count and the time are then written in place.
                 let n = substeps.len() as u32;
-                wire::encode_into(
-                    &Message::WindowDone {
-                        step,
-                        compute_ns: 0,
-                        outputs: Vec::new(),
-                    },
-                    &mut head,
-                );
+                wire::begin_window_done(&mut head, step);
                 let mut at = step;
                 let mut result = Ok(());
                 for inputs in substeps {
@@ -470,9 +456,7 @@ impl Stepper {
                 }
                 result.map(|()| {
                     let compute_ns = started.elapsed().as_nanos() as u64;
-                    let at = wire::HEADER_LEN;
-                    head[at..at + 8].copy_from_slice(&compute_ns.to_le_bytes());
-                    head[at + 8..at + 12].copy_from_slice(&n.to_le_bytes());
+                    wire::finish_window_done(&mut head, compute_ns, n);
                 })
             }
             other => Err(TransportError::Protocol(format!(
@@ -546,9 +530,7 @@ impl Stepper {
     /// Appends the output entries of the step that ended at `end` (count, then entries).
     fn put_outputs(&self, buf: &mut Vec<u8>, end: Step) {
         let outs = self.outputs.output_ports();
-        buf.extend_from_slice(&(outs.len() as u16).to_le_bytes());
-        for &i in outs {
-            wire::put_entry(buf, i, end, self.outputs.get(usize::from(i)));
-        }
+        let slots = outs.iter().map(|&i| (i, self.outputs.get(usize::from(i))));
+        wire::put_output_list(buf, end, slots);
     }
 }

@@ -98,7 +98,7 @@ impl std::error::Error for LimbError {}
 
 fn engine_err(e: EngineError) -> LimbError {
     match e {
-        EngineError::Config(s) => LimbError::Spec(s),
+        EngineError::Config(e) => LimbError::Spec(e.to_string()),
         e => LimbError::Engine(e.to_string()),
     }
 }

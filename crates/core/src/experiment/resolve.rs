@@ -12,7 +12,7 @@ use super::{
     ConfigError, EngineKind, EngineSpec, Experiment, LinkSpec, PortCatalog, PortRef, Problem,
     ZenohSpec,
 };
-use crate::engine::InitContext;
+use crate::engine::{EngineError, InitContext};
 use crate::port::{valid_name, Channel, PortKind, PortSpec, PortType};
 use crate::seed::derive_seed;
 use crate::time::{steps_in, Step};
@@ -808,18 +808,9 @@ pub(crate) fn gather_ports(
                     Ok(list) => {
                         ports.insert(e.name.clone(), list);
                     }
-                    Err(m) => {
-                        let config_path = join(&path, "config");
-                        let m = m.strip_prefix("configuration: ").unwrap_or(&m);
-                        // "engines.X.config.key: why" points at the key itself.
-                        let (path, m) = match m.split_once(": ") {
-                            Some((p, rest)) if p == config_path || p.starts_with(&format!("{config_path}.")) => {
-                                (p.to_string(), rest)
-                            }
-                            _ => (config_path, m),
-                        };
-                        problems.push(Problem::new(path, m.to_string()));
-                    }
+                    // A configuration error points at its key itself.
+                    Err(EngineError::Config(c)) => problems.push(Problem::new(c.path(), c.reason)),
+                    Err(other) => problems.push(Problem::new(join(&path, "config"), other.to_string())),
                 }
             }
             EngineKind::Executable(_) => {

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use super::paths::{parse_path, Seg};
 use super::*;
+use crate::engine::EngineConfigError;
 use crate::port::{PortKind, PortSpec};
 
 /// Two fake built-ins: a spring and a P controller, plus a Poisson source with a configurable size.
@@ -13,7 +14,7 @@ impl PortCatalog for Catalog {
     fn is_builtin(&self, kind: &str) -> bool {
         self.builtin_names().iter().any(|n| n == kind)
     }
-    fn builtin_ports(&self, kind: &str, ctx: &InitContext) -> Result<Vec<PortSpec>, String> {
+    fn builtin_ports(&self, kind: &str, ctx: &InitContext) -> Result<Vec<PortSpec>, EngineError> {
         match kind {
             "spring" => Ok(vec![
                 PortSpec::input("force", PortKind::analog(&[("f", "N")])),
@@ -29,11 +30,13 @@ impl PortCatalog for Catalog {
                     Some(v) => v
                         .as_u64()
                         .and_then(|s| u32::try_from(s).ok())
-                        .ok_or("size must be a whole number")?,
+                        .ok_or_else(|| {
+                            EngineConfigError::config(&ctx.name, "", "size must be a whole number")
+                        })?,
                 };
                 Ok(vec![PortSpec::output("spikes", PortKind::Spikes { size })])
             }
-            _ => Err(format!("unknown kind {kind}")),
+            _ => Err(EngineError::Model(format!("unknown kind {kind}"))),
         }
     }
     fn builtin_names(&self) -> Vec<String> {

@@ -138,7 +138,7 @@ pub fn temp_world(tag: &str, text: &str) -> PathBuf {
 pub fn config_error(make: Constructor, config: serde_json::Value) -> String {
     match make(&ctx("s", config.clone(), 1, 1)) {
         Ok(_) => panic!("accepted {config}"),
-        Err(EngineError::Config(m)) => m,
+        Err(EngineError::Config(m)) => m.to_string(),
         Err(e) => panic!("not a configuration error: {e}"),
     }
 }
