@@ -12,5 +12,7 @@ if ! scripts/setup_browser.sh; then
     echo "test.sh: chromium could not be installed: the headless-browser test of the live view is skipped" >&2
     export NEUROLOOP_NO_BROWSER=1
 fi
-# Integration tests start several processes each; two at a time suit a 2-core machine.
-cargo test --workspace -- --test-threads=2
+# Integration tests start several processes each; two at a time suit a 2-core machine. The comparisons
+# with NEST are marked #[ignore] (a plain `cargo test` runs without NEST and lists them as ignored,
+# saying what they need); here NEST is installed, so they run: --include-ignored.
+cargo test --workspace -- --include-ignored --test-threads=2

@@ -23,6 +23,7 @@ fn root() -> PathBuf {
 }
 
 #[test]
+#[ignore = "compares with NEST 3.10: needs scripts/setup_nest.sh; scripts/test.sh runs it (--include-ignored)"]
 fn the_nest_bridge_tests_pass() {
     let python = root().join(".venv/bin/python");
     assert!(

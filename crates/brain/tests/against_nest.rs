@@ -283,6 +283,7 @@ fn nest_min_v(scenarios: &[Scenario], nest: &[Value], name: &str) -> f64 {
 }
 
 #[test]
+#[ignore = "compares with NEST 3.10: needs scripts/setup_nest.sh; scripts/test.sh runs it (--include-ignored)"]
 fn iaf_psc_delta_matches_nest() {
     let model = "iaf_psc_delta";
     let mut scenarios = common_scenarios(model, (0.5, 6.0), (-4.0, -0.5), &["V_m"]);
@@ -320,6 +321,7 @@ fn iaf_psc_delta_matches_nest() {
 }
 
 #[test]
+#[ignore = "compares with NEST 3.10: needs scripts/setup_nest.sh; scripts/test.sh runs it (--include-ignored)"]
 fn iaf_psc_exp_matches_nest() {
     let model = "iaf_psc_exp";
     let rec = ["V_m", "I_syn_ex", "I_syn_in"];
@@ -367,6 +369,7 @@ fn iaf_psc_exp_matches_nest() {
 }
 
 #[test]
+#[ignore = "compares with NEST 3.10: needs scripts/setup_nest.sh; scripts/test.sh runs it (--include-ignored)"]
 fn iaf_psc_alpha_matches_nest() {
     let model = "iaf_psc_alpha";
     let rec = ["V_m", "I_syn_ex", "I_syn_in"];

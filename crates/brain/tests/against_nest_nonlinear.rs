@@ -301,6 +301,7 @@ fn check(model: &str, scenarios: &[Scenario]) -> Vec<usize> {
 }
 
 #[test]
+#[ignore = "compares with NEST 3.10: needs scripts/setup_nest.sh; scripts/test.sh runs it (--include-ignored)"]
 fn iaf_cond_exp_matches_nest() {
     let m = "iaf_cond_exp";
     let rec = ["V_m", "g_ex", "g_in"];
@@ -355,6 +356,7 @@ fn iaf_cond_exp_matches_nest() {
 }
 
 #[test]
+#[ignore = "compares with NEST 3.10: needs scripts/setup_nest.sh; scripts/test.sh runs it (--include-ignored)"]
 fn izhikevich_matches_nest() {
     let m = "izhikevich";
     let rec = ["V_m", "U_m"];
@@ -410,6 +412,7 @@ fn izhikevich_matches_nest() {
 }
 
 #[test]
+#[ignore = "compares with NEST 3.10: needs scripts/setup_nest.sh; scripts/test.sh runs it (--include-ignored)"]
 fn aeif_cond_exp_matches_nest() {
     let m = "aeif_cond_exp";
     let rec = ["V_m", "g_ex", "g_in", "w"];

@@ -96,6 +96,7 @@ fn run_rust(threads: usize, sim_ms: f64) -> BrunelResult {
 }
 
 #[test]
+#[ignore = "compares with NEST 3.10: needs scripts/setup_nest.sh; scripts/test.sh runs it (--include-ignored)"]
 fn brunel_statistics_match_nest() {
     let nest = run_nest();
     println!(

@@ -105,6 +105,7 @@ fn run_nest() -> NestResult {
 }
 
 #[test]
+#[ignore = "compares with NEST 3.10: needs scripts/setup_nest.sh; scripts/test.sh runs it (--include-ignored)"]
 fn microcircuit_rates_match_nest() {
     let nest = run_nest();
     let rust = run(&MicrocircuitConfig {

@@ -411,6 +411,7 @@ fn syn(pre: Vec<f64>, delay_ms: f64, weight: f64) -> Syn {
 }
 
 #[test]
+#[ignore = "compares with NEST 3.10: needs scripts/setup_nest.sh; scripts/test.sh runs it (--include-ignored)"]
 fn stdp_synapse_matches_nest() {
     let additive = json!({"tau_plus": 16.8, "lambda": 0.05, "alpha": 1.1, "mu_plus": 0.0, "mu_minus": 0.0, "Wmax": 100.0});
     let multiplicative = json!({"lambda": 0.1, "alpha": 0.9, "Wmax": 80.0});
@@ -538,6 +539,7 @@ fn dopa_scenario(name: &str, params: Value, synapses: Vec<Syn>, post: Vec<f64>) 
 }
 
 #[test]
+#[ignore = "compares with NEST 3.10: needs scripts/setup_nest.sh; scripts/test.sh runs it (--include-ignored)"]
 fn stdp_dopamine_synapse_matches_nest() {
     // Pre/post trains at ~40 Hz with pre before post by 5 ms half the time.
     let pre = train(21, 80, 2.0, 1990.0);

@@ -1,8 +1,10 @@
 //! What the tests that compare with NEST 3.10 share: running a script of `bridges/nest/` with the
 //! Python of `.venv` (installed by `scripts/setup_nest.sh`), and NEST's time grid.
 //!
-//! These tests never pass silently without NEST: a missing `.venv` or a failing script fails the test
-//! with the command to run.
+//! A plain `cargo test` lists these tests as ignored, with what they need (`#[ignore = "compares with
+//! NEST 3.10: ..."]`); `scripts/test.sh`, the README's test command, installs NEST and runs them with
+//! `--include-ignored`. Run without NEST they never pass silently: a missing `.venv` or a failing
+//! script fails the test with the command to run.
 
 // Each test binary uses its own part of this module.
 #![allow(dead_code)]
