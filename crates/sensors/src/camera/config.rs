@@ -105,7 +105,7 @@ pub enum JitterKind {
     Microsaccades,
 }
 
-/// Camera jitter (see the [module docs](self)).
+/// Camera jitter (see the [module docs](super)).
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JitterConfig {

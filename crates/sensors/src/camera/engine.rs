@@ -14,7 +14,7 @@ use std::collections::BinaryHeap;
 use crate::scene::{Pose, Renderer};
 use crate::{config_error, load_world, require, substeps};
 
-/// The event camera engine (see the [module docs](self)).
+/// The event camera engine (see the [module docs](super)).
 pub struct EventCamera {
     cfg: EventCameraConfig,
     seed: u64,

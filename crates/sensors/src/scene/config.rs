@@ -101,7 +101,7 @@ impl Default for CameraPoseConfig {
     }
 }
 
-/// What the camera sees (see the [module docs](self)).
+/// What the camera sees (see the [module docs](super)).
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SceneConfig {
