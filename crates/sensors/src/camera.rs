@@ -29,9 +29,9 @@
 //! and ESIM visits only pixels whose intensity changed, plus constant pixels whose leak event falls due
 //! (a deadline heap). See `examples/event_camera_bench.rs`.
 //!
-//! Output `events`: an [`EventBatch`] of the `width` x `height` sensor (x right, y down), ON = `true`.
-//! Optional `frame` (analog, `width * height` channels `p<y>_<x>`): ON minus OFF events of the step, for
-//! debugging.
+//! Output `events`: an [`EventBatch`](neuroloop_core::payload::EventBatch) of the `width` x `height`
+//! sensor (x right, y down), ON = `true`. Optional `frame` (analog, `width * height` channels
+//! `p<y>_<x>`): ON minus OFF events of the step, for debugging.
 //!
 //! Optional camera jitter (`jitter`), so that a static scene is seen, both seeded and functions of
 //! simulated time only: `kind = "tremor"` (default), yaw and pitch `amplitude_deg * sin(2 pi f t +

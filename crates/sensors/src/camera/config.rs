@@ -101,7 +101,7 @@ pub enum JitterKind {
     /// Sinusoidal yaw and pitch.
     #[default]
     Tremor,
-    /// Drift random walk plus micro-saccades at Poisson times ([`Gaze`]).
+    /// Drift random walk plus micro-saccades at Poisson times ([`Gaze`](super::Gaze)).
     Microsaccades,
 }
 
@@ -139,7 +139,7 @@ pub(super) fn default_drift_deg_per_sqrt_s() -> f64 {
     0.1
 }
 
-/// Configuration of [`EventCamera`].
+/// Configuration of [`EventCamera`](super::EventCamera).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EventCameraConfig {
