@@ -11,8 +11,8 @@ use rand_pcg::Pcg64;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
+use crate::engine_config::{config_error, load_world, require, substeps, substeps_at_run};
 use crate::scene::{Pose, Renderer};
-use crate::{config_error, load_world, require, substeps};
 
 /// The event camera engine (see the [module docs](super)).
 pub struct EventCamera {
@@ -594,7 +594,7 @@ impl Engine for EventCamera {
         }
         self.raw.clear();
         let r = self.cfg.render.clone();
-        let n = crate::substeps_at_run(step_ms, r.dt_ms)?;
+        let n = substeps_at_run(step_ms, r.dt_ms)?;
         match r.mode {
             RenderMode::Fixed => {
                 for k in 1..=n {
