@@ -31,9 +31,8 @@
 //! - Task defaults: the end box starts at 3.5 mm (this arm's joint limits stop the pull at 4.8 mm, 1.4 mm
 //!   off axis, so the rig's 4 mm box is at the edge of the workspace); the
 //!   force-field pulse is 0.1 N for 100 ms (see the world file's comments).
-//! - Speed: see `examples/body_step_rate.rs`: 18-20 us of CPU per 1 ms step (51-56x real time on one
-//!   core), against 64-69 us for the previous setting of 8 substeps; rapier's multibody updates and the
-//!   loop joint's passes take most of it, our muscle code ~7 %.
+//! - Speed: measured by `examples/body_step_rate.rs` against the previous setting of 8 substeps; the
+//!   figures are in the README (section "Body and camera"), not here, where they would drift.
 //!
 //! # Ports of the `body` engine
 //! | # | port | dir | channels |

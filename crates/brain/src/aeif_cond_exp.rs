@@ -23,8 +23,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{require, ParamError};
+use crate::grid;
+use crate::inputs::{check_inputs, input_at};
 use crate::rkf45::{evolve_apply, Control};
-use crate::{check_inputs, grid, input_at};
 
 const MODEL: &str = "aeif_cond_exp";
 

@@ -14,7 +14,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{require, ParamError};
-use crate::{check_inputs, grid, input_at};
+use crate::grid;
+use crate::inputs::{check_inputs, input_at};
 
 const MODEL: &str = "iaf_psc_delta";
 

@@ -15,7 +15,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{require, ParamError};
-use crate::{check_inputs, grid, input_at, propagator};
+use crate::inputs::{check_inputs, input_at};
+use crate::{grid, propagator};
 
 const MODEL: &str = "iaf_psc_exp";
 

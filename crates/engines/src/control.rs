@@ -35,7 +35,7 @@ impl PController {
     /// Builds the controller from its configuration.
     pub fn new(ctx: &InitContext) -> Result<Self, EngineError> {
         let cfg: PControllerConfig = ctx.config()?;
-        crate::require(cfg.max_force_n >= 0.0, ctx, "max_force_n", "must be >= 0")?;
+        crate::config::require(cfg.max_force_n >= 0.0, ctx, "max_force_n", "must be >= 0")?;
         Ok(PController { cfg })
     }
 }

@@ -20,8 +20,9 @@
 //! ```
 #![deny(missing_docs)]
 
-use neuroloop_core::engine::{Built, BuiltinKind, EngineConfigError, EngineError, InitContext};
+use neuroloop_core::engine::{Built, BuiltinKind};
 
+mod config;
 pub mod control;
 pub mod plant;
 pub mod spikes;
@@ -63,18 +64,4 @@ pub const KINDS: &[BuiltinKind] = &[
 /// The built-in engine `kind` of this crate.
 pub fn builtin(kind: &str) -> Option<&'static BuiltinKind> {
     KINDS.iter().find(|k| k.name == kind)
-}
-
-/// Checks a configuration value and names the key if it is wrong.
-pub(crate) fn require(
-    ok: bool,
-    ctx: &InitContext,
-    key: &str,
-    why: &str,
-) -> Result<(), EngineError> {
-    if ok {
-        Ok(())
-    } else {
-        Err(EngineConfigError::config(&ctx.name, key, why).into())
-    }
 }

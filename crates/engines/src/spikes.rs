@@ -6,7 +6,7 @@ use rand::{RngExt, SeedableRng};
 use rand_pcg::Pcg64;
 use serde::Deserialize;
 
-use crate::require;
+use crate::config::require;
 
 /// Configuration of [`PoissonSource`].
 #[derive(Clone, Debug, Deserialize)]
