@@ -4,7 +4,7 @@
 //!
 //! Usage: `cargo run --release -p neuroloop-body --example pull_task_session -- [trials.jsonl]`
 
-use neuroloop_body::engine::{port, BodyEngine};
+use neuroloop_body::engine::BodyEngine;
 use neuroloop_body::new_controller_engine;
 use neuroloop_body::task::{Block, Outcome};
 use neuroloop_core::engine::{Engine, InitContext, Inputs, Outputs, StepContext};
@@ -34,6 +34,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let mut body = BodyEngine::new(&ctx("body", cfg))?;
     let mut pd = new_controller_engine(&ctx("pd", serde_json::json!({})))?;
+    let port = body.port_ids();
     let (bp, cp) = (body.ports(), pd.ports());
     let (mut bi, mut bo) = (Inputs::for_ports(&bp), Outputs::for_ports(&bp));
     let (mut ci, mut co) = (Inputs::for_ports(&cp), Outputs::for_ports(&cp));
@@ -41,18 +42,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     pd.initial_outputs(&mut co);
     let t0 = std::time::Instant::now();
     let mut t = 0u64;
-    while bo.analog(port::TASK)[0] != 5.0 && t < 3_600_000 {
+    while bo.analog(port.task)[0] != 5.0 && t < 3_600_000 {
         let c = StepContext {
             step: Step(t),
             n_steps: 1,
             base_step_ms: 1.0,
         };
         bi.set(0, Payload::Analog(co.analog(2).to_vec()), Some(Step(t)))?;
-        let js = bo.analog(port::JOYSTICK_POSITION_MM).to_vec();
+        let js = bo.analog(port.joystick_position_mm).to_vec();
         ci.set(0, Payload::Analog(js), Some(Step(t)))?;
         ci.set(
             1,
-            Payload::Analog(bo.analog(port::TASK).to_vec()),
+            Payload::Analog(bo.analog(port.task).to_vec()),
             Some(Step(t)),
         )?;
         body.step(&c, &bi, &mut bo)?;

@@ -6,7 +6,8 @@ use neuroloop_core::engine::{
     Engine, EngineConfigError, EngineError, InitContext, Inputs, Outputs, ResolvedConfig,
     StepContext,
 };
-use neuroloop_core::port::{Channel, PortKind, PortSpec};
+use neuroloop_core::port::payload_type::{Analog, Scalar};
+use neuroloop_core::port::{Channel, PortId, PortSpec, PortsBuilder};
 use rapier3d::glamx::DVec3;
 use serde::Deserialize;
 
@@ -37,30 +38,32 @@ pub struct BodyConfig {
     pub clamp_excitations: bool,
 }
 
-/// Port indices of the body engine (the order of [`Engine::ports`]).
-pub mod port {
+/// Typed handles to the body engine's ports, each declared once in [`body_ports`] (the handle's index
+/// is the port's position in [`Engine::ports`]).
+#[derive(Clone, Copy, Debug)]
+pub struct BodyPorts {
     /// In: muscle excitations, NRP order, in [0, 1].
-    pub const EXCITATIONS: usize = 0;
-    /// In: extra joint torques, N m, one per revolute joint.
-    pub const JOINT_TORQUES: usize = 1;
+    pub excitations: PortId<Analog>,
+    /// In: extra joint torques, N m, one per joint.
+    pub joint_torques: PortId<Analog>,
     /// Out: revolute joint angles, rad.
-    pub const JOINT_ANGLES: usize = 2;
+    pub joint_angles: PortId<Analog>,
     /// Out: revolute joint velocities, rad/s.
-    pub const JOINT_VELOCITIES: usize = 3;
+    pub joint_velocities: PortId<Analog>,
     /// Out: per muscle length_m, velocity_m_per_s, force_n, activation.
-    pub const MUSCLES: usize = 4;
+    pub muscles: PortId<Analog>,
     /// Out: paw grip point relative to rest, mm (x pull, y lateral, z = lateral x pull).
-    pub const PAW_POSITION_MM: usize = 5;
+    pub paw_position_mm: PortId<Analog>,
     /// Out: joystick grip relative to rest, mm (x pull, y lateral).
-    pub const JOYSTICK_POSITION_MM: usize = 6;
+    pub joystick_position_mm: PortId<Analog>,
     /// Out: per body x, y, z (m), qw, qx, qy, qz in the model frame.
-    pub const BODY_POSES: usize = 7;
+    pub body_poses: PortId<Analog>,
     /// Out: contact slots (shape number 1-based or 0, x, y, z in the paw frame in m, normal force N).
-    pub const CONTACTS: usize = 8;
+    pub contacts: PortId<Analog>,
     /// Out: task state, trial index, last outcome, lateral pulse force N.
-    pub const TASK: usize = 9;
+    pub task: PortId<Analog>,
     /// Out: reward (scalar): 1 for the step in which a trial was rewarded, else 0.
-    pub const REWARD: usize = 10;
+    pub reward: PortId<Scalar>,
 }
 
 /// The body engine.
@@ -72,6 +75,7 @@ pub struct BodyEngine {
     substeps_per_base: u32,
     revolute: Vec<usize>,
     ports: Vec<PortSpec>,
+    port: BodyPorts,
     excitation: Vec<f64>,
     torques: Vec<f64>,
     trials_log: Option<TrialLog>,
@@ -158,6 +162,7 @@ pub struct ResolvedBody {
     physics_step_ms: f64,
     substeps_per_base: u32,
     ports: Vec<PortSpec>,
+    port: BodyPorts,
 }
 
 impl ResolvedBody {
@@ -193,13 +198,14 @@ impl ResolvedBody {
             )
             .into());
         }
-        let ports = body_ports(&spec);
+        let (port, ports) = body_ports(&spec);
         Ok(ResolvedBody {
             cfg,
             spec,
             physics_step_ms: step_ms,
             substeps_per_base: sub as u32,
             ports,
+            port,
         })
     }
 
@@ -216,6 +222,7 @@ impl ResolvedBody {
             physics_step_ms,
             substeps_per_base,
             ports,
+            port,
         } = self;
         let body = Body::new(spec.clone(), physics_step_ms * 1e-3)
             .map_err(|e| config_err(&ctx.name, e))?;
@@ -241,6 +248,7 @@ impl ResolvedBody {
             substeps_per_base,
             revolute,
             ports,
+            port,
             excitation: vec![0.0; n_m],
             torques: vec![0.0; n_j],
             trials_log,
@@ -277,6 +285,11 @@ impl BodyEngine {
         ResolvedBody::resolve(ctx)?.build_in(ctx, run_dir.as_deref())
     }
 
+    /// Typed handles to the engine's ports (`outputs.analog(engine.port_ids().task)`).
+    pub fn port_ids(&self) -> BodyPorts {
+        self.port
+    }
+
     /// The simulated body (for inspection in tests and tools).
     pub fn body(&self) -> &Body {
         &self.body
@@ -292,19 +305,19 @@ impl BodyEngine {
     fn write_outputs(&self, outputs: &mut Outputs) {
         let b = &self.body;
         {
-            let o = outputs.analog_mut(port::JOINT_ANGLES);
+            let o = outputs.analog_mut(self.port.joint_angles);
             for (k, &j) in self.revolute.iter().enumerate() {
                 o[k] = b.joint_angle(j);
             }
         }
         {
-            let o = outputs.analog_mut(port::JOINT_VELOCITIES);
+            let o = outputs.analog_mut(self.port.joint_velocities);
             for (k, &j) in self.revolute.iter().enumerate() {
                 o[k] = b.joint_velocity(j);
             }
         }
         {
-            let o = outputs.analog_mut(port::MUSCLES);
+            let o = outputs.analog_mut(self.port.muscles);
             for (k, m) in b.muscle_state().iter().enumerate() {
                 o[4 * k..4 * k + 4].copy_from_slice(&[
                     m.length_m,
@@ -318,16 +331,14 @@ impl BodyEngine {
         let (pull, lat) = (DVec3::from(js.pull_axis), DVec3::from(js.lateral_axis));
         let up = lat.cross(pull);
         let d = (b.paw_grip_m() - self.paw_rest()) * 1e3;
-        outputs.analog_mut(port::PAW_POSITION_MM).copy_from_slice(&[
-            d.dot(pull),
-            d.dot(lat),
-            d.dot(up),
-        ]);
         outputs
-            .analog_mut(port::JOYSTICK_POSITION_MM)
+            .analog_mut(self.port.paw_position_mm)
+            .copy_from_slice(&[d.dot(pull), d.dot(lat), d.dot(up)]);
+        outputs
+            .analog_mut(self.port.joystick_position_mm)
             .copy_from_slice(&b.joystick_position_mm());
         {
-            let o = outputs.analog_mut(port::BODY_POSES);
+            let o = outputs.analog_mut(self.port.body_poses);
             for i in 0..self.spec.bodies.len() {
                 let p = b.pose(i);
                 let (t, q) = (p.translation, p.rotation);
@@ -335,7 +346,7 @@ impl BodyEngine {
             }
         }
         {
-            let o = outputs.analog_mut(port::CONTACTS);
+            let o = outputs.analog_mut(self.port.contacts);
             o.fill(0.0);
             for (k, c) in b.contacts().iter().enumerate() {
                 let p = c.point_paw_m;
@@ -362,8 +373,8 @@ impl BodyEngine {
     }
 }
 
-/// The body engine's ports (indices in [`port`]), from its world.
-fn body_ports(spec: &WorldSpec) -> Vec<PortSpec> {
+/// The body engine's ports, from its world: the typed handles and the port list, each port declared once.
+fn body_ports(spec: &WorldSpec) -> (BodyPorts, Vec<PortSpec>) {
     let muscles: Vec<&str> = spec.muscles.iter().map(|m| m.name.as_str()).collect();
     let rev: Vec<&str> = revolute_joints(spec)
         .iter()
@@ -373,7 +384,6 @@ fn body_ports(spec: &WorldSpec) -> Vec<PortSpec> {
         name,
         unit: unit.into(),
     };
-    let analog = |channels: Vec<Channel>| PortKind::Analog { channels };
     let mut muscle_ch = Vec::new();
     for m in &muscles {
         muscle_ch.push(ch(format!("{m}.length_m"), "m"));
@@ -407,50 +417,49 @@ fn body_ports(spec: &WorldSpec) -> Vec<PortSpec> {
             contact_ch.push(ch(format!("c{k}.{f}"), u));
         }
     }
-    vec![
-        PortSpec::input(
+    let fixed = |fields: &[(&str, &str)]| fields.iter().map(|&(f, u)| ch(f.into(), u)).collect();
+    let mut b = PortsBuilder::new();
+    let port = BodyPorts {
+        excitations: b.analog_input(
             "excitations",
-            analog(muscles.iter().map(|m| ch(m.to_string(), "1")).collect()),
+            muscles.iter().map(|m| ch(m.to_string(), "1")).collect(),
         ),
-        PortSpec::input(
+        joint_torques: b.analog_input(
             "joint_torques",
-            analog(
-                spec.joints
-                    .iter()
-                    .map(|j| ch(j.name.clone(), "N m"))
-                    .collect(),
-            ),
+            spec.joints
+                .iter()
+                .map(|j| ch(j.name.clone(), "N m"))
+                .collect(),
         ),
-        PortSpec::output(
+        joint_angles: b.analog_output(
             "joint_angles",
-            analog(rev.iter().map(|j| ch(j.to_string(), "rad")).collect()),
+            rev.iter().map(|j| ch(j.to_string(), "rad")).collect(),
         ),
-        PortSpec::output(
+        joint_velocities: b.analog_output(
             "joint_velocities",
-            analog(rev.iter().map(|j| ch(j.to_string(), "rad/s")).collect()),
+            rev.iter().map(|j| ch(j.to_string(), "rad/s")).collect(),
         ),
-        PortSpec::output("muscles", analog(muscle_ch)),
-        PortSpec::output(
+        muscles: b.analog_output("muscles", muscle_ch),
+        paw_position_mm: b.analog_output(
             "paw_position_mm",
-            PortKind::analog(&[("x", "mm"), ("y", "mm"), ("z", "mm")]),
+            fixed(&[("x", "mm"), ("y", "mm"), ("z", "mm")]),
         ),
-        PortSpec::output(
-            "joystick_position_mm",
-            PortKind::analog(&[("x", "mm"), ("y", "mm")]),
-        ),
-        PortSpec::output("body_poses", analog(pose_ch)),
-        PortSpec::output("contacts", analog(contact_ch)),
-        PortSpec::output(
+        joystick_position_mm: b
+            .analog_output("joystick_position_mm", fixed(&[("x", "mm"), ("y", "mm")])),
+        body_poses: b.analog_output("body_poses", pose_ch),
+        contacts: b.analog_output("contacts", contact_ch),
+        task: b.analog_output(
             "task",
-            PortKind::analog(&[
+            fixed(&[
                 ("state", "1"),
                 ("trial", "1"),
                 ("outcome", "1"),
                 ("lateral_force_n", "N"),
             ]),
         ),
-        PortSpec::output("reward", PortKind::Scalar { unit: "1".into() }),
-    ]
+        reward: b.scalar_output("reward", "1"),
+    };
+    (port, b.build())
 }
 
 impl Engine for BodyEngine {
@@ -461,7 +470,7 @@ impl Engine for BodyEngine {
     fn initial_outputs(&mut self, outputs: &mut Outputs) {
         self.write_outputs(outputs);
         let t = self.body.task();
-        outputs.analog_mut(port::TASK).copy_from_slice(&[
+        outputs.analog_mut(self.port.task).copy_from_slice(&[
             t.state() as u8 as f64,
             f64::from(t.trial()),
             t.last_outcome(),
@@ -475,7 +484,7 @@ impl Engine for BodyEngine {
         inputs: &Inputs,
         outputs: &mut Outputs,
     ) -> Result<(), EngineError> {
-        let u = inputs.analog(port::EXCITATIONS);
+        let u = inputs.analog(self.port.excitations);
         for (k, (&x, slot)) in u.iter().zip(self.excitation.iter_mut()).enumerate() {
             let ok = (0.0..=1.0).contains(&x);
             if !ok && (!self.cfg.clamp_excitations || x.is_nan()) {
@@ -489,7 +498,7 @@ impl Engine for BodyEngine {
             *slot = x.clamp(0.0, 1.0);
         }
         for (k, (&x, slot)) in inputs
-            .analog(port::JOINT_TORQUES)
+            .analog(self.port.joint_torques)
             .iter()
             .zip(self.torques.iter_mut())
             .enumerate()
@@ -525,13 +534,13 @@ impl Engine for BodyEngine {
         }
         self.write_outputs(outputs);
         let t = self.body.task();
-        outputs.analog_mut(port::TASK).copy_from_slice(&[
+        outputs.analog_mut(self.port.task).copy_from_slice(&[
             t.state() as u8 as f64,
             f64::from(t.trial()),
             t.last_outcome(),
             lateral,
         ]);
-        outputs.set_scalar(port::REWARD, reward);
+        outputs.set_scalar(self.port.reward, reward);
         Ok(())
     }
 

@@ -1,7 +1,7 @@
 //! The `body` engine stepped through the Engine trait, closed in a loop with the scripted `joystick_pd`
 //! controller (one step of delay each way, as the lockstep coordinator delivers).
 
-use neuroloop_body::engine::{port, BodyEngine};
+use neuroloop_body::engine::BodyEngine;
 use neuroloop_body::task::{Block, Outcome, TrialRecord};
 use neuroloop_body::{new_controller_engine, new_engine};
 use neuroloop_core::engine::{Engine, InitContext, Inputs, Outputs, StepContext};
@@ -23,6 +23,7 @@ fn ctx(name: &str, config: serde_json::Value) -> InitContext {
 fn run_session(body_cfg: serde_json::Value, max_steps: u64) -> (BodyEngine, Vec<TrialRecord>) {
     let mut body = BodyEngine::new(&ctx("body", body_cfg.clone())).unwrap();
     let mut pd = new_controller_engine(&ctx("pd", serde_json::json!({}))).unwrap();
+    let port = body.port_ids();
     let (bp, cp) = (body.ports(), pd.ports());
     let (mut bi, mut bo) = (Inputs::for_ports(&bp), Outputs::for_ports(&bp));
     let (mut ci, mut co) = (Inputs::for_ports(&cp), Outputs::for_ports(&cp));
@@ -38,19 +39,19 @@ fn run_session(body_cfg: serde_json::Value, max_steps: u64) -> (BodyEngine, Vec<
             .unwrap();
         ci.set(
             0,
-            Payload::Analog(bo.analog(port::JOYSTICK_POSITION_MM).to_vec()),
+            Payload::Analog(bo.analog(port.joystick_position_mm).to_vec()),
             Some(Step(t)),
         )
         .unwrap();
         ci.set(
             1,
-            Payload::Analog(bo.analog(port::TASK).to_vec()),
+            Payload::Analog(bo.analog(port.task).to_vec()),
             Some(Step(t)),
         )
         .unwrap();
         body.step(&c, &bi, &mut bo).unwrap();
         pd.step(&c, &ci, &mut co).unwrap();
-        if bo.analog(port::TASK)[0] == 5.0 {
+        if bo.analog(port.task)[0] == 5.0 {
             break;
         }
     }
@@ -130,8 +131,9 @@ fn scripted_controller_completes_most_trials_and_the_pulse_deflects_it() {
 
 #[test]
 fn ports_follow_the_documented_layout() {
-    let e = new_engine(&ctx("body", serde_json::json!({}))).unwrap();
+    let e = BodyEngine::new(&ctx("body", serde_json::json!({}))).unwrap();
     let ports = e.ports();
+    let port = e.port_ids();
     let names: Vec<&str> = ports.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(
         names,
@@ -155,12 +157,23 @@ fn ports_follow_the_documented_layout() {
         }
         _ => vec![],
     };
-    assert_eq!(chans(port::EXCITATIONS)[4], "Humerus1");
-    assert_eq!(chans(port::MUSCLES).len(), 32);
-    assert_eq!(chans(port::MUSCLES)[0], "Foot1.length_m");
-    assert_eq!(chans(port::JOINT_ANGLES).len(), 6);
-    assert!(chans(port::BODY_POSES).contains(&"humerus.x".to_string()));
-    assert_eq!(chans(port::CONTACTS).len(), 16 * 5);
+    assert_eq!(chans(port.excitations.index())[4], "Humerus1");
+    assert_eq!(chans(port.muscles.index()).len(), 32);
+    assert_eq!(chans(port.muscles.index())[0], "Foot1.length_m");
+    assert_eq!(chans(port.joint_angles.index()).len(), 6);
+    assert!(chans(port.body_poses.index()).contains(&"humerus.x".to_string()));
+    assert_eq!(chans(port.contacts.index()).len(), 16 * 5);
+    // Each handle names the port it was declared with.
+    let name = |i: usize| ports[i].name.as_str();
+    assert_eq!(name(port.joint_torques.index()), "joint_torques");
+    assert_eq!(name(port.joint_velocities.index()), "joint_velocities");
+    assert_eq!(name(port.paw_position_mm.index()), "paw_position_mm");
+    assert_eq!(
+        name(port.joystick_position_mm.index()),
+        "joystick_position_mm"
+    );
+    assert_eq!(name(port.task.index()), "task");
+    assert_eq!(name(port.reward.index()), "reward");
 }
 
 #[test]
@@ -246,7 +259,9 @@ fn bad_config_names_the_key() {
 /// Two physics substeps per 1 ms base step (physics_step_ms = 0.5) and the 2 ms sync step both run.
 #[test]
 fn substeps_and_long_sync_steps_work() {
-    let mut e = new_engine(&ctx("body", serde_json::json!({ "physics_step_ms": 0.5 }))).unwrap();
+    let mut e =
+        BodyEngine::new(&ctx("body", serde_json::json!({ "physics_step_ms": 0.5 }))).unwrap();
+    let port = e.port_ids();
     let ports = e.ports();
     let i = Inputs::for_ports(&ports);
     let mut o = Outputs::for_ports(&ports);
@@ -258,6 +273,6 @@ fn substeps_and_long_sync_steps_work() {
         };
         e.step(&c, &i, &mut o).unwrap();
     }
-    assert!(o.analog(port::JOINT_ANGLES).iter().all(|q| q.is_finite()));
+    assert!(o.analog(port.joint_angles).iter().all(|q| q.is_finite()));
     e.reset().unwrap();
 }

@@ -44,7 +44,7 @@
 //! ```
 
 use crate::payload::{EventBatch, Payload, SpikeBatch};
-use crate::port::{Direction, PortSpec};
+use crate::port::{payload_type, Direction, PortRef, PortSpec};
 use crate::time::Step;
 use crate::wire::DataEntry;
 
@@ -345,7 +345,8 @@ impl Inputs {
     }
 
     /// The analog vector on `port`. Panics if the port is not analog (a programming error).
-    pub fn analog(&self, port: usize) -> &[f64] {
+    pub fn analog(&self, port: impl PortRef<payload_type::Analog>) -> &[f64] {
+        let port = port.port_index();
         match &self.slots[port] {
             Payload::Analog(v) => v,
             p => panic!("port {port} is {}, not analog", p.port_type()),
@@ -353,7 +354,8 @@ impl Inputs {
     }
 
     /// The spikes on `port`. Panics if the port is not a spike port.
-    pub fn spikes(&self, port: usize) -> &SpikeBatch {
+    pub fn spikes(&self, port: impl PortRef<payload_type::Spikes>) -> &SpikeBatch {
+        let port = port.port_index();
         match &self.slots[port] {
             Payload::Spikes(b) => b,
             p => panic!("port {port} is {}, not spikes", p.port_type()),
@@ -361,7 +363,8 @@ impl Inputs {
     }
 
     /// The events on `port`. Panics if the port is not an event port.
-    pub fn events(&self, port: usize) -> &EventBatch {
+    pub fn events(&self, port: impl PortRef<payload_type::Events>) -> &EventBatch {
+        let port = port.port_index();
         match &self.slots[port] {
             Payload::Events(b) => b,
             p => panic!("port {port} is {}, not events", p.port_type()),
@@ -369,7 +372,8 @@ impl Inputs {
     }
 
     /// The scalar on `port`. Panics if the port is not scalar.
-    pub fn scalar(&self, port: usize) -> f64 {
+    pub fn scalar(&self, port: impl PortRef<payload_type::Scalar>) -> f64 {
+        let port = port.port_index();
         match &self.slots[port] {
             Payload::Scalar(x) => *x,
             p => panic!("port {port} is {}, not scalar", p.port_type()),
@@ -428,7 +432,8 @@ impl Outputs {
     }
 
     /// The analog vector on `port`. Panics if the port is not analog.
-    pub fn analog(&self, port: usize) -> &[f64] {
+    pub fn analog(&self, port: impl PortRef<payload_type::Analog>) -> &[f64] {
+        let port = port.port_index();
         match &self.slots[port] {
             Payload::Analog(v) => v,
             p => panic!("port {port} is {}, not analog", p.port_type()),
@@ -436,7 +441,8 @@ impl Outputs {
     }
 
     /// Mutable analog vector on `port` (its length is the port's). Panics if the port is not analog.
-    pub fn analog_mut(&mut self, port: usize) -> &mut [f64] {
+    pub fn analog_mut(&mut self, port: impl PortRef<payload_type::Analog>) -> &mut [f64] {
+        let port = port.port_index();
         match &mut self.slots[port] {
             Payload::Analog(v) => v,
             p => panic!("port {port} is {}, not analog", p.port_type()),
@@ -444,7 +450,8 @@ impl Outputs {
     }
 
     /// The spike batch on `port`, to push spikes into. Panics if the port is not a spike port.
-    pub fn spikes_mut(&mut self, port: usize) -> &mut SpikeBatch {
+    pub fn spikes_mut(&mut self, port: impl PortRef<payload_type::Spikes>) -> &mut SpikeBatch {
+        let port = port.port_index();
         match &mut self.slots[port] {
             Payload::Spikes(b) => b,
             p => panic!("port {port} is {}, not spikes", p.port_type()),
@@ -452,7 +459,8 @@ impl Outputs {
     }
 
     /// The event batch on `port`, to push events into. Panics if the port is not an event port.
-    pub fn events_mut(&mut self, port: usize) -> &mut EventBatch {
+    pub fn events_mut(&mut self, port: impl PortRef<payload_type::Events>) -> &mut EventBatch {
+        let port = port.port_index();
         match &mut self.slots[port] {
             Payload::Events(b) => b,
             p => panic!("port {port} is {}, not events", p.port_type()),
@@ -460,7 +468,8 @@ impl Outputs {
     }
 
     /// Sets the scalar on `port`. Panics if the port is not scalar.
-    pub fn set_scalar(&mut self, port: usize, value: f64) {
+    pub fn set_scalar(&mut self, port: impl PortRef<payload_type::Scalar>, value: f64) {
+        let port = port.port_index();
         match &mut self.slots[port] {
             Payload::Scalar(x) => *x = value,
             p => panic!("port {port} is {}, not scalar", p.port_type()),

@@ -184,8 +184,178 @@ impl PortSpec {
     }
 }
 
+/// Marker types for [`PortId`]: which payload a port carries.
+pub mod payload_type {
+    /// Spike batches.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct Spikes;
+    /// A vector of f64.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct Analog;
+    /// Address events.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct Events;
+    /// One f64.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct Scalar;
+}
+
+/// A typed handle to one of an engine's ports: its index in the engine's port list and, in the type,
+/// the payload it carries. [`PortsBuilder`] hands one out for each port it declares, so an engine
+/// declares a port once and reads or writes it through the handle (`inputs.analog(handle)`).
+#[derive(Debug, PartialEq, Eq)]
+pub struct PortId<T> {
+    index: usize,
+    payload: std::marker::PhantomData<T>,
+}
+
+impl<T> Clone for PortId<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for PortId<T> {}
+
+impl<T> PortId<T> {
+    /// The port's index in the engine's port list.
+    pub fn index(self) -> usize {
+        self.index
+    }
+}
+
+/// A reference to a port carrying payload `T`: a typed [`PortId<T>`], or a bare index (`usize`) for
+/// engines that keep their own indices.
+pub trait PortRef<T> {
+    /// The port's index in the engine's port list.
+    fn port_index(self) -> usize;
+}
+
+impl<T> PortRef<T> for usize {
+    fn port_index(self) -> usize {
+        self
+    }
+}
+
+impl<T> PortRef<T> for PortId<T> {
+    fn port_index(self) -> usize {
+        self.index
+    }
+}
+
+/// Declares an engine's ports in order, handing out a typed [`PortId`] for each; [`PortsBuilder::build`]
+/// gives the port list (the handles' indices are positions in it).
+#[derive(Debug, Default)]
+pub struct PortsBuilder {
+    ports: Vec<PortSpec>,
+}
+
+impl PortsBuilder {
+    /// An empty port list.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn add<T>(&mut self, spec: PortSpec) -> PortId<T> {
+        self.ports.push(spec);
+        PortId {
+            index: self.ports.len() - 1,
+            payload: std::marker::PhantomData,
+        }
+    }
+
+    /// An analog input with one channel per element.
+    pub fn analog_input(
+        &mut self,
+        name: &str,
+        channels: Vec<Channel>,
+    ) -> PortId<payload_type::Analog> {
+        self.add(PortSpec::input(name, PortKind::Analog { channels }))
+    }
+
+    /// An analog output with one channel per element.
+    pub fn analog_output(
+        &mut self,
+        name: &str,
+        channels: Vec<Channel>,
+    ) -> PortId<payload_type::Analog> {
+        self.add(PortSpec::output(name, PortKind::Analog { channels }))
+    }
+
+    /// A spike input of a population of `size` neurons.
+    pub fn spikes_input(&mut self, name: &str, size: u32) -> PortId<payload_type::Spikes> {
+        self.add(PortSpec::input(name, PortKind::Spikes { size }))
+    }
+
+    /// A spike output of a population of `size` neurons.
+    pub fn spikes_output(&mut self, name: &str, size: u32) -> PortId<payload_type::Spikes> {
+        self.add(PortSpec::output(name, PortKind::Spikes { size }))
+    }
+
+    /// An event input of a `width` x `height` sensor.
+    pub fn events_input(
+        &mut self,
+        name: &str,
+        width: u16,
+        height: u16,
+    ) -> PortId<payload_type::Events> {
+        self.add(PortSpec::input(name, PortKind::Events { width, height }))
+    }
+
+    /// An event output of a `width` x `height` sensor.
+    pub fn events_output(
+        &mut self,
+        name: &str,
+        width: u16,
+        height: u16,
+    ) -> PortId<payload_type::Events> {
+        self.add(PortSpec::output(name, PortKind::Events { width, height }))
+    }
+
+    /// A scalar input with a unit.
+    pub fn scalar_input(&mut self, name: &str, unit: &str) -> PortId<payload_type::Scalar> {
+        self.add(PortSpec::input(
+            name,
+            PortKind::Scalar { unit: unit.into() },
+        ))
+    }
+
+    /// A scalar output with a unit.
+    pub fn scalar_output(&mut self, name: &str, unit: &str) -> PortId<payload_type::Scalar> {
+        self.add(PortSpec::output(
+            name,
+            PortKind::Scalar { unit: unit.into() },
+        ))
+    }
+
+    /// The declared ports, in declaration order.
+    pub fn build(self) -> Vec<PortSpec> {
+        self.ports
+    }
+}
+
 /// Checks that a port or engine name is non-empty and made of `[A-Za-z0-9_]` (it becomes part of zenoh
 /// key expressions and Parquet file names).
 pub fn valid_name(name: &str) -> bool {
     !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builder_hands_out_indices_in_declaration_order() {
+        let mut b = PortsBuilder::new();
+        let u = b.analog_input("u", vec![]);
+        let s = b.spikes_output("s", 10);
+        let r = b.scalar_output("r", "1");
+        let ports = b.build();
+        assert_eq!((u.index(), s.index(), r.index()), (0, 1, 2));
+        assert_eq!(ports[s.index()].name, "s");
+        assert_eq!(ports[s.index()].direction, Direction::Output);
+        assert_eq!(ports[u.index()].direction, Direction::Input);
+        assert_eq!(ports[r.index()].kind, PortKind::Scalar { unit: "1".into() });
+        assert_eq!(PortRef::<payload_type::Scalar>::port_index(r), 2);
+    }
 }

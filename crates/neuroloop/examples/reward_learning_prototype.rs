@@ -24,7 +24,7 @@
 use std::time::Instant;
 
 use neuroloop::catalog::{self, Builtins};
-use neuroloop_body::engine::{port as bport, BodyEngine};
+use neuroloop_body::engine::BodyEngine;
 use neuroloop_brain::engine::BrainEngine;
 use neuroloop_core::engine::{Engine, InitContext, Inputs, Outputs, StepContext};
 use neuroloop_core::experiment::{self, EngineKind, Experiment};
@@ -159,6 +159,9 @@ fn run(path: &str, sets: &[String], verbose: bool, trace_ms: u64) -> Result<(), 
     };
     let body = named("body").ok_or("the experiment has no body engine")?;
     let brain = named("brain");
+    let body_task = port_index(&ports[body], "task", Direction::Output).ok_or("no body.task")?;
+    let body_joystick = port_index(&ports[body], "joystick_position_mm", Direction::Output)
+        .ok_or("no body.joystick_position_mm")?;
     // The brain's action channels: the populations A0, A1, ... of its `rates` output.
     let mut rate_sum: Vec<f64> = Vec::new();
     // The rates of the trace, filtered (exponential, 10 ms).
@@ -227,9 +230,9 @@ fn run(path: &str, sets: &[String], verbose: bool, trace_ms: u64) -> Result<(), 
         }
         t += 1;
         // What the session did (read from the outputs, as a recording would show it).
-        let task = outs[body].analog(bport::TASK);
+        let task = outs[body].analog(body_task);
         let (state, trial, outcome) = (task[0], task[1], task[2]);
-        let js = outs[body].analog(bport::JOYSTICK_POSITION_MM);
+        let js = outs[body].analog(body_joystick);
         if state == 3.0 || state == 4.0 {
             peak = peak.max(js[0]);
             if let Some(b) = brain {
@@ -409,6 +412,7 @@ fn hold(
     u: &[f64; 8],
     ms: u64,
 ) -> Vec<(f64, f64)> {
+    let port = body.port_ids();
     let mut out = Vec::new();
     for k in 0..ms {
         let c = StepContext {
@@ -417,7 +421,7 @@ fn hold(
             base_step_ms: 1.0,
         };
         bi.set(
-            bport::EXCITATIONS,
+            port.excitations.index(),
             Payload::Analog(u.to_vec()),
             Some(Step(*t)),
         )
@@ -425,7 +429,7 @@ fn hold(
         body.step(&c, bi, bo).unwrap();
         *t += 1;
         if (k + 1) % 50 == 0 {
-            let p = bo.analog(bport::JOYSTICK_POSITION_MM);
+            let p = bo.analog(port.joystick_position_mm);
             out.push((p[0], p[1]));
         }
     }
