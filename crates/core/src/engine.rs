@@ -136,6 +136,16 @@ pub struct EngineConfigError {
     pub reason: String,
 }
 
+/// `Ok` when `ok`; else the configuration error at `key` of the engine's `config` table, with `why`
+/// (how every built-in engine checks a configuration value and names its key).
+pub fn require(ok: bool, ctx: &InitContext, key: &str, why: &str) -> Result<(), EngineError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(EngineConfigError::config(&ctx.name, key, why).into())
+    }
+}
+
 impl EngineConfigError {
     /// An error at `key` of the engine's `config` table (a path such as `render.dt_ms`; empty: the
     /// table as a whole).

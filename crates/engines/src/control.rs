@@ -35,7 +35,12 @@ impl PController {
     /// Builds the controller from its configuration.
     pub fn new(ctx: &InitContext) -> Result<Self, EngineError> {
         let cfg: PControllerConfig = ctx.config()?;
-        crate::config::require(cfg.max_force_n >= 0.0, ctx, "max_force_n", "must be >= 0")?;
+        neuroloop_core::engine::require(
+            cfg.max_force_n >= 0.0,
+            ctx,
+            "max_force_n",
+            "must be >= 0",
+        )?;
         Ok(PController { cfg })
     }
 }

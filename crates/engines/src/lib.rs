@@ -22,7 +22,6 @@
 
 use neuroloop_core::engine::{Built, BuiltinKind};
 
-mod config;
 pub mod control;
 pub mod plant;
 pub mod spikes;

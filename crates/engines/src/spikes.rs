@@ -6,7 +6,7 @@ use rand::{RngExt, SeedableRng};
 use rand_pcg::Pcg64;
 use serde::Deserialize;
 
-use crate::config::require;
+use neuroloop_core::engine::require;
 
 /// Configuration of [`PoissonSource`].
 #[derive(Clone, Debug, Deserialize)]

@@ -4,7 +4,7 @@ use neuroloop_core::engine::{Engine, EngineError, InitContext, Inputs, Outputs, 
 use neuroloop_core::port::{PortKind, PortSpec};
 use serde::Deserialize;
 
-use crate::config::require;
+use neuroloop_core::engine::require;
 
 /// Configuration of [`Probe`].
 #[derive(Clone, Debug, Deserialize)]

@@ -4,21 +4,7 @@
 use std::path::Path;
 
 use neuroloop_body::world::WorldSpec;
-use neuroloop_core::engine::{EngineConfigError, EngineError, InitContext};
-
-/// Checks a configuration value and names the key if it is wrong.
-pub(crate) fn require(
-    ok: bool,
-    ctx: &InitContext,
-    key: &str,
-    why: &str,
-) -> Result<(), EngineError> {
-    if ok {
-        Ok(())
-    } else {
-        Err(config_error(ctx, key, why))
-    }
-}
+use neuroloop_core::engine::{require, EngineConfigError, EngineError, InitContext};
 
 /// The body engine's world a sensor takes its defaults from: the file under the config key
 /// `world_file` (a load or validation error names that key), or, without one, the world compiled into

@@ -50,7 +50,8 @@ use serde::Deserialize;
 
 use crate::afferents::{Afferent, AfferentMap};
 use crate::encoder::{RateEncoding, RateSpiker};
-use crate::engine_config::{load_world_instead_of, require, substeps, substeps_at_run};
+use crate::engine_config::{load_world_instead_of, substeps, substeps_at_run};
+use neuroloop_core::engine::require;
 
 /// Rate-model coefficients (defaults: Prochazka 1999, cat; Ib see the [module docs](self)).
 #[derive(Clone, Debug, PartialEq, Deserialize)]

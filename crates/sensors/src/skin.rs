@@ -43,10 +43,9 @@ use serde::Deserialize;
 
 use crate::afferents::{Afferent, AfferentMap};
 use crate::encoder::LifPopulation;
-use crate::engine_config::{
-    config_error, given, load_world_instead_of, require, substeps, substeps_at_run,
-};
+use crate::engine_config::{config_error, given, load_world_instead_of, substeps, substeps_at_run};
 use crate::scene::V3;
+use neuroloop_core::engine::require;
 
 /// Fields of one contact slot of the body's `contacts` port, in order (name suffix, unit). The layout
 /// of the body engine's output is read in one place, [`parse_contacts`]; adjust both if it changes.

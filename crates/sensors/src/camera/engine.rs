@@ -11,8 +11,9 @@ use rand_pcg::Pcg64;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use crate::engine_config::{config_error, load_world, require, substeps, substeps_at_run};
+use crate::engine_config::{config_error, load_world, substeps, substeps_at_run};
 use crate::scene::{Pose, Renderer};
+use neuroloop_core::engine::require;
 
 /// The event camera engine (see the [module docs](super)).
 pub struct EventCamera {
