@@ -16,6 +16,18 @@ use crate::task::{TaskSpec, TrialRecord};
 use crate::world::{JointKind, WorldSpec};
 use crate::BodyError;
 
+/// The 7 values of one body's pose on the `body_poses` port (name suffix, unit): position, then the
+/// unit quaternion. Sensors that read the poses (the event camera) take the layout from here.
+pub const POSE_CHANNELS: [(&str, &str); 7] = [
+    ("x", "m"),
+    ("y", "m"),
+    ("z", "m"),
+    ("qw", "1"),
+    ("qx", "1"),
+    ("qy", "1"),
+    ("qz", "1"),
+];
+
 /// Configuration of the `body` engine (the engine's `config` table).
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -393,15 +405,7 @@ fn body_ports(spec: &WorldSpec) -> (BodyPorts, Vec<PortSpec>) {
     }
     let mut pose_ch = Vec::new();
     for b in &spec.bodies {
-        for (f, u) in [
-            ("x", "m"),
-            ("y", "m"),
-            ("z", "m"),
-            ("qw", "1"),
-            ("qx", "1"),
-            ("qy", "1"),
-            ("qz", "1"),
-        ] {
+        for (f, u) in POSE_CHANNELS {
             pose_ch.push(ch(format!("{}.{f}", b.name), u));
         }
     }

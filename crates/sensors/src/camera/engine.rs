@@ -517,15 +517,7 @@ pub(super) fn camera_ports(cfg: &EventCameraConfig) -> Vec<PortSpec> {
     if !bodies.is_empty() {
         let mut ch = Vec::new();
         for b in bodies {
-            for (q, u) in [
-                ("x", "m"),
-                ("y", "m"),
-                ("z", "m"),
-                ("qw", "1"),
-                ("qx", "1"),
-                ("qy", "1"),
-                ("qz", "1"),
-            ] {
+            for (q, u) in neuroloop_body::engine::POSE_CHANNELS {
                 ch.push((format!("{b}.{q}"), u));
             }
         }
